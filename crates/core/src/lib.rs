@@ -1,0 +1,31 @@
+//! The Node-free core of the DevMetrics webhook processor: GitHub webhook deliveries in,
+//! analytics rows in PostgreSQL out. The napi crate at the repository root is a thin
+//! surface over [`WebhookProcessor`] and [`migrate()`].
+//!
+//! One module per concern: payload types ([`payload`]), one processor per event type
+//! ([`processors`]), the store ([`store`]), user mapping ([`users`]), errors ([`error`]).
+
+pub mod error;
+pub mod gate;
+pub mod job;
+pub mod metrics;
+pub mod migrate;
+pub mod payload;
+pub mod processor;
+pub mod processors;
+pub mod repos;
+pub mod result;
+pub mod schema;
+pub mod stats;
+pub mod store;
+pub mod text;
+pub mod time;
+pub mod users;
+
+pub use error::{ErrorCode, ProcessingError};
+pub use job::{WebhookJob, MAX_PAYLOAD_BYTES};
+pub use metrics::{MetricJob, MetricKind};
+pub use migrate::{migrate, MigrationReport};
+pub use processor::{ProcessorOptions, WebhookProcessor};
+pub use result::{ProcessingResult, RecordCounts, Status, Timings};
+pub use stats::StatsSnapshot;

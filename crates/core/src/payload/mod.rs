@@ -1,0 +1,159 @@
+//! Typed views of GitHub webhook payloads, deserialised by simd-json straight from the
+//! delivery's bytes: strings borrow from the (in-place unescaped) buffer, fields we do not
+//! store are skipped without being materialised.
+//!
+//! Only the fields the processors use are declared. A field of the wrong type, a missing
+//! required field or invalid JSON is `INVALID_PAYLOAD`, reported with the field's path.
+
+pub mod common;
+pub mod issues;
+pub mod pull_request;
+pub mod push;
+pub mod review;
+
+use crate::error::{ProcessingError, Result};
+use serde::Deserialize;
+
+pub use common::{Actor, Envelope, RepositoryRef};
+pub use issues::{Issue, IssuesEvent};
+pub use pull_request::{PullRequest, PullRequestEvent};
+pub use push::{PushCommit, PushEvent};
+pub use review::{PullRequestReviewEvent, Review};
+
+/// The event types that have a processor. Everything else is stored as `ignored`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EventKind {
+    Push,
+    PullRequest,
+    Issues,
+    PullRequestReview,
+}
+
+impl EventKind {
+    /// The kind for an `X-GitHub-Event` name, or `None` when no processor tracks it.
+    pub fn from_name(event: &str) -> Option<Self> {
+        match event {
+            "push" => Some(EventKind::Push),
+            "pull_request" => Some(EventKind::PullRequest),
+            "issues" => Some(EventKind::Issues),
+            "pull_request_review" => Some(EventKind::PullRequestReview),
+            _ => None,
+        }
+    }
+
+    /// The `X-GitHub-Event` name of this kind.
+    pub fn name(self) -> &'static str {
+        match self {
+            EventKind::Push => "push",
+            EventKind::PullRequest => "pull_request",
+            EventKind::Issues => "issues",
+            EventKind::PullRequestReview => "pull_request_review",
+        }
+    }
+}
+
+/// A parsed payload of a tracked event type.
+#[derive(Debug)]
+pub enum TrackedPayload<'a> {
+    Push(PushEvent<'a>),
+    PullRequest(PullRequestEvent<'a>),
+    Issues(IssuesEvent<'a>),
+    PullRequestReview(PullRequestReviewEvent<'a>),
+}
+
+impl<'a> TrackedPayload<'a> {
+    /// The repository the payload names.
+    pub fn repository(&self) -> &RepositoryRef<'a> {
+        match self {
+            TrackedPayload::Push(p) => &p.repository,
+            TrackedPayload::PullRequest(p) => &p.repository,
+            TrackedPayload::Issues(p) => &p.repository,
+            TrackedPayload::PullRequestReview(p) => &p.repository,
+        }
+    }
+
+    /// The payload's `action`, for event types that have one.
+    pub fn action(&self) -> Option<&'a str> {
+        match self {
+            TrackedPayload::Push(_) => None,
+            TrackedPayload::PullRequest(p) => Some(p.action),
+            TrackedPayload::Issues(p) => Some(p.action),
+            TrackedPayload::PullRequestReview(p) => Some(p.action),
+        }
+    }
+
+    /// GitHub id of the account that triggered the delivery.
+    pub fn sender_id(&self) -> Option<i64> {
+        match self {
+            TrackedPayload::Push(p) => p.sender.as_ref(),
+            TrackedPayload::PullRequest(p) => p.sender.as_ref(),
+            TrackedPayload::Issues(p) => p.sender.as_ref(),
+            TrackedPayload::PullRequestReview(p) => p.sender.as_ref(),
+        }
+        .map(|s| s.id)
+    }
+}
+
+/// Parses a tracked event's payload. `scratch` is a copy of `original` that simd-json
+/// unescapes in place; the returned view borrows from it. `original` is only read again to
+/// describe a failure.
+pub fn parse_tracked<'a>(
+    kind: EventKind,
+    scratch: &'a mut [u8],
+    original: &[u8],
+) -> Result<TrackedPayload<'a>> {
+    match kind {
+        EventKind::Push => {
+            parse_as(scratch, original, |b| path_error::<PushEvent>(b)).map(TrackedPayload::Push)
+        }
+        EventKind::PullRequest => {
+            parse_as(scratch, original, |b| path_error::<PullRequestEvent>(b))
+                .map(TrackedPayload::PullRequest)
+        }
+        EventKind::Issues => parse_as(scratch, original, |b| path_error::<IssuesEvent>(b))
+            .map(TrackedPayload::Issues),
+        EventKind::PullRequestReview => parse_as(scratch, original, |b| {
+            path_error::<PullRequestReviewEvent>(b)
+        })
+        .map(TrackedPayload::PullRequestReview),
+    }
+}
+
+/// Parses the few fields every event shares (action, repository, sender), for event types
+/// no processor tracks and for finding the repository of a payload that failed to parse.
+pub fn parse_envelope<'a>(scratch: &'a mut [u8], original: &[u8]) -> Result<Envelope<'a>> {
+    parse_as(scratch, original, |b| path_error::<Envelope>(b))
+}
+
+/// Deserialises `T` from `scratch` with simd-json. On failure a second, slower pass over a
+/// fresh copy of `original` names the field path, so the fast path pays nothing for good
+/// messages.
+fn parse_as<'a, T: Deserialize<'a>>(
+    scratch: &'a mut [u8],
+    original: &[u8],
+    describe: impl FnOnce(&mut [u8]) -> String,
+) -> Result<T> {
+    simd_json::serde::from_slice::<T>(scratch).map_err(|fast_err| {
+        let mut copy = original.to_vec();
+        let detail = describe(&mut copy);
+        ProcessingError::InvalidPayload(if detail.is_empty() {
+            fast_err.to_string()
+        } else {
+            detail
+        })
+    })
+}
+
+/// The failure of deserialising `T` from `buf`, with the path of the offending field
+/// (`commits[3].timestamp: invalid type: null, expected a borrowed string`).
+fn path_error<'b, T: Deserialize<'b>>(buf: &'b mut [u8]) -> String {
+    let mut de = match simd_json::Deserializer::from_slice(buf) {
+        Ok(de) => de,
+        Err(e) => return format!("not valid JSON: {e}"),
+    };
+    match serde_path_to_error::deserialize::<_, T>(&mut de) {
+        Ok(_) => String::new(),
+        Err(e) if e.path().iter().next().is_some() => format!("{}: {}", e.path(), e.inner()),
+        Err(e) => e.inner().to_string(),
+    }
+}

@@ -1,0 +1,473 @@
+//! `WebhookProcessor`: one delivery from envelope to committed rows, in the order of checks
+//! DESIGN.md fixes: envelope → size → parse → event type → repository → duplicate → write.
+
+use crate::error::{ErrorCode, ProcessingError, Result};
+use crate::gate::{Admission, CallGate};
+use crate::job::WebhookJob;
+use crate::metrics::{derive_jobs, MetricJob};
+use crate::payload::{self, EventKind, TrackedPayload};
+use crate::processors::{self, Plan, WriteContext};
+use crate::repos::{RepoInfo, RepositoryDirectory};
+use crate::result::{ProcessingResult, RecordCounts, Status, Timings};
+use crate::stats::{CacheCounters, Outcome, Stats, StatsSnapshot};
+use crate::store::events::{self, EventRecord};
+use crate::store::{self};
+use crate::text::strip_json_nul_escapes;
+use crate::time::{self, Timestamp};
+use crate::users::link::{GithubAccount, LinkOutcome};
+use crate::users::redis_tier::{RedisHealth, RedisTier};
+use crate::users::UserDirectory;
+use sqlx::PgPool;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// How to connect. Defaults match DESIGN.md.
+#[derive(Debug, Clone)]
+pub struct ProcessorOptions {
+    pub database_url: String,
+    pub redis_url: Option<String>,
+    /// Prefix of the Redis keys and channel. Keys are also scoped to the database (see
+    /// `store::database_namespace`), so the prefix only separates deployments by choice.
+    pub redis_key_prefix: String,
+    pub max_connections: u32,
+    pub user_cache_ttl: Duration,
+}
+
+impl ProcessorOptions {
+    pub const DEFAULT_MAX_CONNECTIONS: u32 = 10;
+    pub const DEFAULT_USER_CACHE_TTL: Duration = Duration::from_secs(900);
+    pub const DEFAULT_REDIS_KEY_PREFIX: &'static str = "devmetrics:";
+
+    pub fn new(database_url: impl Into<String>) -> Self {
+        ProcessorOptions {
+            database_url: database_url.into(),
+            redis_url: None,
+            redis_key_prefix: Self::DEFAULT_REDIS_KEY_PREFIX.to_owned(),
+            max_connections: Self::DEFAULT_MAX_CONNECTIONS,
+            user_cache_ttl: Self::DEFAULT_USER_CACHE_TTL,
+        }
+    }
+
+    fn validate(&self) -> Result<()> {
+        if self.database_url.trim().is_empty() {
+            return Err(ProcessingError::Config("databaseUrl is empty".into()));
+        }
+        if !(1..=1000).contains(&self.max_connections) {
+            return Err(ProcessingError::Config(
+                "maxConnections must be between 1 and 1000".into(),
+            ));
+        }
+        if self.user_cache_ttl.is_zero() {
+            return Err(ProcessingError::Config(
+                "userCacheTtlSeconds must be positive".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Tries of one event's transaction when a concurrent writer inserted the same entity first.
+const CONCURRENT_INSERT_TRIES: u32 = 3;
+
+/// Processes webhook deliveries into PostgreSQL. Cheap to share: all methods take `&self`.
+pub struct WebhookProcessor {
+    pool: PgPool,
+    repos: RepositoryDirectory,
+    users: UserDirectory,
+    cache_counters: Arc<CacheCounters>,
+    stats: Stats,
+    /// Admits calls until `close`, which waits for the admitted ones.
+    gate: CallGate,
+}
+
+/// What the write transaction did.
+enum Written {
+    Processed {
+        event_id: String,
+        records: RecordCounts,
+    },
+    Duplicate,
+}
+
+impl WebhookProcessor {
+    /// Opens the pool and verifies the schema (`SCHEMA_MISMATCH` names what is missing).
+    pub async fn connect(options: ProcessorOptions) -> Result<Self> {
+        options.validate()?;
+        if let Some(url) = &options.redis_url {
+            RedisTier::check_url(url)?;
+        }
+        let pool = store::connect_pool(&options.database_url, options.max_connections).await?;
+        crate::schema::verify(&pool).await?;
+        let redis = match &options.redis_url {
+            Some(url) => {
+                let namespace = store::database_namespace(&pool).await?;
+                let prefix = format!("{}{namespace}:", options.redis_key_prefix);
+                Some(Arc::new(RedisTier::new(url, &prefix)?))
+            }
+            None => None,
+        };
+        let cache_counters = Arc::new(CacheCounters::default());
+        Ok(WebhookProcessor {
+            repos: RepositoryDirectory::new(pool.clone(), options.user_cache_ttl),
+            users: UserDirectory::new(
+                pool.clone(),
+                options.user_cache_ttl,
+                redis,
+                cache_counters.clone(),
+            ),
+            pool,
+            cache_counters,
+            stats: Stats::default(),
+            gate: CallGate::default(),
+        })
+    }
+
+    /// Processes one delivery.
+    pub async fn process(&self, job: WebhookJob) -> Result<ProcessingResult> {
+        let call = self.admit()?;
+        self.process_admitted(call, job).await
+    }
+
+    /// Admits a call now (`PROCESSOR_CLOSED` once `close` has begun), for callers that
+    /// start the work later: `close` waits for it. See `gate`.
+    pub fn admit(&self) -> Result<Admission> {
+        self.gate.admit()
+    }
+
+    /// Processes one delivery under an admission taken earlier with [`Self::admit`].
+    pub async fn process_admitted(
+        &self,
+        _call: Admission,
+        job: WebhookJob,
+    ) -> Result<ProcessingResult> {
+        let started = Instant::now();
+        let result = self.run(job, started).await;
+        let outcome = match &result {
+            Ok(r) => match r.status {
+                Status::Processed => Outcome::Processed,
+                Status::Duplicate => Outcome::Duplicate,
+                Status::Ignored => Outcome::Ignored,
+            },
+            Err(e) => Outcome::Failed(e.code()),
+        };
+        self.stats
+            .record(outcome, started.elapsed().as_micros() as u64);
+        result
+    }
+
+    /// The seed's lookup: a DevMetrics user id by GitHub account id, cached.
+    pub async fn user_id_by_github_id(&self, github_id: i64) -> Result<Option<String>> {
+        let _call = self.admit()?;
+        self.users.user_id_by_github_id(github_id).await
+    }
+
+    /// Links a DevMetrics user to a GitHub account, invalidates the caches of every
+    /// processor, and back-fills earlier rows (see `users::link`).
+    pub async fn link_github_user(
+        &self,
+        user_id: &str,
+        account: &GithubAccount,
+    ) -> Result<LinkOutcome> {
+        let _call = self.admit()?;
+        self.users.link(user_id, account).await
+    }
+
+    /// Counters since connect.
+    pub fn stats(&self) -> StatsSnapshot {
+        self.stats.snapshot(&self.cache_counters)
+    }
+
+    /// Health of the Redis tier, `None` when none is configured.
+    pub fn redis_health(&self) -> Option<RedisHealth> {
+        self.users.redis_health()
+    }
+
+    /// Waits for in-flight calls, then closes the pool. Later calls fail `PROCESSOR_CLOSED`.
+    pub async fn close(&self) {
+        self.gate
+            .close(async {
+                self.users.stop();
+                self.pool.close().await;
+            })
+            .await
+    }
+
+    async fn run(&self, job: WebhookJob, started: Instant) -> Result<ProcessingResult> {
+        job.validate()?;
+        let now = time::now();
+        let received_at = job.received_at.unwrap_or(now);
+        let stored = strip_json_nul_escapes(&job.payload);
+        let mut scratch = job.payload.clone();
+
+        let Some(kind) = EventKind::from_name(&job.event) else {
+            return self.ignore(&job, &stored, received_at, now, started).await;
+        };
+        let parsed = match payload::parse_tracked(kind, &mut scratch, &job.payload) {
+            Ok(parsed) => parsed,
+            Err(e) => {
+                self.record_unparsable(&job, &stored, &e, received_at, now)
+                    .await;
+                return Err(e);
+            }
+        };
+        let parse_micros = started.elapsed().as_micros() as u64;
+
+        let db_started = Instant::now();
+        let repo = self
+            .repos
+            .require(job.repo_id.as_deref(), Some(parsed.repository().id))
+            .await?;
+        let ev = EventRecord {
+            repo_id: Some(&repo.id),
+            delivery_id: &job.delivery_id,
+            event_type: &job.event,
+            action: parsed.action(),
+            sender_github_id: parsed.sender_id(),
+            payload: &stored,
+            received_at,
+        };
+        let written = match self.plan_and_write(&parsed, &repo, &ev, now).await {
+            Ok(w) => w,
+            Err(e) => {
+                self.record_failure(&ev, &e, now).await;
+                return Err(e);
+            }
+        };
+        let mut result = match written {
+            (Written::Processed { event_id, records }, activity) => {
+                let mut r = self.result(
+                    &job,
+                    Status::Processed,
+                    Some(event_id),
+                    Some(&repo),
+                    parsed.action(),
+                );
+                r.records = records;
+                r.metric_jobs = derive_jobs(
+                    &activity.activities,
+                    repo.team_id.as_deref(),
+                    epoch_minute(now),
+                );
+                r.unmapped_users = activity.unmapped;
+                r
+            }
+            (Written::Duplicate, _) => self.duplicate(&job, &repo, now).await?,
+        };
+        result.timings = Timings {
+            parse_micros,
+            db_micros: db_started.elapsed().as_micros() as u64,
+            total_micros: started.elapsed().as_micros() as u64,
+        };
+        Ok(result)
+    }
+
+    /// Plans, maps users, and writes in one transaction, retrying when a concurrent call
+    /// inserted the same entity first (that is not a constraint violation).
+    async fn plan_and_write(
+        &self,
+        parsed: &TrackedPayload<'_>,
+        repo: &RepoInfo,
+        ev: &EventRecord<'_>,
+        now: Timestamp,
+    ) -> Result<(Written, processors::MappedActivity)> {
+        let plan = processors::plan(parsed)?;
+        let users = self.users.resolve(&plan.identities()).await?;
+        let mut tries = 0;
+        let written = loop {
+            tries += 1;
+            match self.write(&plan, repo, ev, &users, now).await {
+                Err(e) if e.is_concurrent_insert() && tries < CONCURRENT_INSERT_TRIES => continue,
+                other => break other?,
+            }
+        };
+        Ok((written, plan.activities(&users)))
+    }
+
+    async fn write(
+        &self,
+        plan: &Plan<'_>,
+        repo: &RepoInfo,
+        ev: &EventRecord<'_>,
+        users: &crate::users::UserMap,
+        now: Timestamp,
+    ) -> Result<Written> {
+        let mut tx = self.pool.begin().await?;
+        let Some(event_id) = events::claim(&mut tx, ev, now).await? else {
+            tx.rollback().await?;
+            return Ok(Written::Duplicate);
+        };
+        let ctx = WriteContext {
+            repo,
+            users,
+            received_at: ev.received_at,
+        };
+        let records = plan.write(&mut tx, &ctx).await?;
+        tx.commit().await?;
+        Ok(Written::Processed { event_id, records })
+    }
+
+    /// A processed delivery again: no writes, metric jobs re-derived from the stored
+    /// payload (a crash between commit and enqueue must not lose them).
+    async fn duplicate(
+        &self,
+        job: &WebhookJob,
+        repo: &RepoInfo,
+        now: Timestamp,
+    ) -> Result<ProcessingResult> {
+        let stored = events::find_processed(&self.pool, &job.delivery_id).await?;
+        let Some(stored) = stored else {
+            // Claimed by a concurrent call that has not committed: the caller retries.
+            return Err(ProcessingError::Database(
+                "delivery is being processed concurrently".into(),
+            ));
+        };
+        let mut r = self.result(
+            job,
+            Status::Duplicate,
+            Some(stored.id.clone()),
+            Some(repo),
+            None,
+        );
+        if let Some(kind) = EventKind::from_name(&stored.event_type) {
+            let original = stored.payload.into_bytes();
+            let mut scratch = original.clone();
+            let parsed = payload::parse_tracked(kind, &mut scratch, &original)?;
+            r.action = parsed.action().map(str::to_owned);
+            let plan = processors::plan(&parsed)?;
+            let users = self.users.resolve(&plan.identities()).await?;
+            let activity = plan.activities(&users);
+            r.metric_jobs = derive_jobs(
+                &activity.activities,
+                repo.team_id.as_deref(),
+                epoch_minute(now),
+            );
+            r.unmapped_users = activity.unmapped;
+        }
+        Ok(r)
+    }
+
+    /// An event type no processor tracks: stored as processed when its repository is known.
+    async fn ignore(
+        &self,
+        job: &WebhookJob,
+        stored: &[u8],
+        received_at: Timestamp,
+        now: Timestamp,
+        started: Instant,
+    ) -> Result<ProcessingResult> {
+        let mut scratch = job.payload.clone();
+        let envelope = payload::parse_envelope(&mut scratch, &job.payload)?;
+        let parse_micros = started.elapsed().as_micros() as u64;
+        let db_started = Instant::now();
+        let repo = self
+            .repos
+            .find(
+                job.repo_id.as_deref(),
+                envelope.repository.as_ref().map(|r| r.id),
+            )
+            .await?;
+        let event_id = match &repo {
+            Some(repo) => {
+                let ev = EventRecord {
+                    repo_id: Some(&repo.id),
+                    delivery_id: &job.delivery_id,
+                    event_type: &job.event,
+                    action: envelope.action,
+                    sender_github_id: envelope.sender.as_ref().map(|s| s.id),
+                    payload: stored,
+                    received_at,
+                };
+                Some(events::record_ignored(&self.pool, &ev, now).await?)
+            }
+            None => None,
+        };
+        let mut r = self.result(
+            job,
+            Status::Ignored,
+            event_id,
+            repo.as_deref(),
+            envelope.action,
+        );
+        r.timings = Timings {
+            parse_micros,
+            db_micros: db_started.elapsed().as_micros() as u64,
+            total_micros: started.elapsed().as_micros() as u64,
+        };
+        Ok(r)
+    }
+
+    /// A tracked payload that failed to parse: if it is JSON naming a known repository,
+    /// leave a visible failure row.
+    async fn record_unparsable(
+        &self,
+        job: &WebhookJob,
+        stored: &[u8],
+        error: &ProcessingError,
+        received_at: Timestamp,
+        now: Timestamp,
+    ) {
+        let mut scratch = job.payload.clone();
+        let Ok(envelope) = payload::parse_envelope(&mut scratch, &job.payload) else {
+            return;
+        };
+        let github_id = envelope.repository.as_ref().map(|r| r.id);
+        if let Ok(Some(repo)) = self.repos.find(job.repo_id.as_deref(), github_id).await {
+            let ev = EventRecord {
+                repo_id: Some(&repo.id),
+                delivery_id: &job.delivery_id,
+                event_type: &job.event,
+                action: envelope.action,
+                sender_github_id: envelope.sender.as_ref().map(|s| s.id),
+                payload: stored,
+                received_at,
+            };
+            self.record_failure(&ev, error, now).await;
+        }
+    }
+
+    async fn record_failure(&self, ev: &EventRecord<'_>, error: &ProcessingError, now: Timestamp) {
+        if error.code() == ErrorCode::ProcessorClosed {
+            return;
+        }
+        let message = format!("{}: {error}", error.code());
+        if let Err(e) = events::record_failure(&self.pool, ev, &message, now).await {
+            tracing::warn!(delivery = ev.delivery_id, error = %e, "could not record the failed attempt");
+        }
+    }
+
+    fn result(
+        &self,
+        job: &WebhookJob,
+        status: Status,
+        event_id: Option<String>,
+        repo: Option<&RepoInfo>,
+        action: Option<&str>,
+    ) -> ProcessingResult {
+        ProcessingResult {
+            status,
+            event_id,
+            delivery_id: job.delivery_id.clone(),
+            event: job.event.clone(),
+            action: action.map(str::to_owned),
+            repo_id: repo.map(|r| r.id.clone()),
+            records: RecordCounts::default(),
+            metric_jobs: Vec::<MetricJob>::new(),
+            unmapped_users: Vec::new(),
+            timings: Timings::default(),
+        }
+    }
+}
+
+fn epoch_minute(t: Timestamp) -> i64 {
+    t.and_utc().timestamp() / 60
+}
+
+/// The futures must be `Send` to run on napi's multi-threaded runtime; this fails to
+/// compile, close to the cause, if a change breaks that.
+#[allow(dead_code)]
+fn assert_futures_are_send(p: &WebhookProcessor, job: WebhookJob) {
+    fn is_send<T: Send>(_: T) {}
+    is_send(p.process(job));
+    is_send(p.close());
+    is_send(crate::migrate::migrate(""));
+}

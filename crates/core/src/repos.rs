@@ -1,0 +1,93 @@
+//! DevMetrics repositories by GitHub id or by our own id, cached in process. Only found
+//! repositories are cached: an unknown one must be found as soon as the backend adds it.
+
+use crate::error::{ProcessingError, Result};
+use sqlx::PgPool;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The repository a delivery belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RepoInfo {
+    pub id: String,
+    pub github_id: i64,
+    pub team_id: Option<String>,
+}
+
+#[derive(Clone, PartialEq, Eq, Hash)]
+enum RepoKey {
+    GithubId(i64),
+    Id(String),
+}
+
+pub struct RepositoryDirectory {
+    pool: PgPool,
+    cache: moka::sync::Cache<RepoKey, Arc<RepoInfo>>,
+}
+
+impl RepositoryDirectory {
+    pub fn new(pool: PgPool, ttl: Duration) -> Self {
+        let cache = moka::sync::Cache::builder()
+            .max_capacity(50_000)
+            .time_to_live(ttl)
+            .build();
+        RepositoryDirectory { pool, cache }
+    }
+
+    /// The repository of a delivery: the job's `repoId` wins over the payload's
+    /// `repository.id`. `Ok(None)` when neither names a known repository.
+    pub async fn find(
+        &self,
+        repo_id: Option<&str>,
+        github_id: Option<i64>,
+    ) -> Result<Option<Arc<RepoInfo>>> {
+        let key = match (repo_id, github_id) {
+            (Some(id), _) => RepoKey::Id(id.to_owned()),
+            (None, Some(g)) => RepoKey::GithubId(g),
+            (None, None) => return Ok(None),
+        };
+        if let Some(hit) = self.cache.get(&key) {
+            return Ok(Some(hit));
+        }
+        let row: Option<(String, i64, Option<String>)> = match &key {
+            RepoKey::Id(id) => {
+                sqlx::query_as(r#"SELECT id, "githubId", "teamId" FROM repositories WHERE id = $1"#)
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?
+            }
+            RepoKey::GithubId(g) => {
+                sqlx::query_as(
+                    r#"SELECT id, "githubId", "teamId" FROM repositories WHERE "githubId" = $1"#,
+                )
+                .bind(g)
+                .fetch_optional(&self.pool)
+                .await?
+            }
+        };
+        Ok(row.map(|(id, github_id, team_id)| {
+            let info = Arc::new(RepoInfo {
+                id,
+                github_id,
+                team_id,
+            });
+            self.cache.insert(key, info.clone());
+            info
+        }))
+    }
+
+    /// Like [`find`](Self::find) but a missing repository is `UNKNOWN_REPOSITORY`.
+    pub async fn require(
+        &self,
+        repo_id: Option<&str>,
+        github_id: Option<i64>,
+    ) -> Result<Arc<RepoInfo>> {
+        self.find(repo_id, github_id).await?.ok_or_else(|| {
+            ProcessingError::UnknownRepository(match (repo_id, github_id) {
+                (Some(id), _) => format!("no repository with id {id}"),
+                (None, Some(g)) => format!("no repository with GitHub id {g}"),
+                (None, None) => "the payload names no repository".into(),
+            })
+        })
+    }
+}

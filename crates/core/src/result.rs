@@ -1,0 +1,56 @@
+//! What one call of `process` returns (DESIGN.md, `ProcessingResult`).
+
+use crate::metrics::MetricJob;
+
+/// How the delivery was handled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// Rows written and the event marked processed in one transaction.
+    Processed,
+    /// The delivery was processed before; nothing written.
+    Duplicate,
+    /// No processor tracks this event type or action.
+    Ignored,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Processed => "processed",
+            Status::Duplicate => "duplicate",
+            Status::Ignored => "ignored",
+        }
+    }
+}
+
+/// Entity rows this call inserted or changed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RecordCounts {
+    pub commits: u32,
+    pub pull_requests: u32,
+    pub issues: u32,
+    pub reviews: u32,
+}
+
+/// Where the time went, in microseconds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Timings {
+    pub parse_micros: u64,
+    pub db_micros: u64,
+    pub total_micros: u64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProcessingResult {
+    pub status: Status,
+    pub event_id: Option<String>,
+    pub delivery_id: String,
+    pub event: String,
+    pub action: Option<String>,
+    pub repo_id: Option<String>,
+    pub records: RecordCounts,
+    pub metric_jobs: Vec<MetricJob>,
+    /// GitHub logins (or commit emails without a login) not linked to a user, sorted.
+    pub unmapped_users: Vec<String>,
+    pub timings: Timings,
+}

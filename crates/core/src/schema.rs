@@ -1,0 +1,170 @@
+//! The columns the processor needs, checked once at connect: a backend whose schema lacks
+//! one learns it then, by name, instead of from a failing event.
+
+use crate::error::{ProcessingError, Result};
+use sqlx::PgPool;
+use std::collections::HashSet;
+
+/// Tables and the columns the addon reads or writes in them.
+pub const REQUIRED_COLUMNS: &[(&str, &[&str])] = &[
+    ("users", &["id", "email", "githubId", "githubLogin"]),
+    ("team_members", &["teamId", "userId"]),
+    ("repositories", &["id", "githubId", "teamId"]),
+    (
+        "events",
+        &[
+            "id",
+            "repoId",
+            "deliveryId",
+            "type",
+            "action",
+            "senderGithubId",
+            "payload",
+            "processed",
+            "processedAt",
+            "attempts",
+            "lastError",
+            "createdAt",
+            "receivedAt",
+        ],
+    ),
+    (
+        "commits",
+        &[
+            "id",
+            "repoId",
+            "sha",
+            "message",
+            "authorId",
+            "authorLogin",
+            "authorName",
+            "authorEmail",
+            "authorIsBot",
+            "additions",
+            "deletions",
+            "filesChanged",
+            "committedAt",
+            "createdAt",
+        ],
+    ),
+    (
+        "pull_requests",
+        &[
+            "id",
+            "repoId",
+            "githubId",
+            "number",
+            "title",
+            "state",
+            "draft",
+            "draftUpdatedAt",
+            "authorId",
+            "authorGithubId",
+            "authorLogin",
+            "authorIsBot",
+            "headRef",
+            "baseRef",
+            "additions",
+            "deletions",
+            "filesChanged",
+            "countsUpdatedAt",
+            "mergedAt",
+            "closedAt",
+            "createdAt",
+            "updatedAt",
+            "firstReviewAt",
+            "cycleTimeSeconds",
+        ],
+    ),
+    (
+        "issues",
+        &[
+            "id",
+            "repoId",
+            "githubId",
+            "number",
+            "title",
+            "state",
+            "stateReason",
+            "authorId",
+            "authorGithubId",
+            "authorLogin",
+            "authorIsBot",
+            "closedAt",
+            "createdAt",
+            "updatedAt",
+            "resolutionTimeSeconds",
+            "deletedAt",
+        ],
+    ),
+    (
+        "pull_request_reviews",
+        &[
+            "id",
+            "githubId",
+            "repoId",
+            "pullRequestId",
+            "reviewerId",
+            "reviewerGithubId",
+            "reviewerLogin",
+            "reviewerIsBot",
+            "state",
+            "commitId",
+            "submittedAt",
+            "dismissedAt",
+            "turnaroundSeconds",
+            "createdAt",
+        ],
+    ),
+];
+
+/// Enum types the addon binds by name.
+pub const REQUIRED_TYPES: &[&str] = &["PRState", "IssueState", "ReviewState"];
+
+/// Fails with `SCHEMA_MISMATCH` listing every missing table, column and type.
+pub async fn verify(pool: &PgPool) -> Result<()> {
+    let tables: Vec<&str> = REQUIRED_COLUMNS.iter().map(|(t, _)| *t).collect();
+    let present: HashSet<(String, String)> = sqlx::query_as(
+        r#"SELECT table_name::text, column_name::text FROM information_schema.columns
+           WHERE table_schema = current_schema() AND table_name = ANY($1)"#,
+    )
+    .bind(&tables)
+    .fetch_all(pool)
+    .await?
+    .into_iter()
+    .collect();
+    let types: HashSet<String> =
+        sqlx::query_scalar(r#"SELECT typname::text FROM pg_type WHERE typname = ANY($1)"#)
+            .bind(REQUIRED_TYPES)
+            .fetch_all(pool)
+            .await?
+            .into_iter()
+            .collect();
+    let missing = missing_items(&present, &types);
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(ProcessingError::SchemaMismatch { missing })
+    }
+}
+
+fn missing_items(present: &HashSet<(String, String)>, types: &HashSet<String>) -> Vec<String> {
+    let mut missing = Vec::new();
+    for (table, columns) in REQUIRED_COLUMNS {
+        if !present.iter().any(|(t, _)| t == table) {
+            missing.push(format!("table {table}"));
+            continue;
+        }
+        for column in *columns {
+            if !present.contains(&(table.to_string(), column.to_string())) {
+                missing.push(format!("{table}.{column}"));
+            }
+        }
+    }
+    for ty in REQUIRED_TYPES {
+        if !types.contains(*ty) {
+            missing.push(format!("type \"{ty}\""));
+        }
+    }
+    missing
+}

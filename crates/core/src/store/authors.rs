@@ -1,0 +1,100 @@
+//! Author and reviewer columns across the entity tables: the back-fill a link runs, and the
+//! barrier that makes it safe while other workers keep writing.
+//!
+//! Every event transaction takes [`LINK_BARRIER_LOCK`] in shared mode (in its first
+//! statement); a link's back-fill takes it exclusively, so it starts only after every
+//! event transaction that began before the link committed has committed, and sees their
+//! rows. Event statements that run after the link see the new `users` row through the
+//! exact-match fallback in their author columns (see `commits::insert`), so no row can
+//! be written unmapped after its back-fill.
+
+use crate::error::Result;
+use crate::result::RecordCounts;
+use crate::time::Timestamp;
+use sqlx::PgConnection;
+
+/// Advisory lock key shared by event transactions and exclusive to back-fills ("dmlink").
+pub const LINK_BARRIER_LOCK: i64 = 0x646d_6c69_6e6b;
+
+/// What identifies a person's earlier rows.
+#[derive(Debug, Clone, Copy)]
+pub struct AuthorKeys<'a> {
+    pub github_id: Option<i64>,
+    pub login: Option<&'a str>,
+    pub email: Option<&'a str>,
+}
+
+/// Rows a back-fill attributed, and the activity times they carry (for metric jobs).
+#[derive(Debug, Default)]
+pub struct Backfill {
+    pub records: RecordCounts,
+    pub activity: Vec<Timestamp>,
+}
+
+/// Sets `user_id` on every unattributed row the keys identify, under the exclusive barrier.
+/// Runs in the caller's transaction; the lock is released at its commit.
+pub async fn backfill(
+    conn: &mut PgConnection,
+    user_id: &str,
+    keys: AuthorKeys<'_>,
+) -> Result<Backfill> {
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(LINK_BARRIER_LOCK)
+        .execute(&mut *conn)
+        .await?;
+    let commits: Vec<Timestamp> = sqlx::query_scalar(
+        r#"UPDATE commits SET "authorId" = $1
+           WHERE "authorId" IS NULL AND (lower("authorLogin") = lower($2) OR lower("authorEmail") = lower($3))
+           RETURNING "committedAt""#,
+    )
+    .bind(user_id)
+    .bind(keys.login)
+    .bind(keys.email)
+    .fetch_all(&mut *conn)
+    .await?;
+    let pull_requests: Vec<Timestamp> = sqlx::query_scalar(
+        r#"UPDATE pull_requests SET "authorId" = $1
+           WHERE "authorId" IS NULL AND ("authorGithubId" = $2 OR lower("authorLogin") = lower($3))
+           RETURNING "updatedAt""#,
+    )
+    .bind(user_id)
+    .bind(keys.github_id)
+    .bind(keys.login)
+    .fetch_all(&mut *conn)
+    .await?;
+    let issues: Vec<Timestamp> = sqlx::query_scalar(
+        r#"UPDATE issues SET "authorId" = $1
+           WHERE "authorId" IS NULL AND ("authorGithubId" = $2 OR lower("authorLogin") = lower($3))
+           RETURNING "updatedAt""#,
+    )
+    .bind(user_id)
+    .bind(keys.github_id)
+    .bind(keys.login)
+    .fetch_all(&mut *conn)
+    .await?;
+    let reviews: Vec<Option<Timestamp>> = sqlx::query_scalar(
+        r#"UPDATE pull_request_reviews SET "reviewerId" = $1
+           WHERE "reviewerId" IS NULL AND ("reviewerGithubId" = $2 OR lower("reviewerLogin") = lower($3))
+           RETURNING "submittedAt""#,
+    )
+    .bind(user_id)
+    .bind(keys.github_id)
+    .bind(keys.login)
+    .fetch_all(&mut *conn)
+    .await?;
+    let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+    Ok(Backfill {
+        records: RecordCounts {
+            commits: count(commits.len()),
+            pull_requests: count(pull_requests.len()),
+            issues: count(issues.len()),
+            reviews: count(reviews.len()),
+        },
+        activity: commits
+            .into_iter()
+            .chain(pull_requests)
+            .chain(issues)
+            .chain(reviews.into_iter().flatten())
+            .collect(),
+    })
+}

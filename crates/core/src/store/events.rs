@@ -1,0 +1,146 @@
+//! The `events` table: one row per delivery, keyed by `deliveryId`.
+//!
+//! A successful call inserts (or takes over an unprocessed) row with `processed = true`
+//! inside the event's transaction, so entity rows and the processed mark commit together.
+//! A failed call records `attempts` and `lastError` outside it, so failures stay visible.
+
+use super::JsonbText;
+use crate::error::Result;
+use crate::time::Timestamp;
+use sqlx::{PgConnection, PgPool};
+
+/// The columns of an event row that come from the delivery.
+#[derive(Debug, Clone, Copy)]
+pub struct EventRecord<'a> {
+    pub repo_id: Option<&'a str>,
+    pub delivery_id: &'a str,
+    pub event_type: &'a str,
+    pub action: Option<&'a str>,
+    pub sender_github_id: Option<i64>,
+    /// JSON text, NUL escapes already stripped.
+    pub payload: &'a [u8],
+    pub received_at: Timestamp,
+}
+
+fn new_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
+/// Inserts the event as processed, or marks an earlier unprocessed attempt processed.
+/// Returns the row id, or `None` when the delivery was already processed (a duplicate).
+pub async fn claim(
+    conn: &mut PgConnection,
+    ev: &EventRecord<'_>,
+    now: Timestamp,
+) -> Result<Option<String>> {
+    // The shared link barrier is taken in this first statement of the event's transaction
+    // (see store::authors), at no extra round trip.
+    let id: Option<String> = sqlx::query_scalar(
+        r#"WITH barrier AS (SELECT pg_advisory_xact_lock_shared($10))
+           INSERT INTO events (id, "repoId", "deliveryId", type, action, "senderGithubId", payload,
+                               processed, "processedAt", attempts, "receivedAt", "createdAt")
+           SELECT $1, $2, $3, $4, $5, $6, $7, true, $8, 1, $9, $8 FROM barrier
+           ON CONFLICT ("deliveryId") DO UPDATE
+             SET processed = true, "processedAt" = EXCLUDED."processedAt",
+                 attempts = events.attempts + 1, "lastError" = NULL,
+                 -- The row holds what was processed: a duplicate re-derives its metric
+                 -- jobs from this payload, not from an earlier attempt's.
+                 payload = EXCLUDED.payload, "repoId" = EXCLUDED."repoId", type = EXCLUDED.type,
+                 action = EXCLUDED.action, "senderGithubId" = EXCLUDED."senderGithubId"
+             WHERE events.processed = false
+           RETURNING id"#,
+    )
+    .bind(new_id())
+    .bind(ev.repo_id)
+    .bind(ev.delivery_id)
+    .bind(ev.event_type)
+    .bind(ev.action)
+    .bind(ev.sender_github_id)
+    .bind(JsonbText(ev.payload))
+    .bind(now)
+    .bind(ev.received_at)
+    .bind(super::authors::LINK_BARRIER_LOCK)
+    .fetch_optional(conn)
+    .await?;
+    Ok(id)
+}
+
+/// Stores an event no processor tracks as processed. A redelivery only counts the attempt.
+pub async fn record_ignored(pool: &PgPool, ev: &EventRecord<'_>, now: Timestamp) -> Result<String> {
+    let id: String = sqlx::query_scalar(
+        r#"INSERT INTO events (id, "repoId", "deliveryId", type, action, "senderGithubId", payload,
+                               processed, "processedAt", attempts, "receivedAt", "createdAt")
+           VALUES ($1, $2, $3, $4, $5, $6, $7, true, $8, 1, $9, $8)
+           ON CONFLICT ("deliveryId") DO UPDATE SET attempts = events.attempts + 1
+           RETURNING id"#,
+    )
+    .bind(new_id())
+    .bind(ev.repo_id)
+    .bind(ev.delivery_id)
+    .bind(ev.event_type)
+    .bind(ev.action)
+    .bind(ev.sender_github_id)
+    .bind(JsonbText(ev.payload))
+    .bind(now)
+    .bind(ev.received_at)
+    .fetch_one(pool)
+    .await?;
+    Ok(id)
+}
+
+/// Leaves a visible failure: `processed = false`, one more attempt, the error's text.
+/// Never touches a row that is already processed.
+pub async fn record_failure(
+    pool: &PgPool,
+    ev: &EventRecord<'_>,
+    error: &str,
+    now: Timestamp,
+) -> Result<()> {
+    sqlx::query(
+        r#"INSERT INTO events (id, "repoId", "deliveryId", type, action, "senderGithubId", payload,
+                               processed, attempts, "lastError", "receivedAt", "createdAt")
+           VALUES ($1, $2, $3, $4, $5, $6, $7, false, 1, $8, $9, $10)
+           ON CONFLICT ("deliveryId") DO UPDATE
+             SET attempts = events.attempts + 1, "lastError" = EXCLUDED."lastError",
+                 payload = EXCLUDED.payload, "repoId" = EXCLUDED."repoId", type = EXCLUDED.type,
+                 action = EXCLUDED.action, "senderGithubId" = EXCLUDED."senderGithubId"
+             WHERE events.processed = false"#,
+    )
+    .bind(new_id())
+    .bind(ev.repo_id)
+    .bind(ev.delivery_id)
+    .bind(ev.event_type)
+    .bind(ev.action)
+    .bind(ev.sender_github_id)
+    .bind(JsonbText(ev.payload))
+    .bind(crate::text::clean(error))
+    .bind(ev.received_at)
+    .bind(now)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// A processed delivery as stored, for re-deriving a duplicate's metric jobs.
+#[derive(Debug)]
+pub struct StoredEvent {
+    pub id: String,
+    pub event_type: String,
+    pub repo_id: Option<String>,
+    pub payload: String,
+}
+
+pub async fn find_processed(pool: &PgPool, delivery_id: &str) -> Result<Option<StoredEvent>> {
+    let row: Option<(String, String, Option<String>, String)> = sqlx::query_as(
+        r#"SELECT id, type, "repoId", payload::text FROM events WHERE "deliveryId" = $1 AND processed"#,
+    )
+    .bind(delivery_id)
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.map(|(id, event_type, repo_id, payload)| StoredEvent {
+        id,
+        event_type,
+        repo_id,
+        payload,
+    }))
+}

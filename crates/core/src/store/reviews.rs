@@ -1,0 +1,140 @@
+//! The `pull_request_reviews` table. Reviews have no `updated_at`: a review's fields are
+//! fixed at first sight, except that a dismissal is terminal and takes over (state
+//! DISMISSED and the dismissal payload's fields). `dismissedAt` keeps the earliest
+//! dismissal received, `reviewerId` is filled once a mapping is known.
+
+use super::converge::{changed, ConvergentUpsert, FieldGroup, Merge};
+use crate::error::Result;
+use crate::time::Timestamp;
+use sqlx::PgConnection;
+use std::sync::LazyLock;
+
+/// `"ReviewState"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReviewState {
+    Approved,
+    ChangesRequested,
+    Commented,
+    Dismissed,
+}
+
+impl ReviewState {
+    /// The state of a webhook's `review.state` (lowercase there, uppercase in REST).
+    pub fn from_github(state: &str) -> Option<Self> {
+        const STATES: [(&str, ReviewState); 4] = [
+            ("approved", ReviewState::Approved),
+            ("changes_requested", ReviewState::ChangesRequested),
+            ("commented", ReviewState::Commented),
+            ("dismissed", ReviewState::Dismissed),
+        ];
+        STATES
+            .iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case(state))
+            .map(|(_, s)| *s)
+    }
+
+    /// The enum label in the database.
+    pub fn as_sql(self) -> &'static str {
+        match self {
+            ReviewState::Approved => "APPROVED",
+            ReviewState::ChangesRequested => "CHANGES_REQUESTED",
+            ReviewState::Commented => "COMMENTED",
+            ReviewState::Dismissed => "DISMISSED",
+        }
+    }
+}
+
+/// What one payload says about a review; reviewer id already mapped.
+#[derive(Debug, Clone)]
+pub struct ReviewRow<'a> {
+    pub github_id: i64,
+    /// GitHub id of the pull request, whose row the same transaction upserted first.
+    pub pull_request_github_id: i64,
+    pub reviewer_id: Option<&'a str>,
+    pub reviewer_github_id: Option<i64>,
+    pub reviewer_login: Option<&'a str>,
+    pub reviewer_is_bot: bool,
+    pub state: ReviewState,
+    pub commit_id: Option<&'a str>,
+    pub submitted_at: Option<Timestamp>,
+    /// Received time of a dismissal delivery; `None` for other deliveries.
+    pub dismissed_at: Option<Timestamp>,
+    pub turnaround_seconds: Option<i32>,
+}
+
+static UPSERT: LazyLock<String> = LazyLock::new(|| {
+    ConvergentUpsert {
+        target: r#"pull_request_reviews AS t
+               (id, "githubId", "repoId", "pullRequestId", "reviewerId", "reviewerGithubId",
+                "reviewerLogin", "reviewerIsBot", state, "commitId", "submittedAt", "dismissedAt",
+                "turnaroundSeconds")"#,
+        values: r#"$1, $2, $3, (SELECT p.id FROM pull_requests p WHERE p."githubId" = $4),
+               -- A user linked after this event's lookup still attributes the row
+               -- (see store::authors).
+               COALESCE($5, (SELECT u.id FROM users u WHERE u."githubId" = $6)),
+               $6, $7, $8, $9::"ReviewState", $10, $11, $12, $13"#,
+        conflict: r#""githubId""#,
+        // The only unique index is the conflict target, which PostgreSQL arbitrates; and
+        // writers of one review already hold its pull request's lock.
+        lock: None,
+        groups: &[FieldGroup {
+            as_of: None,
+            key: &["{side}.state = 'DISMISSED'"],
+            columns: &[
+                r#""reviewerGithubId""#,
+                r#""reviewerLogin""#,
+                r#""reviewerIsBot""#,
+                "state",
+                r#""commitId""#,
+                r#""submittedAt""#,
+                r#""turnaroundSeconds""#,
+            ],
+        }],
+        merges: &[
+            Merge::Earliest(r#""dismissedAt""#),
+            Merge::Fill(r#""reviewerId""#),
+        ],
+    }
+    .sql()
+});
+
+/// Inserts the review or folds the payload into the stored row. The pull request row must
+/// exist (the review processor upserts it first, in the same transaction). Returns 1 when
+/// the row was inserted or changed.
+pub async fn upsert(conn: &mut PgConnection, repo_id: &str, review: &ReviewRow<'_>) -> Result<u32> {
+    let result = sqlx::query(&UPSERT)
+        .bind(super::new_id())
+        .bind(review.github_id)
+        .bind(repo_id)
+        .bind(review.pull_request_github_id)
+        .bind(review.reviewer_id)
+        .bind(review.reviewer_github_id)
+        .bind(review.reviewer_login)
+        .bind(review.reviewer_is_bot)
+        .bind(review.state.as_sql())
+        .bind(review.commit_id)
+        .bind(review.submitted_at)
+        .bind(review.dismissed_at)
+        .bind(review.turnaround_seconds)
+        .execute(conn)
+        .await?;
+    Ok(changed(result.rows_affected()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ReviewState;
+
+    #[test]
+    fn webhook_states_are_lowercase_rest_states_uppercase() {
+        assert_eq!(
+            ReviewState::from_github("approved"),
+            Some(ReviewState::Approved)
+        );
+        assert_eq!(
+            ReviewState::from_github("CHANGES_REQUESTED"),
+            Some(ReviewState::ChangesRequested)
+        );
+        assert_eq!(ReviewState::from_github("pending"), None);
+    }
+}

@@ -1,0 +1,86 @@
+//! Text hygiene for PostgreSQL: TEXT and JSONB reject the NUL character (SQLSTATE 22P05),
+//! and GitHub text (commit messages, titles) can contain it. We strip it, never fail on it.
+
+use std::borrow::Cow;
+
+/// Removes NUL characters from a string, borrowing when there are none (the usual case).
+pub fn strip_nul(s: &str) -> Cow<'_, str> {
+    if memchr::memchr(0, s.as_bytes()).is_none() {
+        Cow::Borrowed(s)
+    } else {
+        Cow::Owned(s.replace('\0', ""))
+    }
+}
+
+/// Owned variant of [`strip_nul`] for values that are stored.
+pub fn clean(s: &str) -> String {
+    strip_nul(s).into_owned()
+}
+
+/// Removes every `\u0000` escape from raw JSON text so PostgreSQL accepts it as JSONB.
+///
+/// Valid JSON can only carry NUL as that escape (raw control characters are invalid), so
+/// this keeps the document valid and otherwise byte-identical: the stored payload is the
+/// delivery's own text, never a re-serialisation. An escaped backslash followed by
+/// `u0000` (`\\u0000`) is literal text and is kept.
+pub fn strip_json_nul_escapes(json: &[u8]) -> Cow<'_, [u8]> {
+    const NUL_ESCAPE: &[u8] = b"\\u0000";
+    if memchr::memmem::find(json, NUL_ESCAPE).is_none() {
+        return Cow::Borrowed(json);
+    }
+    let mut out = Vec::with_capacity(json.len());
+    let mut i = 0;
+    while let Some(offset) = memchr::memchr(b'\\', &json[i..]) {
+        let at = i + offset;
+        out.extend_from_slice(&json[i..at]);
+        if json[at..].starts_with(NUL_ESCAPE) {
+            i = at + NUL_ESCAPE.len();
+        } else {
+            // Copy the backslash and the character it escapes as one unit.
+            let end = (at + 2).min(json.len());
+            out.extend_from_slice(&json[at..end]);
+            i = end;
+        }
+    }
+    out.extend_from_slice(&json[i..]);
+    Cow::Owned(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn strips_nul_from_text() {
+        assert!(matches!(strip_nul("plain"), Cow::Borrowed("plain")));
+        assert_eq!(strip_nul("a\0b\0"), "ab");
+    }
+
+    #[test]
+    fn strips_nul_escapes_but_keeps_escaped_backslashes() {
+        let s = br#"{"a":"x\u0000y","b":"\\u0000","c":"\"\u0000"}"#;
+        let out = strip_json_nul_escapes(s);
+        assert_eq!(
+            std::str::from_utf8(&out).unwrap(),
+            r#"{"a":"xy","b":"\\u0000","c":"\""}"#
+        );
+        assert!(matches!(
+            strip_json_nul_escapes(b"{\"a\":\"\\n\"}"),
+            Cow::Borrowed(_)
+        ));
+    }
+
+    proptest! {
+        /// Whatever strings a document holds, the cleaned text is valid JSON with the same
+        /// strings minus their NUL characters.
+        #[test]
+        fn cleaned_json_equals_nul_free_values(values in proptest::collection::vec(any::<String>(), 0..8)) {
+            let json = serde_json::to_vec(&values).unwrap();
+            let cleaned = strip_json_nul_escapes(&json);
+            let back: Vec<String> = serde_json::from_slice(&cleaned).unwrap();
+            let expected: Vec<String> = values.iter().map(|v| v.replace('\0', "")).collect();
+            prop_assert_eq!(back, expected);
+        }
+    }
+}

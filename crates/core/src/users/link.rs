@@ -1,0 +1,127 @@
+//! `linkGithubUser`: records a GitHub account on a DevMetrics user, invalidates every cache
+//! tier, and back-fills the rows written before the user was known.
+//!
+//! Order matters for workers processing concurrently: (1) the `users` row commits, so any
+//! statement from now on maps the person (directly or through the author-column fallback);
+//! (2) the caches forget the identities, here and, through Redis, in every processor;
+//! (3) the back-fill waits on the barrier for in-flight event transactions, then attributes
+//! every earlier row (see `store::authors`).
+
+use super::{Identity, UserDirectory};
+use crate::error::{ProcessingError, Result};
+use crate::metrics::{derive_jobs, Activity, MetricJob};
+use crate::result::RecordCounts;
+use crate::store::authors::{self, AuthorKeys};
+use crate::time;
+
+/// The GitHub side of a link. `email`, if given, back-fills commits by that address and is
+/// not stored (users.email belongs to the backend).
+#[derive(Debug, Clone, Default)]
+pub struct GithubAccount {
+    pub id: Option<i64>,
+    pub login: Option<String>,
+    pub email: Option<String>,
+}
+
+/// What a link did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LinkOutcome {
+    pub user_id: String,
+    /// Earlier rows now attributed to the user.
+    pub backfilled: RecordCounts,
+    /// Metric jobs for the activity dates of those rows, for the worker to queue.
+    pub metric_jobs: Vec<MetricJob>,
+}
+
+#[derive(sqlx::FromRow)]
+struct Previous {
+    github_id: Option<i64>,
+    login: Option<String>,
+    email: String,
+}
+
+impl UserDirectory {
+    /// Links `user_id` to a GitHub account. Unknown user, or an account already linked to
+    /// someone else: `CONSTRAINT_VIOLATION`. No field given: `INVALID_JOB`.
+    pub async fn link(&self, user_id: &str, account: &GithubAccount) -> Result<LinkOutcome> {
+        let login = account
+            .login
+            .as_deref()
+            .map(str::trim)
+            .filter(|l| !l.is_empty());
+        let email = account
+            .email
+            .as_deref()
+            .map(str::trim)
+            .filter(|e| !e.is_empty());
+        if account.id.is_none() && login.is_none() && email.is_none() {
+            return Err(ProcessingError::InvalidJob(
+                "linkGithubUser needs an id, a login or an email".into(),
+            ));
+        }
+        if account.id.is_some_and(|id| id < 1) {
+            return Err(ProcessingError::InvalidJob(
+                "a GitHub id is a positive integer".into(),
+            ));
+        }
+
+        // (1) The mapping itself.
+        let previous: Option<Previous> = sqlx::query_as(
+            r#"WITH old AS (SELECT id, "githubId", "githubLogin" FROM users WHERE id = $1 FOR UPDATE)
+               UPDATE users u SET "githubId" = COALESCE($2, u."githubId"),
+                                  "githubLogin" = COALESCE($3, u."githubLogin"),
+                                  "updatedAt" = $4
+               FROM old WHERE u.id = old.id
+               RETURNING old."githubId" AS github_id, old."githubLogin" AS login, u.email"#,
+        )
+        .bind(user_id)
+        .bind(account.id)
+        .bind(login)
+        .bind(time::now())
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(previous) = previous else {
+            return Err(ProcessingError::ConstraintViolation(format!(
+                "no user with id {user_id}"
+            )));
+        };
+
+        // (2) Forget every identity whose answer may have changed, everywhere.
+        let mut stale: Vec<Identity> = Vec::new();
+        stale.extend(account.id.map(Identity::GithubId));
+        stale.extend(previous.github_id.map(Identity::GithubId));
+        stale.extend(login.map(Identity::login));
+        stale.extend(previous.login.as_deref().map(Identity::login));
+        stale.extend(email.map(Identity::email));
+        stale.push(Identity::email(&previous.email));
+        stale.sort();
+        stale.dedup();
+        self.invalidate(&stale).await;
+
+        // (3) Attribute earlier rows, after in-flight event transactions.
+        let mut tx = self.pool.begin().await?;
+        let keys = AuthorKeys {
+            github_id: account.id,
+            login,
+            email,
+        };
+        let backfill = authors::backfill(&mut tx, user_id, keys).await?;
+        tx.commit().await?;
+
+        let user = self.resolve(&[Identity::email(&previous.email)]).await?;
+        let mapped = user.get(&Identity::email(&previous.email)).cloned();
+        let activities: Vec<Activity> = backfill
+            .activity
+            .iter()
+            .map(|&at| Activity {
+                user: mapped.clone(),
+                at,
+            })
+            .collect();
+        Ok(LinkOutcome {
+            user_id: user_id.to_owned(),
+            backfilled: backfill.records,
+            metric_jobs: derive_jobs(&activities, None, time::now().and_utc().timestamp() / 60),
+        })
+    }
+}

@@ -1,0 +1,146 @@
+//! Conversions between napi objects and core types, kept at the edge so the core never
+//! sees napi.
+
+use crate::{
+    CacheTierStats, GithubAccount, LatencyStats, LinkResult, MetricJob, ProcessingResult,
+    ProcessorOptions, ProcessorStats, RecordCounts, RedisTierHealth, Timings,
+};
+use napi::bindgen_prelude::{Buffer, Either};
+use std::collections::HashMap;
+use std::time::Duration;
+use webhook_core as core;
+
+pub fn options(o: ProcessorOptions) -> core::ProcessorOptions {
+    let defaults = core::ProcessorOptions::new(o.database_url);
+    core::ProcessorOptions {
+        redis_url: o.redis_url,
+        redis_key_prefix: o
+            .redis_key_prefix
+            .unwrap_or(defaults.redis_key_prefix.clone()),
+        max_connections: o.max_connections.unwrap_or(defaults.max_connections),
+        user_cache_ttl: o
+            .user_cache_ttl_seconds
+            .map(|s| Duration::from_secs(s as u64))
+            .unwrap_or(defaults.user_cache_ttl),
+        ..defaults
+    }
+}
+
+/// The job, with its payload bytes owned: a Buffer is copied now, on the JS thread,
+/// because JavaScript may change it while the work runs.
+pub fn job(
+    delivery_id: String,
+    event: String,
+    payload: Either<String, Buffer>,
+    repo_id: Option<String>,
+    received_at_ms: Option<f64>,
+) -> Result<core::WebhookJob, napi::Error> {
+    let received_at = match received_at_ms {
+        Some(ms) => Some(
+            core::time::from_epoch_millis(ms)
+                .ok_or_else(|| crate::error::invalid_job("receivedAt is out of range"))?,
+        ),
+        None => None,
+    };
+    Ok(core::WebhookJob {
+        delivery_id,
+        event,
+        payload: match payload {
+            Either::A(text) => text.into_bytes(),
+            Either::B(buffer) => buffer.to_vec(),
+        },
+        repo_id,
+        received_at,
+    })
+}
+
+fn records(r: core::RecordCounts) -> RecordCounts {
+    RecordCounts {
+        commits: r.commits,
+        pull_requests: r.pull_requests,
+        issues: r.issues,
+        reviews: r.reviews,
+    }
+}
+
+fn metric_jobs(jobs: Vec<core::MetricJob>) -> Vec<MetricJob> {
+    jobs.into_iter()
+        .map(|j| MetricJob {
+            kind: j.kind.as_str().to_owned(),
+            id: j.id,
+            date: j.date,
+            job_id: j.job_id,
+        })
+        .collect()
+}
+
+pub fn account(a: GithubAccount) -> core::users::link::GithubAccount {
+    core::users::link::GithubAccount {
+        id: a.id,
+        login: a.login,
+        email: a.email,
+    }
+}
+
+pub fn link(l: core::users::link::LinkOutcome) -> LinkResult {
+    LinkResult {
+        user_id: l.user_id,
+        backfilled: records(l.backfilled),
+        metric_jobs: metric_jobs(l.metric_jobs),
+    }
+}
+
+pub fn result(r: core::ProcessingResult) -> ProcessingResult {
+    ProcessingResult {
+        status: r.status.as_str().to_owned(),
+        event_id: r.event_id,
+        delivery_id: r.delivery_id,
+        event: r.event,
+        action: r.action,
+        repo_id: r.repo_id,
+        records: records(r.records),
+        metric_jobs: metric_jobs(r.metric_jobs),
+        unmapped_users: r.unmapped_users,
+        timings: Timings {
+            parse_micros: r.timings.parse_micros as f64,
+            db_micros: r.timings.db_micros as f64,
+            total_micros: r.timings.total_micros as f64,
+        },
+    }
+}
+
+pub fn stats(
+    s: core::StatsSnapshot,
+    redis: Option<core::users::redis_tier::RedisHealth>,
+) -> ProcessorStats {
+    let tier = |t: core::stats::TierSnapshot| CacheTierStats {
+        hits: t.hits as f64,
+        misses: t.misses as f64,
+        hit_rate: t.hit_rate,
+    };
+    ProcessorStats {
+        processed: s.processed as f64,
+        duplicate: s.duplicate as f64,
+        ignored: s.ignored as f64,
+        failed: s.failed as f64,
+        errors: s
+            .errors
+            .iter()
+            .map(|(code, n)| (code.as_str().to_owned(), *n as f64))
+            .collect::<HashMap<_, _>>(),
+        memory_cache: tier(s.memory_cache),
+        redis_cache: tier(s.redis_cache),
+        redis: RedisTierHealth {
+            configured: redis.is_some(),
+            available: redis.is_some_and(|h| h.available),
+            errors: redis.map_or(0.0, |h| h.errors as f64),
+        },
+        latency_micros: LatencyStats {
+            count: s.latency.count as f64,
+            p50: s.latency.p50 as f64,
+            p90: s.latency.p90 as f64,
+            p99: s.latency.p99 as f64,
+            max: s.latency.max as f64,
+        },
+    }
+}

@@ -1,0 +1,236 @@
+//! napi-rs surface of `@devmetrics/webhook-processor`. Thin by design: every export
+//! converts its arguments (`convert`), calls the core crate, and maps errors (`error`).
+//! The package's main entry (`lib/index.js`) wraps these exports: it validates arguments,
+//! builds `WebhookProcessingError`s and holds the default instance and the Bull glue.
+
+mod convert;
+mod error;
+mod logging;
+
+use napi::bindgen_prelude::{Buffer, Either, PromiseRaw};
+use napi::Env;
+use napi_derive::napi;
+use std::collections::HashMap;
+use std::sync::Arc;
+use webhook_core as core;
+
+/// Options of `NativeProcessor.connect`.
+#[napi(object)]
+pub struct ProcessorOptions {
+    /// PostgreSQL connection URL (`postgres://user@host:5432/db`).
+    pub database_url: String,
+    /// Redis URL of the shared user-mapping cache tier; without it only the in-process tier is used.
+    pub redis_url: Option<String>,
+    /// Prefix of the Redis keys and invalidation channel. Default `devmetrics:`.
+    pub redis_key_prefix: Option<String>,
+    /// Pool size; size it to the worker's Bull concurrency. Default 10.
+    pub max_connections: Option<u32>,
+    /// Lifetime of a cached user mapping in seconds. Default 900; unknown users are cached at most 60 s.
+    pub user_cache_ttl_seconds: Option<u32>,
+}
+
+/// Rows one call inserted or changed; zeros for `duplicate` and `ignored`.
+#[napi(object)]
+pub struct RecordCounts {
+    pub commits: u32,
+    pub pull_requests: u32,
+    pub issues: u32,
+    pub reviews: u32,
+}
+
+/// A metric job for the worker to queue on the metrics queue.
+#[napi(object)]
+pub struct MetricJob {
+    /// `developer` or `team`.
+    #[napi(ts_type = "'developer' | 'team'")]
+    pub kind: String,
+    /// User id (developer) or team id (team).
+    pub id: String,
+    /// UTC activity date, `YYYY-MM-DD`.
+    pub date: String,
+    /// Bull jobId; coalesces equal jobs within one minute only.
+    pub job_id: String,
+}
+
+/// Where one call's time went, in microseconds.
+#[napi(object)]
+pub struct Timings {
+    pub parse_micros: f64,
+    pub db_micros: f64,
+    pub total_micros: f64,
+}
+
+/// The outcome of processing one delivery.
+#[napi(object)]
+pub struct ProcessingResult {
+    #[napi(ts_type = "'processed' | 'duplicate' | 'ignored'")]
+    pub status: String,
+    /// Id of the `events` row, or null when the delivery was not stored.
+    pub event_id: Option<String>,
+    pub delivery_id: String,
+    pub event: String,
+    pub action: Option<String>,
+    /// DevMetrics repository id, or null when unknown.
+    pub repo_id: Option<String>,
+    pub records: RecordCounts,
+    pub metric_jobs: Vec<MetricJob>,
+    /// GitHub logins (or commit emails without a login) not linked to a user.
+    pub unmapped_users: Vec<String>,
+    pub timings: Timings,
+}
+
+/// Hits and misses of one user-mapping cache tier.
+#[napi(object)]
+pub struct CacheTierStats {
+    pub hits: f64,
+    pub misses: f64,
+    /// hits / (hits + misses); 0 before the first lookup.
+    pub hit_rate: f64,
+}
+
+/// Latency percentiles of completed calls, in microseconds.
+#[napi(object)]
+pub struct LatencyStats {
+    pub count: f64,
+    pub p50: f64,
+    pub p90: f64,
+    pub p99: f64,
+    pub max: f64,
+}
+
+/// Availability of the Redis tier.
+#[napi(object)]
+pub struct RedisTierHealth {
+    /// Whether a redisUrl was given.
+    pub configured: bool,
+    /// False while Redis is unreachable; lookups then go to the database.
+    pub available: bool,
+    /// Failed Redis operations since connect.
+    pub errors: f64,
+}
+
+/// The GitHub side of `linkGithubUser`.
+#[napi(object)]
+pub struct GithubAccount {
+    /// GitHub account id; maps pull request, issue and review actors.
+    pub id: Option<i64>,
+    /// GitHub login; maps commit authors (`author.username`), case-insensitively.
+    pub login: Option<String>,
+    /// Commit email to back-fill commits by; not stored.
+    pub email: Option<String>,
+}
+
+/// What `linkGithubUser` did.
+#[napi(object)]
+pub struct LinkResult {
+    pub user_id: String,
+    /// Earlier rows now attributed to the user.
+    pub backfilled: RecordCounts,
+    /// Metric jobs for the activity dates of those rows, for the worker to queue.
+    pub metric_jobs: Vec<MetricJob>,
+}
+
+/// Counters of one processor since it connected.
+#[napi(object)]
+pub struct ProcessorStats {
+    pub processed: f64,
+    pub duplicate: f64,
+    pub ignored: f64,
+    pub failed: f64,
+    /// Failed calls by error code.
+    pub errors: HashMap<String, f64>,
+    pub memory_cache: CacheTierStats,
+    pub redis_cache: CacheTierStats,
+    pub redis: RedisTierHealth,
+    pub latency_micros: LatencyStats,
+}
+
+/// A connected processor: a PostgreSQL pool and the caches. Use the wrapper's
+/// `WebhookProcessor` rather than this class directly.
+#[napi]
+pub struct NativeProcessor {
+    inner: Arc<core::WebhookProcessor>,
+}
+
+#[napi]
+impl NativeProcessor {
+    /// Opens the pool and checks the schema; rejects `SCHEMA_MISMATCH` naming what is missing.
+    #[napi(factory)]
+    pub async fn connect(options: ProcessorOptions) -> napi::Result<Self> {
+        logging::init();
+        let options = convert::options(options);
+        let inner = error::guarded(core::WebhookProcessor::connect(options)).await?;
+        Ok(NativeProcessor {
+            inner: Arc::new(inner),
+        })
+    }
+
+    /// Processes one delivery. `payload` is the raw JSON body as text or bytes.
+    #[napi(catch_unwind, ts_return_type = "Promise<ProcessingResult>")]
+    pub fn process<'env>(
+        &self,
+        env: &'env Env,
+        delivery_id: String,
+        event: String,
+        payload: Either<String, Buffer>,
+        repo_id: Option<String>,
+        received_at_ms: Option<f64>,
+    ) -> napi::Result<PromiseRaw<'env, ProcessingResult>> {
+        let job = convert::job(delivery_id, event, payload, repo_id, received_at_ms)?;
+        let inner = self.inner.clone();
+        // Admitted here, on the JS thread, so a call made before `close()` is in flight
+        // even if its future has not started when `close` begins waiting.
+        let call = inner.admit().map_err(error::to_napi)?;
+        env.spawn_future(async move {
+            error::guarded(inner.process_admitted(call, job))
+                .await
+                .map(convert::result)
+        })
+    }
+
+    /// The DevMetrics user id linked to a GitHub account id, or null; cached.
+    #[napi]
+    pub async fn get_user_id_by_github_id(&self, github_id: i64) -> napi::Result<Option<String>> {
+        error::guarded(self.inner.user_id_by_github_id(github_id)).await
+    }
+
+    /// Links a DevMetrics user to a GitHub account, invalidates every processor's caches and
+    /// back-fills the author and reviewer ids of earlier rows.
+    #[napi]
+    pub async fn link_github_user(
+        &self,
+        user_id: String,
+        github: GithubAccount,
+    ) -> napi::Result<LinkResult> {
+        let account = convert::account(github);
+        error::guarded(self.inner.link_github_user(&user_id, &account))
+            .await
+            .map(convert::link)
+    }
+
+    /// Counts by status and error code, cache hits and misses per tier, latency percentiles.
+    #[napi(catch_unwind)]
+    pub fn stats(&self) -> ProcessorStats {
+        convert::stats(self.inner.stats(), self.inner.redis_health())
+    }
+
+    /// Waits for in-flight calls and closes the pool; later calls reject `PROCESSOR_CLOSED`.
+    #[napi]
+    pub async fn close(&self) -> napi::Result<()> {
+        error::guarded(async {
+            self.inner.close().await;
+            Ok(())
+        })
+        .await
+    }
+}
+
+/// Applies the bundled Prisma migrations (`prisma/migrations`) to a database, recording them
+/// in `_prisma_migrations` like `prisma migrate deploy`. Idempotent.
+#[napi]
+pub async fn migrate(database_url: String) -> napi::Result<()> {
+    logging::init();
+    error::guarded(core::migrate(&database_url))
+        .await
+        .map(|_| ())
+}
