@@ -1,0 +1,134 @@
+'use strict'
+// @devmetrics/webhook-processor: the package's main entry. It wraps the native exports of
+// the generated ../index.js with argument validation and WebhookProcessingError, and holds
+// the default instance behind processWebhook().
+
+const native = require('../index.js')
+const { WebhookProcessingError, ERROR_CODES, callNative } = require('./errors')
+const {
+  normalizeJob,
+  normalizeOptions,
+  normalizeGithubId,
+  normalizeLink,
+  MAX_PAYLOAD_BYTES,
+} = require('./validate')
+
+/** A connected processor: a PostgreSQL pool and the user-mapping caches. */
+class WebhookProcessor {
+  #native
+
+  /** Use WebhookProcessor.connect(). */
+  constructor(nativeProcessor) {
+    if (!(nativeProcessor instanceof native.NativeProcessor)) {
+      throw new WebhookProcessingError('CONFIG_ERROR', 'use WebhookProcessor.connect(options)')
+    }
+    this.#native = nativeProcessor
+  }
+
+  /** Opens the pool and checks the schema (SCHEMA_MISMATCH names what is missing). */
+  static async connect(options) {
+    const opts = normalizeOptions(options)
+    return new WebhookProcessor(await callNative(() => native.NativeProcessor.connect(opts)))
+  }
+
+  /** Processes one delivery; see ProcessingResult. */
+  async process(job) {
+    const j = normalizeJob(job)
+    const result = await callNative(() =>
+      this.#native.process(j.deliveryId, j.event, j.payload, j.repoId, j.receivedAtMs),
+    )
+    // napi leaves absent optionals undefined; the contract says null.
+    result.eventId ??= null
+    result.action ??= null
+    result.repoId ??= null
+    return result
+  }
+
+  /** The DevMetrics user id linked to a GitHub account id, or null; cached. */
+  async getUserIdByGithubId(githubId) {
+    const id = normalizeGithubId(githubId)
+    return callNative(() => this.#native.getUserIdByGithubId(id))
+  }
+
+  /**
+   * Links a DevMetrics user to a GitHub account (id, login, and/or a commit email to
+   * back-fill by), invalidates every processor's caches, and attributes earlier rows.
+   */
+  async linkGithubUser(userId, github) {
+    const link = normalizeLink(userId, github)
+    return callNative(() => this.#native.linkGithubUser(link.userId, link.github))
+  }
+
+  /** Counts by status and error code, cache hits and misses per tier, latency percentiles. */
+  stats() {
+    return this.#native.stats()
+  }
+
+  /** Waits for in-flight calls and closes the pool; later calls reject PROCESSOR_CLOSED. */
+  async close() {
+    return callNative(() => this.#native.close())
+  }
+}
+
+let defaultProcessor = null
+
+/** The default instance, from DATABASE_URL and REDIS_URL; a failed connect is not kept. */
+function getDefaultProcessor() {
+  if (!defaultProcessor) {
+    const databaseUrl = process.env.DATABASE_URL
+    if (!databaseUrl) {
+      return Promise.reject(new WebhookProcessingError('CONFIG_ERROR', 'DATABASE_URL is not set'))
+    }
+    const pending = WebhookProcessor.connect({ databaseUrl, redisUrl: process.env.REDIS_URL || undefined })
+    defaultProcessor = pending
+    pending.catch(() => {
+      if (defaultProcessor === pending) defaultProcessor = null
+    })
+  }
+  return defaultProcessor
+}
+
+/** Processes one delivery with the default instance (DATABASE_URL, REDIS_URL). */
+async function processWebhook(job) {
+  normalizeJob(job)
+  const processor = await getDefaultProcessor()
+  return processor.process(job)
+}
+
+/** Closes the default instance, if one was opened. */
+async function closeDefaultProcessor() {
+  const pending = defaultProcessor
+  defaultProcessor = null
+  if (!pending) return
+  let processor
+  try {
+    processor = await pending
+  } catch {
+    return
+  }
+  await processor.close()
+}
+
+/** Applies the bundled Prisma migrations; idempotent. */
+async function migrate(databaseUrl) {
+  if (typeof databaseUrl !== 'string' || databaseUrl.trim() === '') {
+    throw new WebhookProcessingError('CONFIG_ERROR', 'migrate(databaseUrl) needs a database URL')
+  }
+  return callNative(() => native.migrate(databaseUrl))
+}
+
+const worker = require('./worker')
+
+module.exports = {
+  createWebhookWorker: worker.createWebhookWorker,
+  webhookJobOptions: worker.webhookJobOptions,
+  webhookQueueSettings: worker.webhookQueueSettings,
+  webhookBackoff: worker.webhookBackoff,
+  WebhookProcessor,
+  WebhookProcessingError,
+  ERROR_CODES,
+  MAX_PAYLOAD_BYTES,
+  processWebhook,
+  closeDefaultProcessor,
+  migrate,
+}
