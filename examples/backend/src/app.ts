@@ -1,0 +1,229 @@
+// The reference backend as a factory: createBackend(config) wires the queues, the endpoint,
+// the worker (unless role=api), health, stats, Prometheus metrics and the queue UI, and
+// returns something to listen() and close(). main.ts runs it; tests start it on port 0.
+import { createHash, timingSafeEqual } from 'node:crypto'
+import type { AddressInfo } from 'node:net'
+import type { Server } from 'node:http'
+import { createBullBoard } from '@bull-board/api'
+import { BullAdapter } from '@bull-board/api/bullAdapter'
+import { ExpressAdapter } from '@bull-board/express'
+import express, { Express, NextFunction, Request, Response } from 'express'
+import { Pool } from 'pg'
+import {
+  createWebhookWorker,
+  WebhookJobData,
+  WebhookProcessingError,
+  WebhookProcessor,
+  WebhookWorker,
+} from '@devmetrics/webhook-processor'
+import type Bull from 'bull'
+import { BackendConfig, redact } from './config'
+import { jsonLogger, Logger } from './logger'
+import { BackendMetrics, createMetrics } from './metrics'
+import { createQueues, failuresKey, Queues } from './queues'
+import { RepositoryDirectory } from './repositories'
+import { webhookRouter } from './routes/webhooks'
+import { collectStats } from './stats'
+
+export interface Backend {
+  config: BackendConfig
+  app: Express
+  queues: Queues
+  /** A small pool of the backend's own (repository lookups, stats); the worker's processor has its own. */
+  pool: Pool
+  metrics: BackendMetrics
+  /** This process's worker; null for role=api. */
+  worker: WebhookWorker | null
+  processor: WebhookProcessor | null
+  logger: Logger
+  /** Starts HTTP on config.host:config.port (0: a free port). */
+  listen(): Promise<{ port: number; url: string }>
+  /** Graceful stop: HTTP first, then the worker (finishing active jobs), the processor, the queues, the pool. */
+  close(): Promise<void>
+}
+
+export interface BackendOptions {
+  logger?: Logger
+  /** Called after the backend's own handling of a job that will not be retried (the seed's alert). */
+  onPermanentFailure?: (job: Bull.Job<WebhookJobData>, error: WebhookProcessingError) => unknown
+}
+
+function basicAuth(user: string, password: string) {
+  const digest = (s: string) => createHash('sha256').update(s).digest()
+  const expected = digest(`${user}:${password}`)
+  return (req: Request, res: Response, next: NextFunction) => {
+    const [scheme, encoded] = (req.headers.authorization ?? '').split(' ')
+    const given = scheme === 'Basic' && encoded ? Buffer.from(encoded, 'base64').toString('utf8') : ''
+    if (timingSafeEqual(digest(given), expected)) return next()
+    res.set('WWW-Authenticate', 'Basic realm="queues"').status(401).end()
+  }
+}
+
+async function probe(check: () => Promise<unknown>, timeoutMs = 2_000): Promise<'up' | 'down'> {
+  let timer: NodeJS.Timeout | undefined
+  try {
+    await Promise.race([
+      check(),
+      new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Error('timeout')), timeoutMs)
+      }),
+    ])
+    return 'up'
+  } catch {
+    return 'down'
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+export async function createBackend(config: BackendConfig, options: BackendOptions = {}): Promise<Backend> {
+  const logger = options.logger ?? jsonLogger(config.logLevel)
+  const pool = new Pool({ connectionString: config.databaseUrl, max: 4, application_name: 'devmetrics-backend' })
+  pool.on('error', (err) => logger.warn('idle database connection lost', { error: err.message }))
+  const queues = createQueues(config)
+  const metrics = createMetrics()
+  metrics.observeQueues([queues.webhooks, queues.metrics])
+
+  let processor: WebhookProcessor | null = null
+  let worker: WebhookWorker | null = null
+  if (config.role !== 'api') {
+    try {
+      processor = await WebhookProcessor.connect({
+        databaseUrl: config.databaseUrl,
+        redisUrl: config.cacheRedisUrl ?? undefined,
+        redisKeyPrefix: config.cacheKeyPrefix,
+        maxConnections: config.dbPoolSize,
+      })
+    } catch (err) {
+      await Promise.allSettled([queues.close(), pool.end()])
+      throw err
+    }
+    worker = createWebhookWorker(queues.webhooks, {
+      processor,
+      metricsQueue: queues.metrics,
+      concurrency: config.concurrency,
+      logger,
+      async onPermanentFailure(job, error) {
+        // Counted for /stats by every worker, and written into the job so the queue UI shows the code.
+        await queues.webhooks.client.hincrby(failuresKey(queues.webhooks), error.code, 1)
+        await job.log(`${error.code} (retryable: ${error.retryable}): ${error.message}`)
+        logger.error('webhook delivery failed permanently: in the failed set, replay with `npm run replay`', {
+          alert: true,
+          jobId: job.id,
+          deliveryId: job.data.deliveryId,
+          event: job.data.event,
+          code: error.code,
+          attemptsMade: job.attemptsMade + 1,
+        })
+        await options.onPermanentFailure?.(job, error)
+      },
+    })
+    metrics.observeWorker(queues.webhooks, worker)
+  }
+
+  const app = express()
+  app.disable('x-powered-by')
+  app.set('trust proxy', 'loopback')
+  if (config.role !== 'worker') {
+    app.use(webhookRouter({ secrets: config.webhookSecrets, queues, repositories: new RepositoryDirectory(pool), metrics, logger }))
+  }
+
+  app.get('/api/webhooks/health', async (_req, res) => {
+    const [redis, database] = await Promise.all([probe(() => queues.webhooks.client.ping()), probe(() => pool.query('SELECT 1'))])
+    const workerHealth = worker?.health() ?? null
+    const ok = redis === 'up' && database === 'up' && (!workerHealth || workerHealth.status === 'running')
+    res.status(ok ? 200 : 503).json({
+      status: ok ? 'ok' : 'unavailable',
+      role: config.role,
+      uptimeSeconds: Math.round(process.uptime()),
+      checks: { redis, database },
+      worker: workerHealth && {
+        status: workerHealth.status,
+        concurrency: workerHealth.concurrency,
+        active: workerHealth.active,
+        counters: workerHealth.counters,
+      },
+    })
+  })
+
+  app.get('/api/webhooks/stats', async (_req, res) => {
+    res.json(await collectStats(queues, pool, worker))
+  })
+
+  app.get('/metrics', async (_req, res) => {
+    res.set('Content-Type', metrics.registry.contentType).send(await metrics.registry.metrics())
+  })
+
+  if (config.role !== 'worker' && config.queueUi.enabled) {
+    const board = new ExpressAdapter()
+    board.setBasePath('/admin/queues')
+    createBullBoard({
+      queues: [
+        new BullAdapter(queues.webhooks, { description: 'GitHub deliveries; the failed tab is the dead letter set (npm run replay)' }),
+        new BullAdapter(queues.metrics, { description: 'metric recomputations queued by the worker' }),
+      ],
+      serverAdapter: board,
+    })
+    const { user, password } = config.queueUi
+    if (user && password) app.use('/admin/queues', basicAuth(user, password))
+    app.use('/admin/queues', board.getRouter())
+  }
+
+  app.use((err: Error & { status?: number; type?: string }, _req: Request, res: Response, _next: NextFunction) => {
+    const status = err.status && err.status >= 400 && err.status < 500 ? err.status : 500
+    if (status === 500) logger.error('request failed', { error: err.message })
+    res.status(status).json({ error: status === 413 ? 'payload too large (GitHub sends at most 25 MB)' : err.message })
+  })
+
+  let server: Server | null = null
+  let closing: Promise<void> | null = null
+
+  return {
+    config,
+    app,
+    queues,
+    pool,
+    metrics,
+    worker,
+    processor,
+    logger,
+    listen() {
+      return new Promise((resolve, reject) => {
+        const s = app.listen(config.port, config.host, () => {
+          const { port } = s.address() as AddressInfo
+          const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`
+          logger.info('backend started', {
+            role: config.role,
+            url,
+            port,
+            pid: process.pid,
+            concurrency: worker ? config.concurrency : 0,
+            queuePrefix: config.queuePrefix,
+            redis: redact(config.redisUrl),
+            database: redact(config.databaseUrl),
+          })
+          resolve({ port, url })
+        })
+        s.once('error', reject)
+        server = s
+      })
+    },
+    close() {
+      closing ??= (async () => {
+        logger.info('backend stopping', { role: config.role })
+        if (server) {
+          const s = server
+          const stopped = new Promise<void>((resolve) => s.close(() => resolve()))
+          s.closeIdleConnections()
+          await stopped
+        }
+        if (worker) await worker.close() // stops taking jobs, finishes the active ones
+        if (processor) await processor.close()
+        await queues.close()
+        await pool.end()
+        logger.info('backend stopped', { role: config.role })
+      })()
+      return closing
+    },
+  }
+}

@@ -1,0 +1,79 @@
+#!/usr/bin/env node
+// Sends sample deliveries to the running backend, signed like GitHub signs them:
+//   npm run send-sample                          push-event.json
+//   npm run send-sample -- pull-request-opened   a fixture of __test__/fixtures by name
+//   npm run send-sample -- --all                 every fixture, in name order
+//   npm run send-sample -- my.json --event issues --delivery <guid>
+// Signs with GITHUB_WEBHOOK_SECRET (the development secret if unset) and posts to
+// BACKEND_URL (default http://127.0.0.1:$PORT, port 3000).
+import { randomUUID } from 'node:crypto'
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
+import { basename, join, resolve } from 'node:path'
+import { sign } from '@octokit/webhooks-methods'
+import { DEFAULT_DATABASE_URL, DEVELOPMENT_SECRET } from '../config'
+
+const FIXTURES = resolve(__dirname, '..', '..', '..', '..', '__test__', 'fixtures')
+
+/** push-event.json → push, pull-request-review.json → pull_request_review, issue-closed.json → issues… */
+function eventOfFixture(file: string): string {
+  const name = basename(file)
+  if (name.startsWith('push')) return 'push'
+  if (name.startsWith('pull-request-review')) return 'pull_request_review'
+  if (name.startsWith('pull-request')) return 'pull_request'
+  if (name.startsWith('issue')) return 'issues'
+  return name.replace(/\.json$/, '').replace(/-/g, '_')
+}
+
+function option(args: string[], name: string): string | undefined {
+  const i = args.indexOf(name)
+  return i >= 0 ? args[i + 1] : undefined
+}
+
+function fileOf(arg: string): string {
+  for (const candidate of [arg, join(FIXTURES, arg), join(FIXTURES, `${arg}.json`)]) {
+    if (existsSync(candidate)) return candidate
+  }
+  throw new Error(`no such payload file or fixture: ${arg} (fixtures: ${readdirSync(FIXTURES).join(', ')})`)
+}
+
+async function main(args: string[]): Promise<number> {
+  const url = `${process.env.BACKEND_URL || `http://127.0.0.1:${process.env.PORT || 3000}`}/api/webhooks/github`
+  const secret = (process.env.GITHUB_WEBHOOK_SECRET || DEVELOPMENT_SECRET).split(',')[0].trim()
+  const valued = new Set(['--event', '--delivery'])
+  const positional = args.filter((a, i) => !a.startsWith('--') && !valued.has(args[i - 1]))
+  const files = args.includes('--all')
+    ? readdirSync(FIXTURES).filter((f) => f.endsWith('.json')).sort().map((f) => join(FIXTURES, f))
+    : (positional.length ? positional : ['push-event.json']).map(fileOf)
+  let failed = 0
+  for (const file of files) {
+    const body = readFileSync(file, 'utf8')
+    const event = option(args, '--event') ?? eventOfFixture(file)
+    const deliveryId = option(args, '--delivery') ?? randomUUID()
+    const res = await fetch(url, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        'user-agent': 'GitHub-Hookshot/devmetrics-send-sample',
+        'x-github-event': event,
+        'x-github-delivery': deliveryId,
+        'x-hub-signature-256': await sign(secret, body),
+      },
+      body,
+    })
+    const text = await res.text()
+    console.log(`${basename(file)} (${event}, delivery ${deliveryId}) → ${res.status} ${text}`)
+    if (res.status >= 300) failed++
+  }
+  const database = process.env.DATABASE_URL || DEFAULT_DATABASE_URL
+  console.log(`\nrows:  psql ${database} -c 'SELECT type, action, processed, "lastError" FROM events ORDER BY "createdAt" DESC LIMIT 10'`)
+  console.log(`stats: curl -s ${url.replace(/github$/, 'stats')}`)
+  return failed ? 1 : 0
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: Error) => {
+    console.error(`send-sample failed: ${err.message}`)
+    process.exit(1)
+  },
+)

@@ -1,0 +1,60 @@
+// The two Bull queues: "webhooks" (deliveries, produced by the endpoint, consumed by the worker)
+// and "metrics" (metric recomputations the worker queues from each result). The retry policy is
+// the producer's: webhookJobOptions on every add, webhookQueueSettings on the queue.
+import Bull from 'bull'
+import { webhookJobOptions, webhookQueueSettings, WebhookJobData } from '@devmetrics/webhook-processor'
+import type { BackendConfig } from './config'
+
+export const WEBHOOK_QUEUE = 'webhooks'
+export const METRICS_QUEUE = 'metrics'
+
+/** What the endpoint queues: the raw body as a string (Bull stores job data as JSON; a Buffer would not survive). */
+export interface DeliveryJobData extends WebhookJobData {
+  payload: string
+  repoId: string
+  receivedAt: string
+  /** Set by the replay command: the failed job this one replays. */
+  replayOf?: string
+}
+
+/** What the worker puts on the metrics queue (DevMetrics' metrics service consumes it). */
+export interface MetricJobData {
+  kind: 'developer' | 'team'
+  id: string
+  date: string
+  deliveryId: string
+}
+
+export interface Queues {
+  webhooks: Bull.Queue<DeliveryJobData>
+  metrics: Bull.Queue<MetricJobData>
+  /** Options of every webhook job: webhookJobOptions (with the configured base delay, if any). */
+  jobOptions: Bull.JobOptions
+  close(): Promise<void>
+}
+
+export function webhookJobOptionsFor(config: Pick<BackendConfig, 'retryBaseDelayMs'>): Bull.JobOptions {
+  if (!config.retryBaseDelayMs) return webhookJobOptions
+  const backoff = webhookJobOptions.backoff as Bull.BackoffOptions
+  return { ...webhookJobOptions, backoff: { ...backoff, options: { baseDelayMs: config.retryBaseDelayMs } } }
+}
+
+export function createQueues(config: Pick<BackendConfig, 'redisUrl' | 'queuePrefix' | 'stalledIntervalMs' | 'retryBaseDelayMs'>): Queues {
+  const settings: Bull.AdvancedSettings = { ...webhookQueueSettings }
+  if (config.stalledIntervalMs) settings.stalledInterval = config.stalledIntervalMs
+  const webhooks = new Bull<DeliveryJobData>(WEBHOOK_QUEUE, config.redisUrl, { prefix: config.queuePrefix, settings })
+  const metrics = new Bull<MetricJobData>(METRICS_QUEUE, config.redisUrl, { prefix: config.queuePrefix })
+  return {
+    webhooks,
+    metrics,
+    jobOptions: webhookJobOptionsFor(config),
+    async close() {
+      await Promise.allSettled([webhooks.close(), metrics.close()])
+    },
+  }
+}
+
+/** Redis key (under the queue's own prefix, so a Cluster hash tag covers it) of the permanent failures by error code. */
+export function failuresKey(queue: Bull.Queue): string {
+  return `${queue.toKey('')}stats:failures-by-code`
+}
