@@ -253,11 +253,7 @@ impl WebhookProcessor {
             }
             (Written::Duplicate, _) => self.duplicate(&job, &repo, now).await?,
         };
-        result.timings = Timings {
-            parse_micros,
-            db_micros: db_started.elapsed().as_micros() as u64,
-            total_micros: started.elapsed().as_micros() as u64,
-        };
+        result.timings = Timings::measured(parse_micros, db_started, started);
         Ok(result)
     }
 
@@ -388,11 +384,7 @@ impl WebhookProcessor {
             repo.as_deref(),
             envelope.action,
         );
-        r.timings = Timings {
-            parse_micros,
-            db_micros: db_started.elapsed().as_micros() as u64,
-            total_micros: started.elapsed().as_micros() as u64,
-        };
+        r.timings = Timings::measured(parse_micros, db_started, started);
         Ok(r)
     }
 

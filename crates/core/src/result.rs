@@ -1,6 +1,7 @@
 //! What one call of `process` returns (DESIGN.md, `ProcessingResult`).
 
 use crate::metrics::MetricJob;
+use std::time::Instant;
 
 /// How the delivery was handled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,6 +39,18 @@ pub struct Timings {
     pub parse_micros: u64,
     pub db_micros: u64,
     pub total_micros: u64,
+}
+
+impl Timings {
+    /// The timings of a call that started at `started`, parsed for `parse_micros` and has
+    /// used the database since `db_started`, as of now.
+    pub fn measured(parse_micros: u64, db_started: Instant, started: Instant) -> Self {
+        Timings {
+            parse_micros,
+            db_micros: db_started.elapsed().as_micros() as u64,
+            total_micros: started.elapsed().as_micros() as u64,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]

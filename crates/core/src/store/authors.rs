@@ -52,36 +52,9 @@ pub async fn backfill(
     .bind(keys.email)
     .fetch_all(&mut *conn)
     .await?;
-    let pull_requests: Vec<Timestamp> = sqlx::query_scalar(
-        r#"UPDATE pull_requests SET "authorId" = $1
-           WHERE "authorId" IS NULL AND ("authorGithubId" = $2 OR lower("authorLogin") = lower($3))
-           RETURNING "updatedAt""#,
-    )
-    .bind(user_id)
-    .bind(keys.github_id)
-    .bind(keys.login)
-    .fetch_all(&mut *conn)
-    .await?;
-    let issues: Vec<Timestamp> = sqlx::query_scalar(
-        r#"UPDATE issues SET "authorId" = $1
-           WHERE "authorId" IS NULL AND ("authorGithubId" = $2 OR lower("authorLogin") = lower($3))
-           RETURNING "updatedAt""#,
-    )
-    .bind(user_id)
-    .bind(keys.github_id)
-    .bind(keys.login)
-    .fetch_all(&mut *conn)
-    .await?;
-    let reviews: Vec<Option<Timestamp>> = sqlx::query_scalar(
-        r#"UPDATE pull_request_reviews SET "reviewerId" = $1
-           WHERE "reviewerId" IS NULL AND ("reviewerGithubId" = $2 OR lower("reviewerLogin") = lower($3))
-           RETURNING "submittedAt""#,
-    )
-    .bind(user_id)
-    .bind(keys.github_id)
-    .bind(keys.login)
-    .fetch_all(&mut *conn)
-    .await?;
+    let pull_requests = backfill_account(conn, &PULL_REQUEST_AUTHORS, user_id, keys).await?;
+    let issues = backfill_account(conn, &ISSUE_AUTHORS, user_id, keys).await?;
+    let reviews = backfill_account(conn, &REVIEWERS, user_id, keys).await?;
     let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
     Ok(Backfill {
         records: RecordCounts {
@@ -92,9 +65,73 @@ pub async fn backfill(
         },
         activity: commits
             .into_iter()
-            .chain(pull_requests)
-            .chain(issues)
+            .chain(pull_requests.into_iter().flatten())
+            .chain(issues.into_iter().flatten())
             .chain(reviews.into_iter().flatten())
             .collect(),
     })
+}
+
+/// A table whose person columns are keyed by GitHub account (id, login), unlike commits.
+struct AccountColumns {
+    table: &'static str,
+    /// The mapped user id column, and the account's GitHub id and login columns.
+    user_id: &'static str,
+    github_id: &'static str,
+    login: &'static str,
+    /// The activity time of a row, for the metric jobs a back-fill triggers.
+    activity: &'static str,
+}
+
+const PULL_REQUEST_AUTHORS: AccountColumns = AccountColumns {
+    table: "pull_requests",
+    user_id: r#""authorId""#,
+    github_id: r#""authorGithubId""#,
+    login: r#""authorLogin""#,
+    activity: r#""updatedAt""#,
+};
+
+const ISSUE_AUTHORS: AccountColumns = AccountColumns {
+    table: "issues",
+    user_id: r#""authorId""#,
+    github_id: r#""authorGithubId""#,
+    login: r#""authorLogin""#,
+    activity: r#""updatedAt""#,
+};
+
+const REVIEWERS: AccountColumns = AccountColumns {
+    table: "pull_request_reviews",
+    user_id: r#""reviewerId""#,
+    github_id: r#""reviewerGithubId""#,
+    login: r#""reviewerLogin""#,
+    activity: r#""submittedAt""#,
+};
+
+/// Attributes one table's unattributed rows of the account; returns each row's activity
+/// time (`None` for a review never submitted). The SQL is built from the static column
+/// names above only; values are bound.
+async fn backfill_account(
+    conn: &mut PgConnection,
+    columns: &AccountColumns,
+    user_id: &str,
+    keys: AuthorKeys<'_>,
+) -> Result<Vec<Option<Timestamp>>> {
+    let AccountColumns {
+        table,
+        user_id: user_col,
+        github_id,
+        login,
+        activity,
+    } = columns;
+    let sql = format!(
+        r#"UPDATE {table} SET {user_col} = $1
+           WHERE {user_col} IS NULL AND ({github_id} = $2 OR lower({login}) = lower($3))
+           RETURNING {activity}"#
+    );
+    Ok(sqlx::query_scalar(&sql)
+        .bind(user_id)
+        .bind(keys.github_id)
+        .bind(keys.login)
+        .fetch_all(&mut *conn)
+        .await?)
 }
