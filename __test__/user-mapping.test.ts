@@ -99,6 +99,20 @@ test('processors of different databases on one Redis and prefix never share ids'
   }
 })
 
+test('entries expire after the TTL in both tiers, and the next lookup reads the database', async () => {
+  const before = await insertUser(db.pool, { email: 'moved.before@example.com', githubId: 1006 })
+  const p = await connect({ userCacheTtlSeconds: 2 })
+  expect(await p.getUserIdByGithubId(1006)).toBe(before)
+  const key = await userKey(1006)
+  expect(await redis.pttl(key)).toBeLessThanOrEqual(2000)
+  // The account moves to another user behind the caches' back: only expiry can reveal it.
+  await db.pool.query(`UPDATE users SET "githubId" = NULL WHERE id = $1`, [before])
+  const after = await insertUser(db.pool, { email: 'moved.after@example.com', githubId: 1006 })
+  expect(await p.getUserIdByGithubId(1006)).toBe(before)
+  await eventually(() => p.getUserIdByGithubId(1006), (id) => id === after)
+  expect(p.stats().memoryCache.hits).toBeGreaterThan(0)
+})
+
 test('unknown users are cached negatively for at most 60 seconds', async () => {
   const p = await connect()
   expect(await p.getUserIdByGithubId(1003)).toBeNull()
