@@ -216,8 +216,9 @@ fn pr_timeline(
     pr.updated_at = t;
     send(out, "synchronize", &pr, true);
     // Every later payload with counts repeats these, so they are final unless the
-    // synchronize ties with the opening.
-    if t > created {
+    // synchronize ties with the previous payload carrying the first counts (the opening,
+    // or ready_for_review): then the tie-break's greater content wins, whichever it is.
+    if g_sync > 0 {
         expected.counts.push((pr.id, life.counts[1]));
     }
     t += g_label;
