@@ -49,6 +49,13 @@ export interface GithubAccount {
   email?: string
 }
 
+/**
+ * Checks a delivery's payload without a database: the size limit, parse and planning that
+ * `process` applies before writing. Throws `INVALID_PAYLOAD` or `PAYLOAD_TOO_LARGE` as
+ * `process` would; synchronous, like `JSON.parse`.
+ */
+export declare function inspectWebhook(event: string, payload: string | Buffer): PayloadInspection
+
 /** Latency percentiles of completed calls, in microseconds. */
 export interface LatencyStats {
   count: number
@@ -84,6 +91,17 @@ export interface MetricJob {
  * in `_prisma_migrations` like `prisma migrate deploy`. Idempotent.
  */
 export declare function migrate(databaseUrl: string): Promise<void>
+
+/** What a payload says about itself, from `inspectWebhook`. */
+export interface PayloadInspection {
+  /** Whether a processor handles this event type; others are stored as `ignored`. */
+  tracked: boolean
+  action?: string
+  /** GitHub id of the payload's repository, when it names one. */
+  repositoryGithubId?: number
+  /** GitHub id of the account that triggered the delivery. */
+  senderGithubId?: number
+}
 
 /** The outcome of processing one delivery. */
 export interface ProcessingResult {

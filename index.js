@@ -836,4 +836,5 @@ function __napiStampBindingTarget(exportsObject, target) {
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
 module.exports.NativeProcessor = nativeBinding.NativeProcessor
+module.exports.inspectWebhook = nativeBinding.inspectWebhook
 module.exports.migrate = nativeBinding.migrate

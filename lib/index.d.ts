@@ -108,6 +108,17 @@ export interface LinkResult {
   metricJobs: MetricJob[]
 }
 
+/** What a payload says about itself; see inspectWebhook. */
+export interface PayloadInspection {
+  /** Whether a processor handles this event type; others are stored as `ignored`. */
+  tracked: boolean
+  action: string | null
+  /** GitHub id of the payload's repository, when it names one. */
+  repositoryGithubId: number | null
+  /** GitHub id of the account that triggered the delivery. */
+  senderGithubId: number | null
+}
+
 /** The documented error codes; see docs/errors.md. */
 export type ErrorCode =
   | 'INVALID_JOB'
@@ -164,6 +175,14 @@ export declare function closeDefaultProcessor(): Promise<void>
 
 /** Applies the bundled Prisma migrations (prisma/migrations) and records them like `prisma migrate deploy`. Idempotent. */
 export declare function migrate(databaseUrl: string): Promise<void>
+
+/**
+ * Checks a payload without a database: the size limit, parse and planning that `process`
+ * applies before writing, so an endpoint can refuse a bad payload at the door and read the
+ * repository id without a second JSON parse. Synchronous, like `JSON.parse`. Throws
+ * `INVALID_PAYLOAD` or `PAYLOAD_TOO_LARGE` as `process` would, `INVALID_JOB` for bad arguments.
+ */
+export declare function inspectWebhook(event: string, payload: string | Buffer | Uint8Array | object): PayloadInspection
 
 /** A winston-compatible logger: `info`, `warn` and `error` with a message and a metadata object. */
 export interface WorkerLogger {

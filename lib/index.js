@@ -4,12 +4,14 @@
 // the default instance behind processWebhook().
 
 const native = require('../index.js')
-const { WebhookProcessingError, ERROR_CODES, callNative } = require('./errors')
+const { WebhookProcessingError, ERROR_CODES, callNative, toProcessingError } = require('./errors')
 const {
   normalizeJob,
   normalizeOptions,
   normalizeGithubId,
   normalizeLink,
+  normalizePayload,
+  isNonEmptyString,
   MAX_PAYLOAD_BYTES,
 } = require('./validate')
 
@@ -109,6 +111,27 @@ async function closeDefaultProcessor() {
   await processor.close()
 }
 
+/**
+ * Checks a payload without a database: the size limit, parse and planning process()
+ * applies before writing. Returns { tracked, action, repositoryGithubId, senderGithubId };
+ * throws INVALID_PAYLOAD or PAYLOAD_TOO_LARGE as process() would, INVALID_JOB for bad arguments.
+ */
+function inspectWebhook(event, payload) {
+  if (!isNonEmptyString(event)) throw new WebhookProcessingError('INVALID_JOB', 'event must be a non-empty string')
+  const body = normalizePayload(payload)
+  let seen
+  try {
+    seen = native.inspectWebhook(event, body)
+  } catch (err) {
+    throw toProcessingError(err)
+  }
+  // napi leaves absent optionals undefined; the contract says null.
+  seen.action ??= null
+  seen.repositoryGithubId ??= null
+  seen.senderGithubId ??= null
+  return seen
+}
+
 /** Applies the bundled Prisma migrations; idempotent. */
 async function migrate(databaseUrl) {
   if (typeof databaseUrl !== 'string' || databaseUrl.trim() === '') {
@@ -130,5 +153,6 @@ module.exports = {
   MAX_PAYLOAD_BYTES,
   processWebhook,
   closeDefaultProcessor,
+  inspectWebhook,
   migrate,
 }

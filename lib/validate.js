@@ -137,4 +137,12 @@ function normalizeLink(userId, github) {
   return { userId, github: link }
 }
 
-module.exports = { normalizeJob, normalizeOptions, normalizeGithubId, normalizeLink, MAX_PAYLOAD_BYTES }
+module.exports = {
+  normalizeJob,
+  normalizePayload,
+  normalizeOptions,
+  normalizeGithubId,
+  normalizeLink,
+  isNonEmptyString,
+  MAX_PAYLOAD_BYTES,
+}

@@ -2,8 +2,8 @@
 //! sees napi.
 
 use crate::{
-    CacheTierStats, GithubAccount, LatencyStats, LinkResult, MetricJob, ProcessingResult,
-    ProcessorOptions, ProcessorStats, RecordCounts, RedisTierHealth, Timings,
+    CacheTierStats, GithubAccount, LatencyStats, LinkResult, MetricJob, PayloadInspection,
+    ProcessingResult, ProcessorOptions, ProcessorStats, RecordCounts, RedisTierHealth, Timings,
 };
 use napi::bindgen_prelude::{Buffer, Either};
 use std::collections::HashMap;
@@ -45,13 +45,28 @@ pub fn job(
     Ok(core::WebhookJob {
         delivery_id,
         event,
-        payload: match payload {
-            Either::A(text) => text.into_bytes(),
-            Either::B(buffer) => buffer.to_vec(),
-        },
+        payload: payload_bytes(payload),
         repo_id,
         received_at,
     })
+}
+
+/// A payload's bytes, owned: napi already copied a string out of the JS heap; a Buffer is
+/// copied because JavaScript may change it while the work runs.
+pub fn payload_bytes(payload: Either<String, Buffer>) -> Vec<u8> {
+    match payload {
+        Either::A(text) => text.into_bytes(),
+        Either::B(buffer) => buffer.to_vec(),
+    }
+}
+
+pub fn inspection(i: core::Inspection) -> PayloadInspection {
+    PayloadInspection {
+        tracked: i.tracked,
+        action: i.action,
+        repository_github_id: i.repository_github_id,
+        sender_github_id: i.sender_github_id,
+    }
 }
 
 fn records(r: core::RecordCounts) -> RecordCounts {

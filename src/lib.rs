@@ -225,6 +225,31 @@ impl NativeProcessor {
     }
 }
 
+/// What a payload says about itself, from `inspectWebhook`.
+#[napi(object)]
+pub struct PayloadInspection {
+    /// Whether a processor handles this event type; others are stored as `ignored`.
+    pub tracked: bool,
+    pub action: Option<String>,
+    /// GitHub id of the payload's repository, when it names one.
+    pub repository_github_id: Option<i64>,
+    /// GitHub id of the account that triggered the delivery.
+    pub sender_github_id: Option<i64>,
+}
+
+/// Checks a delivery's payload without a database: the size limit, parse and planning that
+/// `process` applies before writing. Throws `INVALID_PAYLOAD` or `PAYLOAD_TOO_LARGE` as
+/// `process` would; synchronous, like `JSON.parse`.
+#[napi(catch_unwind)]
+pub fn inspect_webhook(
+    event: String,
+    payload: Either<String, Buffer>,
+) -> napi::Result<PayloadInspection> {
+    core::inspect(&event, convert::payload_bytes(payload))
+        .map(convert::inspection)
+        .map_err(error::to_napi)
+}
+
 /// Applies the bundled Prisma migrations (`prisma/migrations`) to a database, recording them
 /// in `_prisma_migrations` like `prisma migrate deploy`. Idempotent.
 #[napi]

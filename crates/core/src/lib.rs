@@ -7,6 +7,7 @@
 
 pub mod error;
 pub mod gate;
+pub mod inspect;
 pub mod job;
 pub mod metrics;
 pub mod migrate;
@@ -23,6 +24,7 @@ pub mod time;
 pub mod users;
 
 pub use error::{ErrorCode, ProcessingError};
+pub use inspect::{inspect, Inspection};
 pub use job::{WebhookJob, MAX_PAYLOAD_BYTES};
 pub use metrics::{MetricJob, MetricKind};
 pub use migrate::{migrate, MigrationReport};

@@ -287,7 +287,7 @@ impl WebhookProcessor {
         users: &crate::users::UserMap,
         now: Timestamp,
     ) -> Result<Written> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = store::begin(&self.pool).await?;
         let Some(event_id) = events::claim(&mut tx, ev, now).await? else {
             tx.rollback().await?;
             return Ok(Written::Duplicate);

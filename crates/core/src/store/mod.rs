@@ -29,12 +29,37 @@ pub async fn connect_pool(database_url: &str, max_connections: u32) -> Result<Pg
     PgPoolOptions::new()
         .max_connections(max_connections)
         .acquire_timeout(Duration::from_secs(10))
+        // sqlx pings every idle connection before handing it out: one more round trip per
+        // event. `begin` below detects a dead connection at BEGIN instead and takes another.
+        .test_before_acquire(false)
         .connect_with(options)
         .await
         .map_err(|e| match ProcessingError::from(e) {
             ProcessingError::Config(m) => ProcessingError::Config(m),
             other => ProcessingError::DatabaseUnavailable(redact(&other.to_string())),
         })
+}
+
+/// Starts a transaction. A pooled connection the server has closed since its last use
+/// (a restart, `pg_terminate_backend`, an idle timeout) fails at BEGIN, before anything of
+/// the event was sent, so another connection is taken; a server that is really gone still
+/// fails with `DATABASE_UNAVAILABLE` once every pooled connection has been tried.
+pub async fn begin(pool: &PgPool) -> Result<sqlx::Transaction<'static, Postgres>> {
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        match pool.begin().await {
+            Ok(tx) => return Ok(tx),
+            Err(e) => {
+                let error = ProcessingError::from(e);
+                let stale = error.code() == crate::error::ErrorCode::DatabaseUnavailable;
+                if !stale || tries > pool.options().get_max_connections() {
+                    return Err(error);
+                }
+                tracing::debug!(%error, "dropped a closed pooled connection");
+            }
+        }
+    }
 }
 
 /// A name for this database incarnation: the cluster's system identifier and the

@@ -11,6 +11,7 @@ use super::{Identity, UserDirectory};
 use crate::error::{ProcessingError, Result};
 use crate::metrics::{derive_jobs, Activity, MetricJob};
 use crate::result::RecordCounts;
+use crate::store;
 use crate::store::authors::{self, AuthorKeys};
 use crate::time;
 
@@ -99,7 +100,7 @@ impl UserDirectory {
         self.invalidate(&stale).await;
 
         // (3) Attribute earlier rows, after in-flight event transactions.
-        let mut tx = self.pool.begin().await?;
+        let mut tx = store::begin(&self.pool).await?;
         let keys = AuthorKeys {
             github_id: account.id,
             login,

@@ -1,0 +1,49 @@
+// Pooled connections the server closed while idle (a restart, a failover, an idle timeout,
+// pg_terminate_backend) must not fail the next delivery: the pool does not ping before
+// each use (a round trip per event), so the processor notices at BEGIN and takes another.
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { WebhookProcessor } from '../lib'
+import { createTestDatabase, insertRepository, TestDatabase } from './helpers/db'
+
+const body = readFileSync(join(__dirname, 'fixtures/pull-request-opened.json'), 'utf8')
+
+let db: TestDatabase
+let processor: WebhookProcessor
+
+beforeAll(async () => {
+  db = await createTestDatabase()
+  await insertRepository(db.pool)
+  processor = await WebhookProcessor.connect({ databaseUrl: db.url, maxConnections: 3 })
+})
+
+afterAll(async () => {
+  await processor.close()
+  await db.drop()
+})
+
+async function terminateProcessorSessions(): Promise<number> {
+  const { rows } = await db.pool.query(
+    `SELECT count(*)::int AS n FROM (
+       SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+       WHERE datname = current_database() AND application_name = 'devmetrics-webhook-processor') t`,
+  )
+  return rows[0].n
+}
+
+test('deliveries after every pooled connection was terminated are processed', async () => {
+  // Fill the pool: three concurrent deliveries hold three connections.
+  const first = await Promise.all(
+    [1, 2, 3].map((i) => processor.process({ deliveryId: `warm-${i}`, event: 'pull_request', payload: body })),
+  )
+  expect(first.map((r) => r.status)).toEqual(['processed', 'processed', 'processed'])
+  expect(await terminateProcessorSessions()).toBeGreaterThan(0)
+
+  const after = await Promise.all(
+    [1, 2, 3, 4].map((i) => processor.process({ deliveryId: `after-${i}`, event: 'pull_request', payload: body })),
+  )
+  expect(after.map((r) => r.status)).toEqual(['processed', 'processed', 'processed', 'processed'])
+  const { rows } = await db.pool.query(`SELECT count(*)::int AS n FROM events WHERE "deliveryId" LIKE 'after-%' AND processed`)
+  expect(rows[0].n).toBe(4)
+  expect(processor.stats().failed).toBe(0)
+})
