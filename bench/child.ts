@@ -24,7 +24,7 @@ interface Common {
 export type Task =
   | (Common & { kind: 'throughput'; name: ThroughputName; wire: boolean })
   | (Common & { kind: 'ceiling'; seconds: number })
-  | (Common & { kind: 'bull'; redisUrl: string })
+  | (Common & { kind: 'bull'; redisUrl: string; noop: boolean })
   | (Common & { kind: 'large'; name: 'addon' | 'pg'; calls: number; parseSample: number })
   | (Common & { kind: 'memory'; sampleEvery: number })
 
@@ -166,7 +166,7 @@ class TimingsCollector {
   }
 }
 
-const LABELS: Record<string, string> = { addon: 'addon (Rust)', pg: 'TypeScript + pg', prisma: 'TypeScript + Prisma 7', ceiling: 'pgbench ceiling', bull: 'addon via Bull' }
+const LABELS: Record<string, string> = { addon: 'addon (Rust)', pg: 'TypeScript + pg', prisma: 'TypeScript + Prisma 7', ceiling: 'pgbench ceiling', bull: 'addon via Bull', 'bull-noop': 'Bull alone (no-op job)' }
 
 async function throughput(t: Extract<Task, { kind: 'throughput' }>): Promise<ThroughputResult> {
   const result = emptyResult(t.name, LABELS[t.name], t)
@@ -226,15 +226,22 @@ async function ceiling(t: Extract<Task, { kind: 'ceiling' }>): Promise<Throughpu
   return result
 }
 
-/** Bull end to end: a real queue on Redis, createWebhookWorker, from the first add to the last completion. */
+/**
+ * Bull end to end: a real queue on Redis, createWebhookWorker, from the first add to the
+ * last completion. With `noop` the same queue and jobs run a processor that does nothing:
+ * what Bull and Redis alone allow on this machine, the bound of the end-to-end number.
+ */
 async function bull(t: Extract<Task, { kind: 'bull' }>): Promise<ThroughputResult> {
-  const result = emptyResult('bull', LABELS.bull, t)
+  const result = emptyResult(t.noop ? 'bull-noop' : 'bull', t.noop ? LABELS['bull-noop'] : LABELS.bull, t)
   const prefix = `bench-${randomUUID().slice(0, 8)}`
   const queue = new Bull('webhooks', t.redisUrl, { prefix, settings: webhookQueueSettings })
   const metrics = new Bull('metrics', t.redisUrl, { prefix })
-  const processor = await WebhookProcessor.connect({ databaseUrl: t.databaseUrl, maxConnections: t.concurrency })
+  const processor = t.noop ? null : await WebhookProcessor.connect({ databaseUrl: t.databaseUrl, maxConnections: t.concurrency })
   const quiet = { info() {}, warn() {}, error() {} }
-  const worker = createWebhookWorker(queue, { processor, metricsQueue: metrics, concurrency: t.concurrency, logger: quiet })
+  const worker = processor
+    ? createWebhookWorker(queue, { processor, metricsQueue: metrics, concurrency: t.concurrency, logger: quiet })
+    : null
+  if (!processor) void queue.process(t.concurrency, async () => ({ status: 'noop' }))
   const jobs = workloadJobs(t)
   const latencies: number[] = []
   const errorSample: string[] = []
@@ -286,11 +293,14 @@ async function bull(t: Extract<Task, { kind: 'bull' }>): Promise<ThroughputResul
       rssMb: m.rss,
     })
     result.notes.push(
-      `producer and worker in one process (as in \`npm start\`); jobs added with webhookJobOptions in batches of 500, metric jobs queued on a "metrics" queue; latency = Bull's processedOn→finishedOn (ms resolution); Redis CPU not counted`,
+      t.noop
+        ? 'the same queue, jobs and producer with a processor that does nothing: the bound Bull and Redis set on this machine'
+        : `producer and worker in one process (as in \`npm start\`); jobs added with webhookJobOptions in batches of 500, metric jobs queued on a "metrics" queue; latency = Bull's processedOn→finishedOn (ms resolution); Redis CPU not counted`,
     )
   } finally {
-    await worker.close()
-    await processor.close()
+    if (worker) await worker.close()
+    else await queue.pause(true)
+    await processor?.close()
     await queue.obliterate({ force: true })
     await metrics.obliterate({ force: true })
     await queue.close()

@@ -7,7 +7,8 @@ import { join } from 'node:path'
 import { ProcessingResult, WebhookProcessor } from '../lib'
 import type { BenchJob, CeilingResult, Implementation, ImplementationFactory, ImplementationOptions } from './baselines/types'
 
-const BASELINES = join(__dirname, 'baselines')
+/** Where the baselines are; BENCH_BASELINES points elsewhere (another checkout of them). */
+const BASELINES = process.env.BENCH_BASELINES ?? join(__dirname, 'baselines')
 
 /** A module under bench/baselines, or why it is not available. */
 export function optionalModule<T>(relativePath: string): { module: T } | { missing: string } {

@@ -226,7 +226,7 @@ function markdown(results: BenchResults): string {
     '',
     ...(results.memory
       ? [
-          `${fmt(results.memory.events)} events through the addon at concurrency ${results.memory.concurrency} in ${fmt(results.memory.wallMs / 1000)} s (${results.memory.failures} failed), the stream generated as it goes (with a 2048-commit push every 20k); RSS after a GC every 10k events. Growth from the first sample to the last: **${results.memory.growthMb.toFixed(1)} MB**.`,
+          `${fmt(results.memory.events)} events through the addon at concurrency ${results.memory.concurrency} in ${fmt(results.memory.wallMs / 1000)} s (${results.memory.failures} failed), the stream generated as it goes (with a 2048-commit push every 20k); RSS after a GC every 10k events. Growth from the first sample to the last: **${results.memory.growthMb.toFixed(1)} MB** (highest sample ${fmt(Math.max(...results.memory.samples.map((s) => s.rssMb)) - results.memory.samples[0].rssMb, 1)} MB above the first).`,
           '',
           '| events | RSS MB | JS heap used MB | external MB |',
           '|--:|--:|--:|--:|',

@@ -145,16 +145,17 @@ async function main(): Promise<void> {
   const compare = loadCompare()
   let reference: BenchDatabase | null = null
   try {
-    const columns: { part: Part; task: (db: BenchDatabase) => Task }[] = [
-      { part: 'addon', task: (db) => ({ ...common, kind: 'throughput', name: 'addon', databaseUrl: db.url, wire: true }) },
-      { part: 'pg', task: (db) => ({ ...common, kind: 'throughput', name: 'pg', databaseUrl: db.url, wire: true }) },
-      { part: 'prisma', task: (db) => ({ ...common, kind: 'throughput', name: 'prisma', databaseUrl: db.url, wire: true }) },
-      { part: 'ceiling', task: (db) => ({ ...common, kind: 'ceiling', databaseUrl: db.url, seconds: options.ceilingSeconds }) },
-      { part: 'bull', task: (db) => ({ ...common, kind: 'bull', databaseUrl: db.url, redisUrl: args['redis-url']! }) },
+    const columns: { part: Part; title: string; task: (db: BenchDatabase) => Task }[] = [
+      { part: 'addon', title: 'addon', task: (db) => ({ ...common, kind: 'throughput', name: 'addon', databaseUrl: db.url, wire: true }) },
+      { part: 'pg', title: 'pg', task: (db) => ({ ...common, kind: 'throughput', name: 'pg', databaseUrl: db.url, wire: true }) },
+      { part: 'prisma', title: 'prisma', task: (db) => ({ ...common, kind: 'throughput', name: 'prisma', databaseUrl: db.url, wire: true }) },
+      { part: 'ceiling', title: 'ceiling', task: (db) => ({ ...common, kind: 'ceiling', databaseUrl: db.url, seconds: options.ceilingSeconds }) },
+      { part: 'bull', title: 'bull', task: (db) => ({ ...common, kind: 'bull', databaseUrl: db.url, redisUrl: args['redis-url']!, noop: false }) },
+      { part: 'bull', title: 'bull (no-op jobs)', task: (db) => ({ ...common, kind: 'bull', databaseUrl: db.url, redisUrl: args['redis-url']!, noop: true }) },
     ]
     for (const column of columns) {
       if (!parts.has(column.part)) continue
-      log(`${column.part}: fresh database, warm-up, ${options.events} events…`)
+      log(`${column.title}: fresh database, warm-up, ${options.events} events…`)
       const db = await freshDatabase(seed)
       let result: ThroughputResult
       try {
@@ -162,7 +163,8 @@ async function main(): Promise<void> {
       } catch (err) {
         result = failedResult(column.part, err)
       }
-      if (result.status === 'ok' && column.part !== 'addon' && column.part !== 'ceiling') {
+      const writesRows = column.part !== 'ceiling' && result.name !== 'bull-noop'
+      if (result.status === 'ok' && column.part !== 'addon' && writesRows) {
         result.differences = null
         if (reference && 'module' in compare) {
           const differences = await compare.module.compareDatabases(reference.url, db.url)
@@ -170,7 +172,7 @@ async function main(): Promise<void> {
         }
       }
       if (column.part === 'ceiling') result.notes.push('time-boxed: its database is not compared')
-      log(`${column.part}: ${result.status === 'ok' ? `${result.eventsPerSecond.toFixed(0)} events/s` : result.reason}`)
+      log(`${result.name}: ${result.status === 'ok' ? `${result.eventsPerSecond.toFixed(0)} events/s` : result.reason}`)
       results.throughput.push(result)
       if (column.part === 'addon' && result.status === 'ok') reference = db
       else await db.drop()
