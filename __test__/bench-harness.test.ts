@@ -96,6 +96,7 @@ describe('the counting proxy', () => {
       const after = proxy.snapshot()
       expect(after.roundTrips - before.roundTrips).toBe(4)
       expect(after.statements - before.statements).toBe(4)
+      expect(after.pings - before.pings).toBe(0)
       expect(after.bytesToServer).toBeGreaterThan(before.bytesToServer)
     } finally {
       await client.end()

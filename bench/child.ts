@@ -126,6 +126,8 @@ async function countWire(
       events: n,
       roundTripsPerEvent: (end.roundTrips - start.roundTrips) / n,
       statementsPerEvent: (end.statements - start.statements) / n,
+      preparesPerEvent: (end.prepares - start.prepares) / n,
+      pingsPerEvent: (end.pings - start.pings) / n,
       kbToServerPerEvent: (end.bytesToServer - start.bytesToServer) / 1024 / n,
       kbFromServerPerEvent: (end.bytesFromServer - start.bytesFromServer) / 1024 / n,
       byEvent,
@@ -200,7 +202,12 @@ async function throughput(t: Extract<Task, { kind: 'throughput' }>): Promise<Thr
       cpuMicrosPerEvent: { client: m.clientCpuMicros / d.completed, server: m.serverCpuMs === null ? null : (m.serverCpuMs * 1000) / d.completed },
       rssMb: m.rss,
     })
-    if (timings) result.addonTimings = timings.result()
+    if (timings) {
+      result.addonTimings = timings.result()
+      result.notes.push(
+        `WebhookProcessor.connect({ maxConnections: ${t.concurrency} }).process(job); processWebhook() is the same call on a default instance (10 connections)`,
+      )
+    }
   } finally {
     await impl.close()
   }

@@ -6,6 +6,10 @@
 //     per time the client waits for the server: the round trips (a client that pipelines
 //     several Syncs before reading would be over-counted; none of the three does);
 //   - client → server simple Query ('Q') and Execute ('E') messages: statements run;
+//   - Parse ('P') messages: statements prepared (a client that caches prepared statements
+//     sends fewer of them than it runs);
+//   - Syncs with nothing before them since the last one: pings (sqlx checks a pooled
+//     connection that way before handing it out), a round trip without a statement;
 //   - bytes each way.
 // It answers SSL and GSSAPI encryption requests itself with 'N' (plaintext), since it
 // could not read an encrypted stream; the server is on the loopback interface.
@@ -14,6 +18,8 @@ import net from 'node:net'
 export interface WireCounts {
   roundTrips: number
   statements: number
+  prepares: number
+  pings: number
   bytesToServer: number
   bytesFromServer: number
 }
@@ -53,7 +59,7 @@ class MessageReader {
 }
 
 export class CountingProxy {
-  readonly counts: WireCounts = { roundTrips: 0, statements: 0, bytesToServer: 0, bytesFromServer: 0 }
+  readonly counts: WireCounts = { roundTrips: 0, statements: 0, prepares: 0, pings: 0, bytesToServer: 0, bytesFromServer: 0 }
   private readonly sockets = new Set<net.Socket>()
 
   private constructor(
@@ -90,6 +96,7 @@ export class CountingProxy {
   private connection(client: net.Socket, target: { host: string; port: number }): void {
     const upstream = net.connect(target.port, target.host)
     this.sockets.add(client).add(upstream)
+    let sinceSync = 0
     const fromClient = new MessageReader(true, (type, body) => {
       if (type === 'startup') {
         const code = body.readInt32BE(4)
@@ -97,8 +104,17 @@ export class CountingProxy {
           client.write('N')
           return
         }
-      } else if (type === 'Q' || type === 'E') {
+      } else if (type === 'S') {
+        if (sinceSync === 0) this.counts.pings++
+        sinceSync = 0
+      } else if (type === 'Q') {
+        // A simple query is its own sync point.
         this.counts.statements++
+        sinceSync = 0
+      } else {
+        sinceSync++
+        if (type === 'E') this.counts.statements++
+        if (type === 'P') this.counts.prepares++
       }
       this.counts.bytesToServer += body.length
       upstream.write(body)

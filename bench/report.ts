@@ -141,9 +141,12 @@ function breakdown(results: BenchResults): string[] {
     'Round trips are counted on the wire by `bench/pgproxy.ts` (a counting proxy: one ReadyForQuery per simple query or Sync), with each implementation on one connection, one event at a time, after a warm-up on that connection, over ' +
       `${wires[0]?.wire?.events ?? 0} events of the warm-up stream (an event type missing from that window shows —). The shared PostgreSQL has no pg_stat_statements in shared_preload_libraries, and it may not be restarted.`,
     '',
-    '| implementation | round trips/event | statements/event | KB sent/event | KB received/event |',
-    '|---|--:|--:|--:|--:|',
-    ...wires.map((w) => `| ${w.label} | ${fmt(w.wire!.roundTripsPerEvent, 2)} | ${fmt(w.wire!.statementsPerEvent, 2)} | ${fmt(w.wire!.kbToServerPerEvent, 1)} | ${fmt(w.wire!.kbFromServerPerEvent, 1)} |`),
+    '| implementation | round trips/event | statements/event | of which prepared (Parse) | pings (a lone Sync) | KB sent/event | KB received/event |',
+    '|---|--:|--:|--:|--:|--:|--:|',
+    ...wires.map(
+      (w) =>
+        `| ${w.label} | ${fmt(w.wire!.roundTripsPerEvent, 2)} | ${fmt(w.wire!.statementsPerEvent, 2)} | ${fmt(w.wire!.preparesPerEvent, 2)} | ${fmt(w.wire!.pingsPerEvent, 2)} | ${fmt(w.wire!.kbToServerPerEvent, 1)} | ${fmt(w.wire!.kbFromServerPerEvent, 1)} |`,
+    ),
   )
   return lines
 }
@@ -151,6 +154,7 @@ function breakdown(results: BenchResults): string[] {
 function markdown(results: BenchResults): string {
   const m = results.machine
   const o = results.options
+  const seedRows = results.workload.seedRows
   const mix = Object.entries(results.workload.mix)
     .sort((a, b) => b[1] - a[1])
     .map(([k, v]) => `${k} ${fmt(v)}`)
@@ -180,7 +184,7 @@ function markdown(results: BenchResults): string {
     '## Workload',
     '',
     `${fmt(o.warmup)} warm-up + ${fmt(o.events)} measured deliveries (seed ${o.seed}; ${fmt(results.workload.bytes / 2 ** 20, 1)} MB of payloads) from bench/workload.ts: ${mix}. ` +
-      'Each implementation gets a fresh database (migrated with the addon\'s migrate(), seeded with 4 teams, 20 repositories, 58 people of whom 48 are linked users, plus 2 bots), ' +
+      `Each implementation gets a fresh database (migrated with the addon's migrate(), seeded with ${seedRows.teams} teams and ${seedRows.repositories} repositories; of the ${seedRows.people} GitHub accounts, ${seedRows.linked} are linked DevMetrics users and ${seedRows.bots} are bots), ` +
       `runs in its own Node process, and keeps ${o.concurrency} events in flight on ${o.concurrency} connections.`,
     '',
     '## Throughput',

@@ -15,6 +15,10 @@ export interface WireResult {
   events: number
   roundTripsPerEvent: number
   statementsPerEvent: number
+  /** Parse messages: statements prepared (not served from a prepared-statement cache). */
+  preparesPerEvent: number
+  /** Syncs alone: connection checks, a round trip each. */
+  pingsPerEvent: number
   kbToServerPerEvent: number
   kbFromServerPerEvent: number
   /** Mean round trips per event, by event type (and action). */
@@ -102,7 +106,12 @@ export interface MachineInfo {
 export interface BenchResults {
   machine: MachineInfo
   options: { events: number; warmup: number; concurrency: number; seed: number; ceilingSeconds: number }
-  workload: { mix: Record<string, number>; bytes: number; events: number }
+  workload: {
+    mix: Record<string, number>
+    bytes: number
+    events: number
+    seedRows: { teams: number; repositories: number; people: number; linked: number; bots: number }
+  }
   throughput: ThroughputResult[]
   largePush: LargePushResult[]
   parse: ParseResult | null

@@ -130,7 +130,17 @@ async function main(): Promise<void> {
   const seed = createSeed(options.seed)
   const common = { seed: options.seed, warmup: options.warmup, events: options.events, concurrency: options.concurrency }
   const machine = await describeMachine(ADMIN_URL)
-  const workload = describeJobs(stream(new Workload(seed, { largePushAt: [options.warmup + Math.floor(options.events / 2)] }), options.warmup + options.events))
+  const described = describeJobs(stream(new Workload(seed, { largePushAt: [options.warmup + Math.floor(options.events / 2)] }), options.warmup + options.events))
+  const workload = {
+    ...described,
+    seedRows: {
+      teams: seed.teams.length,
+      repositories: seed.repositories.length,
+      people: seed.people.length,
+      linked: seed.users.length,
+      bots: seed.people.filter((p) => p.kind === 'bot').length,
+    },
+  }
   log(`${options.warmup} warm-up + ${options.events} events (${(workload.bytes / 2 ** 20).toFixed(0)} MB of payloads), concurrency ${options.concurrency}; parts: ${[...parts].join(', ')}`)
 
   const results: BenchResults = {
@@ -167,12 +177,17 @@ async function main(): Promise<void> {
       if (result.status === 'ok' && column.part !== 'addon' && writesRows) {
         result.differences = null
         if (reference && 'module' in compare) {
-          const differences = await compare.module.compareDatabases(reference.url, db.url)
-          result.differences = { count: differences.length, sample: differences.slice(0, 5) }
+          try {
+            const differences = await compare.module.compareDatabases(reference.url, db.url)
+            result.differences = { count: differences.length, sample: differences.slice(0, 5) }
+          } catch (err) {
+            result.notes.push(`compareDatabases failed: ${(err as Error).message}`)
+          }
         }
       }
-      if (column.part === 'ceiling') result.notes.push('time-boxed: its database is not compared')
-      log(`${result.name}: ${result.status === 'ok' ? `${result.eventsPerSecond.toFixed(0)} events/s` : result.reason}`)
+      if (column.part === 'ceiling' && result.status === 'ok') result.notes.push('time-boxed: its database is not compared')
+      const diffs = result.differences ? `, ${result.differences.count} differences from the addon's database` : ''
+      log(`${result.name}: ${result.status === 'ok' ? `${result.eventsPerSecond.toFixed(0)} events/s${diffs}` : result.reason}`)
       results.throughput.push(result)
       if (column.part === 'addon' && result.status === 'ok') reference = db
       else await db.drop()
