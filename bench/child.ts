@@ -4,6 +4,7 @@
 // tells the parent when the measured window starts and ends (the parent samples the
 // PostgreSQL backends' CPU meanwhile and answers with it) and sends back the result.
 import { randomUUID } from 'node:crypto'
+import os from 'node:os'
 import Bull from 'bull'
 import { createWebhookWorker, ProcessingResult, WebhookProcessor, webhookJobOptions, webhookQueueSettings } from '../lib'
 import type { BenchJob, Implementation } from './baselines/types'
@@ -72,12 +73,15 @@ function emptyResult(name: string, label: string, t: Common): ThroughputResult {
     latencyMs: { mean: NaN, p50: NaN, p99: NaN, max: NaN },
     cpuMicrosPerEvent: { client: NaN, server: null },
     rssMb: null,
+    load1: null,
     notes: [],
   }
 }
 
 /** Measured window: GC, reset the RSS peak, CPU before and after, server CPU from the parent. */
-async function measured<T>(fn: () => Promise<T>): Promise<{ value: T; clientCpuMicros: number; serverCpuMs: number | null; rss: { start: number; peak: number } }> {
+async function measured<T>(
+  fn: () => Promise<T>,
+): Promise<{ value: T; clientCpuMicros: number; serverCpuMs: number | null; rss: { start: number; peak: number }; load1: number }> {
   global.gc?.()
   resetPeakRss()
   const start = memoryMb().rss
@@ -87,8 +91,9 @@ async function measured<T>(fn: () => Promise<T>): Promise<{ value: T; clientCpuM
   const value = await fn()
   const clientCpuMicros = selfCpuMicros() - cpu0 + (processCpuMs('self')!.children - children0) * 1000
   const peak = memoryMb().peak
+  const load1 = os.loadavg()[0]
   const ack = await window('end')
-  return { value, clientCpuMicros, serverCpuMs: ack.serverCpuMs ?? null, rss: { start, peak } }
+  return { value, clientCpuMicros, serverCpuMs: ack.serverCpuMs ?? null, rss: { start, peak }, load1 }
 }
 
 // ---------------------------------------------------------------- tasks
@@ -201,6 +206,7 @@ async function throughput(t: Extract<Task, { kind: 'throughput' }>): Promise<Thr
       latencyMs: distribution(d.latenciesMicros, 1 / 1000),
       cpuMicrosPerEvent: { client: m.clientCpuMicros / d.completed, server: m.serverCpuMs === null ? null : (m.serverCpuMs * 1000) / d.completed },
       rssMb: m.rss,
+      load1: m.load1,
     })
     if (timings) {
       result.addonTimings = timings.result()
@@ -228,6 +234,7 @@ async function ceiling(t: Extract<Task, { kind: 'ceiling' }>): Promise<Throughpu
     latencyMs: { mean: NaN, p50: c.latencyMs.p50, p99: c.latencyMs.p99, max: NaN },
     cpuMicrosPerEvent: { client: m.clientCpuMicros / c.transactions, server: m.serverCpuMs === null ? null : (m.serverCpuMs * 1000) / c.transactions },
     rssMb: null,
+    load1: m.load1,
   })
   result.notes.push(`pgbench, ${c.clients} clients, script ${c.script}; client CPU is pgbench's own (a waited-for child of this process)`)
   return result
@@ -298,6 +305,7 @@ async function bull(t: Extract<Task, { kind: 'bull' }>): Promise<ThroughputResul
       latencyMs: distribution(latencies),
       cpuMicrosPerEvent: { client: m.clientCpuMicros / n, server: m.serverCpuMs === null ? null : (m.serverCpuMs * 1000) / n },
       rssMb: m.rss,
+      load1: m.load1,
     })
     result.notes.push(
       t.noop

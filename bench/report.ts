@@ -80,21 +80,21 @@ function throughputTable(results: BenchResults): string[] {
   const prisma = row(results, 'prisma')
   const ceiling = row(results, 'ceiling')
   const lines = [
-    '| implementation | events/s | p50 ms | p99 ms | CPU µs/event client + server | peak RSS MB | round trips/event | × pg | × Prisma | of ceiling | DB differences from the addon |',
-    '|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|',
+    '| implementation | events/s | p50 ms | p99 ms | CPU µs/event client + server | peak RSS MB (at start) | round trips/event | × pg | × Prisma | of ceiling | DB differences from the addon | load |',
+    '|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|',
   ]
   for (const r of results.throughput) {
     if (r.status !== 'ok') {
-      lines.push(`| ${r.label} | ${r.reason ?? r.status} | | | | | | | | | |`)
+      lines.push(`| ${r.label} | ${r.reason ?? r.status} | | | | | | | | | | |`)
       continue
     }
     const cpu = `${fmt(r.cpuMicrosPerEvent.client)} + ${fmt(r.cpuMicrosPerEvent.server)}`
-    const rss = r.rssMb ? fmt(r.rssMb.peak) : '—'
+    const rss = r.rssMb ? `${fmt(r.rssMb.peak)} (${fmt(r.rssMb.start)})` : '—'
     const diffs = r.differences === undefined ? '—' : r.differences === null ? 'not compared' : String(r.differences.count)
     const failures = r.failures > 0 ? ` (${r.failures} failed)` : ''
     const ofCeiling = ceiling ? `${((100 * r.eventsPerSecond) / ceiling.eventsPerSecond).toFixed(0)}%` : '—'
     lines.push(
-      `| ${r.label} | ${fmt(r.eventsPerSecond)}${failures} | ${fmt(r.latencyMs.p50, 2)} | ${fmt(r.latencyMs.p99, 2)} | ${cpu} | ${rss} | ${fmt(r.wire?.roundTripsPerEvent, 1)} | ${ratio(r.eventsPerSecond, pg?.eventsPerSecond)} | ${ratio(r.eventsPerSecond, prisma?.eventsPerSecond)} | ${ofCeiling} | ${diffs} |`,
+      `| ${r.label} | ${fmt(r.eventsPerSecond)}${failures} | ${fmt(r.latencyMs.p50, 2)} | ${fmt(r.latencyMs.p99, 2)} | ${cpu} | ${rss} | ${fmt(r.wire?.roundTripsPerEvent, 1)} | ${ratio(r.eventsPerSecond, pg?.eventsPerSecond)} | ${ratio(r.eventsPerSecond, prisma?.eventsPerSecond)} | ${ofCeiling} | ${diffs} | ${fmt(r.load1, 1)} |`,
     )
   }
   return lines
@@ -191,7 +191,7 @@ function markdown(results: BenchResults): string {
     '',
     ...throughputTable(results),
     '',
-    'CPU per event: *client* is the measuring process\'s own CPU time (process.cpuUsage: every thread, so the addon\'s tokio workers too; for pgbench, pgbench\'s own) over the measured window; *server* is the CPU time of the PostgreSQL backends connected to that database (from /proc/<pid>/stat, sampled every 100 ms from the parent process); WAL writer, checkpointer and Redis are not counted. Peak RSS is VmHWM of the measuring process, reset at the start of the window; it includes the workload\'s payload strings, the same for every column.',
+    'CPU per event: *client* is the measuring process\'s own CPU time (process.cpuUsage: every thread, so the addon\'s tokio workers too; for pgbench, pgbench\'s own) over the measured window; *server* is the CPU time of the PostgreSQL backends connected to that database (from /proc/<pid>/stat, sampled every 100 ms from the parent process); WAL writer, checkpointer and Redis are not counted. *Load* is the machine\'s 1-minute load average at the end of the window (2 cores: above 2, something else was competing). Peak RSS is VmHWM of the measuring process, reset at the start of the window; it includes the workload\'s payload strings, the same for every column.',
     '',
     ...(notes.length ? ['Notes:', '', ...notes, ''] : []),
     '## Targets (DESIGN.md, "Performance")',

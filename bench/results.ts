@@ -53,6 +53,8 @@ export interface ThroughputResult {
   cpuMicrosPerEvent: { client: number; server: number | null }
   /** Resident memory of the client process at the start of the measured window and its peak during it. */
   rssMb: { start: number; peak: number } | null
+  /** 1-minute load average at the end of the measured window: the machine is shared, this says how much. */
+  load1: number | null
   wire?: WireResult
   addonTimings?: AddonTimings
   /** Differences from the addon's database after the same workload (compareDatabases), null when not compared. */

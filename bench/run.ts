@@ -116,6 +116,7 @@ function failedResult(name: string, err: unknown): ThroughputResult {
     latencyMs: { mean: NaN, p50: NaN, p99: NaN, max: NaN },
     cpuMicrosPerEvent: { client: NaN, server: null },
     rssMb: null,
+    load1: null,
     notes: [],
   }
 }
