@@ -177,7 +177,9 @@ async function main(): Promise<void> {
       const writesRows = column.part !== 'ceiling' && result.name !== 'bull-noop'
       if (result.status === 'ok' && column.part !== 'addon' && writesRows) {
         result.differences = null
-        if (reference && 'module' in compare) {
+        if (!reference) result.notes.push('database not compared: the addon column did not run')
+        else if ('missing' in compare) result.notes.push(`database not compared: compareDatabases ${compare.missing}`)
+        else {
           try {
             const differences = await compare.module.compareDatabases(reference.url, db.url)
             result.differences = { count: differences.length, sample: differences.slice(0, 5) }
