@@ -250,15 +250,15 @@ async function bull(t: Extract<Task, { kind: 'bull' }>): Promise<ThroughputResul
   const prefix = `bench-${randomUUID().slice(0, 8)}`
   const queue = new Bull('webhooks', t.redisUrl, { prefix, settings: webhookQueueSettings })
   const metrics = new Bull('metrics', t.redisUrl, { prefix })
+  const errorSample: string[] = []
   const processor = t.noop ? null : await WebhookProcessor.connect({ databaseUrl: t.databaseUrl, maxConnections: t.concurrency })
   const quiet = { info() {}, warn() {}, error() {} }
   const worker = processor
     ? createWebhookWorker(queue, { processor, metricsQueue: metrics, concurrency: t.concurrency, logger: quiet })
     : null
-  if (!processor) void queue.process(t.concurrency, async () => ({ status: 'noop' }))
+  if (!processor) queue.process(t.concurrency, async () => ({ status: 'noop' })).catch((err) => errorSample.push(String(err)))
   const jobs = workloadJobs(t)
   const latencies: number[] = []
-  const errorSample: string[] = []
   let completed = 0
   let failed = 0
   let waiting: { target: number; resolve: () => void } | null = null

@@ -1,7 +1,8 @@
 // `npm run bench`: the addon against its baselines, side by side in one run, each on a
 // fresh database with the same seed rows, the same generated workload and the same
 // concurrency, each in its own Node process (see bench/child.ts). Then the 2048-commit
-// push, the parse against JSON.parse, and with --full the 200k-event memory run.
+// push and the parse against JSON.parse (part `large`), and with --full the 200k-event
+// memory run (part `memory`). Part `bull` is the addon through Bull and Bull with no-op jobs.
 // Results go to bench/results.json, bench/RESULTS.md and bench/results.svg (bench/report.ts).
 //
 //   npm run bench -- [--events 6000] [--warmup 400] [--concurrency 8] [--seed 42]
