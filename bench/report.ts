@@ -1,0 +1,286 @@
+// Turns a run's results into what people read: the table on the terminal, bench/RESULTS.md
+// (machine, versions, table, DESIGN.md's targets met or not, the addon's per-event
+// breakdown, round trips, the 2048-commit push, parse, memory) and bench/results.svg (a
+// hand-written bar chart: no chart dependency for one picture). bench/results.json keeps
+// the raw numbers; `npm run bench -- --report-only` renders them again.
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import type { BenchResults, ThroughputResult } from './results'
+
+export const RESULTS_JSON = join(__dirname, 'results.json')
+const RESULTS_MD = join(__dirname, 'RESULTS.md')
+const RESULTS_SVG = join(__dirname, 'results.svg')
+
+const fmt = (n: number | null | undefined, digits = 0): string =>
+  n === null || n === undefined || !Number.isFinite(n) ? '—' : n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits })
+const ratio = (a: number | undefined, b: number | undefined): string => (a && b && Number.isFinite(a) && Number.isFinite(b) ? `${(a / b).toFixed(2)}×` : '—')
+
+function row(results: BenchResults, name: string): ThroughputResult | undefined {
+  return results.throughput.find((r) => r.name === name && r.status === 'ok')
+}
+
+interface Target {
+  what: string
+  goal: string
+  measured: string
+  met: boolean | null
+}
+
+/** DESIGN.md's performance targets, each judged on this run's numbers (null: not measured). */
+export function targets(results: BenchResults): Target[] {
+  const addon = row(results, 'addon')
+  const pg = row(results, 'pg')
+  const prisma = row(results, 'prisma')
+  const ceiling = row(results, 'ceiling')
+  const bull = row(results, 'bull')
+  const large = results.largePush.find((l) => l.name === 'addon' && l.status === 'ok')
+  const vs = (other: ThroughputResult | undefined, goal: number) =>
+    addon && other ? { measured: `${(addon.eventsPerSecond / other.eventsPerSecond).toFixed(2)}×`, met: addon.eventsPerSecond / other.eventsPerSecond >= goal } : { measured: 'not measured', met: null }
+  const parse = results.parse
+  return [
+    { what: 'events/s against TypeScript + Prisma 7', goal: '≥ 5×', ...vs(prisma, 5) },
+    { what: 'events/s against TypeScript + pg', goal: '≥ 1.5×', ...vs(pg, 1.5) },
+    {
+      what: 'events/s against the pgbench ceiling',
+      goal: '≥ 90%',
+      ...(addon && ceiling
+        ? { measured: `${((100 * addon.eventsPerSecond) / ceiling.eventsPerSecond).toFixed(0)}%`, met: addon.eventsPerSecond / ceiling.eventsPerSecond >= 0.9 }
+        : { measured: 'not measured', met: null }),
+    },
+    {
+      what: `one 2048-commit push (${large ? (large.bytes / 1e6).toFixed(2) : '≈1.3'} MB), median call`,
+      goal: '< 50 ms',
+      ...(large ? { measured: `${large.wallMs.median.toFixed(1)} ms`, met: large.wallMs.median < 50 } : { measured: 'not measured', met: null }),
+    },
+    {
+      what: 'payload parse against JSON.parse on the same text (mixed workload / 2048-commit push)',
+      goal: '≥ 2×',
+      ...(parse
+        ? { measured: `${parse.mixedSpeedup.toFixed(2)}× / ${parse.largeSpeedup.toFixed(2)}×`, met: parse.mixedSpeedup >= 2 && parse.largeSpeedup >= 2 }
+        : { measured: 'not measured', met: null }),
+    },
+    {
+      what: 'end to end through Bull (createWebhookWorker)',
+      goal: '≥ 1,000 events/s',
+      ...(bull ? { measured: `${fmt(bull.eventsPerSecond)} events/s`, met: bull.eventsPerSecond >= 1000 } : { measured: 'not measured', met: null }),
+    },
+    {
+      what: `resident memory growth over ${results.memory ? fmt(results.memory.events) : '200k'} events`,
+      goal: '< 20 MB',
+      ...(results.memory ? { measured: `${results.memory.growthMb.toFixed(1)} MB`, met: results.memory.growthMb < 20 } : { measured: 'not run (use --full)', met: null }),
+    },
+  ]
+}
+
+const verdict = (met: boolean | null) => (met === null ? '—' : met ? 'met' : 'NOT met')
+
+/** The main table as Markdown rows. */
+function throughputTable(results: BenchResults): string[] {
+  const pg = row(results, 'pg')
+  const prisma = row(results, 'prisma')
+  const ceiling = row(results, 'ceiling')
+  const lines = [
+    '| implementation | events/s | p50 ms | p99 ms | CPU µs/event client + server | peak RSS MB (at start) | round trips/event | × pg | × Prisma | of ceiling | DB differences from the addon | load |',
+    '|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|',
+  ]
+  for (const r of results.throughput) {
+    if (r.status !== 'ok') {
+      lines.push(`| ${r.label} | ${r.reason ?? r.status} | | | | | | | | | | |`)
+      continue
+    }
+    const cpu = `${fmt(r.cpuMicrosPerEvent.client)} + ${fmt(r.cpuMicrosPerEvent.server)}`
+    const rss = r.rssMb ? `${fmt(r.rssMb.peak)} (${fmt(r.rssMb.start)})` : '—'
+    const diffs = r.differences === undefined ? '—' : r.differences === null ? 'not compared' : String(r.differences.count)
+    const failures = r.failures > 0 ? ` (${r.failures} failed)` : ''
+    const ofCeiling = ceiling ? `${((100 * r.eventsPerSecond) / ceiling.eventsPerSecond).toFixed(0)}%` : '—'
+    lines.push(
+      `| ${r.label} | ${fmt(r.eventsPerSecond)}${failures} | ${fmt(r.latencyMs.p50, 2)} | ${fmt(r.latencyMs.p99, 2)} | ${cpu} | ${rss} | ${fmt(r.wire?.roundTripsPerEvent, 1)} | ${ratio(r.eventsPerSecond, pg?.eventsPerSecond)} | ${ratio(r.eventsPerSecond, prisma?.eventsPerSecond)} | ${ofCeiling} | ${diffs} | ${fmt(r.load1, 1)} |`,
+    )
+  }
+  return lines
+}
+
+/** Prints the table and the targets on stdout. */
+export function printTable(results: BenchResults): void {
+  const out = [
+    '',
+    `${fmt(results.options.events)} events after ${fmt(results.options.warmup)} warm-up, concurrency ${results.options.concurrency}`,
+    ...throughputTable(results),
+    '',
+    '| target | goal | measured | |',
+    '|---|---|---|---|',
+    ...targets(results).map((t) => `| ${t.what} | ${t.goal} | ${t.measured} | ${verdict(t.met)} |`),
+    '',
+  ]
+  process.stdout.write(out.join('\n') + '\n')
+}
+
+function breakdown(results: BenchResults): string[] {
+  const addon = row(results, 'addon')
+  const t = addon?.addonTimings
+  if (!addon || !t) return ['Not measured (the addon column did not run).']
+  const wires = results.throughput.filter((r) => r.status === 'ok' && r.wire)
+  const kinds = Object.keys(t.byEvent).sort()
+  const lines = [
+    `From \`result.timings\` over the ${fmt(addon.events)} measured events (statuses: ${Object.entries(t.statuses)
+      .map(([k, v]) => `${fmt(v)} ${k}`)
+      .join(', ')}). \`parseMicros\` runs from the start of the Rust call (after napi copied the JS string into Rust) to the typed payload: validation, the NUL-escape scan, one copy of the bytes for simd-json and the parse; \`dbMicros\` is the rest (repository lookup, user mapping, the transaction). Time in the JS wrapper and the boundary copy is in neither; the wall-clock latency in the table includes them and the wait for a pool connection.`,
+    '',
+    `Overall: parse mean ${fmt(t.parseMicros.mean)} µs (p50 ${fmt(t.parseMicros.p50)}, p99 ${fmt(t.parseMicros.p99)}); database mean ${fmt(t.dbMicros.mean)} µs (p50 ${fmt(t.dbMicros.p50)}, p99 ${fmt(t.dbMicros.p99)}); total mean ${fmt(t.totalMicros.mean)} µs.`,
+    '',
+    `| event | events | parse µs (mean) | db µs (mean) | total µs (mean) | ${wires.map((w) => `round trips: ${w.label}`).join(' | ')} |`,
+    `|---|--:|--:|--:|--:|${wires.map(() => '--:|').join('')}`,
+  ]
+  for (const k of kinds) {
+    const e = t.byEvent[k]
+    const rts = wires.map((w) => fmt(w.wire!.byEvent[k]?.roundTrips, 1))
+    lines.push(`| ${k} | ${fmt(e.events)} | ${fmt(e.parseMicros)} | ${fmt(e.dbMicros)} | ${fmt(e.totalMicros)} | ${rts.join(' | ')} |`)
+  }
+  lines.push(
+    '',
+    'Round trips are counted on the wire by `bench/pgproxy.ts` (a counting proxy: one ReadyForQuery per simple query or Sync), with each implementation on one connection, one event at a time, after a warm-up on that connection, over ' +
+      `${wires[0]?.wire?.events ?? 0} events of the warm-up stream (an event type missing from that window shows —). The shared PostgreSQL has no pg_stat_statements in shared_preload_libraries, and it may not be restarted.`,
+    '',
+    '| implementation | round trips/event | statements/event | of which prepared (Parse) | pings (a lone Sync) | KB sent/event | KB received/event |',
+    '|---|--:|--:|--:|--:|--:|--:|',
+    ...wires.map(
+      (w) =>
+        `| ${w.label} | ${fmt(w.wire!.roundTripsPerEvent, 2)} | ${fmt(w.wire!.statementsPerEvent, 2)} | ${fmt(w.wire!.preparesPerEvent, 2)} | ${fmt(w.wire!.pingsPerEvent, 2)} | ${fmt(w.wire!.kbToServerPerEvent, 1)} | ${fmt(w.wire!.kbFromServerPerEvent, 1)} |`,
+    ),
+  )
+  return lines
+}
+
+function markdown(results: BenchResults): string {
+  const m = results.machine
+  const o = results.options
+  const seedRows = results.workload.seedRows
+  const mix = Object.entries(results.workload.mix)
+    .sort((a, b) => b[1] - a[1])
+    .map(([k, v]) => `${k} ${fmt(v)}`)
+    .join(', ')
+  const large = results.largePush.map((l) =>
+    l.status === 'ok'
+      ? `| ${l.name} | ${fmt(l.bytes / 1e6, 2)} MB, ${l.commits} commits | ${l.calls} | ${fmt(l.wallMs.median, 1)} | ${fmt(l.wallMs.min, 1)} | ${fmt(l.wallMs.max, 1)} | ${l.addonMicros ? `${fmt(l.addonMicros.parse / 1000, 1)} / ${fmt(l.addonMicros.db / 1000, 1)}` : '—'} |`
+      : `| ${l.name} | ${l.reason ?? l.status} | | | | | |`,
+  )
+  const notes = results.throughput.flatMap((r) => [
+    ...r.notes.map((n) => `- ${r.label}: ${n}`),
+    ...r.errorSample.map((e) => `- ${r.label} error: \`${e.replace(/`/g, "'")}\``),
+    ...(r.differences?.sample ?? []).map((d) => `- ${r.label} differs: ${d}`),
+  ])
+  const lines = [
+    '# Benchmark results',
+    '',
+    `Written by \`npm run bench\` (bench/run.ts) on ${m.date}. Numbers from a shared 2-core machine are noisy; re-run before quoting them.`,
+    '',
+    '## Machine',
+    '',
+    `- CPU: ${m.cpu}, ${m.cores} cores; memory ${m.memoryGb} GB; ${m.kernel}; load average at start ${m.loadAverage.join(' / ')}`,
+    `- Versions: ${Object.entries(m.versions)
+      .map(([k, v]) => `${k} ${v}`)
+      .join('; ')}`,
+    '',
+    '## Workload',
+    '',
+    `${fmt(o.warmup)} warm-up + ${fmt(o.events)} measured deliveries (seed ${o.seed}; ${fmt(results.workload.bytes / 2 ** 20, 1)} MB of payloads) from bench/workload.ts: ${mix}. ` +
+      `Each implementation gets a fresh database (migrated with the addon's migrate(), seeded with ${seedRows.teams} teams and ${seedRows.repositories} repositories; of the ${seedRows.people} GitHub accounts, ${seedRows.linked} are linked DevMetrics users and ${seedRows.bots} are bots), ` +
+      `runs in its own Node process, and keeps ${o.concurrency} events in flight on ${o.concurrency} connections.`,
+    '',
+    '## Throughput',
+    '',
+    ...throughputTable(results),
+    '',
+    'CPU per event: *client* is the measuring process\'s own CPU time (process.cpuUsage: every thread, so the addon\'s tokio workers too; for pgbench, pgbench\'s own) over the measured window; *server* is the CPU time of the PostgreSQL backends connected to that database (from /proc/<pid>/stat, sampled every 100 ms from the parent process); WAL writer, checkpointer and Redis are not counted. *Load* is the machine\'s 1-minute load average at the end of the window (2 cores: above 2, something else was competing). Peak RSS is VmHWM of the measuring process, reset at the start of the window; it includes the workload\'s payload strings, the same for every column.',
+    '',
+    ...(notes.length ? ['Notes:', '', ...notes, ''] : []),
+    '## Targets (DESIGN.md, "Performance")',
+    '',
+    '| target | goal | measured | |',
+    '|---|---|---|---|',
+    ...targets(results).map((t) => `| ${t.what} | ${t.goal} | ${t.measured} | ${verdict(t.met)} |`),
+    '',
+    '## The addon, per event',
+    '',
+    ...breakdown(results),
+    '',
+    '## The 2048-commit push',
+    '',
+    'One call at a time on a fresh database, after one warm-up call; each call has its own delivery id and 2048 new commit SHAs. Wall time of `process()` as the caller sees it.',
+    '',
+    '| implementation | payload | calls | median ms | min ms | max ms | addon parse / db ms (median) |',
+    '|---|---|--:|--:|--:|--:|--:|',
+    ...(large.length ? large : ['| — | not run | | | | | |']),
+    '',
+    '## Parse against JSON.parse',
+    '',
+    ...(results.parse
+      ? [
+          'The napi surface exposes no parse-only function, so the addon\'s side is `result.timings.parseMicros` (one call at a time, no contention): it excludes the JS→Rust boundary copy of the string and includes validation, the NUL-escape scan and one copy of the bytes in Rust, then simd-json into typed structs that read only the fields a processor stores. JSON.parse builds the whole object graph of the same text in Node. Medians per event type.',
+          '',
+          '| payload | mean bytes | samples | addon parse µs | JSON.parse µs | speed-up |',
+          '|---|--:|--:|--:|--:|--:|',
+          ...results.parse.rows.map((r) => `| ${r.kind} | ${fmt(r.bytes)} | ${r.samples} | ${fmt(r.addonMicros, 1)} | ${fmt(r.jsonParseMicros, 1)} | ${ratio(r.jsonParseMicros, r.addonMicros)} |`),
+          '',
+          `Over the whole mixed sample: ${results.parse.mixedSpeedup.toFixed(2)}× (sum of JSON.parse time / sum of addon parse time); the 2048-commit push: ${results.parse.largeSpeedup.toFixed(2)}×.`,
+        ]
+      : ['Not measured.']),
+    '',
+    '## Memory over time',
+    '',
+    ...(results.memory
+      ? [
+          `${fmt(results.memory.events)} events through the addon at concurrency ${results.memory.concurrency} in ${fmt(results.memory.wallMs / 1000)} s (${results.memory.failures} failed), the stream generated as it goes (with a 2048-commit push every 20k); RSS after a GC every 10k events. Growth from the first sample to the last: **${results.memory.growthMb.toFixed(1)} MB** (highest sample ${fmt(Math.max(...results.memory.samples.map((s) => s.rssMb)) - results.memory.samples[0].rssMb, 1)} MB above the first).`,
+          '',
+          '| events | RSS MB | JS heap used MB | external MB |',
+          '|--:|--:|--:|--:|',
+          ...results.memory.samples.map((s) => `| ${fmt(s.events)} | ${fmt(s.rssMb, 1)} | ${fmt(s.heapUsedMb, 1)} | ${fmt(s.externalMb, 1)} |`),
+        ]
+      : ['Not run: `npm run bench -- --full` runs 200,000 events through the addon and samples RSS every 10,000.']),
+    '',
+    '![events per second](results.svg)',
+    '',
+  ]
+  return lines.join('\n')
+}
+
+/** A horizontal bar chart of events/s, one bar per implementation that ran. */
+function svg(results: BenchResults): string {
+  const rows = results.throughput.filter((r) => r.status === 'ok' && Number.isFinite(r.eventsPerSecond))
+  const width = 760
+  const left = 190
+  const barHeight = 26
+  const gap = 12
+  const top = 44
+  const height = top + rows.length * (barHeight + gap) + 30
+  const max = Math.max(1, ...rows.map((r) => r.eventsPerSecond))
+  const scale = (width - left - 90) / max
+  const colors: Record<string, string> = { addon: '#d9480f', bull: '#f08c00', pg: '#1c7ed6', prisma: '#5f3dc4', ceiling: '#495057' }
+  const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;')
+  const bars = rows.map((r, i) => {
+    const y = top + i * (barHeight + gap)
+    const w = Math.max(1, r.eventsPerSecond * scale)
+    return [
+      `<text x="${left - 10}" y="${y + barHeight / 2 + 5}" text-anchor="end">${esc(r.label)}</text>`,
+      `<rect x="${left}" y="${y}" width="${w.toFixed(1)}" height="${barHeight}" fill="${colors[r.name] ?? '#868e96'}" rx="3"/>`,
+      `<text x="${(left + w + 8).toFixed(1)}" y="${y + barHeight / 2 + 5}">${fmt(r.eventsPerSecond)}</text>`,
+    ].join('\n  ')
+  })
+  return [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="14">`,
+    `  <rect width="100%" height="100%" fill="#fff"/>`,
+    `  <text x="${left}" y="24" font-size="16" font-weight="bold">events/s, ${fmt(results.options.events)} events, concurrency ${results.options.concurrency} (higher is better)</text>`,
+    `  ${bars.join('\n  ')}`,
+    `  <text x="${left}" y="${height - 10}" font-size="11" fill="#666">${esc(results.machine.cpu)}, ${results.machine.cores} cores, ${esc(results.machine.date.slice(0, 10))}</text>`,
+    '</svg>',
+    '',
+  ].join('\n')
+}
+
+/** Writes bench/results.json, bench/RESULTS.md and bench/results.svg. */
+export function writeReport(results: BenchResults): void {
+  writeFileSync(RESULTS_JSON, JSON.stringify(results, null, 2) + '\n')
+  writeFileSync(RESULTS_MD, markdown(results))
+  writeFileSync(RESULTS_SVG, svg(results))
+  process.stderr.write(`[bench] wrote ${RESULTS_MD}, ${RESULTS_SVG} and ${RESULTS_JSON}\n`)
+}

@@ -1,0 +1,121 @@
+// What each measurement returns: the child processes send these to bench/run.ts, which
+// keeps them in bench/results.json for bench/report.ts.
+
+/** Distribution of a per-event quantity. */
+export interface Distribution {
+  mean: number
+  p50: number
+  p99: number
+  max: number
+}
+
+/** Round trips and statements per event, counted on the wire by bench/pgproxy.ts. */
+export interface WireResult {
+  /** Events counted (one connection, one event at a time, after a warm-up on that connection). */
+  events: number
+  roundTripsPerEvent: number
+  statementsPerEvent: number
+  /** Parse messages: statements prepared (not served from a prepared-statement cache). */
+  preparesPerEvent: number
+  /** Syncs alone: connection checks, a round trip each. */
+  pingsPerEvent: number
+  kbToServerPerEvent: number
+  kbFromServerPerEvent: number
+  /** Mean round trips per event, by event type (and action). */
+  byEvent: Record<string, { events: number; roundTrips: number; statements: number }>
+}
+
+/** The addon's own split of each call (result.timings), over the measured events. */
+export interface AddonTimings {
+  parseMicros: Distribution
+  dbMicros: Distribution
+  totalMicros: Distribution
+  byEvent: Record<string, { events: number; parseMicros: number; dbMicros: number; totalMicros: number }>
+  statuses: Record<string, number>
+}
+
+/** One column of the table: an implementation run over the workload at fixed concurrency. */
+export interface ThroughputResult {
+  name: string
+  label: string
+  /** 'missing': the module is not there yet; 'failed': it threw. */
+  status: 'ok' | 'missing' | 'failed'
+  reason?: string
+  events: number
+  failures: number
+  errorSample: string[]
+  concurrency: number
+  wallMs: number
+  eventsPerSecond: number
+  /** Per event; for Bull, the job's processing time by Bull's own timestamps (ms resolution). */
+  latencyMs: Distribution
+  /** Client process CPU (all its threads; for pgbench, pgbench itself) and PostgreSQL backend CPU, µs per event. */
+  cpuMicrosPerEvent: { client: number; server: number | null }
+  /** Resident memory of the client process at the start of the measured window and its peak during it. */
+  rssMb: { start: number; peak: number } | null
+  /** 1-minute load average at the end of the measured window: the machine is shared, this says how much. */
+  load1: number | null
+  wire?: WireResult
+  addonTimings?: AddonTimings
+  /** Differences from the addon's database after the same workload (compareDatabases), null when not compared. */
+  differences?: { count: number; sample: string[] } | null
+  notes: string[]
+}
+
+/** The 2048-commit push, timed call by call on a fresh database. */
+export interface LargePushResult {
+  name: string
+  status: 'ok' | 'missing' | 'failed'
+  reason?: string
+  bytes: number
+  commits: number
+  calls: number
+  wallMs: { median: number; min: number; max: number }
+  /** The addon's own split (result.timings), medians. */
+  addonMicros?: { parse: number; db: number; total: number }
+}
+
+/** The addon's parse against JSON.parse of the same text. */
+export interface ParseResult {
+  /** Per payload kind: addon parse µs (result.timings.parseMicros) and JSON.parse µs, medians. */
+  rows: { kind: string; bytes: number; samples: number; addonMicros: number; jsonParseMicros: number }[]
+  /** Sum over the mixed sample of JSON.parse µs / addon parse µs. */
+  mixedSpeedup: number
+  largeSpeedup: number
+}
+
+/** RSS over a long addon run. */
+export interface MemoryResult {
+  events: number
+  concurrency: number
+  wallMs: number
+  samples: { events: number; rssMb: number; heapUsedMb: number; externalMb: number }[]
+  /** Last sample minus the first (taken after the first 10k events). */
+  growthMb: number
+  failures: number
+}
+
+export interface MachineInfo {
+  date: string
+  cpu: string
+  cores: number
+  memoryGb: number
+  kernel: string
+  loadAverage: number[]
+  versions: Record<string, string>
+}
+
+export interface BenchResults {
+  machine: MachineInfo
+  options: { events: number; warmup: number; concurrency: number; seed: number; ceilingSeconds: number }
+  workload: {
+    mix: Record<string, number>
+    bytes: number
+    events: number
+    seedRows: { teams: number; repositories: number; people: number; linked: number; bots: number }
+  }
+  throughput: ThroughputResult[]
+  largePush: LargePushResult[]
+  parse: ParseResult | null
+  memory: MemoryResult | null
+}

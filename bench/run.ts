@@ -1,0 +1,237 @@
+// `npm run bench`: the addon against its baselines, side by side in one run, each on a
+// fresh database with the same seed rows, the same generated workload and the same
+// concurrency, each in its own Node process (see bench/child.ts). Then the 2048-commit
+// push and the parse against JSON.parse (part `large`), and with --full the 200k-event
+// memory run (part `memory`). Part `bull` is the addon through Bull and Bull with no-op jobs.
+// Results go to bench/results.json, bench/RESULTS.md and bench/results.svg (bench/report.ts).
+//
+//   npm run bench -- [--events 6000] [--warmup 400] [--concurrency 8] [--seed 42]
+//                    [--only addon,pg,prisma,ceiling,bull,large,memory] [--full]
+//                    [--memory-events 200000] [--ceiling-seconds 10] [--large-calls 7]
+//                    [--report-only]
+import { fork } from 'node:child_process'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { parseArgs } from 'node:util'
+import { ADMIN_URL } from '../__test__/helpers/db'
+import type { ChildMessage, ParentMessage, Task } from './child'
+import { BenchDatabase, freshDatabase } from './db'
+import { loadCompare } from './implementations'
+import { describeMachine } from './machine'
+import { ServerCpuMeter } from './measure'
+import { printTable, RESULTS_JSON, writeReport } from './report'
+import type { BenchResults, LargePushResult, MemoryResult, ParseResult, ThroughputResult } from './results'
+import { createSeed, describeJobs, stream, Workload } from './workload'
+
+const ALL = ['addon', 'pg', 'prisma', 'ceiling', 'bull', 'large', 'memory'] as const
+type Part = (typeof ALL)[number]
+
+const { values: args } = parseArgs({
+  options: {
+    events: { type: 'string', default: '6000' },
+    warmup: { type: 'string', default: '400' },
+    concurrency: { type: 'string', default: '8' },
+    seed: { type: 'string', default: '42' },
+    only: { type: 'string' },
+    full: { type: 'boolean', default: false },
+    'memory-events': { type: 'string', default: '200000' },
+    'ceiling-seconds': { type: 'string', default: '10' },
+    'large-calls': { type: 'string', default: '7' },
+    'redis-url': { type: 'string', default: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379' },
+    'report-only': { type: 'boolean', default: false },
+  },
+})
+
+const int = (name: string, v: string | undefined): number => {
+  const n = Number(v)
+  if (!Number.isInteger(n) || n < 0) throw new Error(`--${name} must be a non-negative integer, not ${v}`)
+  return n
+}
+const options = {
+  events: int('events', args.events),
+  warmup: int('warmup', args.warmup),
+  concurrency: Math.max(1, int('concurrency', args.concurrency)),
+  seed: int('seed', args.seed),
+  ceilingSeconds: int('ceiling-seconds', args['ceiling-seconds']),
+}
+const parts = new Set<Part>(
+  args.only
+    ? args.only.split(',').map((p) => {
+        if (!(ALL as readonly string[]).includes(p)) throw new Error(`--only: unknown part ${p} (${ALL.join(', ')})`)
+        return p as Part
+      })
+    : ALL.filter((p) => p !== 'memory' || args.full),
+)
+if (args.full) parts.add('memory')
+
+const log = (text: string) => process.stderr.write(`[bench] ${text}\n`)
+
+/** Runs one task in a child process; samples the database's backend CPU while it says so. */
+async function inChild<T>(task: Task, db: BenchDatabase): Promise<T> {
+  const meter = await ServerCpuMeter.start(ADMIN_URL, db.name)
+  const child = fork(join(__dirname, 'child.ts'), [], {
+    execArgv: ['-r', join(__dirname, 'register.js'), '--expose-gc'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  })
+  try {
+    return await new Promise<T>((resolve, reject) => {
+      let mark: Map<number, number> | null = null
+      child.on('message', (m: ChildMessage) => {
+        if (m.type === 'window') {
+          const reply = (message: ParentMessage) => child.send(message)
+          if (m.phase === 'start') {
+            void meter.mark().then((baseline) => {
+              mark = baseline
+              reply({ type: 'ack' })
+            })
+          } else {
+            void meter.since(mark ?? new Map()).then((serverCpuMs) => reply({ type: 'ack', serverCpuMs }))
+          }
+        } else if (m.type === 'result') {
+          resolve(m.result as T)
+        } else {
+          reject(new Error(m.message))
+        }
+      })
+      child.on('exit', (code, signal) => reject(new Error(`child exited (${code ?? signal}) before reporting`)))
+      child.send({ type: 'task', task } satisfies ParentMessage)
+    })
+  } finally {
+    child.kill()
+    await meter.stop()
+  }
+}
+
+function failedResult(name: string, err: unknown): ThroughputResult {
+  return {
+    name,
+    label: name,
+    status: 'failed',
+    reason: (err as Error)?.message ?? String(err),
+    events: 0,
+    failures: 0,
+    errorSample: [],
+    concurrency: options.concurrency,
+    wallMs: 0,
+    eventsPerSecond: NaN,
+    latencyMs: { mean: NaN, p50: NaN, p99: NaN, max: NaN },
+    cpuMicrosPerEvent: { client: NaN, server: null },
+    rssMb: null,
+    load1: null,
+    notes: [],
+  }
+}
+
+async function main(): Promise<void> {
+  if (args['report-only']) {
+    const results: BenchResults = JSON.parse(readFileSync(RESULTS_JSON, 'utf8'))
+    printTable(results)
+    writeReport(results)
+    return
+  }
+  const seed = createSeed(options.seed)
+  const common = { seed: options.seed, warmup: options.warmup, events: options.events, concurrency: options.concurrency }
+  const machine = await describeMachine(ADMIN_URL)
+  const described = describeJobs(stream(new Workload(seed, { largePushAt: [options.warmup + Math.floor(options.events / 2)] }), options.warmup + options.events))
+  const workload = {
+    ...described,
+    seedRows: {
+      teams: seed.teams.length,
+      repositories: seed.repositories.length,
+      people: seed.people.length,
+      linked: seed.users.length,
+      bots: seed.people.filter((p) => p.kind === 'bot').length,
+    },
+  }
+  log(`${options.warmup} warm-up + ${options.events} events (${(workload.bytes / 2 ** 20).toFixed(0)} MB of payloads), concurrency ${options.concurrency}; parts: ${[...parts].join(', ')}`)
+
+  const results: BenchResults = {
+    machine,
+    options,
+    workload,
+    throughput: [],
+    largePush: [],
+    parse: null,
+    memory: null,
+  }
+  const compare = loadCompare()
+  let reference: BenchDatabase | null = null
+  try {
+    const columns: { part: Part; title: string; task: (db: BenchDatabase) => Task }[] = [
+      { part: 'addon', title: 'addon', task: (db) => ({ ...common, kind: 'throughput', name: 'addon', databaseUrl: db.url, wire: true }) },
+      { part: 'pg', title: 'pg', task: (db) => ({ ...common, kind: 'throughput', name: 'pg', databaseUrl: db.url, wire: true }) },
+      { part: 'prisma', title: 'prisma', task: (db) => ({ ...common, kind: 'throughput', name: 'prisma', databaseUrl: db.url, wire: true }) },
+      { part: 'ceiling', title: 'ceiling', task: (db) => ({ ...common, kind: 'ceiling', databaseUrl: db.url, seconds: options.ceilingSeconds }) },
+      { part: 'bull', title: 'bull', task: (db) => ({ ...common, kind: 'bull', databaseUrl: db.url, redisUrl: args['redis-url']!, noop: false }) },
+      { part: 'bull', title: 'bull (no-op jobs)', task: (db) => ({ ...common, kind: 'bull', databaseUrl: db.url, redisUrl: args['redis-url']!, noop: true }) },
+    ]
+    for (const column of columns) {
+      if (!parts.has(column.part)) continue
+      log(`${column.title}: fresh database, warm-up, ${options.events} events…`)
+      const db = await freshDatabase(seed)
+      let result: ThroughputResult
+      try {
+        result = await inChild<ThroughputResult>(column.task(db), db)
+      } catch (err) {
+        result = failedResult(column.part, err)
+      }
+      const writesRows = column.part !== 'ceiling' && result.name !== 'bull-noop'
+      if (result.status === 'ok' && column.part !== 'addon' && writesRows) {
+        result.differences = null
+        if (!reference) result.notes.push('database not compared: the addon column did not run')
+        else if ('missing' in compare) result.notes.push(`database not compared: compareDatabases ${compare.missing}`)
+        else {
+          try {
+            const differences = await compare.module.compareDatabases(reference.url, db.url)
+            result.differences = { count: differences.length, sample: differences.slice(0, 5) }
+          } catch (err) {
+            result.notes.push(`compareDatabases failed: ${(err as Error).message}`)
+          }
+        }
+      }
+      if (column.part === 'ceiling' && result.status === 'ok') result.notes.push('time-boxed: its database is not compared')
+      const diffs = result.differences ? `, ${result.differences.count} differences from the addon's database` : ''
+      log(`${result.name}: ${result.status === 'ok' ? `${result.eventsPerSecond.toFixed(0)} events/s${diffs}` : result.reason}`)
+      results.throughput.push(result)
+      if (column.part === 'addon' && result.status === 'ok') reference = db
+      else await db.drop()
+    }
+    if (parts.has('large')) {
+      for (const name of ['addon', 'pg'] as const) {
+        log(`large push: ${name}…`)
+        const db = await freshDatabase(seed)
+        try {
+          const r = await inChild<{ large: LargePushResult; parse: ParseResult | null }>(
+            { ...common, kind: 'large', name, databaseUrl: db.url, calls: int('large-calls', args['large-calls']), parseSample: 300 },
+            db,
+          )
+          results.largePush.push(r.large)
+          if (r.parse) results.parse = r.parse
+        } catch (err) {
+          results.largePush.push({ name, status: 'failed', reason: (err as Error).message, bytes: 0, commits: 2048, calls: 0, wallMs: { median: NaN, min: NaN, max: NaN } })
+        } finally {
+          await db.drop()
+        }
+      }
+    }
+    if (parts.has('memory')) {
+      const events = int('memory-events', args['memory-events'])
+      log(`memory: ${events} events through the addon…`)
+      const db = await freshDatabase(seed)
+      try {
+        results.memory = await inChild<MemoryResult>({ ...common, kind: 'memory', events, databaseUrl: db.url, sampleEvery: 10_000 }, db)
+      } finally {
+        await db.drop()
+      }
+    }
+  } finally {
+    await reference?.drop()
+  }
+  printTable(results)
+  writeReport(results)
+}
+
+main().catch((err) => {
+  console.error(err)
+  process.exitCode = 1
+})
