@@ -58,12 +58,8 @@ export function convergentUpsertSql(spec: ConvergentUpsert): string {
 }
 
 /**
- * Serialises writers of one entity for the rest of the transaction. Entities with a second
- * unique index ([repoId, number]) need it: two inserts of the same new entity could otherwise
- * each enter one index and wait for each other. The addon takes it inside the upsert (a CTE);
- * a JavaScript team writes it as its own statement, one more round trip.
+ * Serialises writers of one entity for the rest of the transaction (see ../shared/locks.ts).
+ * The addon takes it inside the upsert (a CTE); a JavaScript team writes it as its own
+ * statement, one more round trip.
  */
 export const ENTITY_LOCK = statement(['lockClass', 'githubId'] as const, 'SELECT pg_advisory_xact_lock(@lockClass, hashint8(@githubId))')
-
-/** Lock classes: the addon's, so both can run against one database. */
-export const LOCK_CLASS = { pullRequest: 0x64707201, issue: 0x64707202 } as const

@@ -10,7 +10,8 @@ import { personIdentity, PlannedIssue } from '../shared/plan'
 import { NO_RECORDS, RecordCounts } from '../shared/result'
 import { sqlTimestamp, sqlTimestampOrNull } from '../shared/time'
 import { UserMap } from '../shared/users'
-import { convergentUpsertSql, ENTITY_LOCK, LOCK_CLASS } from './converge'
+import { LOCK_CLASS } from '../shared/locks'
+import { convergentUpsertSql, ENTITY_LOCK } from './converge'
 import { bind, statement } from './statement'
 
 export const UPSERT_ISSUE = statement(
