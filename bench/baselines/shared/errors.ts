@@ -13,9 +13,16 @@ export class BaselineError extends Error {
   }
 }
 
-/** The code of any error a baseline throws: ours, or PostgreSQL's SQLSTATE (`23505`, …). */
+/** The addon's code for any error a baseline throws: ours, a PostgreSQL SQLSTATE classified by
+ * class as the addon does (crates/core/src/error.rs), or Prisma's P-code. */
 export function errorCode(error: unknown): string {
   if (error instanceof BaselineError) return error.code
   const code = (error as { code?: unknown } | null)?.code
-  return typeof code === 'string' ? code : 'INTERNAL'
+  if (typeof code !== 'string') return 'INTERNAL'
+  // Already one of the addon's codes (its WebhookProcessingError, for the check's comparisons).
+  if (/^[A-Z_]+$/.test(code)) return code
+  if (code.startsWith('23') || code === 'P2002' || code === 'P2003') return 'CONSTRAINT_VIOLATION'
+  if (code.startsWith('22')) return 'INVALID_PAYLOAD'
+  if (code.startsWith('08') || code.startsWith('53') || code.startsWith('57P')) return 'DATABASE_UNAVAILABLE'
+  return 'DATABASE_ERROR'
 }
