@@ -6,7 +6,8 @@ import { randomUUID } from 'node:crypto'
 import type { Pool, PoolClient } from 'pg'
 import type { EventRecord } from '../shared/pipeline'
 import { sqlTimestamp } from '../shared/time'
-import { bind, statement } from './statement'
+import { execute } from './pool'
+import { statement } from './statement'
 
 const COLUMNS = ['id', 'repoId', 'deliveryId', 'type', 'action', 'senderGithubId', 'payload', 'now', 'receivedAt'] as const
 export type EventParam = (typeof COLUMNS)[number]
@@ -63,15 +64,15 @@ export function eventValues(ev: EventRecord, now: number): Record<EventParam, un
 }
 
 export async function claimEvent(client: PoolClient, ev: EventRecord, now: number): Promise<string | null> {
-  const { rows } = await client.query<{ id: string }>(CLAIM_EVENT.text, bind(CLAIM_EVENT, eventValues(ev, now)))
+  const { rows } = await execute<EventParam, { id: string }>(client, CLAIM_EVENT, eventValues(ev, now))
   return rows[0]?.id ?? null
 }
 
 export async function recordIgnored(pool: Pool, ev: EventRecord, now: number): Promise<string> {
-  const { rows } = await pool.query<{ id: string }>(RECORD_IGNORED.text, bind(RECORD_IGNORED, eventValues(ev, now)))
+  const { rows } = await execute<EventParam, { id: string }>(pool, RECORD_IGNORED, eventValues(ev, now))
   return rows[0].id
 }
 
 export async function recordFailure(pool: Pool, ev: EventRecord, message: string, now: number): Promise<void> {
-  await pool.query(RECORD_FAILURE.text, bind(RECORD_FAILURE, { ...eventValues(ev, now), lastError: message }))
+  await execute(pool, RECORD_FAILURE, { ...eventValues(ev, now), lastError: message })
 }

@@ -12,7 +12,8 @@ import { sqlTimestamp, sqlTimestampOrNull } from '../shared/time'
 import { UserMap } from '../shared/users'
 import { LOCK_CLASS } from '../shared/locks'
 import { convergentUpsertSql, ENTITY_LOCK } from './converge'
-import { bind, statement } from './statement'
+import { execute } from './pool'
+import { statement } from './statement'
 
 export const UPSERT_ISSUE = statement(
   [
@@ -75,8 +76,8 @@ export function issueValues(repoId: string, issue: PlannedIssue, users: UserMap,
 }
 
 export async function writeIssue(client: PoolClient, issue: PlannedIssue, ctx: WriteContext): Promise<RecordCounts> {
-  await client.query(ENTITY_LOCK.text, bind(ENTITY_LOCK, { lockClass: LOCK_CLASS.issue, githubId: issue.githubId }))
+  await execute(client, ENTITY_LOCK, { lockClass: LOCK_CLASS.issue, githubId: issue.githubId })
   const values = issueValues(ctx.repo.id, issue, ctx.users, ctx.receivedAt)
-  const { rowCount } = await client.query(UPSERT_ISSUE.text, bind(UPSERT_ISSUE, values))
+  const { rowCount } = await execute(client, UPSERT_ISSUE, values)
   return { ...NO_RECORDS, issues: rowCount ?? 0 }
 }

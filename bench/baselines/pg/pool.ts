@@ -1,6 +1,7 @@
 // The pg baseline's connection pool and its transaction helper.
 
-import { Pool, PoolClient } from 'pg'
+import { Pool, PoolClient, QueryResult, QueryResultRow } from 'pg'
+import { bind, Statement } from './statement'
 
 /** A pool whose sessions run in UTC, so Prisma's TIMESTAMP(3) defaults hold UTC like our values. */
 export function createPool(databaseUrl: string, connections: number): Pool {
@@ -33,4 +34,14 @@ export async function inTransaction<T>(pool: Pool, fn: (client: PoolClient) => P
       client.release(broken)
     }
   }
+}
+
+/** Runs a statement as a named prepared statement: parsed and planned once per connection, as
+ * the addon's driver does, instead of node-pg's default of parsing every call. */
+export function execute<N extends string, R extends QueryResultRow = QueryResultRow>(
+  db: Pool | PoolClient,
+  stmt: Statement<N>,
+  values: Record<N, unknown>,
+): Promise<QueryResult<R>> {
+  return db.query<R>({ name: stmt.name, text: stmt.text, values: bind(stmt, values) })
 }

@@ -15,7 +15,8 @@ import { sqlTimestamp, sqlTimestampOrNull } from '../shared/time'
 import { UserMap } from '../shared/users'
 import { LOCK_CLASS } from '../shared/locks'
 import { convergentUpsertSql, ENTITY_LOCK } from './converge'
-import { bind, statement } from './statement'
+import { execute } from './pool'
+import { statement } from './statement'
 
 export const UPSERT_PULL_REQUEST = statement(
   [
@@ -99,9 +100,9 @@ export function pullRequestValues(repoId: string, pr: PlannedPullRequest, users:
 
 /** Locks the pull request, then inserts it or folds the payload in; 1 when inserted or changed. */
 export async function upsertPullRequest(client: PoolClient, pr: PlannedPullRequest, ctx: WriteContext): Promise<number> {
-  await client.query(ENTITY_LOCK.text, bind(ENTITY_LOCK, { lockClass: LOCK_CLASS.pullRequest, githubId: pr.githubId }))
+  await execute(client, ENTITY_LOCK, { lockClass: LOCK_CLASS.pullRequest, githubId: pr.githubId })
   const values = pullRequestValues(ctx.repo.id, pr, ctx.users)
-  return (await client.query(UPSERT_PULL_REQUEST.text, bind(UPSERT_PULL_REQUEST, values))).rowCount ?? 0
+  return (await execute(client, UPSERT_PULL_REQUEST, values)).rowCount ?? 0
 }
 
 export async function writePullRequest(client: PoolClient, pr: PlannedPullRequest, ctx: WriteContext): Promise<RecordCounts> {

@@ -9,7 +9,8 @@ import { commitIdentities, PlannedCommit } from '../shared/plan'
 import { NO_RECORDS, RecordCounts } from '../shared/result'
 import { sqlTimestamp } from '../shared/time'
 import { firstUser, UserMap } from '../shared/users'
-import { bind, statement } from './statement'
+import { execute } from './pool'
+import { statement } from './statement'
 
 /** A whole 2048-commit push fits one statement (11 array parameters whatever its size). */
 const BATCH = 2048
@@ -51,7 +52,7 @@ export async function writePush(client: PoolClient, commits: PlannedCommit[], ct
   let inserted = 0
   for (let i = 0; i < commits.length; i += BATCH) {
     const values = commitValues(ctx.repo.id, commits.slice(i, i + BATCH), ctx.users)
-    inserted += (await client.query(INSERT_COMMITS.text, bind(INSERT_COMMITS, values))).rowCount ?? 0
+    inserted += (await execute(client, INSERT_COMMITS, values)).rowCount ?? 0
   }
   return { ...NO_RECORDS, commits: inserted }
 }

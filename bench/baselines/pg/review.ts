@@ -12,7 +12,8 @@ import { sqlTimestamp, sqlTimestampOrNull } from '../shared/time'
 import { UserMap } from '../shared/users'
 import { convergentUpsertSql } from './converge'
 import { upsertPullRequest } from './pull-request'
-import { bind, statement } from './statement'
+import { execute } from './pool'
+import { statement } from './statement'
 
 export const UPSERT_REVIEW = statement(
   [
@@ -68,6 +69,6 @@ export function reviewValues(
 export async function writeReview(client: PoolClient, pr: PlannedPullRequest, review: PlannedReview, ctx: WriteContext): Promise<RecordCounts> {
   const pullRequests = await upsertPullRequest(client, pr, ctx)
   const values = reviewValues(ctx.repo.id, pr, review, ctx.users, ctx.receivedAt)
-  const { rowCount } = await client.query(UPSERT_REVIEW.text, bind(UPSERT_REVIEW, values))
+  const { rowCount } = await execute(client, UPSERT_REVIEW, values)
   return { commits: 0, issues: 0, pullRequests, reviews: rowCount ?? 0 }
 }

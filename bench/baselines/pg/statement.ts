@@ -2,7 +2,11 @@
 // baseline binds values by name; the pgbench ceiling renders the very same text with SQL
 // expressions in place of the parameters, so both run the same SQL.
 
+import { createHash } from 'node:crypto'
+
 export interface Statement<N extends string> {
+  /** A name for the prepared statement (derived from the text). */
+  name: string
   /** The SQL with `$1 … $n`. */
   text: string
   /** Parameter names in `$n` order. */
@@ -22,7 +26,7 @@ export function statement<N extends string>(names: readonly N[], sql: string): S
   const missing = names.filter((n) => !order.includes(n))
   const extra = order.filter((n) => !(names as readonly string[]).includes(n))
   if (missing.length || extra.length) throw new Error(`statement parameters differ: missing ${missing}, unexpected ${extra}`)
-  return { text, params: order as N[] }
+  return { name: `bench_${createHash('sha1').update(text).digest('hex').slice(0, 16)}`, text, params: order as N[] }
 }
 
 /** The values in `$n` order. */
