@@ -1,9 +1,10 @@
 // Equivalence self-check of the baselines against the addon (run: `node -r
-// ./bench/baselines/register.js bench/baselines/check.ts [--concurrency 8]`).
+// ./bench/baselines/register.js bench/baselines/check.ts [--concurrency 8] [--timelines 2]`).
 //
 // Every @octokit/webhooks-examples delivery of the four tracked types, the __test__ fixtures,
 // and a few edge cases (untracked events, a redelivery, NUL characters, bad values, an unknown
-// repository, invalid JSON) go through the addon, the pg baseline and the Prisma baseline, each
+// repository, invalid JSON), and random histories of a few entities (timeline.ts), go through
+// the addon, the pg baseline and the Prisma baseline, each
 // on its own fresh database seeded alike. Compared: each delivery's outcome (status, rows
 // changed, metric jobs and unmapped users, or the error code) and then every stored row
 // (compare.ts). A second round feeds each implementation the same deliveries shuffled, N at a
@@ -17,6 +18,7 @@ import { WebhookProcessor } from '../../lib'
 import { createTestDatabase, EXAMPLES_REPO_GITHUB_ID, insertRepository, insertTeam, insertUser, TestDatabase } from '../../__test__/helpers/db'
 import { examplesOf } from '../../__test__/helpers/examples'
 import { compareDatabases } from './compare'
+import { timelineDeliveries } from './timeline'
 import { connectPgBaseline } from './pg'
 import { connectPrismaBaseline } from './prisma'
 import { errorCode } from './shared/errors'
@@ -169,7 +171,9 @@ async function runConcurrent(connect: Connect, jobs: BenchJob[], concurrency: nu
 async function main(): Promise<void> {
   const arg = process.argv.indexOf('--concurrency')
   const concurrency = arg > 0 ? Number(process.argv[arg + 1]) : 8
-  const jobs = checkDeliveries()
+  const timelines = process.argv.indexOf('--timelines')
+  const seeds = Array.from({ length: timelines > 0 ? Number(process.argv[timelines + 1]) : 2 }, (_, i) => i + 1)
+  const jobs = [...checkDeliveries(), ...seeds.flatMap((seed) => timelineDeliveries(seed))]
   const databases: TestDatabase[] = []
   let failures = 0
   const report = (what: string, diffs: string[]) => {

@@ -22,8 +22,10 @@ export interface Convergence<R> {
 
 function comparePart(a: KeyPart, b: KeyPart): number {
   if (typeof a === 'string' && typeof b === 'string') return Buffer.compare(Buffer.from(a), Buffer.from(b))
-  if (typeof a === 'bigint' && typeof b === 'bigint') return a < b ? -1 : a > b ? 1 : 0
-  return Number(a) - Number(b)
+  // Numbers include ±Infinity (absent times), so no subtraction: -Infinity - -Infinity is NaN.
+  const x = typeof a === 'bigint' ? a : Number(a)
+  const y = typeof b === 'bigint' ? b : Number(b)
+  return x < y ? -1 : x > y ? 1 : 0
 }
 
 function compareKeys(a: KeyPart[], b: KeyPart[]): number {
