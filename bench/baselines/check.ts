@@ -9,7 +9,8 @@
 // changed, metric jobs and unmapped users, or the error code) and then every stored row
 // (compare.ts). A second round feeds each implementation the same deliveries shuffled, N at a
 // time, and compares its database with the addon's sequential one: order independence under
-// concurrency. Exits 1 on any difference.
+// concurrency. Last, the pgbench ceiling runs two seconds on the same mix. Exits 1 on any
+// difference.
 
 import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -20,6 +21,7 @@ import { examplesOf } from '../../__test__/helpers/examples'
 import { compareDatabases } from './compare'
 import { timelineDeliveries } from './timeline'
 import { connectPgBaseline } from './pg'
+import { runCeiling } from './pgbench'
 import { connectPrismaBaseline } from './prisma'
 import { errorCode } from './shared/errors'
 import type { BaselineResult } from './shared/result'
@@ -208,6 +210,16 @@ async function main(): Promise<void> {
       databases.push(db)
       report(`${name}, shuffled and ${concurrency} at a time, rows = addon sequential rows`, await compareDatabases(addon.db.url, db.url))
     }
+    // The ceiling's scripts run and write one events row per transaction, none failing.
+    const ceilingDb = await createTestDatabase()
+    databases.push(ceilingDb)
+    await seedCheckDatabase(ceilingDb.pool)
+    const ceiling = await runCeiling(ceilingDb.url, jobs, { clients: 2, seconds: 2 })
+    const { rows: stored } = await ceilingDb.pool.query(`SELECT count(*)::int AS n FROM events WHERE processed`)
+    report(
+      `ceiling ran ${ceiling.transactions} transactions (${ceiling.eventsPerSecond.toFixed(0)}/s at 2 clients), one processed event each`,
+      ceiling.transactions > 0 && stored[0].n === ceiling.transactions ? [] : [`${stored[0].n} events for ${ceiling.transactions} transactions`],
+    )
   } finally {
     await Promise.all(databases.map((db) => db.drop()))
   }

@@ -64,18 +64,20 @@ function describe(scripts: Script[], args: string[]): string {
 /** Runs the ceiling on `databaseUrl` (fresh, migrated and seeded like the implementations'). */
 export async function runCeiling(databaseUrl: string, jobs: BenchJob[], opts: { clients: number; seconds?: number }): Promise<CeilingResult> {
   const seconds = opts.seconds ?? 10
-  const kinds = scriptKinds(jobs)
-  if (kinds.length === 0) throw new Error('runCeiling: no jobs to model')
   const pool = createPool(databaseUrl, 1)
   const table = `pgbench_ceiling_${process.pid}`
   const dir = mkdtempSync(join(tmpdir(), 'ceiling-'))
   try {
-    const pullRequests = distinctPullRequests(jobs)
+    const { rows } = await pool.query<{ id: number }>('SELECT "githubId"::float8 AS id FROM repositories')
+    const repos = new Set(rows.map((r) => r.id))
+    const kinds = scriptKinds(jobs, repos)
+    if (kinds.length === 0) throw new Error('runCeiling: no job writes anything in this database')
+    const pullRequests = distinctPullRequests(jobs, repos)
     const scripts: Script[] = []
     for (const kind of kinds) {
       const envelope = readEnvelope(parseJson(kind.job.payload))
       const repo = envelope.repositoryId === null ? null : await findRepository(pool, envelope.repositoryId)
-      if (!repo) throw new Error(`runCeiling: the ${kind.name} jobs name repository ${envelope.repositoryId}, which the database does not have`)
+      if (!repo) throw new Error(`runCeiling: repository ${envelope.repositoryId} vanished`)
       const users = kind.plan ? await loadUsers(pool, planIdentities(kind.plan)) : new Map()
       scripts.push(buildScript(kind, { repo, users, envelope, pullRequests, table }))
     }

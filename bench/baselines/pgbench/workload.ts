@@ -2,10 +2,10 @@
 // event, a review, an issues event, a push of k commits, an untracked event), each kind gets a
 // pgbench weight (its share of the jobs) and a representative delivery (the median payload size
 // of its kind) whose bound values the script reuses. Big job lists are sampled for the parsing;
-// jobs that would fail (bad values) are left out of the model.
+// jobs that write nothing in the baselines (bad values, unknown repositories) are left out.
 
 import type { BenchJob } from '../types'
-import { parseJson, readTracked, trackedEvent } from '../shared/payload'
+import { parseJson, readEnvelope, readTracked, trackedEvent } from '../shared/payload'
 import { Plan, plan as planOf } from '../shared/plan'
 
 export interface ScriptKind {
@@ -40,13 +40,17 @@ interface Planned {
   plan: Plan
 }
 
-function planned(jobs: BenchJob[]): Planned[] {
+/** GitHub ids of the repositories the database knows. */
+export type KnownRepositories = ReadonlySet<number>
+
+function planned(jobs: BenchJob[], repos: KnownRepositories): Planned[] {
   const out: Planned[] = []
   for (const job of jobs) {
     const event = trackedEvent(job.event)
     if (!event) continue
     try {
-      out.push({ job, plan: planOf(readTracked(event, parseJson(job.payload))) })
+      const view = readTracked(event, parseJson(job.payload))
+      if (repos.has(view.repositoryId)) out.push({ job, plan: planOf(view) })
     } catch {
       // A delivery the baselines reject writes no entity rows: not part of the modelled mix.
     }
@@ -95,7 +99,7 @@ function pushKinds(items: Planned[], total: number): ScriptKind[] {
 }
 
 /** The script kinds of a job list. */
-export function scriptKinds(jobs: BenchJob[]): ScriptKind[] {
+export function scriptKinds(jobs: BenchJob[], repos: KnownRepositories): ScriptKind[] {
   const byEvent = new Map<string, BenchJob[]>()
   for (const job of jobs) {
     const list = byEvent.get(job.event)
@@ -106,7 +110,7 @@ export function scriptKinds(jobs: BenchJob[]): ScriptKind[] {
   const take = (event: string) => byEvent.get(event) ?? []
   const tracked = (event: string) => {
     const all = take(event)
-    const parsed = planned(sample(all, SAMPLE))
+    const parsed = planned(sample(all, SAMPLE), repos)
     // Scale the sampled kinds back to the share of valid jobs in the whole list.
     return { parsed, total: all.length === 0 ? 0 : (parsed.length / Math.min(all.length, SAMPLE)) * all.length }
   }
@@ -118,18 +122,28 @@ export function scriptKinds(jobs: BenchJob[]): ScriptKind[] {
   kinds.push(...kindsOf('issues', issues.parsed, issues.total))
   const push = tracked('push')
   kinds.push(...pushKinds(push.parsed, push.total))
+  // Untracked events are stored only when their repository is known.
   const untracked = jobs.filter((j) => !trackedEvent(j.event))
-  if (untracked.length > 0) {
-    const rep = median(sample(untracked, SAMPLE), (j) => j.payload.length)
-    kinds.push({ name: 'ignored', weight: untracked.length, job: rep, plan: null, distinct: 0 })
+  const stored = sample(untracked, SAMPLE).filter((j) => {
+    try {
+      const id = readEnvelope(parseJson(j.payload)).repositoryId
+      return id !== null && repos.has(id)
+    } catch {
+      return false
+    }
+  })
+  if (stored.length > 0) {
+    const rep = median(stored, (j) => j.payload.length)
+    const weight = Math.round((stored.length * untracked.length) / Math.min(untracked.length, SAMPLE))
+    kinds.push({ name: 'ignored', weight, job: rep, plan: null, distinct: 0 })
   }
   return kinds
 }
 
 /** Distinct pull requests the pull_request and review jobs touch together (they share rows). */
-export function distinctPullRequests(jobs: BenchJob[]): number {
+export function distinctPullRequests(jobs: BenchJob[], repos: KnownRepositories): number {
   const prJobs = jobs.filter((j) => j.event === 'pull_request' || j.event === 'pull_request_review')
-  const parsed = planned(sample(prJobs, SAMPLE))
+  const parsed = planned(sample(prJobs, SAMPLE), repos)
   if (parsed.length === 0) return 1
   const ids = new Set(parsed.map((p) => (p.plan.event === 'pull_request' || p.plan.event === 'pull_request_review' ? p.plan.pullRequest.githubId : 0)))
   return Math.max(1, Math.round((ids.size * prJobs.length) / parsed.length))

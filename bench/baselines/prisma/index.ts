@@ -7,7 +7,9 @@
 //
 // Queries per event once the caches are warm: BEGIN, find event, create event, [lock, find,
 // upsert] per entity (the upsert skipped when the payload changes nothing), mark processed,
-// COMMIT: pull_request 8, issues 8, pull_request_review 11, push 6.
+// COMMIT: pull_request 8, issues 8, pull_request_review 10, push 6 (counted; Prisma sends each
+// upsert as one INSERT … ON CONFLICT). A user lookup that misses the cache is two queries
+// (users, then their team_members).
 
 import { PrismaPg } from '@prisma/adapter-pg'
 import type { ImplementationFactory } from '../types'

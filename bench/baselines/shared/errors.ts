@@ -1,7 +1,7 @@
 // Errors the baselines raise, with the addon's codes (docs/errors.md) so the equivalence check
 // can compare outcomes delivery by delivery.
 
-export type BaselineErrorCode = 'INVALID_JOB' | 'INVALID_PAYLOAD' | 'UNKNOWN_REPOSITORY'
+export type BaselineErrorCode = 'INVALID_JOB' | 'INVALID_PAYLOAD' | 'PAYLOAD_TOO_LARGE' | 'UNKNOWN_REPOSITORY'
 
 export class BaselineError extends Error {
   constructor(

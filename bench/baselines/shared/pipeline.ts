@@ -1,5 +1,5 @@
 // One delivery from envelope to committed rows, in the order of checks DESIGN.md fixes and the
-// addon follows (crates/core/src/processor.rs): envelope → parse → event type → repository →
+// addon follows (crates/core/src/processor.rs): envelope → size → parse → event type → repository →
 // plan → user mapping → one transaction (claim the event, write the entities). Shared by the
 // pg and Prisma baselines, which differ only in their `DeliveryStore` (the database layer).
 
@@ -55,6 +55,8 @@ export interface DeliveryStore {
 }
 
 const EVENT_NAME = /^[a-z0-9_]+$/
+/** GitHub never sends more; the addon refuses more (PAYLOAD_TOO_LARGE). */
+const MAX_PAYLOAD_BYTES = 25 * 1024 * 1024
 const REPO_TTL_MS = 15 * 60_000
 
 /** Repositories by GitHub id, cached like the addon's; unknown ones are not cached. */
@@ -109,6 +111,10 @@ export class DeliveryPipeline implements BaselineImplementation {
     if (typeof job.deliveryId !== 'string' || job.deliveryId === '') throw new BaselineError('INVALID_JOB', 'deliveryId must be a non-empty string')
     if (typeof job.event !== 'string' || !EVENT_NAME.test(job.event)) throw new BaselineError('INVALID_JOB', 'event must be a GitHub event name')
     if (typeof job.payload !== 'string') throw new BaselineError('INVALID_JOB', 'payload must be a string')
+    // A UTF-16 length beyond a third of the limit may be over it in UTF-8: only then count bytes.
+    if (job.payload.length > MAX_PAYLOAD_BYTES / 3 && Buffer.byteLength(job.payload) > MAX_PAYLOAD_BYTES) {
+      throw new BaselineError('PAYLOAD_TOO_LARGE', 'payload is over 25 MiB')
+    }
     const now = Date.now()
     const parsed = parseJson(job.payload)
     const event = trackedEvent(job.event)
