@@ -2,14 +2,14 @@
 // ./bench/baselines/register.js bench/baselines/check.ts [--concurrency 8] [--timelines 2]`).
 //
 // Every @octokit/webhooks-examples delivery of the four tracked types, the __test__ fixtures,
-// and a few edge cases (untracked events, a redelivery, NUL characters, bad values, an unknown
-// repository, invalid JSON), and random histories of a few entities (timeline.ts), go through
-// the addon, the pg baseline and the Prisma baseline, each
-// on its own fresh database seeded alike. Compared: each delivery's outcome (status, rows
-// changed, metric jobs and unmapped users, or the error code) and then every stored row
-// (compare.ts). A second round feeds each implementation the same deliveries (less the
-// inherently order-dependent ones, see orderDependent) shuffled, N at a time, and compares its
-// database with the addon's sequential one: order independence under concurrency. Last, the pgbench ceiling runs two seconds on the same mix. Exits 1 on any
+// a few edge cases (untracked events, a redelivery, NUL characters, bad values, an unknown
+// repository, invalid JSON) and random histories of a few entities (timeline.ts) go through the
+// addon, the pg baseline and the Prisma baseline, each on its own fresh database seeded alike.
+// Compared: each delivery's outcome (status, rows changed, metric jobs and unmapped users, or
+// the error code), then every stored row (compare.ts). A second round feeds each implementation
+// the same deliveries (less the inherently order-dependent ones, see orderDependent) shuffled,
+// N at a time, and compares its database with the addon's sequential one: order independence
+// under concurrency. Last, the pgbench ceiling runs two seconds on the same mix. Exits 1 on any
 // difference.
 
 import { readdirSync, readFileSync } from 'node:fs'
