@@ -1,3 +1,6 @@
+// The interface between the bench harness (bench/run.ts) and the implementations it measures
+// side by side: the addon, the pg and Prisma baselines, and the pgbench ceiling.
+
 /** One delivery as the bench feeds it: the raw body text, as Bull job data carries it. */
 export interface BenchJob { deliveryId: string; event: string; payload: string }
 /** One implementation under test; the database is fresh, migrated (lib migrate()) and seeded (teams, users, repositories, team members). */

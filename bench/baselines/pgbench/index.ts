@@ -1,0 +1,120 @@
+// The ceiling: the pg baseline's SQL per event, driven by the `pgbench` binary instead of
+// Node.js, on the bench's job mix (./workload.ts: one script per event kind, weighted by its
+// share of the jobs; ./scripts.ts: what each script runs and how it maps to the pg baseline's
+// statements). pgbench runs `-M prepared` (statements parsed once per connection), `-n` (no
+// vacuum of its own tables), `clients` connections on up to 2 threads for `seconds`, and logs
+// every transaction (`-l`): p50/p99 come from those logs, events/s is pgbench's tps (one
+// transaction per event). Each client's first run of each script also loads its text variables
+// from a helper table; those runs are left out of the latencies. The helper table lives in the
+// bench database only while pgbench runs.
+
+import { execFile } from 'node:child_process'
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { promisify } from 'node:util'
+import { findRepository, loadUsers } from '../pg/lookups'
+import { createPool } from '../pg/pool'
+import { parseJson, readEnvelope } from '../shared/payload'
+import { planIdentities } from '../shared/plan'
+import type { BenchJob, CeilingResult } from '../types'
+import { buildScript, Script } from './scripts'
+import { distinctPullRequests, scriptKinds } from './workload'
+
+/** The pgbench binary: $PGBENCH, else the newest /usr/lib/postgresql/<v>/bin/pgbench, else PATH. */
+export function pgbenchBinary(): string {
+  if (process.env.PGBENCH) return process.env.PGBENCH
+  const root = '/usr/lib/postgresql'
+  const versions = existsSync(root) ? readdirSync(root).sort((a, b) => Number(b) - Number(a)) : []
+  const found = versions.map((v) => join(root, v, 'bin/pgbench')).find((p) => existsSync(p))
+  return found ?? 'pgbench'
+}
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return 0
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]
+}
+
+/** Per-transaction latencies (ms) from pgbench's logs (`client tx latency_us script epoch us`),
+ * without each client's first run of each script (it loads the variables). */
+function latencies(dir: string): number[] {
+  const seen = new Set<string>()
+  const out: number[] = []
+  for (const file of readdirSync(dir).filter((f) => f.startsWith('tx.'))) {
+    for (const line of readFileSync(join(dir, file), 'utf8').split('\n')) {
+      const [client, , latency, script] = line.split(' ')
+      if (latency === undefined) continue
+      const key = `${client}/${script}`
+      if (!seen.has(key)) {
+        seen.add(key)
+        continue
+      }
+      out.push(Number(latency) / 1000)
+    }
+  }
+  return out.sort((a, b) => a - b)
+}
+
+function describe(scripts: Script[], args: string[]): string {
+  // The database URL (last) may carry a password: never in the description.
+  const header = `pgbench ${args.slice(0, -1).join(' ')} <databaseUrl>`
+  return [header, ...scripts.map((s) => `-- ${s.name} @${s.weight}\n${s.text}`)].join('\n')
+}
+
+/** Runs the ceiling on `databaseUrl` (fresh, migrated and seeded like the implementations'). */
+export async function runCeiling(databaseUrl: string, jobs: BenchJob[], opts: { clients: number; seconds?: number }): Promise<CeilingResult> {
+  const seconds = opts.seconds ?? 10
+  const pool = createPool(databaseUrl, 1)
+  const table = `pgbench_ceiling_${process.pid}`
+  const dir = mkdtempSync(join(tmpdir(), 'ceiling-'))
+  try {
+    const { rows } = await pool.query<{ id: number }>('SELECT "githubId"::float8 AS id FROM repositories')
+    const repos = new Set(rows.map((r) => r.id))
+    const kinds = scriptKinds(jobs, repos)
+    if (kinds.length === 0) throw new Error('runCeiling: no job writes anything in this database')
+    const pullRequests = distinctPullRequests(jobs, repos)
+    const scripts: Script[] = []
+    for (const kind of kinds) {
+      const envelope = readEnvelope(parseJson(kind.job.payload))
+      const repo = envelope.repositoryId === null ? null : await findRepository(pool, envelope.repositoryId)
+      if (!repo) throw new Error(`runCeiling: repository ${envelope.repositoryId} vanished`)
+      const users = kind.plan ? await loadUsers(pool, planIdentities(kind.plan)) : new Map()
+      scripts.push(buildScript(kind, { repo, users, envelope, pullRequests, table }))
+    }
+    const names = scripts.flatMap((s) => [...s.variables.keys()])
+    const texts = scripts.flatMap((s) => [...s.variables.values()])
+    await pool.query(`CREATE TABLE ${table} (name text PRIMARY KEY, value text NOT NULL)`)
+    await pool.query(`INSERT INTO ${table} SELECT * FROM UNNEST($1::text[], $2::text[])`, [names, texts])
+
+    const args = ['-n', '-M', 'prepared', '-c', String(opts.clients), '-j', String(Math.min(2, opts.clients)), '-T', String(seconds)]
+    for (const s of scripts) {
+      const file = join(dir, `${s.name}.sql`)
+      writeFileSync(file, s.text)
+      args.push('-D', `l_${s.name}=0`, '-f', `${file}@${s.weight}`)
+    }
+    args.push('-l', `--log-prefix=${join(dir, 'tx')}`, databaseUrl)
+    const { stdout } = await promisify(execFile)(pgbenchBinary(), args, {
+      env: { ...process.env, PGOPTIONS: '-c TimeZone=UTC' },
+      maxBuffer: 64 * 1024 * 1024,
+    }).catch((e: Error & { stderr?: string }) => {
+      throw new Error(`pgbench failed: ${e.stderr?.trim().split('\n').slice(-5).join('\n') ?? e.message}`)
+    })
+    const tps = /tps = ([\d.]+) \(without initial connection time\)/.exec(stdout)
+    const processed = /number of transactions actually processed: (\d+)/.exec(stdout)
+    const failed = /number of failed transactions: (\d+)/.exec(stdout)
+    if (!tps || !processed) throw new Error(`pgbench: unexpected output:\n${stdout}`)
+    if (failed && Number(failed[1]) > 0) throw new Error(`pgbench: ${failed[1]} transactions failed:\n${stdout}`)
+    const sorted = latencies(dir)
+    return {
+      eventsPerSecond: Number(tps[1]),
+      latencyMs: { p50: percentile(sorted, 50), p99: percentile(sorted, 99) },
+      transactions: Number(processed[1]),
+      clients: opts.clients,
+      script: describe(scripts, args),
+    }
+  } finally {
+    await pool.query(`DROP TABLE IF EXISTS ${table}`).catch(() => undefined)
+    await pool.end()
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
