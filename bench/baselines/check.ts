@@ -1,5 +1,5 @@
 // Equivalence self-check of the baselines against the addon (run: `node -r
-// ./bench/baselines/register.js bench/baselines/check.ts [--concurrency 8] [--timelines 2]`).
+// ./bench/register.js bench/baselines/check.ts [--concurrency 8] [--timelines 2]`).
 //
 // Every @octokit/webhooks-examples delivery of the four tracked types, the __test__ fixtures,
 // a few edge cases (untracked events, a redelivery, NUL characters, bad values, an unknown

@@ -3,7 +3,7 @@
 // 3 commits, over 500 pull requests and 200 issues with random updated_at) through the addon,
 // the pg and the Prisma baselines at N connections (N deliveries in flight), each on a fresh
 // database, and the pgbench ceiling on the same mix. Not a benchmark: one short run each, on a
-// shared 2-core machine. Run: `node -r ./bench/baselines/register.js bench/baselines/rate.ts
+// shared 2-core machine. Run: `node -r ./bench/register.js bench/baselines/rate.ts
 // [--jobs 3000] [--connections 8]`.
 
 import { readFileSync } from 'node:fs'

@@ -33,7 +33,7 @@ export function ensurePrismaClient(): string {
 export function loadPrismaClient(): new (options: { adapter: unknown }) => PrismaDb {
   const path = ensurePrismaClient()
   // The client is TypeScript: without a runner that compiles .ts, install our small hook.
-  if (!require.extensions['.ts']) require('../register.js')
+  if (!require.extensions['.ts']) require('../../register.js')
   return require(path).PrismaClient
 }
 
