@@ -77,8 +77,8 @@ export interface LargePushResult {
 
 /** The addon's parse against JSON.parse of the same text. */
 export interface ParseResult {
-  /** Per payload kind: addon parse µs (result.timings.parseMicros) and JSON.parse µs, medians. */
-  rows: { kind: string; bytes: number; samples: number; addonMicros: number; jsonParseMicros: number }[]
+  /** Per payload kind, medians: inspectWebhook µs from JS (the addon's parse and planning, boundary copy included), result.timings.parseMicros inside Rust, and JSON.parse µs. */
+  rows: { kind: string; bytes: number; samples: number; addonMicros: number; inRustMicros: number; jsonParseMicros: number }[]
   /** Sum over the mixed sample of JSON.parse µs / addon parse µs. */
   mixedSpeedup: number
   largeSpeedup: number

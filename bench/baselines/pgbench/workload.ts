@@ -92,10 +92,18 @@ function pushKinds(items: Planned[], total: number): ScriptKind[] {
       : Array.from({ length: MAX_PUSH_SCRIPTS }, (_, b) =>
           sorted.slice(Math.floor((b * sorted.length) / MAX_PUSH_SCRIPTS), Math.floor(((b + 1) * sorted.length) / MAX_PUSH_SCRIPTS)),
         ).filter((b) => b.length > 0)
-  return buckets.map((bucket) => {
+  // Buckets whose median push has the same commit count become one script (its name is
+  // its variables' prefix, so it must be unique), their weights added.
+  const byName = new Map<string, ScriptKind>()
+  for (const bucket of buckets) {
     const rep = median(bucket, commits)
-    return { name: `push_${commits(rep)}`, weight: Math.max(1, Math.round((bucket.length * total) / items.length)), job: rep.job, plan: rep.plan, distinct: 0 }
-  })
+    const name = `push_${commits(rep)}`
+    const weight = Math.max(1, Math.round((bucket.length * total) / items.length))
+    const seen = byName.get(name)
+    if (seen) seen.weight += weight
+    else byName.set(name, { name, weight, job: rep.job, plan: rep.plan, distinct: 0 })
+  }
+  return [...byName.values()]
 }
 
 /** The script kinds of a job list. */
