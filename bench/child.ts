@@ -112,9 +112,12 @@ async function countWire(
     for (const job of warm) await impl.process(job)
     const start = proxy.snapshot()
     const byEvent: WireResult['byEvent'] = {}
+    let wall = 0
     for (const job of counted) {
       const before = proxy.snapshot()
+      const t = process.hrtime.bigint()
       await impl.process(job)
+      wall += Number(process.hrtime.bigint() - t) / 1000
       const after = proxy.snapshot()
       const e = (byEvent[eventKey(job)] ??= { events: 0, roundTrips: 0, statements: 0 })
       e.events++
@@ -135,6 +138,13 @@ async function countWire(
       pingsPerEvent: (end.pings - start.pings) / n,
       kbToServerPerEvent: (end.bytesToServer - start.bytesToServer) / 1024 / n,
       kbFromServerPerEvent: (end.bytesFromServer - start.bytesFromServer) / 1024 / n,
+      serverMicrosPerEvent: {
+        begin: (end.micros.begin - start.micros.begin) / n,
+        commit: (end.micros.commit - start.micros.commit) / n,
+        statement: (end.micros.statement - start.micros.statement) / n,
+        ping: (end.micros.ping - start.micros.ping) / n,
+      },
+      wallMicrosPerEvent: wall / n,
       byEvent,
     }
   } finally {

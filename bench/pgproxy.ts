@@ -10,13 +10,21 @@
 //     sends fewer of them than it runs);
 //   - Syncs with nothing before them since the last one: pings (sqlx checks a pooled
 //     connection that way before handing it out), a round trip without a statement;
-//   - bytes each way.
+//   - bytes each way;
+//   - the time of each round trip (first client message after a ReadyForQuery until the
+//     next ReadyForQuery) by kind: BEGIN, COMMIT/ROLLBACK, ping, or a statement. Seen from
+//     the proxy, so it includes the loopback hop to the server but not the client's.
 // It answers SSL and GSSAPI encryption requests itself with 'N' (plaintext), since it
 // could not read an encrypted stream; the server is on the loopback interface.
 import net from 'node:net'
 
+/** What a round trip was for. */
+export type RoundTripKind = 'begin' | 'commit' | 'statement' | 'ping'
+
 export interface WireCounts {
   roundTrips: number
+  /** Microseconds spent waiting on the server, by kind of round trip. */
+  micros: Record<RoundTripKind, number>
   statements: number
   prepares: number
   pings: number
@@ -59,7 +67,15 @@ class MessageReader {
 }
 
 export class CountingProxy {
-  readonly counts: WireCounts = { roundTrips: 0, statements: 0, prepares: 0, pings: 0, bytesToServer: 0, bytesFromServer: 0 }
+  readonly counts: WireCounts = {
+    roundTrips: 0,
+    micros: { begin: 0, commit: 0, statement: 0, ping: 0 },
+    statements: 0,
+    prepares: 0,
+    pings: 0,
+    bytesToServer: 0,
+    bytesFromServer: 0,
+  }
   private readonly sockets = new Set<net.Socket>()
 
   private constructor(
@@ -85,7 +101,7 @@ export class CountingProxy {
   }
 
   snapshot(): WireCounts {
-    return { ...this.counts }
+    return { ...this.counts, micros: { ...this.counts.micros } }
   }
 
   async close(): Promise<void> {
@@ -95,9 +111,19 @@ export class CountingProxy {
 
   private connection(client: net.Socket, target: { host: string; port: number }): void {
     const upstream = net.connect(target.port, target.host)
+    // Without TCP_NODELAY, Nagle's algorithm holds a small message until the previous
+    // one is acknowledged, and delayed ACKs turn that into ~40 ms stalls per round trip.
+    client.setNoDelay(true)
+    upstream.setNoDelay(true)
     this.sockets.add(client).add(upstream)
     let sinceSync = 0
+    // The round trip in progress: when its first message arrived, and what it is for.
+    let open: { started: bigint; kind: RoundTripKind | null } | null = null
+    const classify = (kind: RoundTripKind) => {
+      if (open && open.kind === null) open.kind = kind
+    }
     const fromClient = new MessageReader(true, (type, body) => {
+      if (type !== 'startup' && open === null) open = { started: process.hrtime.bigint(), kind: null }
       if (type === 'startup') {
         const code = body.readInt32BE(4)
         if (code === SSL_REQUEST || code === GSSENC_REQUEST) {
@@ -105,22 +131,33 @@ export class CountingProxy {
           return
         }
       } else if (type === 'S') {
-        if (sinceSync === 0) this.counts.pings++
+        if (sinceSync === 0) {
+          this.counts.pings++
+          classify('ping')
+        }
         sinceSync = 0
       } else if (type === 'Q') {
         // A simple query is its own sync point.
         this.counts.statements++
+        const text = body.toString('latin1', 5, 14).toUpperCase()
+        classify(text.startsWith('BEGIN') ? 'begin' : text.startsWith('COMMIT') || text.startsWith('ROLLBACK') ? 'commit' : 'statement')
         sinceSync = 0
       } else {
         sinceSync++
         if (type === 'E') this.counts.statements++
         if (type === 'P') this.counts.prepares++
+        if (type === 'P' || type === 'B' || type === 'E') classify('statement')
       }
       this.counts.bytesToServer += body.length
       upstream.write(body)
     })
     const fromServer = new MessageReader(false, (type) => {
-      if (type === 'Z') this.counts.roundTrips++
+      if (type !== 'Z') return
+      this.counts.roundTrips++
+      if (open) {
+        this.counts.micros[open.kind ?? 'statement'] += Number(process.hrtime.bigint() - open.started) / 1000
+        open = null
+      }
     })
     client.on('data', (chunk) => fromClient.push(chunk))
     upstream.on('data', (chunk) => {

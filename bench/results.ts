@@ -21,6 +21,9 @@ export interface WireResult {
   pingsPerEvent: number
   kbToServerPerEvent: number
   kbFromServerPerEvent: number
+  /** Mean µs per event waiting on the server, by kind of round trip, and the mean wall µs of a call: the rest is the client's own work (parse, mapping, encoding). */
+  serverMicrosPerEvent: Record<'begin' | 'commit' | 'statement' | 'ping', number>
+  wallMicrosPerEvent: number
   /** Mean round trips per event, by event type (and action). */
   byEvent: Record<string, { events: number; roundTrips: number; statements: number }>
 }
