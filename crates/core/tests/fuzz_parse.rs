@@ -15,7 +15,7 @@
 mod common;
 
 use common::TestDb;
-use devmetrics_webhook_core::payload::{self, EventKind};
+use devmetrics_webhook_core::payload::{self, EventKind, THREAD_STACK_BYTES};
 use devmetrics_webhook_core::processors;
 use devmetrics_webhook_core::text::strip_json_nul_escapes;
 use devmetrics_webhook_core::users::UserMap;
@@ -500,6 +500,18 @@ fn cases() -> u32 {
         .unwrap_or(256)
 }
 
+/// Runs `f` on a thread with the stack the addon's runtime threads have: simd-json accepts
+/// 1024 levels of nesting, which overflowed a test thread's default 2 MiB in debug builds.
+fn on_parser_stack(f: impl FnOnce() + Send + 'static) {
+    let thread = std::thread::Builder::new()
+        .stack_size(THREAD_STACK_BYTES)
+        .spawn(f)
+        .expect("spawn a test thread");
+    if let Err(panic) = thread.join() {
+        std::panic::resume_unwind(panic);
+    }
+}
+
 fn runner(cases: u32) -> TestRunner {
     TestRunner::new(Config {
         cases,
@@ -606,46 +618,50 @@ fn every_seed_parses_and_plans() {
 
 #[test]
 fn mutated_payloads_parse_or_fail_with_invalid_payload() {
-    let reached = Reached::default();
-    let outcome = runner(cases()).run(&mutation(2 * 1024 * 1024), |m| {
-        let seed = &corpus()[m.seed];
-        let bytes = apply(&m);
-        parse_and_plan(seed.event, &bytes, &reached).map_err(|e| match e {
-            TestCaseError::Fail(why) => {
-                TestCaseError::fail(format!("{} mutated: {why}", seed.name))
-            }
-            other => other,
-        })
+    on_parser_stack(|| {
+        let reached = Reached::default();
+        let outcome = runner(cases()).run(&mutation(2 * 1024 * 1024), |m| {
+            let seed = &corpus()[m.seed];
+            let bytes = apply(&m);
+            parse_and_plan(seed.event, &bytes, &reached).map_err(|e| match e {
+                TestCaseError::Fail(why) => {
+                    TestCaseError::fail(format!("{} mutated: {why}", seed.name))
+                }
+                other => other,
+            })
+        });
+        if let Err(e) = outcome {
+            panic!("{e}");
+        }
+        let [parser, processor, planned, _] = reached.report("mutated payloads");
+        // Mutations must reach every stage, not only the JSON parser's first error.
+        assert!(
+            parser > 0 && processor > 0 && planned > 0,
+            "{parser} / {processor} / {planned}"
+        );
     });
-    if let Err(e) = outcome {
-        panic!("{e}");
-    }
-    let [parser, processor, planned, _] = reached.report("mutated payloads");
-    // Mutations must reach every stage, not only the JSON parser's first error.
-    assert!(
-        parser > 0 && processor > 0 && planned > 0,
-        "{parser} / {processor} / {planned}"
-    );
 }
 
 #[test]
 fn arbitrary_bytes_parse_or_fail_with_invalid_payload() {
-    let strategy = (
-        0..EVENTS.len(),
-        prop_oneof![
-            proptest::collection::vec(any::<u8>(), 0..512),
-            // JSON-looking noise reaches deeper into the parser than random bytes.
-            "[\\[\\]{}\":,0-9a-z\\\\ \t\n-]{0,300}".prop_map(String::into_bytes),
-        ],
-    );
-    let reached = Reached::default();
-    let outcome = runner(cases()).run(&strategy, |(event, bytes)| {
-        parse_and_plan(EVENTS[event], &bytes, &reached)
+    on_parser_stack(|| {
+        let strategy = (
+            0..EVENTS.len(),
+            prop_oneof![
+                proptest::collection::vec(any::<u8>(), 0..512),
+                // JSON-looking noise reaches deeper into the parser than random bytes.
+                "[\\[\\]{}\":,0-9a-z\\\\ \t\n-]{0,300}".prop_map(String::into_bytes),
+            ],
+        );
+        let reached = Reached::default();
+        let outcome = runner(cases()).run(&strategy, |(event, bytes)| {
+            parse_and_plan(EVENTS[event], &bytes, &reached)
+        });
+        if let Err(e) = outcome {
+            panic!("{e}");
+        }
+        reached.report("arbitrary bytes");
     });
-    if let Err(e) = outcome {
-        panic!("{e}");
-    }
-    reached.report("arbitrary bytes");
 }
 
 /// (commits, pull_requests, issues, pull_request_reviews) row counts.
@@ -660,84 +676,91 @@ async fn entity_counts(db: &TestDb) -> [i64; 4] {
 
 #[test]
 fn a_rejected_delivery_writes_no_entity_rows() {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    let (db, processor) = runtime.block_on(async {
-        let db = TestDb::migrated().await;
-        for id in [186_853_002, 17_273_051] {
-            db.insert_repository(id, None).await;
-        }
-        let processor = db.processor().await;
-        (db, processor)
-    });
-    let cases = (cases() / 4).max(16);
-    // Smaller huge values: each case is a database round trip.
-    let outcome = runner(cases).run(&mutation(256 * 1024), |m| {
-        let seed = &corpus()[m.seed];
-        let bytes = apply(&m);
-        let delivery = format!("fuzz-{}", common::new_id());
-        runtime.block_on(async {
-            let before = entity_counts(&db).await;
-            let result = processor
-                .process(common::job(&delivery, seed.event, bytes))
-                .await;
-            let rows: Vec<(bool,)> =
-                sqlx::query_as(r#"SELECT processed FROM events WHERE "deliveryId" = $1"#)
-                    .bind(&delivery)
-                    .fetch_all(&db.pool)
-                    .await
-                    .unwrap();
-            match result {
-                Ok(r) => {
-                    prop_assert!(matches!(r.status, Status::Processed | Status::Ignored));
-                    prop_assert!(
-                        rows.iter().all(|(processed,)| *processed),
-                        "{}: {:?}",
-                        seed.name,
-                        rows
-                    );
-                }
-                Err(e) => {
-                    prop_assert!(
-                        matches!(
-                            e.code(),
-                            ErrorCode::InvalidPayload | ErrorCode::UnknownRepository
-                        ),
-                        "{} mutated: {} (a retryable or internal code for bad input)",
-                        seed.name,
-                        e
-                    );
-                    prop_assert!(
-                        e.to_string().len() <= MAX_MESSAGE_BYTES,
-                        "{}: long message",
-                        seed.name
-                    );
-                    prop_assert_eq!(
-                        entity_counts(&db).await,
-                        before,
-                        "{}: rows written on rejection",
-                        seed.name
-                    );
-                    prop_assert!(
-                        rows.iter().all(|(processed,)| !*processed),
-                        "{}: {:?}",
-                        seed.name,
-                        rows
-                    );
-                }
+    on_parser_stack(|| {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let (db, processor) = runtime.block_on(async {
+            let db = TestDb::migrated().await;
+            for id in [186_853_002, 17_273_051] {
+                db.insert_repository(id, None).await;
             }
-            Ok(())
-        })
+            let processor = db.processor().await;
+            (db, processor)
+        });
+        let cases = (cases() / 4).max(16);
+        // Smaller huge values: each case is a database round trip.
+        let outcome = runner(cases).run(&mutation(256 * 1024), |m| {
+            let seed = &corpus()[m.seed];
+            let bytes = apply(&m);
+            let delivery = format!("fuzz-{}", common::new_id());
+            runtime.block_on(async {
+                let before = entity_counts(&db).await;
+                let result = processor
+                    .process(common::job(&delivery, seed.event, bytes))
+                    .await;
+                let rows: Vec<(bool,)> =
+                    sqlx::query_as(r#"SELECT processed FROM events WHERE "deliveryId" = $1"#)
+                        .bind(&delivery)
+                        .fetch_all(&db.pool)
+                        .await
+                        .unwrap();
+                match result {
+                    Ok(r) => {
+                        prop_assert!(matches!(r.status, Status::Processed | Status::Ignored));
+                        prop_assert!(
+                            rows.iter().all(|(processed,)| *processed),
+                            "{}: {:?}",
+                            seed.name,
+                            rows
+                        );
+                    }
+                    Err(e) => {
+                        // Bad input is never worth a retry and is no bug of ours. A constraint
+                        // violation is bad input too: earlier cases stored entities under mutated
+                        // ids, so a payload can claim a number that another GitHub id holds.
+                        prop_assert!(
+                            matches!(
+                                e.code(),
+                                ErrorCode::InvalidPayload
+                                    | ErrorCode::UnknownRepository
+                                    | ErrorCode::ConstraintViolation
+                            ),
+                            "{} mutated: {} (a retryable or internal code for bad input)",
+                            seed.name,
+                            e
+                        );
+                        prop_assert!(
+                            e.to_string().len() <= MAX_MESSAGE_BYTES,
+                            "{}: long message",
+                            seed.name
+                        );
+                        prop_assert_eq!(
+                            entity_counts(&db).await,
+                            before,
+                            "{}: rows written on rejection",
+                            seed.name
+                        );
+                        prop_assert!(
+                            rows.iter().all(|(processed,)| !*processed),
+                            "{}: {:?}",
+                            seed.name,
+                            rows
+                        );
+                    }
+                }
+                Ok(())
+            })
+        });
+        runtime.block_on(processor.close());
+        drop(runtime);
+        if let Err(e) = outcome {
+            panic!("{e}");
+        }
+        drop(db);
     });
-    runtime.block_on(processor.close());
-    drop(runtime);
-    if let Err(e) = outcome {
-        panic!("{e}");
-    }
-    drop(db);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -768,6 +791,47 @@ fn nesting_deeper_than_the_parser_allows_is_invalid_payload() {
         assert_eq!(err.code(), ErrorCode::InvalidPayload);
         assert!(err.to_string().contains("DepthLimitExceeded"), "{err}");
     }
+}
+
+#[test]
+fn nesting_at_the_parsers_limit_stays_within_the_runtime_stack() {
+    // Found by the fuzzer: a 1023-level object where an untracked event's `repository` is
+    // expected overflowed a 2 MiB test thread on the path that names the failing field.
+    on_parser_stack(|| {
+        let comment = corpus()
+            .iter()
+            .position(|s| s.event == "issue_comment")
+            .unwrap();
+        let push = corpus()
+            .iter()
+            .position(|s| s.name == "fixture push-event.json")
+            .unwrap();
+        for (seed, key) in [
+            (comment, "repository"),
+            (push, "repository"),
+            (push, "added"),
+        ] {
+            let target = paths(&corpus()[seed].value)
+                .iter()
+                .position(|p| matches!(p.last(), Some(Step::Key(k)) if k == key))
+                .unwrap();
+            for objects in [false, true] {
+                let m = Mutation {
+                    seed,
+                    edits: vec![Edit {
+                        target,
+                        focused: false,
+                        op: Op::DeepNest {
+                            depth: 1023,
+                            objects,
+                        },
+                    }],
+                    bytes: vec![],
+                };
+                parse_and_plan(corpus()[seed].event, &apply(&m), &Reached::default()).unwrap();
+            }
+        }
+    });
 }
 
 #[test]
