@@ -7,6 +7,7 @@ import { Client } from 'pg'
 import { createTestDatabase, insertRepository, insertTeam, insertUser, TestDatabase } from './helpers/db'
 import { eventually } from './helpers/eventually'
 import { testPrefix } from './helpers/redis'
+import { jsonLogger } from '../examples/backend/src/logger'
 import { backendEnv, deliver, fixture, pushWithFreshCommits, RunningBackend, settled, startBackend } from './support/backend'
 
 const OCTOCAT = 583231
@@ -407,4 +408,14 @@ test('close() stops HTTP, finishes the worker and closes the queues', async () =
     () => eventRows(res.deliveryId),
     (rows) => rows.length === 1 && rows[0].processed,
   )
+})
+
+test("the backend's log lines never carry a URL's password", () => {
+  const lines: string[] = []
+  const logger = jsonLogger('debug', (line) => lines.push(line))
+  logger.error('webhook not queued: Redis unavailable', { error: 'connect to redis://:s3cret@cache:6379/1 refused' })
+  logger.info('backend started', { database: 'postgres://app:s3cret@db:5432/devmetrics' })
+  expect(lines).toHaveLength(2)
+  expect(lines.join('')).not.toContain('s3cret')
+  expect(JSON.parse(lines[1])).toMatchObject({ database: 'postgres://***@db:5432/devmetrics' })
 })

@@ -118,6 +118,7 @@ async function migrate(databaseUrl) {
 }
 
 const worker = require('./worker')
+const { redactCredentials } = require('./redact')
 
 module.exports = {
   createWebhookWorker: worker.createWebhookWorker,
@@ -128,6 +129,7 @@ module.exports = {
   WebhookProcessingError,
   ERROR_CODES,
   MAX_PAYLOAD_BYTES,
+  redactCredentials,
   processWebhook,
   closeDefaultProcessor,
   migrate,
