@@ -691,6 +691,8 @@ fn a_rejected_delivery_writes_no_entity_rows() {
             (db, processor)
         });
         let cases = (cases() / 4).max(16);
+        // Outcomes by status or code, printed at the end (`--nocapture`).
+        let tally = std::sync::Mutex::new(std::collections::BTreeMap::<String, usize>::new());
         // Smaller huge values: each case is a database round trip.
         let outcome = runner(cases).run(&mutation(256 * 1024), |m| {
             let seed = &corpus()[m.seed];
@@ -709,6 +711,11 @@ fn a_rejected_delivery_writes_no_entity_rows() {
                         .fetch_all(&db.pool)
                         .await
                         .unwrap();
+                let key = match &result {
+                    Ok(r) => r.status.as_str().to_owned(),
+                    Err(e) => e.code().as_str().to_owned(),
+                };
+                *tally.lock().unwrap().entry(key).or_default() += 1;
                 match result {
                     Ok(r) => {
                         prop_assert!(matches!(r.status, Status::Processed | Status::Ignored));
@@ -761,6 +768,7 @@ fn a_rejected_delivery_writes_no_entity_rows() {
         if let Err(e) = outcome {
             panic!("{e}");
         }
+        eprintln!("through PostgreSQL: {:?}", tally.lock().unwrap());
         drop(db);
     });
 }
