@@ -3,9 +3,16 @@
 // Soak: a long stream of realistic deliveries through the built addon (pushes, pull
 // requests, issues and reviews from __test__/fixtures, each with fresh ids so every one
 // inserts), reporting per window resident memory, the JS heap, the addon's connections as
-// PostgreSQL sees them, and call latency. Fails (exit 1) when resident memory grew more than
+// PostgreSQL sees them, and call latency. Fails (exit 1) when memory grew more than
 // --max-growth-mb from the end of the first window to the end of the run, or when a delivery
 // was not stored exactly once. Latency is reported, never judged: speed is bench/'s business.
+//
+// "Memory" is judged in two parts, because resident memory also holds the heap V8 reserves
+// for this script's own garbage: V8 grows its young generation in steps under allocation
+// pressure (16 → 24 → 40 MB of heap for 6 MB live here), which shows as RSS steps of 6 and
+// 14 MB that are not the addon's. So the bound applies to native memory (RSS minus V8's heap:
+// the addon, its buffers, libc) and to live JS heap (after a forced GC) separately; RSS is
+// reported beside them.
 //
 //   npm run soak -- --events 200000            # the long run (DESIGN.md: < 20 MB growth over 200k)
 //   npm run soak -- --events 5000 --window 1000 --max-growth-mb 64 --json   # CI's short run (__test__/soak.test.ts)
@@ -121,7 +128,13 @@ async function main() {
 function memory() {
   if (global.gc) global.gc()
   const m = process.memoryUsage()
-  return { rssMb: mb(m.rss), heapMb: mb(m.heapUsed), externalMb: mb(m.external) }
+  return {
+    rssMb: mb(m.rss),
+    nativeMb: mb(m.rss - m.heapTotal),
+    heapMb: mb(m.heapUsed),
+    heapTotalMb: mb(m.heapTotal),
+    externalMb: mb(m.external),
+  }
 }
 
 async function connections(monitor) {
@@ -156,7 +169,7 @@ async function run(processor, monitor) {
     if (!args.json) {
       const pool = Object.entries(w.pool).map(([s, n]) => `${s} ${n}`).join(', ')
       console.log(
-        `${String(done).padStart(8)} events  rss ${w.rssMb} MB  heap ${w.heapMb} MB  external ${w.externalMb} MB  ` +
+        `${String(done).padStart(8)} events  rss ${w.rssMb} MB  native ${w.nativeMb} MB  heap ${w.heapMb}/${w.heapTotalMb} MB  external ${w.externalMb} MB  ` +
           `pool [${pool}]  latency p50 ${w.latencyMs.p50} ms p99 ${w.latencyMs.p99} ms max ${w.latencyMs.max} ms  ${w.eventsPerSecond}/s`,
       )
     }
@@ -193,22 +206,26 @@ async function run(processor, monitor) {
   const { rows } = await monitor.query(
     'SELECT count(*)::int AS n, count(*) FILTER (WHERE processed)::int AS processed FROM events',
   )
-  const baseline = windows[0].rssMb
-  const last = windows[windows.length - 1].rssMb
+  const first = windows[0]
+  const last = windows[windows.length - 1]
+  const growth = (key) => Math.round((last[key] - first[key]) * 10) / 10
   const summary = {
     events: EVENTS,
     stored: rows[0].processed,
     eventRows: rows[0].n,
     failed,
     windows: windows.length,
-    rssMb: { afterFirstWindow: baseline, end: last, max: Math.max(...windows.map((w) => w.rssMb)) },
-    rssGrowthMb: Math.round((last - baseline) * 10) / 10,
+    rssMb: { afterFirstWindow: first.rssMb, end: last.rssMb, max: Math.max(...windows.map((w) => w.rssMb)) },
+    growthMb: { native: growth('nativeMb'), heap: growth('heapMb'), rss: growth('rssMb'), heapTotal: growth('heapTotalMb') },
     maxGrowthMb: MAX_GROWTH_MB,
     processorStats: processor.stats(),
     samples: windows,
   }
   const problems = []
-  if (summary.rssGrowthMb > MAX_GROWTH_MB) problems.push(`resident memory grew ${summary.rssGrowthMb} MB, over ${MAX_GROWTH_MB} MB`)
+  for (const part of ['native', 'heap']) {
+    const g = summary.growthMb[part]
+    if (g > MAX_GROWTH_MB) problems.push(`${part} memory grew ${g} MB, over ${MAX_GROWTH_MB} MB`)
+  }
   if (failed > 0 || summary.stored !== EVENTS || summary.eventRows !== EVENTS) {
     problems.push(`${EVENTS} sent, ${summary.stored} stored, ${summary.eventRows} events rows, ${failed} failed`)
   }
@@ -216,7 +233,12 @@ async function run(processor, monitor) {
   summary.problems = problems
   if (args.json) console.log(JSON.stringify(summary))
   else {
-    console.log(`${EVENTS} events: ${summary.stored} stored once, ${failed} failed; rss ${baseline} → ${last} MB (growth ${summary.rssGrowthMb} MB, bound ${MAX_GROWTH_MB} MB)`)
+    const g = summary.growthMb
+    console.log(
+      `${EVENTS} events: ${summary.stored} stored once, ${failed} failed; growth after the first window: ` +
+        `native ${g.native} MB, live heap ${g.heap} MB (bound ${MAX_GROWTH_MB} MB each); rss ${first.rssMb} → ${last.rssMb} MB ` +
+        `(${g.rss} MB, of which V8's reserved heap ${g.heapTotal} MB)`,
+    )
     for (const p of problems) console.error(`FAIL: ${p}`)
   }
   return summary.ok
