@@ -153,6 +153,48 @@ test('SIGTERM to a worker process mid-batch loses no job: active jobs finish, th
   expect(await second.exited).toBe(0)
 })
 
+test('SIGKILL of a worker process mid-batch loses no job: its jobs are taken again once their locks expire; each delivery stored once', async () => {
+  const deliveries: { deliveryId: string; jobId: string; shas: string[] }[] = []
+  for (let i = 0; i < 200; i++) {
+    const { payload, shas } = pushWithFreshCommits(2)
+    const res = await deliver(api.url, 'push', payload)
+    expect(res.status).toBe(202)
+    deliveries.push({ deliveryId: res.deliveryId, jobId: res.body.jobId, shas })
+  }
+  const ids = deliveries.map((d) => d.deliveryId)
+  const stored = () => count('SELECT count(*)::int AS n FROM events WHERE "deliveryId" = ANY($1) AND processed', [ids])
+  // Locks of 2 s instead of 30 s, so the killed worker's jobs are free again soon.
+  const fastLocks = { LOCK_DURATION_MS: '2000' }
+
+  const first = worker({ ...fastLocks, WORKER_CONCURRENCY: '4' })
+  await first.url()
+  await eventually(stored, (n) => n >= 20, { timeoutMs: 30_000 })
+  first.signal('SIGKILL') // no shutdown: transactions in flight roll back, its Bull jobs stay active and locked
+  expect(await first.exited).toBeNull()
+  const storedAtKill = await stored()
+  expect(storedAtKill).toBeLessThan(200) // killed mid-batch
+
+  const second = worker({ ...fastLocks, WORKER_CONCURRENCY: '4' })
+  await second.url()
+  await drained(webhooks())
+  const states = await settled(webhooks(), deliveries.map((d) => d.jobId), 60_000)
+  expect(Object.values(states).filter((s) => s !== 'completed')).toEqual([])
+  expect(await stored()).toBe(200)
+  expect(await count('SELECT count(*)::int AS n FROM events WHERE "deliveryId" = ANY($1)', [ids])).toBe(200)
+  const shas = deliveries.flatMap((d) => d.shas)
+  expect(await count('SELECT count(DISTINCT sha)::int AS n FROM commits WHERE sha = ANY($1)', [shas])).toBe(400)
+  expect(await count('SELECT count(*)::int AS n FROM commits WHERE sha = ANY($1)', [shas])).toBe(400)
+  const c = await childCounters(second)
+  console.log(
+    `SIGKILL: 200 sent, ${storedAtKill} stored when the worker was killed, the second worker processed ${c.byStatus.processed} ` +
+      `and answered ${c.byStatus.duplicate} duplicate (committed before the kill, not yet acknowledged to Bull), ${c.failed} failed; 200 stored once`,
+  )
+  expect(c.failed).toBe(0)
+  expect(storedAtKill + c.byStatus.processed).toBe(200)
+  second.signal('SIGTERM')
+  expect(await second.exited).toBe(0)
+})
+
 describe('the replay command (npm run replay)', () => {
   const replay = (...args: string[]) => {
     const child = BackendProcess.start('examples/backend/src/cli/replay.ts', args, env)

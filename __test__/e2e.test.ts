@@ -2,11 +2,12 @@
 // port 0: a signed HTTP delivery → the "webhooks" queue → the worker → the addon → rows in
 // PostgreSQL → metric jobs on the "metrics" queue. Real PostgreSQL (a database of this file),
 // real Redis and Bull (a key prefix of this file), the built addon.
-import { randomUUID } from 'node:crypto'
+import { createHmac, randomUUID } from 'node:crypto'
 import { Client } from 'pg'
 import { createTestDatabase, insertRepository, insertTeam, insertUser, TestDatabase } from './helpers/db'
 import { eventually } from './helpers/eventually'
 import { testPrefix } from './helpers/redis'
+import { jsonLogger } from '../examples/backend/src/logger'
 import { backendEnv, deliver, fixture, pushWithFreshCommits, RunningBackend, settled, startBackend } from './support/backend'
 
 const OCTOCAT = 583231
@@ -143,6 +144,32 @@ describe('what the endpoint refuses or does not queue', () => {
       headers: { 'x-hub-signature-256': null, 'x-hub-signature': await sign({ secret: 'e2e-webhook-secret', algorithm: 'sha1' }, body) },
     })
     expect(sha1.status).toBe(401)
+    expect(await jobTotal()).toBe(before)
+  })
+
+  test('the signature is checked over the raw bytes: a body that is not UTF-8 is refused, never queued as altered text', async () => {
+    const before = await jobTotal()
+    const text = JSON.stringify(fixture('push-event.json'))
+    const at = text.indexOf('refs/heads/')
+    const raw = Buffer.concat([Buffer.from(text.slice(0, at)), Buffer.from([0xff, 0xfe]), Buffer.from(text.slice(at))])
+    const post = (signature: string) =>
+      fetch(`${url}/api/webhooks/github`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          'x-github-event': 'push',
+          'x-github-delivery': randomUUID(),
+          'x-hub-signature-256': signature,
+        },
+        body: raw,
+      })
+    const hmac = (bytes: Buffer | string) => `sha256=${createHmac('sha256', 'e2e-webhook-secret').update(bytes).digest('hex')}`
+    // Signed over the bytes sent: authentic, but not text the job can carry.
+    const signedRaw = await post(hmac(raw))
+    expect({ status: signedRaw.status, body: await signedRaw.json() }).toMatchObject({ status: 400, body: { error: 'the body is not valid UTF-8' } })
+    // Signed over the decoded text (U+FFFD for the bad bytes): other bytes than were sent.
+    const signedDecoded = await post(hmac(raw.toString('utf8')))
+    expect(signedDecoded.status).toBe(401)
     expect(await jobTotal()).toBe(before)
   })
 
@@ -381,4 +408,14 @@ test('close() stops HTTP, finishes the worker and closes the queues', async () =
     () => eventRows(res.deliveryId),
     (rows) => rows.length === 1 && rows[0].processed,
   )
+})
+
+test("the backend's log lines never carry a URL's password", () => {
+  const lines: string[] = []
+  const logger = jsonLogger('debug', (line) => lines.push(line))
+  logger.error('webhook not queued: Redis unavailable', { error: 'connect to redis://:s3cret@cache:6379/1 refused' })
+  logger.info('backend started', { database: 'postgres://app:s3cret@db:5432/devmetrics' })
+  expect(lines).toHaveLength(2)
+  expect(lines.join('')).not.toContain('s3cret')
+  expect(JSON.parse(lines[1])).toMatchObject({ database: 'postgres://***@db:5432/devmetrics' })
 })

@@ -145,6 +145,14 @@ describe('connect', () => {
     expect(err.message).not.toContain('s3cret')
   })
 
+  test('a redisUrl the client cannot use is CONFIG_ERROR, with no password in the message', async () => {
+    const err = await rejection(
+      () => WebhookProcessor.connect({ databaseUrl: db.url, redisUrl: 'redis://:s3cret@127.0.0.1:notaport/0' }),
+      'CONFIG_ERROR',
+    )
+    expect(err.message).not.toContain('s3cret')
+  })
+
   test('a database without our schema is SCHEMA_MISMATCH naming what is missing', async () => {
     const empty = await createTestDatabase({ migrated: false })
     try {

@@ -29,3 +29,11 @@ test('an existing WebhookProcessingError passes through unchanged', () => {
   const original = new WebhookProcessingError('INVALID_JOB', 'x')
   expect(toProcessingError(original)).toBe(original)
 })
+
+test('redactCredentials removes the user information of every URL, and nothing else', () => {
+  const { redactCredentials } = jest.requireActual('../lib') as typeof import('../lib')
+  expect(redactCredentials('connect postgres://app:s3cret@db:5432/x failed; cache "redis://:p%40ss@cache:6379/1"')).toBe(
+    'connect postgres://***@db:5432/x failed; cache "redis://***@cache:6379/1"',
+  )
+  expect(redactCredentials('no credentials: redis://cache:6379 mona@corp.example')).toBe('no credentials: redis://cache:6379 mona@corp.example')
+})

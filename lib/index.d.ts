@@ -146,6 +146,9 @@ export declare const ERROR_CODES: readonly ErrorCode[]
 /** 25 MiB: GitHub never sends more. */
 export declare const MAX_PAYLOAD_BYTES: number
 
+/** The text with the user information of every URL in it (`scheme://user:password@host`) replaced by `***`, for logs. */
+export declare function redactCredentials(text: string): string
+
 /** A connected processor: a PostgreSQL pool and the user-mapping caches. */
 export declare class WebhookProcessor {
   private constructor()

@@ -141,6 +141,7 @@ async function migrate(databaseUrl) {
 }
 
 const worker = require('./worker')
+const { redactCredentials } = require('./redact')
 
 module.exports = {
   createWebhookWorker: worker.createWebhookWorker,
@@ -151,6 +152,7 @@ module.exports = {
   WebhookProcessingError,
   ERROR_CODES,
   MAX_PAYLOAD_BYTES,
+  redactCredentials,
   processWebhook,
   closeDefaultProcessor,
   inspectWebhook,

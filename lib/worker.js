@@ -5,6 +5,7 @@
 // policy is exported for it (webhookJobOptions, webhookQueueSettings).
 
 const { WebhookProcessingError, toProcessingError } = require('./errors')
+const { redactCredentials } = require('./redact')
 
 /** Name of the backoff strategy in webhookQueueSettings.backoffStrategies. */
 const WEBHOOK_BACKOFF = 'devmetricsWebhook'
@@ -124,7 +125,7 @@ function createWebhookWorker(queue, options) {
         queued = await queueMetricJobs(result)
       } catch (err) {
         // The rows are committed; a retry answers `duplicate` and re-derives the metric jobs.
-        throw Object.assign(new WebhookProcessingError('DATABASE_UNAVAILABLE', `metric jobs not queued: ${err.message}`), {
+        throw Object.assign(new WebhookProcessingError('DATABASE_UNAVAILABLE', `metric jobs not queued: ${redactCredentials(err.message)}`), {
           retryable: true,
         })
       }
@@ -160,14 +161,14 @@ function createWebhookWorker(queue, options) {
         code: error.code,
         retryable: error.retryable,
         willRetry: !permanent,
-        error: error.message,
+        error: redactCredentials(error.message),
         durationMs: Number(process.hrtime.bigint() - started) / 1e6,
       })
       if (permanent && options.onPermanentFailure) {
         try {
           await options.onPermanentFailure(job, error)
         } catch (alertError) {
-          logger.warn('onPermanentFailure threw', { ...context, error: String(alertError && alertError.message) })
+          logger.warn('onPermanentFailure threw', { ...context, error: redactCredentials(alertError && alertError.message) })
         }
       }
       throw error
@@ -177,7 +178,7 @@ function createWebhookWorker(queue, options) {
   }
 
   queue.process(concurrency, handle).catch((err) => {
-    logger.error('webhook worker stopped processing', { error: String(err && err.message) })
+    logger.error('webhook worker stopped processing', { error: redactCredentials(err && err.message) })
   })
   logger.info('webhook worker started', { queue: queue.name, concurrency })
 

@@ -5,11 +5,13 @@
 
 use std::future::Future;
 use webhook_core::error::catch_panics;
+use webhook_core::text::redact_credentials;
 use webhook_core::{ErrorCode, ProcessingError};
 
-/// A core error as a napi error carrying its code.
+/// A core error as a napi error carrying its code. Credentials in URLs are redacted here
+/// too, whatever produced the message: JavaScript logs what it gets.
 pub fn to_napi(err: ProcessingError) -> napi::Error {
-    coded(err.code(), &err.to_string())
+    coded(err.code(), &redact_credentials(&err.to_string()))
 }
 
 fn coded(code: ErrorCode, message: &str) -> napi::Error {

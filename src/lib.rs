@@ -14,6 +14,20 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use webhook_core as core;
 
+/// napi's tokio runtime, with worker threads whose stack holds the deepest JSON the parser
+/// accepts (see `THREAD_STACK_BYTES`): a stack overflow would abort Node.
+#[napi_derive::module_init]
+fn init_runtime() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_stack_size(core::payload::THREAD_STACK_BYTES)
+        .build();
+    // Without it napi builds its default runtime on first use: still working, smaller stacks.
+    if let Ok(runtime) = runtime {
+        napi::bindgen_prelude::create_custom_tokio_runtime(runtime);
+    }
+}
+
 /// Options of `NativeProcessor.connect`.
 #[napi(object)]
 pub struct ProcessorOptions {

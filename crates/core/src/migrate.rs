@@ -4,6 +4,7 @@
 //! several processes at once: it holds Prisma's advisory lock while it works.
 
 use crate::error::{ProcessingError, Result};
+use crate::text::redact_credentials;
 use sha2::{Digest, Sha256};
 use sqlx::{Connection, Executor, PgConnection};
 
@@ -37,7 +38,9 @@ pub async fn migrate(database_url: &str) -> Result<MigrationReport> {
             .await
             .map_err(|e| match ProcessingError::from(e) {
                 ProcessingError::Config(m) => ProcessingError::Config(m),
-                other => ProcessingError::DatabaseUnavailable(other.to_string()),
+                other => {
+                    ProcessingError::DatabaseUnavailable(redact_credentials(&other.to_string()))
+                }
             })?;
     sqlx::query("SELECT pg_advisory_lock($1)")
         .bind(PRISMA_ADVISORY_LOCK)

@@ -12,7 +12,7 @@ use crate::result::{ProcessingResult, RecordCounts, Status, Timings};
 use crate::stats::{CacheCounters, Outcome, Stats, StatsSnapshot};
 use crate::store::events::{self, EventRecord};
 use crate::store::{self};
-use crate::text::strip_json_nul_escapes;
+use crate::text::{redact_credentials, strip_json_nul_escapes};
 use crate::time::{self, Timestamp};
 use crate::users::link::{GithubAccount, LinkOutcome};
 use crate::users::redis_tier::{RedisHealth, RedisTier};
@@ -423,7 +423,11 @@ impl WebhookProcessor {
         }
         let message = format!("{}: {error}", error.code());
         if let Err(e) = events::record_failure(&self.pool, ev, &message, now).await {
-            tracing::warn!(delivery = ev.delivery_id, error = %e, "could not record the failed attempt");
+            tracing::warn!(
+                delivery = ev.delivery_id,
+                error = %redact_credentials(&e.to_string()),
+                "could not record the failed attempt"
+            );
         }
     }
 

@@ -46,10 +46,41 @@ pub fn strip_json_nul_escapes(json: &[u8]) -> Cow<'_, [u8]> {
     Cow::Owned(out)
 }
 
+/// Replaces the user information of every URL in a message (`scheme://user:password@host`
+/// becomes `scheme://***@host`), for driver errors that go to logs, `lastError` and
+/// JavaScript: database and Redis URLs carry passwords.
+pub fn redact_credentials(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    for word in message.split_inclusive(char::is_whitespace) {
+        match (word.find("://"), word.rfind('@')) {
+            (Some(scheme), Some(at)) if at > scheme => {
+                out.push_str(&word[..scheme + 3]);
+                out.push_str("***");
+                out.push_str(&word[at..]);
+            }
+            _ => out.push_str(word),
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn redacts_credentials() {
+        assert_eq!(
+            redact_credentials("error connecting to postgres://user:secret@db:5432/x now"),
+            "error connecting to postgres://***@db:5432/x now"
+        );
+        assert_eq!(
+            redact_credentials("redis: (redis://:p%40ss@cache:6379/1) refused"),
+            "redis: (redis://***@cache:6379/1) refused"
+        );
+        assert_eq!(redact_credentials("no url here"), "no url here");
+    }
 
     #[test]
     fn strips_nul_from_text() {

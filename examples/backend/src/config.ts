@@ -38,6 +38,11 @@ export interface BackendConfig {
   stalledIntervalMs: number | null
   /** Tuning and tests only: base delay of the retry backoff (default 2 s: 2 s, 4 s, 8 s). */
   retryBaseDelayMs: number | null
+  /**
+   * Tuning and tests only: how long a job's lock lasts without renewal (default 30 s; renewed
+   * every half of it). A killed worker's jobs are taken again once their locks expired.
+   */
+  lockDurationMs: number | null
 }
 
 export const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/devmetrics'
@@ -128,6 +133,7 @@ export function loadConfig(env: Env = process.env, argv: string[] = process.argv
     shutdownTimeoutMs: int(env, 'SHUTDOWN_TIMEOUT_MS', 25_000, 1),
     stalledIntervalMs: optionalInt(env, 'STALLED_INTERVAL_MS'),
     retryBaseDelayMs: optionalInt(env, 'RETRY_BASE_DELAY_MS'),
+    lockDurationMs: optionalInt(env, 'LOCK_DURATION_MS'),
   }
 }
 

@@ -1,6 +1,7 @@
 // A winston-compatible logger (info/warn/error/debug with a message and a metadata object)
 // writing one JSON line per entry to stdout. DevMetrics passes its winston logger instead.
-import type { WorkerLogger } from '@devmetrics/webhook-processor'
+// Every line has the credentials of any URL in it redacted: driver errors quote URLs.
+import { redactCredentials, WorkerLogger } from '@devmetrics/webhook-processor'
 
 export interface Logger extends WorkerLogger {
   debug(message: string, meta?: Record<string, unknown>): unknown
@@ -14,7 +15,7 @@ export function jsonLogger(level: keyof typeof LEVELS = 'info', write: (line: st
     (name: keyof typeof LEVELS) =>
     (message: string, meta: Record<string, unknown> = {}) => {
       if (LEVELS[name] < threshold) return
-      write(`${JSON.stringify({ level: name, time: new Date().toISOString(), message, ...meta })}\n`)
+      write(`${redactCredentials(JSON.stringify({ level: name, time: new Date().toISOString(), message, ...meta }))}\n`)
     }
   return { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') }
 }

@@ -39,9 +39,16 @@ export function webhookJobOptionsFor(config: Pick<BackendConfig, 'retryBaseDelay
   return { ...webhookJobOptions, backoff: { ...backoff, options: { baseDelayMs: config.retryBaseDelayMs } } }
 }
 
-export function createQueues(config: Pick<BackendConfig, 'redisUrl' | 'queuePrefix' | 'stalledIntervalMs' | 'retryBaseDelayMs'>): Queues {
+export function createQueues(
+  config: Pick<BackendConfig, 'redisUrl' | 'queuePrefix' | 'stalledIntervalMs' | 'retryBaseDelayMs' | 'lockDurationMs'>,
+): Queues {
   const settings: Bull.AdvancedSettings = { ...webhookQueueSettings }
   if (config.stalledIntervalMs) settings.stalledInterval = config.stalledIntervalMs
+  if (config.lockDurationMs) {
+    // Renewed at half its duration, as Bull's defaults and webhookQueueSettings do.
+    settings.lockDuration = config.lockDurationMs
+    settings.lockRenewTime = Math.max(1, Math.floor(config.lockDurationMs / 2))
+  }
   const webhooks = new Bull<DeliveryJobData>(WEBHOOK_QUEUE, config.redisUrl, { prefix: config.queuePrefix, settings })
   const metrics = new Bull<MetricJobData>(METRICS_QUEUE, config.redisUrl, { prefix: config.queuePrefix })
   return {

@@ -20,6 +20,13 @@ pub use pull_request::{PullRequest, PullRequestEvent};
 pub use push::{PushCommit, PushEvent};
 pub use review::{PullRequestReviewEvent, Review};
 
+/// Stack a thread that parses payloads should have. simd-json accepts JSON nested up to
+/// 1024 levels and serde recurses per level (more so on the error path, which names the
+/// field). A debug build overflowed the usual 2 MiB at that depth (found by
+/// `tests/fuzz_parse.rs`) and passes with 4 MiB; the addon's runtime threads and the tests
+/// get 8 MiB, so no nesting the parser accepts can crash the process.
+pub const THREAD_STACK_BYTES: usize = 8 * 1024 * 1024;
+
 /// The event types that have a processor. Everything else is stored as `ignored`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum EventKind {

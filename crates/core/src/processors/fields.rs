@@ -9,6 +9,21 @@ fn invalid(path: &str, what: &str) -> ProcessingError {
     ProcessingError::InvalidPayload(format!("{path} {what}"))
 }
 
+/// Longest part of a payload value an error message quotes.
+const QUOTED_CHARS: usize = 32;
+
+/// A payload value for an error message: debug-quoted and cut to a few characters, so a
+/// huge value never becomes a huge message in logs, `lastError` and Bull's failed set.
+pub fn quoted(value: &str) -> String {
+    let mut chars = value.chars();
+    let head: String = chars.by_ref().take(QUOTED_CHARS).collect();
+    if chars.next().is_some() {
+        format!("{head:?}… ({} bytes)", value.len())
+    } else {
+        format!("{head:?}")
+    }
+}
+
 /// A required RFC 3339 time, in UTC.
 pub fn time(path: &str, value: &str) -> Result<Timestamp> {
     parse_github_time(value).ok_or_else(|| invalid(path, "is not an RFC 3339 time"))
@@ -53,5 +68,10 @@ mod tests {
         assert_eq!(number("n", 7).unwrap(), 7);
         assert!(count("c", -1).is_err());
         assert_eq!(count("c", i64::MAX).unwrap(), i32::MAX);
+        assert_eq!(quoted("open\0"), r#""open\0""#);
+        assert_eq!(
+            quoted(&"é".repeat(1000)),
+            format!("{:?}… (2000 bytes)", "é".repeat(32))
+        );
     }
 }

@@ -53,7 +53,8 @@ impl IssueProcessor {
             (None, None) => IssueState::Open,
             (Some(other), _) => {
                 return Err(ProcessingError::InvalidPayload(format!(
-                    "issue.state is not an issue state: {other:?}"
+                    "issue.state is not an issue state: {}",
+                    fields::quoted(other)
                 )))
             }
         };

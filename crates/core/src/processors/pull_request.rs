@@ -55,8 +55,9 @@ impl<'a> PlannedPullRequest<'a> {
             ("closed", false) => PrState::Closed,
             (other, false) => {
                 return Err(ProcessingError::InvalidPayload(format!(
-                    "{} is not a pull request state: {other:?}",
-                    at("state")
+                    "{} is not a pull request state: {}",
+                    at("state"),
+                    fields::quoted(other)
                 )))
             }
         };

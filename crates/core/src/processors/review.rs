@@ -49,8 +49,8 @@ impl PullRequestReviewProcessor {
         let r = &event.review;
         let state = ReviewState::from_github(r.state).ok_or_else(|| {
             ProcessingError::InvalidPayload(format!(
-                "review.state is not a review state: {:?}",
-                r.state
+                "review.state is not a review state: {}",
+                fields::quoted(r.state)
             ))
         })?;
         let review = PlannedReview {

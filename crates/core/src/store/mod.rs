@@ -10,6 +10,7 @@ pub mod pull_requests;
 pub mod reviews;
 
 use crate::error::{ProcessingError, Result};
+use crate::text::redact_credentials;
 use sqlx::encode::IsNull;
 use sqlx::error::BoxDynError;
 use sqlx::postgres::{PgArgumentBuffer, PgConnectOptions, PgPoolOptions, PgTypeInfo};
@@ -22,7 +23,10 @@ use std::time::Duration;
 pub async fn connect_pool(database_url: &str, max_connections: u32) -> Result<PgPool> {
     let options = PgConnectOptions::from_str(database_url)
         .map_err(|e| {
-            ProcessingError::Config(format!("invalid database URL: {}", redact(&e.to_string())))
+            ProcessingError::Config(format!(
+                "invalid database URL: {}",
+                redact_credentials(&e.to_string())
+            ))
         })?
         .options([("TimeZone", "UTC")])
         .application_name("devmetrics-webhook-processor");
@@ -36,7 +40,7 @@ pub async fn connect_pool(database_url: &str, max_connections: u32) -> Result<Pg
         .await
         .map_err(|e| match ProcessingError::from(e) {
             ProcessingError::Config(m) => ProcessingError::Config(m),
-            other => ProcessingError::DatabaseUnavailable(redact(&other.to_string())),
+            other => ProcessingError::DatabaseUnavailable(redact_credentials(&other.to_string())),
         })
 }
 
@@ -84,22 +88,6 @@ pub(crate) fn new_id() -> String {
     uuid::Uuid::now_v7().to_string()
 }
 
-/// Strips anything that looks like a password from a message (URLs in driver errors).
-fn redact(message: &str) -> String {
-    let mut out = String::with_capacity(message.len());
-    for word in message.split_inclusive(char::is_whitespace) {
-        match (word.find("://"), word.rfind('@')) {
-            (Some(scheme), Some(at)) if at > scheme => {
-                out.push_str(&word[..scheme + 3]);
-                out.push_str("***");
-                out.push_str(&word[at..]);
-            }
-            _ => out.push_str(word),
-        }
-    }
-    out
-}
-
 /// JSON text bound as JSONB without re-serialising it: the stored payload is the
 /// delivery's own bytes (already validated by the parser and NUL-cleaned).
 pub struct JsonbText<'a>(pub &'a [u8]);
@@ -119,16 +107,5 @@ impl Encode<'_, Postgres> for JsonbText<'_> {
         buf.push(1);
         buf.extend_from_slice(self.0);
         Ok(IsNull::No)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn redacts_credentials() {
-        assert_eq!(
-            super::redact("error connecting to postgres://user:secret@db:5432/x now"),
-            "error connecting to postgres://***@db:5432/x now"
-        );
     }
 }

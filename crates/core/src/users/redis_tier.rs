@@ -10,6 +10,7 @@
 
 use super::{Identity, MappedUser};
 use crate::error::{ProcessingError, Result};
+use crate::text::redact_credentials;
 use futures_util::StreamExt;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use std::future::Future;
@@ -60,8 +61,12 @@ impl RedisTier {
     }
 
     fn client(url: &str) -> Result<redis::Client> {
-        redis::Client::open(url)
-            .map_err(|e| ProcessingError::Config(format!("invalid redisUrl: {e}")))
+        redis::Client::open(url).map_err(|e| {
+            ProcessingError::Config(format!(
+                "invalid redisUrl: {}",
+                redact_credentials(&e.to_string())
+            ))
+        })
     }
 
     pub fn new(url: &str, prefix: &str) -> Result<Self> {
@@ -263,7 +268,7 @@ impl RedisTier {
         }
         if !self.down.swap(true, Relaxed) {
             tracing::warn!(
-                error = why,
+                error = %redact_credentials(why),
                 "Redis user cache unavailable; using database lookups until it is back"
             );
         }

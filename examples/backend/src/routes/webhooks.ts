@@ -1,19 +1,19 @@
 // POST /api/webhooks/github: authenticate, check, queue, answer 202 within GitHub's 10 s.
 //
-//   1. X-Hub-Signature-256 over the raw body, verified in constant time     → 401
+//   1. X-Hub-Signature-256 over the raw body bytes, in constant time         → 401
 //   2. X-GitHub-Delivery and X-GitHub-Event present                          → 400
-//   3. application/json, a JSON object                                       → 415 / 400
+//   3. application/json, valid UTF-8, a JSON object                          → 415 / 400
 //   4. ping (sent when the hook is created)                                  → 200 pong
 //   5. repository.id registered in DevMetrics' repositories                  → 202 ignored otherwise
 //   6. queued on "webhooks" with webhookJobOptions: { deliveryId, event, payload (raw text), repoId, receivedAt }
 //                                                                            → 202 queued (503 if Redis does not take it)
-import { verify } from '@octokit/webhooks-methods'
 import express, { Request, Response, Router } from 'express'
 import { MAX_PAYLOAD_BYTES } from '@devmetrics/webhook-processor'
 import type { Logger } from '../logger'
 import type { BackendMetrics, DeliveryOutcome } from '../metrics'
 import type { DeliveryJobData, Queues } from '../queues'
 import type { RepositoryDirectory } from '../repositories'
+import { signatureValid } from '../signature'
 
 export interface WebhookRouteDeps {
   secrets: string[]
@@ -32,14 +32,8 @@ function header(req: Request, name: string): string | null {
   return first && first.trim() !== '' ? first.trim() : null
 }
 
-/** Constant-time check against each configured secret (more than one while rotating). */
-async function signatureValid(secrets: string[], body: string, signature: string | null): Promise<boolean> {
-  if (!signature || !signature.startsWith('sha256=') || body.length === 0) return false
-  for (const secret of secrets) {
-    if (await verify(secret, body, signature)) return true
-  }
-  return false
-}
+/** Fails on bytes that are not UTF-8 instead of replacing them, as `Buffer.toString` would. */
+const utf8 = new TextDecoder('utf-8', { fatal: true })
 
 function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout
@@ -64,11 +58,10 @@ export function webhookRouter(deps: WebhookRouteDeps): Router {
     express.raw({ type: () => true, limit: MAX_PAYLOAD_BYTES }),
     async (req: Request, res: Response) => {
       const raw: Buffer = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0)
-      const body = raw.toString('utf8')
       const deliveryId = header(req, 'x-github-delivery')
       const event = header(req, 'x-github-event')
 
-      if (!(await signatureValid(secrets, body, header(req, 'x-hub-signature-256')))) {
+      if (!signatureValid(secrets, raw, header(req, 'x-hub-signature-256'))) {
         logger.warn('webhook rejected: bad or missing signature', { deliveryId, ip: req.ip })
         return answer(res, 401, 'bad_signature', { error: 'invalid or missing X-Hub-Signature-256' })
       }
@@ -78,6 +71,13 @@ export function webhookRouter(deps: WebhookRouteDeps): Router {
       }
       if (!/^application\/json\b/i.test(header(req, 'content-type') ?? '')) {
         return answer(res, 415, 'bad_request', { error: 'the webhook must be configured with content type application/json' }, event)
+      }
+      // The job carries the body as text (Bull stores JSON): it must decode losslessly.
+      let body: string
+      try {
+        body = utf8.decode(raw)
+      } catch {
+        return answer(res, 400, 'bad_request', { error: 'the body is not valid UTF-8', deliveryId }, event)
       }
       let payload: { repository?: { id?: unknown }; zen?: string }
       try {
