@@ -55,6 +55,16 @@ test('bad arguments are INVALID_JOB, not a napi error', () => {
   expect(codeOf(() => inspectWebhook('push', undefined as unknown as string))).toBe('INVALID_JOB')
 })
 
+test('deep nesting on the calling thread: the deepest the parser accepts is read, deeper is INVALID_PAYLOAD', () => {
+  // inspectWebhook runs on the JS thread, not on the addon's big-stack runtime threads.
+  const fixtureText = fixture('push-event.json')
+  const withDeep = (depth: number, event = 'push') =>
+    inspectWebhook(event, fixtureText.replace('{', `{"deep":${'['.repeat(depth)}${']'.repeat(depth)},`))
+  expect(withDeep(1023).tracked).toBe(true)
+  expect(withDeep(1023, 'star').tracked).toBe(false)
+  expect(codeOf(() => withDeep(200_000))).toBe('INVALID_PAYLOAD')
+})
+
 describe('rejections match process()', () => {
   let db: TestDatabase
   let processor: WebhookProcessor
