@@ -1,8 +1,11 @@
 // Bad input gets a documented code, writes no entity rows, and never crashes Node.
+import { execFile } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { promisify } from 'node:util'
 import { ERROR_CODES, MAX_PAYLOAD_BYTES, WebhookProcessingError, WebhookProcessor, migrate } from '../lib'
 import { createTestDatabase, insertRepository, tableCounts, TestDatabase } from './helpers/db'
+import { freePort } from './helpers/redis'
 
 const fixture = readFileSync(join(__dirname, 'fixtures/push-event.json'), 'utf8')
 
@@ -151,6 +154,20 @@ describe('connect', () => {
       'CONFIG_ERROR',
     )
     expect(err.message).not.toContain('s3cret')
+  })
+
+  test("the addon's own log (stderr) names an unreachable Redis without its password", async () => {
+    // A process of its own, to read what the addon writes to stderr.
+    const redisUrl = `redis://:s3cret@127.0.0.1:${await freePort()}`
+    const script = `
+      const { WebhookProcessor } = require(${JSON.stringify(join(__dirname, '..', 'lib'))})
+      WebhookProcessor.connect({ databaseUrl: process.env.DB, redisUrl: process.env.REDIS })
+        .then(async (p) => { await p.getUserIdByGithubId(1); await p.close() })`
+    const { stderr } = await promisify(execFile)(process.execPath, ['-e', script], {
+      env: { ...process.env, DB: db.url, REDIS: redisUrl, DEVMETRICS_LOG: 'warn', NO_COLOR: '1' },
+    })
+    expect(stderr).toContain('Redis user cache unavailable')
+    expect(stderr).not.toContain('s3cret')
   })
 
   test('a database without our schema is SCHEMA_MISMATCH naming what is missing', async () => {

@@ -109,6 +109,10 @@ test('over 25 MiB is PAYLOAD_TOO_LARGE as text, bytes and object, and writes not
   for (const payload of [`{"pad":"${pad}"}`, Buffer.from(`{"pad":"${pad}"}`), { pad }]) {
     expect(await outcome('push', payload)).toMatchObject({ code: 'PAYLOAD_TOO_LARGE' })
   }
+  // Under the limit in UTF-16 units, over it in UTF-8 bytes: refused before the copy into native memory.
+  const wide = `{"pad":"${'é'.repeat(MAX_PAYLOAD_BYTES / 2)}"}`
+  expect(wide.length).toBeLessThan(MAX_PAYLOAD_BYTES)
+  expect(await outcome('push', wide)).toMatchObject({ code: 'PAYLOAD_TOO_LARGE', message: expect.stringMatching(/^payload is at least \d+ bytes/) })
   expect(await tableCounts(db.pool)).toEqual(before)
 })
 

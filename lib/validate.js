@@ -39,7 +39,7 @@ function normalizePayload(payload) {
   let body = payload
   if (body === undefined || body === null) fail('INVALID_JOB', 'payload is missing')
   if (typeof body === 'string') {
-    if (body.length > MAX_PAYLOAD_BYTES) tooLarge(body.length)
+    checkTextSize(body)
     return body
   }
   if (Buffer.isBuffer(body)) {
@@ -58,10 +58,23 @@ function normalizePayload(payload) {
     } catch (err) {
       throw new WebhookProcessingError('INVALID_PAYLOAD', `payload object cannot be serialised: ${err.message}`)
     }
-    if (text.length > MAX_PAYLOAD_BYTES) tooLarge(text.length)
+    checkTextSize(text)
     return text
   }
   fail('INVALID_JOB', `payload must be a string, a Buffer or an object, not ${typeof body}`)
+}
+
+/**
+ * The limit is in UTF-8 bytes, the form the text crosses into native memory in; a string's
+ * length counts UTF-16 units, up to three bytes each. Counting the bytes costs a pass, so
+ * only strings that could be over the limit pay it.
+ */
+function checkTextSize(text) {
+  if (text.length > MAX_PAYLOAD_BYTES) tooLarge(text.length)
+  if (text.length > MAX_PAYLOAD_BYTES / 3) {
+    const bytes = Buffer.byteLength(text, 'utf8')
+    if (bytes > MAX_PAYLOAD_BYTES) tooLarge(bytes)
+  }
 }
 
 function tooLarge(size) {
