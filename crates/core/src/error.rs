@@ -150,7 +150,7 @@ impl From<sqlx::Error> for ProcessingError {
 
 /// Maps a database failure to its code by SQLSTATE class, so retry decisions follow what
 /// the server said rather than message text.
-fn classify_sqlx(err: &sqlx::Error) -> ProcessingError {
+pub(crate) fn classify_sqlx(err: &sqlx::Error) -> ProcessingError {
     use sqlx::Error as E;
     match err {
         E::Database(db) => {

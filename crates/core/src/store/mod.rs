@@ -46,22 +46,31 @@ pub async fn connect_pool(database_url: &str, max_connections: u32) -> Result<Pg
 
 /// Starts a transaction. A pooled connection the server has closed since its last use
 /// (a restart, `pg_terminate_backend`, an idle timeout) fails at BEGIN, before anything of
-/// the event was sent, so another connection is taken; a server that is really gone still
-/// fails with `DATABASE_UNAVAILABLE` once every pooled connection has been tried.
+/// the event was sent, so another connection is taken, at most once per pooled connection.
+/// A pool that could not hand out a connection at all (the server down past the acquire
+/// timeout: sqlx already retried connecting until then) fails at once.
 pub async fn begin(pool: &PgPool) -> Result<sqlx::Transaction<'static, Postgres>> {
     let mut tries = 0;
     loop {
         tries += 1;
         match pool.begin().await {
             Ok(tx) => return Ok(tx),
-            Err(e) => {
-                let error = ProcessingError::from(e);
-                let stale = error.code() == crate::error::ErrorCode::DatabaseUnavailable;
-                if !stale || tries > pool.options().get_max_connections() {
-                    return Err(error);
-                }
-                tracing::debug!(%error, "dropped a closed pooled connection");
+            Err(e) if closed_connection(&e) && tries <= pool.options().get_max_connections() => {
+                tracing::debug!(error = %redact_credentials(&e.to_string()), "dropped a closed pooled connection");
             }
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+/// Whether a failed BEGIN was a connection the server had closed: worth another one. Not
+/// a pool timeout, which has waited `acquire_timeout` already and would wait again.
+fn closed_connection(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed => false,
+        other => {
+            crate::error::classify_sqlx(other).code()
+                == crate::error::ErrorCode::DatabaseUnavailable
         }
     }
 }
@@ -107,5 +116,22 @@ impl Encode<'_, Postgres> for JsonbText<'_> {
         buf.push(1);
         buf.extend_from_slice(self.0);
         Ok(IsNull::No)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::closed_connection;
+    use std::io;
+
+    #[test]
+    fn only_a_closed_connection_is_worth_another_begin() {
+        let io = |kind| sqlx::Error::Io(io::Error::new(kind, "x"));
+        assert!(closed_connection(&io(io::ErrorKind::BrokenPipe)));
+        assert!(closed_connection(&io(io::ErrorKind::ConnectionReset)));
+        // The pool waited its acquire timeout (sqlx retried connecting meanwhile): no more.
+        assert!(!closed_connection(&sqlx::Error::PoolTimedOut));
+        assert!(!closed_connection(&sqlx::Error::PoolClosed));
+        assert!(!closed_connection(&sqlx::Error::RowNotFound));
     }
 }
