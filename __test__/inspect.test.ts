@@ -92,12 +92,42 @@ describe('rejections match process()', () => {
   ]
 
   test.each(cases)('%s', async (_label, event, body, code) => {
-    expect(codeOf(() => inspectWebhook(event, body))).toBe(code)
+    let inspected: WebhookProcessingError | undefined
+    try {
+      inspectWebhook(event, body)
+    } catch (err) {
+      inspected = err as WebhookProcessingError
+    }
+    expect(inspected?.code).toBe(code)
     const outcome = await processor.process({ deliveryId: `inspect-${_label}`, event, payload: body }).then(
-      () => 'resolved',
-      (err: WebhookProcessingError) => err.code,
+      () => undefined,
+      (err: WebhookProcessingError) => err,
     )
-    expect(outcome).toBe(code)
+    expect(outcome?.code).toBe(code)
+    // inspectWebhook reads the JS value a second time to describe a failure; the message
+    // (with the field path) is the one process() gives.
+    expect(inspected?.message).toBe(outcome?.message)
+  })
+
+  test('text of every UTF-8 width, and an unpaired surrogate, is read as Node encodes it', async () => {
+    // Two-byte JS strings (any character above U+00FF) cross the boundary as UTF-16 and are
+    // transcoded in Rust; one-byte strings and Buffers take other paths. All must agree.
+    // JSON.stringify would escape the lone surrogate as `\ud83d`; put it in raw.
+    const title = 'é ü 中文 🚀 ' + '\uD83D' + ' end'
+    const body = JSON.stringify({ ...pr, pull_request: { ...pr.pull_request, title: 'TITLE' } }).replace('TITLE', title)
+    const stored = Buffer.from(title).toString('utf8')
+    expect(stored).toContain('\uFFFD')
+    for (const [label, payload] of [['text', body], ['bytes', Buffer.from(body)]] as const) {
+      await db.pool.query('DELETE FROM pull_requests')
+      expect(inspectWebhook('pull_request', payload).tracked).toBe(true)
+      const result = await processor.process({ deliveryId: `inspect-utf16-${label}`, event: 'pull_request', payload })
+      expect(result.status).toBe('processed')
+      const { rows } = await db.pool.query('SELECT title FROM pull_requests')
+      expect(rows).toEqual([{ title: stored }])
+    }
+    // A large two-byte string, the case the transcoding is for.
+    const many = JSON.stringify({ ...pr, pull_request: { ...pr.pull_request, body: '🚀 ünïcödé '.repeat(100_000) } })
+    expect(inspectWebhook('pull_request', many).tracked).toBe(true)
   })
 
   test('a payload it accepts, process() stores', async () => {

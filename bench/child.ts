@@ -3,8 +3,11 @@
 // those of whatever ran before it in the same process. It receives a Task over IPC,
 // tells the parent when the measured window starts and ends (the parent samples the
 // PostgreSQL backends' CPU meanwhile and answers with it) and sends back the result.
+import { execFileSync } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
+import { join } from 'node:path'
 import Bull from 'bull'
 import { createWebhookWorker, inspectWebhook, ProcessingResult, WebhookProcessor, webhookJobOptions, webhookQueueSettings } from '../lib'
 import type { BenchJob, Implementation } from './baselines/types'
@@ -345,15 +348,68 @@ function medianMicros(fn: () => unknown, runs: number): number {
   return median(times)
 }
 
-/** The same text through JSON.parse and through inspectWebhook (the addon's parse and planning, called from JS: boundary copy included), interleaved so load hits both alike. */
-function parsePair(event: string, text: string, runs: number): { json: number; addon: number } {
-  const json: number[] = []
-  const addon: number[] = []
+interface ParsePair {
+  /** JSON.parse(text) and inspectWebhook(event, text): the string a Bull job carries. */
+  json: number
+  addon: number
+  /** From the raw body's bytes: JSON.parse(bytes.toString()) and inspectWebhook(event, bytes). */
+  jsonBytes: number
+  addonBytes: number
+}
+
+/**
+ * The same payload through JSON.parse and through inspectWebhook (the addon's parse and
+ * planning, called from JS: the boundary copy included), as text and as bytes, interleaved
+ * so load hits all alike.
+ */
+function parsePair(event: string, text: string, runs: number): ParsePair {
+  const bytes = Buffer.from(text)
+  const times: Record<keyof ParsePair, number[]> = { json: [], addon: [], jsonBytes: [], addonBytes: [] }
   for (let i = 0; i < runs; i++) {
-    json.push(medianMicros(() => JSON.parse(text), 1))
-    addon.push(medianMicros(() => inspectWebhook(event, text), 1))
+    times.json.push(medianMicros(() => JSON.parse(text), 1))
+    times.addon.push(medianMicros(() => inspectWebhook(event, text), 1))
+    times.jsonBytes.push(medianMicros(() => JSON.parse(bytes.toString('utf8')), 1))
+    times.addonBytes.push(medianMicros(() => inspectWebhook(event, bytes), 1))
   }
-  return { json: median(json), addon: median(addon) }
+  return { json: median(times.json), addon: median(times.addon), jsonBytes: median(times.jsonBytes), addonBytes: median(times.addonBytes) }
+}
+
+/** A stage profile of one payload by `parse_profile` (crates/core/examples), in µs. */
+interface StageProfile {
+  tapeMicros: number
+  typedMicros: number
+  planMicros: number
+}
+
+/**
+ * simd-json's own cost on the same payloads, in Rust without the boundary: the tape alone
+ * bounds what any simd-json parse can reach against JSON.parse. Built and run with cargo
+ * (there wherever the addon builds); null, with the reason on stderr, if that fails.
+ */
+function profileStages(payloads: { event: string; text: string }[], runs: number): (StageProfile | null)[] {
+  const dir = mkdtempSync(join(os.tmpdir(), 'parse-profile-'))
+  try {
+    const args = payloads.map((p, i) => {
+      const file = join(dir, `${i}.json`)
+      writeFileSync(file, p.text)
+      return `${p.event}=${file}`
+    })
+    const out = execFileSync(
+      'cargo',
+      ['run', '--release', '--quiet', '-p', 'devmetrics-webhook-core', '--example', 'parse_profile', '--', String(runs), ...args],
+      { cwd: join(__dirname, '..'), encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 64 * 1024 * 1024 },
+    )
+    const byFile = new Map(out.trim().split('\n').map((line) => {
+      const r = JSON.parse(line) as StageProfile & { file: string }
+      return [r.file, r] as const
+    }))
+    return args.map((a) => byFile.get(a.slice(a.indexOf('=') + 1)) ?? null)
+  } catch (err) {
+    process.stderr.write(`parse profile not measured: ${(err as Error).message}\n`)
+    return payloads.map(() => null)
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
 }
 
 /** The 2048-commit push, call by call on a fresh database; for the addon, parse against JSON.parse too. */
@@ -392,37 +448,61 @@ async function large(t: Extract<Task, { kind: 'large' }>): Promise<{ large: Larg
     results.length = 0
     const sample = new Workload(seed).take(t.parseSample)
     for (const job of sample) await impl.process(job)
-    const rows = new Map<string, { kind: string; bytes: number; addon: number[]; inRust: number[]; json: number[] }>()
+    const pairs = sample.map((job) => parsePair(job.event, job.payload, 5))
+    const largePairs = texts.map((text) => parsePair('push', text, 5))
+    const stages = profileStages(
+      [...sample.map((job) => ({ event: job.event, text: job.payload })), ...texts.map((text) => ({ event: 'push', text }))],
+      20,
+    )
+    type Row = { kind: string; bytes: number; pairs: ParsePair[]; inRust: number[]; stages: (StageProfile | null)[] }
+    const rows = new Map<string, Row>()
     sample.forEach((job, i) => {
       const kind = eventKey(job)
-      const row = rows.get(kind) ?? { kind, bytes: 0, addon: [], inRust: [], json: [] }
-      const pair = parsePair(job.event, job.payload, 5)
+      const row = rows.get(kind) ?? { kind, bytes: 0, pairs: [], inRust: [], stages: [] }
       row.bytes += Buffer.byteLength(job.payload)
-      row.addon.push(pair.addon)
+      row.pairs.push(pairs[i])
       row.inRust.push(results[i].timings.parseMicros)
-      row.json.push(pair.json)
+      row.stages.push(stages[i])
       rows.set(kind, row)
     })
-    const largePairs = texts.map((text) => parsePair('push', text, 5))
+    rows.set('push (2048 commits)', {
+      kind: 'push (2048 commits)',
+      bytes: base.bytes * largePairs.length,
+      pairs: largePairs,
+      inRust: largeParse,
+      stages: stages.slice(sample.length),
+    })
     const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0)
-    const allAddon = [...rows.values()].flatMap((r) => r.addon)
-    const allJson = [...rows.values()].flatMap((r) => r.json)
-    const largeAddon = median(largePairs.map((p) => p.addon))
-    const largeJson = median(largePairs.map((p) => p.json))
+    const ofPairs = (ps: ParsePair[], k: keyof ParsePair) => ps.map((p) => p[k])
+    // A tape time for every payload, or no bound at all: a partial sum would flatter it.
+    const tapeBound = (ps: ParsePair[], st: (StageProfile | null)[]) =>
+      st.every((x) => x) ? sum(ofPairs(ps, 'json')) / sum(st.map((x) => x!.tapeMicros)) : null
+    const mixedStages = stages.slice(0, sample.length)
+    const largeStages = stages.slice(sample.length)
     const parse: ParseResult = {
-      rows: [
-        ...[...rows.values()].map((r) => ({
+      rows: [...rows.values()].map((r) => {
+        const med = (k: keyof ParsePair) => median(ofPairs(r.pairs, k))
+        const stage = (k: keyof StageProfile) => (r.stages.every((x) => x) ? median(r.stages.map((x) => x![k])) : null)
+        return {
           kind: r.kind,
-          bytes: r.bytes / r.addon.length,
-          samples: r.addon.length,
-          addonMicros: median(r.addon),
+          bytes: r.bytes / r.pairs.length,
+          samples: r.pairs.length,
+          jsonParseMicros: med('json'),
+          addonMicros: med('addon'),
+          jsonFromBytesMicros: med('jsonBytes'),
+          addonFromBytesMicros: med('addonBytes'),
           inRustMicros: median(r.inRust),
-          jsonParseMicros: median(r.json),
-        })),
-        { kind: 'push (2048 commits)', bytes: base.bytes, samples: largePairs.length, addonMicros: largeAddon, inRustMicros: median(largeParse), jsonParseMicros: largeJson },
-      ],
-      mixedSpeedup: sum(allJson) / sum(allAddon),
-      largeSpeedup: largeJson / largeAddon,
+          tapeMicros: stage('tapeMicros'),
+          typedMicros: stage('typedMicros'),
+          planMicros: stage('planMicros'),
+        }
+      }),
+      mixedSpeedup: sum(ofPairs(pairs, 'json')) / sum(ofPairs(pairs, 'addon')),
+      largeSpeedup: median(ofPairs(largePairs, 'json')) / median(ofPairs(largePairs, 'addon')),
+      mixedBytesSpeedup: sum(ofPairs(pairs, 'jsonBytes')) / sum(ofPairs(pairs, 'addonBytes')),
+      largeBytesSpeedup: median(ofPairs(largePairs, 'jsonBytes')) / median(ofPairs(largePairs, 'addonBytes')),
+      mixedTapeBound: tapeBound(pairs, mixedStages),
+      largeTapeBound: tapeBound(largePairs, largeStages),
     }
     return { large: base, parse }
   } finally {

@@ -55,10 +55,13 @@ export function targets(results: BenchResults): Target[] {
       ...(large ? { measured: `${large.wallMs.median.toFixed(1)} ms`, met: large.wallMs.median < 50 } : { measured: 'not measured', met: null }),
     },
     {
-      what: 'payload parse against JSON.parse on the same text (mixed workload / 2048-commit push)',
+      what: 'payload parse against JSON.parse on the same payload (mixed workload / 2048-commit push), from text (Bull job data) and from bytes (a raw body)',
       goal: '≥ 2×',
       ...(parse
-        ? { measured: `${parse.mixedSpeedup.toFixed(2)}× / ${parse.largeSpeedup.toFixed(2)}×`, met: parse.mixedSpeedup >= 2 && parse.largeSpeedup >= 2 }
+        ? {
+            measured: `text ${parse.mixedSpeedup.toFixed(2)}× / ${parse.largeSpeedup.toFixed(2)}×; bytes ${parse.mixedBytesSpeedup.toFixed(2)}× / ${parse.largeBytesSpeedup.toFixed(2)}×`,
+            met: Math.min(parse.mixedSpeedup, parse.largeSpeedup, parse.mixedBytesSpeedup, parse.largeBytesSpeedup) >= 2,
+          }
         : { measured: 'not measured', met: null }),
     },
     {
@@ -233,13 +236,19 @@ function markdown(results: BenchResults): string {
     '',
     ...(results.parse
       ? [
-          'The addon\'s side is `inspectWebhook(event, text)` timed from JavaScript: the copy of the string into Rust, the size check, simd-json into typed structs that read only the fields a processor stores, and the planning (timestamps, SHAs, commit sorting) that `process()` does before the database. JSON.parse only builds the object graph, with no validation. Interleaved calls, medians per event type. The `in Rust` column is `result.timings.parseMicros` of `process()`: the same work without the boundary copy, plus the NUL-escape scan and the copy kept for storage.',
+          'The addon\'s side is `inspectWebhook(event, payload)` timed from JavaScript: the copy of the payload into Rust (a string as UTF-16, transcoded to UTF-8 in Rust), the size check, simd-json into typed structs that read only the fields a processor stores, and the planning (timestamps, SHAs, commit sorting) that `process()` does before the database. JSON.parse only builds the object graph, with no validation. From text is what a Bull job carries; from bytes is a raw request body, which JavaScript must decode before JSON.parse (`JSON.parse(body.toString())`, as body parsers do). Interleaved calls, medians per event type. `in Rust` is `result.timings.parseMicros` of `process()`. The last three columns come from `crates/core/examples/parse_profile.rs` on the same payloads, in Rust without the boundary: simd-json building its tape alone (no typed extraction: the least any simd-json parse of these bytes costs), the typed parse, and the planning.',
           '',
-          '| payload | mean bytes | samples | addon inspectWebhook µs | in Rust (parseMicros) µs | JSON.parse µs | speed-up |',
-          '|---|--:|--:|--:|--:|--:|--:|',
-          ...results.parse.rows.map((r) => `| ${r.kind} | ${fmt(r.bytes)} | ${r.samples} | ${fmt(r.addonMicros, 1)} | ${fmt(r.inRustMicros, 1)} | ${fmt(r.jsonParseMicros, 1)} | ${ratio(r.jsonParseMicros, r.addonMicros)} |`),
+          '| payload | mean bytes | samples | JSON.parse µs | addon from text µs | speed-up | JSON.parse from bytes µs | addon from bytes µs | speed-up | in Rust (parseMicros) µs | simd-json tape alone µs | typed parse µs | planning µs |',
+          '|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|',
+          ...results.parse.rows.map(
+            (r) =>
+              `| ${r.kind} | ${fmt(r.bytes)} | ${r.samples} | ${fmt(r.jsonParseMicros, 1)} | ${fmt(r.addonMicros, 1)} | ${ratio(r.jsonParseMicros, r.addonMicros)} | ${fmt(r.jsonFromBytesMicros, 1)} | ${fmt(r.addonFromBytesMicros, 1)} | ${ratio(r.jsonFromBytesMicros, r.addonFromBytesMicros)} | ${fmt(r.inRustMicros, 1)} | ${fmt(r.tapeMicros, 1)} | ${fmt(r.typedMicros, 1)} | ${fmt(r.planMicros, 1)} |`,
+          ),
           '',
-          `Over the whole mixed sample: ${results.parse.mixedSpeedup.toFixed(2)}× (sum of JSON.parse time / sum of addon parse time); the 2048-commit push: ${results.parse.largeSpeedup.toFixed(2)}×.`,
+          `Over the whole mixed sample (sum of JSON.parse time / sum of addon time): ${results.parse.mixedSpeedup.toFixed(2)}× from text, ${results.parse.mixedBytesSpeedup.toFixed(2)}× from bytes; the 2048-commit push: ${results.parse.largeSpeedup.toFixed(2)}× from text, ${results.parse.largeBytesSpeedup.toFixed(2)}× from bytes. ` +
+            (results.parse.mixedTapeBound !== null && results.parse.largeTapeBound !== null
+              ? `JSON.parse against simd-json\'s tape alone, the bound for any simd-json parse with nothing else to do: ${results.parse.mixedTapeBound.toFixed(2)}× on the mixed sample, ${results.parse.largeTapeBound.toFixed(2)}× on the 2048-commit push.`
+              : 'simd-json alone was not measured (cargo could not run `parse_profile`; see the run\'s stderr).'),
         ]
       : ['Not measured.']),
     '',

@@ -80,11 +80,35 @@ export interface LargePushResult {
 
 /** The addon's parse against JSON.parse of the same text. */
 export interface ParseResult {
-  /** Per payload kind, medians: inspectWebhook µs from JS (the addon's parse and planning, boundary copy included), result.timings.parseMicros inside Rust, and JSON.parse µs. */
-  rows: { kind: string; bytes: number; samples: number; addonMicros: number; inRustMicros: number; jsonParseMicros: number }[]
-  /** Sum over the mixed sample of JSON.parse µs / addon parse µs. */
+  /**
+   * Per payload kind, medians in µs: JSON.parse of the text and inspectWebhook of the text
+   * (the addon's parse and planning from JS, boundary copy included); the same from the
+   * bytes (JSON.parse after decoding them); result.timings.parseMicros inside Rust; and,
+   * from `parse_profile` in Rust without the boundary, simd-json's tape alone, the typed
+   * parse and the planning (null when cargo could not run it).
+   */
+  rows: {
+    kind: string
+    bytes: number
+    samples: number
+    jsonParseMicros: number
+    addonMicros: number
+    jsonFromBytesMicros: number
+    addonFromBytesMicros: number
+    inRustMicros: number
+    tapeMicros: number | null
+    typedMicros: number | null
+    planMicros: number | null
+  }[]
+  /** Sum over the mixed sample of JSON.parse µs / addon µs, from text. */
   mixedSpeedup: number
   largeSpeedup: number
+  /** The same from the raw bytes. */
+  mixedBytesSpeedup: number
+  largeBytesSpeedup: number
+  /** JSON.parse µs / simd-json tape-alone µs: the most any simd-json parse could reach. */
+  mixedTapeBound: number | null
+  largeTapeBound: number | null
 }
 
 /** RSS over a long addon run. */

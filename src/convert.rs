@@ -5,7 +5,8 @@ use crate::{
     CacheTierStats, GithubAccount, LatencyStats, LinkResult, MetricJob, PayloadInspection,
     ProcessingResult, ProcessorOptions, ProcessorStats, RecordCounts, RedisTierHealth, Timings,
 };
-use napi::bindgen_prelude::{Buffer, Either};
+use napi::bindgen_prelude::{BufferSlice, Either};
+use napi::JsString;
 use std::collections::HashMap;
 use std::time::Duration;
 use webhook_core as core;
@@ -26,12 +27,16 @@ pub fn options(o: ProcessorOptions) -> core::ProcessorOptions {
     }
 }
 
-/// The job, with its payload bytes owned: a Buffer is copied now, on the JS thread,
-/// because JavaScript may change it while the work runs.
+/// A delivery's payload as JavaScript passed it, text or bytes, not yet copied: only valid
+/// during the call that received it. (Written out in the exports' signatures, where napi
+/// needs it to type `index.d.ts` as `string | Buffer`.)
+pub type PayloadArg<'env> = Either<JsString<'env>, BufferSlice<'env>>;
+
+/// The job, with its payload bytes owned.
 pub fn job(
     delivery_id: String,
     event: String,
-    payload: Either<String, Buffer>,
+    payload: &PayloadArg,
     repo_id: Option<String>,
     received_at_ms: Option<f64>,
 ) -> Result<core::WebhookJob, napi::Error> {
@@ -45,19 +50,28 @@ pub fn job(
     Ok(core::WebhookJob {
         delivery_id,
         event,
-        payload: payload_bytes(payload),
+        payload: payload_bytes(payload)?,
         repo_id,
         received_at,
     })
 }
 
-/// A payload's bytes, owned: napi already copied a string out of the JS heap; a Buffer is
-/// copied because JavaScript may change it while the work runs.
-pub fn payload_bytes(payload: Either<String, Buffer>) -> Vec<u8> {
+/// A payload's bytes, owned: a string as UTF-8; a Buffer copied, because JavaScript may
+/// change it while the work runs and simd-json unescapes its input in place.
+pub fn payload_bytes(payload: &PayloadArg) -> napi::Result<Vec<u8>> {
     match payload {
-        Either::A(text) => text.into_bytes(),
-        Either::B(buffer) => buffer.to_vec(),
+        Either::A(text) => utf8(text),
+        Either::B(bytes) => Ok(bytes.to_vec()),
     }
+}
+
+/// A JavaScript string as UTF-8: its code units copied out, then transcoded in Rust
+/// (see `webhook_core::utf16` for why not napi's UTF-8 getter).
+fn utf8(text: &JsString) -> napi::Result<Vec<u8>> {
+    let units = text.into_utf16()?;
+    // napi's copy ends with a NUL terminator, which is not part of the string.
+    let units = units.as_slice().split_last().map_or(&[][..], |(_, s)| s);
+    Ok(core::utf16::to_utf8(units))
 }
 
 pub fn inspection(i: core::Inspection) -> PayloadInspection {

@@ -7,12 +7,22 @@ mod convert;
 mod error;
 mod logging;
 
-use napi::bindgen_prelude::{Buffer, Either, PromiseRaw};
+use napi::bindgen_prelude::{BufferSlice, Either, PromiseRaw};
 use napi::Env;
+use napi::JsString;
 use napi_derive::napi;
 use std::collections::HashMap;
 use std::sync::Arc;
 use webhook_core as core;
+
+/// mimalloc for the addon's own allocations, as napi-rs addons commonly do. Inside Node,
+/// glibc's malloc returned the megabyte buffers of a large payload (its UTF-8 copy,
+/// simd-json's input copy and tape) to the kernel after every call, so the next call
+/// faulted them in again: page faults were ~30% of inspecting a 1.3 MB push. mimalloc keeps
+/// freed pages for reuse. Version 2 (v3 made small parses slower) with local-dynamic TLS,
+/// which a library loaded with `dlopen` needs (docs/decisions.md).
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// napi's tokio runtime, with worker threads whose stack holds the deepest JSON the parser
 /// accepts (see `THREAD_STACK_BYTES`): a stack overflow would abort Node.
@@ -186,11 +196,11 @@ impl NativeProcessor {
         env: &'env Env,
         delivery_id: String,
         event: String,
-        payload: Either<String, Buffer>,
+        payload: Either<JsString<'env>, BufferSlice<'env>>,
         repo_id: Option<String>,
         received_at_ms: Option<f64>,
     ) -> napi::Result<PromiseRaw<'env, ProcessingResult>> {
-        let job = convert::job(delivery_id, event, payload, repo_id, received_at_ms)?;
+        let job = convert::job(delivery_id, event, &payload, repo_id, received_at_ms)?;
         let inner = self.inner.clone();
         // Admitted here, on the JS thread, so a call made before `close()` is in flight
         // even if its future has not started when `close` begins waiting.
@@ -257,9 +267,13 @@ pub struct PayloadInspection {
 #[napi(catch_unwind)]
 pub fn inspect_webhook(
     event: String,
-    payload: Either<String, Buffer>,
+    payload: Either<JsString, BufferSlice>,
 ) -> napi::Result<PayloadInspection> {
-    core::inspect(&event, convert::payload_bytes(payload))
+    let scratch = convert::payload_bytes(&payload)?;
+    // The call is synchronous, so the JS value is still there to read again if a failure
+    // needs describing; the fast path keeps no second copy.
+    let original = core::payload::Reread(|| convert::payload_bytes(&payload).unwrap_or_default());
+    core::inspect(&event, scratch, original)
         .map(convert::inspection)
         .map_err(error::to_napi)
 }

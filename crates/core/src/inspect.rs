@@ -5,7 +5,7 @@
 
 use crate::error::{ProcessingError, Result};
 use crate::job::MAX_PAYLOAD_BYTES;
-use crate::payload::{self, EventKind};
+use crate::payload::{self, EventKind, Original};
 use crate::processors;
 
 /// What a delivery's payload says about itself.
@@ -22,18 +22,17 @@ pub struct Inspection {
 
 /// Inspects `payload` as a delivery of `event`. Errors are those `process` would give for
 /// the same bytes before touching the database: `PAYLOAD_TOO_LARGE`, `INVALID_PAYLOAD`.
-/// `scratch` is consumed: simd-json unescapes in place.
-pub fn inspect(event: &str, mut scratch: Vec<u8>) -> Result<Inspection> {
+/// `scratch` is consumed: simd-json unescapes in place; `original` gives the bytes again
+/// only if a failure needs describing (see [`payload::Original`]).
+pub fn inspect(event: &str, mut scratch: Vec<u8>, original: impl Original) -> Result<Inspection> {
     if scratch.len() > MAX_PAYLOAD_BYTES {
         return Err(ProcessingError::PayloadTooLarge {
             size: scratch.len(),
             limit: MAX_PAYLOAD_BYTES,
         });
     }
-    // The original bytes are only needed to describe a failure; see `payload::parse_as`.
-    let original = scratch.clone();
     let Some(kind) = EventKind::from_name(event) else {
-        let envelope = payload::parse_envelope(&mut scratch, &original)?;
+        let envelope = payload::parse_envelope(&mut scratch, original)?;
         return Ok(Inspection {
             tracked: false,
             action: envelope.action.map(str::to_owned),
@@ -41,7 +40,7 @@ pub fn inspect(event: &str, mut scratch: Vec<u8>) -> Result<Inspection> {
             sender_github_id: envelope.sender.map(|s| s.id),
         });
     };
-    let parsed = payload::parse_tracked(kind, &mut scratch, &original)?;
+    let parsed = payload::parse_tracked(kind, &mut scratch, original)?;
     processors::plan(&parsed)?;
     Ok(Inspection {
         tracked: true,
@@ -59,21 +58,22 @@ mod tests {
     #[test]
     fn reads_tracked_and_untracked_deliveries() {
         let pr = include_bytes!("../../../__test__/fixtures/pull-request-opened.json");
-        let seen = inspect("pull_request", pr.to_vec()).unwrap();
+        let seen = inspect("pull_request", pr.to_vec(), &pr[..]).unwrap();
         assert!(seen.tracked);
         assert_eq!(seen.action.as_deref(), Some("opened"));
         assert_eq!(seen.repository_github_id, Some(186853002));
         assert_eq!(seen.sender_github_id, Some(583231));
 
         let star = br#"{"action":"created","repository":{"id":9}}"#;
-        let seen = inspect("star", star.to_vec()).unwrap();
+        let seen = inspect("star", star.to_vec(), &star[..]).unwrap();
         assert!(!seen.tracked);
         assert_eq!(seen.repository_github_id, Some(9));
     }
 
     #[test]
     fn rejects_what_process_would_reject() {
-        let code = |event: &str, body: &[u8]| inspect(event, body.to_vec()).unwrap_err().code();
+        let code =
+            |event: &str, body: &[u8]| inspect(event, body.to_vec(), body).unwrap_err().code();
         assert_eq!(code("push", b"{\"ref\":"), ErrorCode::InvalidPayload);
         assert_eq!(code("star", b"[1,2"), ErrorCode::InvalidPayload);
         assert_eq!(
@@ -85,7 +85,7 @@ mod tests {
         );
         let huge = vec![b' '; MAX_PAYLOAD_BYTES + 1];
         assert_eq!(
-            inspect("push", huge).unwrap_err().code(),
+            inspect("push", huge.clone(), &huge).unwrap_err().code(),
             ErrorCode::PayloadTooLarge
         );
     }

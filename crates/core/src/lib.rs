@@ -22,6 +22,7 @@ pub mod store;
 pub mod text;
 pub mod time;
 pub mod users;
+pub mod utf16;
 
 pub use error::{ErrorCode, ProcessingError};
 pub use inspect::{inspect, Inspection};

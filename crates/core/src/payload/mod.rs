@@ -101,13 +101,13 @@ impl<'a> TrackedPayload<'a> {
     }
 }
 
-/// Parses a tracked event's payload. `scratch` is a copy of `original` that simd-json
-/// unescapes in place; the returned view borrows from it. `original` is only read again to
-/// describe a failure.
+/// Parses a tracked event's payload. `scratch` is a copy of the payload that simd-json
+/// unescapes in place; the returned view borrows from it. `original` gives the unparsed
+/// bytes again, and is only asked for to describe a failure.
 pub fn parse_tracked<'a>(
     kind: EventKind,
     scratch: &'a mut [u8],
-    original: &[u8],
+    original: impl Original,
 ) -> Result<TrackedPayload<'a>> {
     match kind {
         EventKind::Push => {
@@ -128,20 +128,50 @@ pub fn parse_tracked<'a>(
 
 /// Parses the few fields every event shares (action, repository, sender), for event types
 /// no processor tracks and for finding the repository of a payload that failed to parse.
-pub fn parse_envelope<'a>(scratch: &'a mut [u8], original: &[u8]) -> Result<Envelope<'a>> {
+pub fn parse_envelope<'a>(scratch: &'a mut [u8], original: impl Original) -> Result<Envelope<'a>> {
     parse_as(scratch, original, |b| path_error::<Envelope>(b))
 }
 
+/// Where a payload's unparsed bytes come from when a failed parse is described (the
+/// scratch copy is unescaped in place by then). A slice the caller keeps anyway is copied;
+/// [`Reread`] produces them anew, so a caller that can read its source again (a JavaScript
+/// string, a Buffer) keeps no second copy for the rare failure.
+pub trait Original {
+    /// A fresh, mutable copy of the unparsed bytes.
+    fn fresh_copy(self) -> Vec<u8>;
+}
+
+impl Original for &[u8] {
+    fn fresh_copy(self) -> Vec<u8> {
+        self.to_vec()
+    }
+}
+
+impl Original for &Vec<u8> {
+    fn fresh_copy(self) -> Vec<u8> {
+        self.clone()
+    }
+}
+
+/// The unparsed bytes, read again from their source on demand.
+pub struct Reread<F>(pub F);
+
+impl<F: FnOnce() -> Vec<u8>> Original for Reread<F> {
+    fn fresh_copy(self) -> Vec<u8> {
+        (self.0)()
+    }
+}
+
 /// Deserialises `T` from `scratch` with simd-json. On failure a second, slower pass over a
-/// fresh copy of `original` names the field path, so the fast path pays nothing for good
+/// fresh copy of the original names the field path, so the fast path pays nothing for good
 /// messages.
 fn parse_as<'a, T: Deserialize<'a>>(
     scratch: &'a mut [u8],
-    original: &[u8],
+    original: impl Original,
     describe: impl FnOnce(&mut [u8]) -> String,
 ) -> Result<T> {
     simd_json::serde::from_slice::<T>(scratch).map_err(|fast_err| {
-        let mut copy = original.to_vec();
+        let mut copy = original.fresh_copy();
         let detail = describe(&mut copy);
         ProcessingError::InvalidPayload(if detail.is_empty() {
             fast_err.to_string()
