@@ -17,6 +17,18 @@ const fmt = (n: number | null | undefined, digits = 0): string =>
   n === null || n === undefined || !Number.isFinite(n) ? '—' : n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits })
 const ratio = (a: number | undefined, b: number | undefined): string => (a && b && Number.isFinite(a) && Number.isFinite(b) ? `${(a / b).toFixed(2)}×` : '—')
 
+/** How the rounded columns varied: each row above is its median round. */
+function roundsLine(results: BenchResults): string[] {
+  const rounded = results.throughput.filter((r) => r.roundsEventsPerSecond)
+  if (!rounded.length) return []
+  return [
+    `Rounds: the database-bound columns ran in ${rounded[0].roundsEventsPerSecond!.length} alternating rounds on fresh databases; each row is its median round. events/s by round: ${rounded
+      .map((r) => `${r.label} ${r.roundsEventsPerSecond!.map((x) => fmt(x)).join(' / ')}`)
+      .join('; ')}.`,
+    '',
+  ]
+}
+
 function row(results: BenchResults, name: string): ThroughputResult | undefined {
   return results.throughput.find((r) => r.name === name && r.status === 'ok')
 }
@@ -213,6 +225,7 @@ function markdown(results: BenchResults): string {
     '',
     'CPU per event: *client* is the measuring process\'s own CPU time (process.cpuUsage: every thread, so the addon\'s tokio workers too; for pgbench, pgbench\'s own) over the measured window; *server* is the CPU time of the PostgreSQL backends connected to that database (from /proc/<pid>/stat, sampled every 100 ms from the parent process); WAL writer, checkpointer and Redis are not counted. *Load* is the machine\'s 1-minute load average at the end of the window (2 cores: above 2, something else was competing). Peak RSS is VmHWM of the measuring process, reset at the start of the window; it includes the workload\'s payload strings, the same for every column.',
     '',
+    ...roundsLine(results),
     ...(notes.length ? ['Notes:', '', ...notes, ''] : []),
     '## Targets (DESIGN.md, "Performance")',
     '',

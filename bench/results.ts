@@ -62,6 +62,8 @@ export interface ThroughputResult {
   addonTimings?: AddonTimings
   /** Differences from the addon's database after the same workload (compareDatabases), null when not compared. */
   differences?: { count: number; sample: string[] } | null
+  /** events/s of every round, in order, when the column ran in rounds (this result is the median round). */
+  roundsEventsPerSecond?: number[]
   notes: string[]
 }
 
@@ -134,7 +136,7 @@ export interface MachineInfo {
 
 export interface BenchResults {
   machine: MachineInfo
-  options: { events: number; warmup: number; concurrency: number; seed: number; ceilingSeconds: number }
+  options: { events: number; warmup: number; concurrency: number; seed: number; ceilingSeconds: number; rounds?: number }
   workload: {
     mix: Record<string, number>
     bytes: number
