@@ -15,7 +15,7 @@
 mod common;
 
 use common::TestDb;
-use devmetrics_webhook_core::payload::{self, EventKind, THREAD_STACK_BYTES};
+use devmetrics_webhook_core::payload::{self, EventKind, TrackedPayload, THREAD_STACK_BYTES};
 use devmetrics_webhook_core::processors;
 use devmetrics_webhook_core::text::strip_json_nul_escapes;
 use devmetrics_webhook_core::users::UserMap;
@@ -576,7 +576,15 @@ fn parse_and_plan(event: &str, bytes: &[u8], reached: &Reached) -> Result<(), Te
         return Ok(());
     };
     let mut scratch = bytes.to_vec();
-    let parsed = match payload::parse_tracked(kind, &mut scratch, bytes) {
+    let parsed = payload::parse_tracked(kind, &mut scratch, bytes);
+    let reference = reference_parse(kind, bytes);
+    let ours = parsed.as_ref().ok().map(debug_of);
+    prop_assert_eq!(
+        &ours,
+        &reference,
+        "the tape walk and simd-json's deserializer disagree"
+    );
+    let parsed = match parsed {
         Ok(parsed) => parsed,
         Err(e) => {
             reached.rejected_by_parser.fetch_add(1, Relaxed);
@@ -596,6 +604,38 @@ fn parse_and_plan(event: &str, bytes: &[u8], reached: &Reached) -> Result<(), Te
         }
     }
     Ok(())
+}
+
+/// The parsed payload's value, for comparing readers.
+fn debug_of(parsed: &TrackedPayload) -> String {
+    match parsed {
+        TrackedPayload::Push(p) => format!("{p:?}"),
+        TrackedPayload::PullRequest(p) => format!("{p:?}"),
+        TrackedPayload::Issues(p) => format!("{p:?}"),
+        TrackedPayload::PullRequestReview(p) => format!("{p:?}"),
+    }
+}
+
+/// simd-json's own serde deserializer on the same bytes, the reference the addon's tape walk
+/// (`payload::tape`) must match: the same payloads accepted, the same values read.
+fn reference_parse(kind: EventKind, bytes: &[u8]) -> Option<String> {
+    let mut b = bytes.to_vec();
+    match kind {
+        EventKind::Push => simd_json::serde::from_slice::<payload::PushEvent>(&mut b)
+            .ok()
+            .map(|p| format!("{p:?}")),
+        EventKind::PullRequest => simd_json::serde::from_slice::<payload::PullRequestEvent>(&mut b)
+            .ok()
+            .map(|p| format!("{p:?}")),
+        EventKind::Issues => simd_json::serde::from_slice::<payload::IssuesEvent>(&mut b)
+            .ok()
+            .map(|p| format!("{p:?}")),
+        EventKind::PullRequestReview => {
+            simd_json::serde::from_slice::<payload::PullRequestReviewEvent>(&mut b)
+                .ok()
+                .map(|p| format!("{p:?}"))
+        }
+    }
 }
 
 #[test]

@@ -1,6 +1,6 @@
-//! Typed views of GitHub webhook payloads, deserialised by simd-json straight from the
-//! delivery's bytes: strings borrow from the (in-place unescaped) buffer, fields we do not
-//! store are skipped without being materialised.
+//! Typed views of GitHub webhook payloads, read from simd-json's tape of the delivery's
+//! bytes ([`tape`]): strings borrow from the (in-place unescaped) buffer, fields we do not
+//! store are skipped in one step without being visited.
 //!
 //! Only the fields the processors use are declared. A field of the wrong type, a missing
 //! required field or invalid JSON is `INVALID_PAYLOAD`, reported with the field's path.
@@ -10,6 +10,7 @@ pub mod issues;
 pub mod pull_request;
 pub mod push;
 pub mod review;
+mod tape;
 
 use crate::error::{ProcessingError, Result};
 use serde::Deserialize;
@@ -21,10 +22,12 @@ pub use push::{PushCommit, PushEvent};
 pub use review::{PullRequestReviewEvent, Review};
 
 /// Stack a thread that parses payloads should have. simd-json accepts JSON nested up to
-/// 1024 levels and serde recurses per level (more so on the error path, which names the
-/// field). A debug build overflowed the usual 2 MiB at that depth (found by
-/// `tests/fuzz_parse.rs`) and passes with 4 MiB; the addon's runtime threads and the tests
-/// get 8 MiB, so no nesting the parser accepts can crash the process.
+/// 1024 levels. Reading it with serde recursed per level, even through fields we ignore,
+/// and a debug build overflowed the usual 2 MiB at that depth (found by
+/// `tests/fuzz_parse.rs`). The tape walk now skips ignored nesting without recursing, but a
+/// mutated payload can still nest inside a declared field until a type check stops it; the
+/// addon's runtime threads and the tests keep 8 MiB, so no nesting the parser accepts can
+/// crash the process.
 pub const THREAD_STACK_BYTES: usize = 8 * 1024 * 1024;
 
 /// The event types that have a processor. Everything else is stored as `ignored`.
@@ -162,33 +165,33 @@ impl<F: FnOnce() -> Vec<u8>> Original for Reread<F> {
     }
 }
 
-/// Deserialises `T` from `scratch` with simd-json. On failure a second, slower pass over a
-/// fresh copy of the original names the field path, so the fast path pays nothing for good
-/// messages.
+/// Deserialises `T` from `scratch`: simd-json builds its tape, [`tape`] reads the declared
+/// fields from it. On failure a second, slower pass over a fresh copy of the original names
+/// the field path, so the fast path pays nothing for good messages.
 fn parse_as<'a, T: Deserialize<'a>>(
     scratch: &'a mut [u8],
     original: impl Original,
     describe: impl FnOnce(&mut [u8]) -> String,
 ) -> Result<T> {
-    simd_json::serde::from_slice::<T>(scratch).map_err(|fast_err| {
+    let parsed = match simd_json::to_tape(scratch) {
+        Ok(tape) => tape::from_tape::<T>(&tape.0).map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
+    };
+    parsed.map_err(|fast_err| {
         let mut copy = original.fresh_copy();
         let detail = describe(&mut copy);
-        ProcessingError::InvalidPayload(if detail.is_empty() {
-            fast_err.to_string()
-        } else {
-            detail
-        })
+        ProcessingError::InvalidPayload(if detail.is_empty() { fast_err } else { detail })
     })
 }
 
 /// The failure of deserialising `T` from `buf`, with the path of the offending field
 /// (`commits[3].timestamp: invalid type: null, expected a borrowed string`).
 fn path_error<'b, T: Deserialize<'b>>(buf: &'b mut [u8]) -> String {
-    let mut de = match simd_json::Deserializer::from_slice(buf) {
-        Ok(de) => de,
+    let tape = match simd_json::to_tape(buf) {
+        Ok(tape) => tape,
         Err(e) => return format!("not valid JSON: {e}"),
     };
-    match serde_path_to_error::deserialize::<_, T>(&mut de) {
+    match tape::from_tape_tracking_path::<T>(&tape.0) {
         Ok(_) => String::new(),
         Err(e) if e.path().iter().next().is_some() => format!("{}: {}", e.path(), e.inner()),
         Err(e) => e.inner().to_string(),
