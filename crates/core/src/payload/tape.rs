@@ -108,6 +108,14 @@ impl<'de> TapeDeserializer<'_, 'de> {
         Ok(node)
     }
 
+    /// A container's visit, then the cursor past the container whatever the visitor read
+    /// (one may stop before the end; no declared type does today).
+    fn past<T>(&mut self, start: usize, visited: Result<T, Error>) -> Result<T, Error> {
+        let value = visited?;
+        self.idx = self.end_of(start);
+        Ok(value)
+    }
+
     /// The index just past the value that starts at `start`.
     fn end_of(&self, start: usize) -> usize {
         match self.tape.get(start) {
@@ -131,22 +139,18 @@ impl<'de> de::Deserializer<'de> for &mut TapeDeserializer<'_, 'de> {
             Node::Static(StaticNode::U64(n)) => visitor.visit_u64(n),
             Node::Static(StaticNode::F64(n)) => visitor.visit_f64(n),
             Node::Object { len, .. } => {
-                let value = visitor.visit_map(Entries {
+                let members = visitor.visit_map(Members {
                     de: self,
                     left: len,
-                })?;
-                // A visitor may stop before the end (on no declared type today); the next
-                // value starts after this one whatever it read.
-                self.idx = self.end_of(start);
-                Ok(value)
+                });
+                self.past(start, members)
             }
             Node::Array { len, .. } => {
-                let value = visitor.visit_seq(Elements {
+                let members = visitor.visit_seq(Members {
                     de: self,
                     left: len,
-                })?;
-                self.idx = self.end_of(start);
-                Ok(value)
+                });
+                self.past(start, members)
             }
             #[allow(unreachable_patterns)] // 128-bit numbers, if a dependency turns them on
             _ => Err(de::Error::custom("a number out of the 64-bit range")),
@@ -181,23 +185,32 @@ impl<'de> de::Deserializer<'de> for &mut TapeDeserializer<'_, 'de> {
     }
 }
 
-/// The key/value pairs of an object: keys are always strings on the tape.
-struct Entries<'a, 't, 'de> {
+/// The members of an object (key/value pairs; keys are always strings on the tape) or the
+/// elements of an array: a count of what is left, read from the shared cursor.
+struct Members<'a, 't, 'de> {
     de: &'a mut TapeDeserializer<'t, 'de>,
     left: usize,
 }
 
-impl<'de> MapAccess<'de> for Entries<'_, '_, 'de> {
+impl Members<'_, '_, '_> {
+    /// Counts one more member off; false when none is left.
+    fn take_one(&mut self) -> bool {
+        let any = self.left > 0;
+        self.left = self.left.saturating_sub(1);
+        any
+    }
+}
+
+impl<'de> MapAccess<'de> for Members<'_, '_, 'de> {
     type Error = Error;
 
     fn next_key_seed<K: DeserializeSeed<'de>>(
         &mut self,
         seed: K,
     ) -> Result<Option<K::Value>, Error> {
-        if self.left == 0 {
+        if !self.take_one() {
             return Ok(None);
         }
-        self.left -= 1;
         match self.de.next()? {
             Node::String(key) => seed
                 .deserialize(BorrowedStrDeserializer::new(key))
@@ -215,23 +228,16 @@ impl<'de> MapAccess<'de> for Entries<'_, '_, 'de> {
     }
 }
 
-/// The elements of an array.
-struct Elements<'a, 't, 'de> {
-    de: &'a mut TapeDeserializer<'t, 'de>,
-    left: usize,
-}
-
-impl<'de> SeqAccess<'de> for Elements<'_, '_, 'de> {
+impl<'de> SeqAccess<'de> for Members<'_, '_, 'de> {
     type Error = Error;
 
     fn next_element_seed<T: DeserializeSeed<'de>>(
         &mut self,
         seed: T,
     ) -> Result<Option<T::Value>, Error> {
-        if self.left == 0 {
+        if !self.take_one() {
             return Ok(None);
         }
-        self.left -= 1;
         seed.deserialize(&mut *self.de).map(Some)
     }
 
