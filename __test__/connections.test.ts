@@ -1,24 +1,23 @@
 // Pooled connections the server closed while idle (a restart, a failover, an idle timeout,
 // pg_terminate_backend) must not fail the next delivery: the pool does not ping before
-// each use (a round trip per event), so the processor notices at BEGIN and takes another.
+// each use (a round trip per event), so the processor notices when the event's first
+// statement fails (BEGIN, or the event's only statement when every person in it is mapped)
+// and takes another connection.
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { WebhookProcessor } from '../lib'
-import { createTestDatabase, insertRepository, TestDatabase } from './helpers/db'
+import { createTestDatabase, insertRepository, insertUser, TestDatabase } from './helpers/db'
 
 const body = readFileSync(join(__dirname, 'fixtures/pull-request-opened.json'), 'utf8')
 
 let db: TestDatabase
-let processor: WebhookProcessor
 
-beforeAll(async () => {
+beforeEach(async () => {
   db = await createTestDatabase()
   await insertRepository(db.pool)
-  processor = await WebhookProcessor.connect({ databaseUrl: db.url, maxConnections: 3 })
 })
 
-afterAll(async () => {
-  await processor.close()
+afterEach(async () => {
   await db.drop()
 })
 
@@ -31,7 +30,13 @@ async function terminateProcessorSessions(): Promise<number> {
   return rows[0].n
 }
 
-test('deliveries after every pooled connection was terminated are processed', async () => {
+test.each([
+  ['unmapped: a transaction begun with the link barrier', false],
+  ['mapped: the whole event is one statement', true],
+])('deliveries after every pooled connection was terminated are processed, author %s', async (_, mapped) => {
+  // The fixture's author, octocat.
+  if (mapped) await insertUser(db.pool, { email: 'mona@corp.example', githubId: 583231, githubLogin: 'octocat' })
+  const processor = await WebhookProcessor.connect({ databaseUrl: db.url, maxConnections: 3 })
   // Fill the pool: three concurrent deliveries hold three connections.
   const first = await Promise.all(
     [1, 2, 3].map((i) => processor.process({ deliveryId: `warm-${i}`, event: 'pull_request', payload: body })),
@@ -46,4 +51,7 @@ test('deliveries after every pooled connection was terminated are processed', as
   const { rows } = await db.pool.query(`SELECT count(*)::int AS n FROM events WHERE "deliveryId" LIKE 'after-%' AND processed`)
   expect(rows[0].n).toBe(4)
   expect(processor.stats().failed).toBe(0)
+  const authors = await db.pool.query(`SELECT count(*)::int AS n FROM pull_requests WHERE "authorId" IS NOT NULL`)
+  expect(authors.rows[0].n).toBe(mapped ? 1 : 0)
+  await processor.close()
 })

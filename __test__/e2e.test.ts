@@ -285,7 +285,11 @@ test('health, stats, Prometheus metrics and the queue UI', async () => {
   expect(byName.webhooks.failed).toBe(1)
 })
 
-test('a transient database failure (the processor connections terminated mid-run) is retried; every event stored exactly once', async () => {
+test('the processor connections terminated mid-run: every job completes and every event is stored exactly once', async () => {
+  // A terminated connection fails the statement on it; the processor takes another
+  // connection and tries the event again (a try that had committed reads as a duplicate),
+  // and what still fails is retried by Bull with DATABASE_UNAVAILABLE. Either way nothing
+  // is lost or stored twice.
   const killer = new Client({ connectionString: db.url, application_name: 'e2e-terminator' })
   await killer.connect()
   const terminate = () =>
@@ -293,12 +297,11 @@ test('a transient database failure (the processor connections terminated mid-run
       `SELECT count(pg_terminate_backend(pid))::int AS n FROM pg_stat_activity
         WHERE datname = current_database() AND application_name = 'devmetrics-webhook-processor'`,
     )
-  const retriedBefore = running.backend.worker!.health().counters.retried
   const sent: { deliveryId: string; jobId: string; shas: string[] }[] = []
   let terminated = 0
   try {
-    // Deliver while terminating the addon's connections every 100 ms, until the worker has
-    // retried at least one job (bounded: at most 400 deliveries).
+    // Deliver while terminating the addon's connections every 100 ms, until at least ten
+    // connections were terminated (bounded: at most 400 deliveries).
     let lastKill = 0
     while (sent.length < 400) {
       if (Date.now() - lastKill >= 100) {
@@ -309,15 +312,12 @@ test('a transient database failure (the processor connections terminated mid-run
       const res = await deliver(url, 'push', payload)
       expect(res.status).toBe(202)
       sent.push({ deliveryId: res.deliveryId, jobId: res.body.jobId, shas })
-      if (sent.length >= 40 && running.backend.worker!.health().counters.retried > retriedBefore) break
+      if (sent.length >= 40 && terminated >= 10) break
     }
   } finally {
     await killer.end()
   }
-  const counters = running.backend.worker!.health().counters
-  expect(terminated).toBeGreaterThan(0)
-  expect(counters.retried).toBeGreaterThan(retriedBefore)
-  expect(Object.keys(counters.failuresByCode)).toEqual(expect.arrayContaining([expect.stringMatching(/^DATABASE_(UNAVAILABLE|ERROR)$/)]))
+  expect(terminated).toBeGreaterThanOrEqual(10)
 
   const states = await settled(webhooks(), sent.map((s) => s.jobId))
   expect(Object.values(states).every((s) => s === 'completed')).toBe(true)

@@ -11,6 +11,7 @@ use crate::repos::{RepoInfo, RepositoryDirectory};
 use crate::result::{ProcessingResult, RecordCounts, Status, Timings};
 use crate::stats::{CacheCounters, Outcome, Stats, StatsSnapshot};
 use crate::store::events::{self, EventRecord};
+use crate::store::writes::{self, Written};
 use crate::store::{self};
 use crate::text::{redact_credentials, strip_json_nul_escapes};
 use crate::time::{self, Timestamp};
@@ -78,15 +79,6 @@ pub struct WebhookProcessor {
     stats: Stats,
     /// Admits calls until `close`, which waits for the admitted ones.
     gate: CallGate,
-}
-
-/// What the write transaction did.
-enum Written {
-    Processed {
-        event_id: String,
-        records: RecordCounts,
-    },
-    Duplicate,
 }
 
 impl WebhookProcessor {
@@ -287,19 +279,12 @@ impl WebhookProcessor {
         users: &crate::users::UserMap,
         now: Timestamp,
     ) -> Result<Written> {
-        let mut tx = store::begin(&self.pool).await?;
-        let Some(event_id) = events::claim(&mut tx, ev, now).await? else {
-            tx.rollback().await?;
-            return Ok(Written::Duplicate);
-        };
         let ctx = WriteContext {
             repo,
             users,
             received_at: ev.received_at,
         };
-        let records = plan.write(&mut tx, &ctx).await?;
-        tx.commit().await?;
-        Ok(Written::Processed { event_id, records })
+        writes::write_event(&self.pool, ev, now, || plan.writes(&ctx)).await
     }
 
     /// A processed delivery again: no writes, metric jobs re-derived from the stored

@@ -11,12 +11,11 @@ use super::people::{ActivityLog, Person};
 use super::{fields, MappedActivity, WriteContext};
 use crate::error::{ProcessingError, Result};
 use crate::payload::IssuesEvent;
-use crate::result::RecordCounts;
 use crate::store::issues::{self, IssueRow, IssueState};
+use crate::store::writes::EntityWrite;
 use crate::text::strip_nul;
 use crate::time::{seconds_between, Timestamp};
 use crate::users::{Identity, UserMap};
-use sqlx::PgConnection;
 use std::borrow::Cow;
 
 /// Plans `issues` deliveries.
@@ -87,12 +86,8 @@ impl IssuePlan<'_> {
         self.author.identity().into_iter().collect()
     }
 
-    /// Upserts the issue row.
-    pub async fn write(
-        &self,
-        conn: &mut PgConnection,
-        ctx: &WriteContext<'_>,
-    ) -> Result<RecordCounts> {
+    /// The statement that upserts the issue row.
+    pub fn writes(&self, ctx: &WriteContext<'_>) -> Vec<EntityWrite> {
         let row = IssueRow {
             github_id: self.github_id,
             number: self.number,
@@ -109,10 +104,7 @@ impl IssuePlan<'_> {
             resolution_time_seconds: self.resolution_time_seconds(),
             deleted_at: self.removed.then_some(ctx.received_at),
         };
-        Ok(RecordCounts {
-            issues: issues::upsert(conn, &ctx.repo.id, &row).await?,
-            ..RecordCounts::default()
-        })
+        vec![issues::upsert(&ctx.repo.id, &row)]
     }
 
     /// The author's activity at the payload's `updated_at`.

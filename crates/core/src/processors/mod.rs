@@ -1,6 +1,5 @@
 //! One processor per tracked event type. Each turns a parsed payload into a plan (pure,
-//! validated, no I/O), names the people it needs mapped, writes its rows inside the
-//! event's transaction, and reports the activities that trigger metric jobs.
+//! validated, no I/O), names the people it needs mapped, lists the statements that write its rows, and reports the activities that trigger metric jobs.
 //!
 //! Shared parts: [`people`] (author and reviewer mapping, bots, unmapped logins) and
 //! [`fields`] (payload value validation); the convergent upserts live in the store.
@@ -16,10 +15,9 @@ use crate::error::Result;
 use crate::metrics::Activity;
 use crate::payload::TrackedPayload;
 use crate::repos::RepoInfo;
-use crate::result::RecordCounts;
+use crate::store::writes::EntityWrite;
 use crate::time::Timestamp;
 use crate::users::{Identity, UserMap};
-use sqlx::PgConnection;
 
 pub use issues::IssueProcessor;
 pub use pull_request::PullRequestProcessor;
@@ -76,17 +74,13 @@ impl Plan<'_> {
         }
     }
 
-    /// Writes the plan's rows on the event's transaction.
-    pub async fn write(
-        &self,
-        conn: &mut PgConnection,
-        ctx: &WriteContext<'_>,
-    ) -> Result<RecordCounts> {
+    /// The statements that write the plan's rows, in order (see `store::writes`).
+    pub fn writes(&self, ctx: &WriteContext<'_>) -> Vec<EntityWrite> {
         match self {
-            Plan::Push(p) => p.write(conn, ctx.repo, ctx.users).await,
-            Plan::PullRequest(p) => p.write(conn, ctx).await,
-            Plan::Issue(p) => p.write(conn, ctx).await,
-            Plan::Review(p) => p.write(conn, ctx).await,
+            Plan::Push(p) => p.writes(ctx.repo, ctx.users),
+            Plan::PullRequest(p) => p.writes(ctx),
+            Plan::Issue(p) => p.writes(ctx),
+            Plan::Review(p) => p.writes(ctx),
         }
     }
 

@@ -9,12 +9,11 @@ use super::people::{ActivityLog, Person};
 use super::{fields, MappedActivity, WriteContext};
 use crate::error::{ProcessingError, Result};
 use crate::payload::{PullRequest, PullRequestEvent};
-use crate::result::RecordCounts;
 use crate::store::pull_requests::{self, LineCounts, PrState, PullRequestRow};
+use crate::store::writes::EntityWrite;
 use crate::text::strip_nul;
 use crate::time::{seconds_between, Timestamp};
 use crate::users::{Identity, UserMap};
-use sqlx::PgConnection;
 use std::borrow::Cow;
 
 /// Plans `pull_request` deliveries.
@@ -120,9 +119,9 @@ impl<'a> PlannedPullRequest<'a> {
         }
     }
 
-    /// Upserts the pull request on the event's transaction; returns rows changed.
-    pub async fn upsert(&self, conn: &mut PgConnection, ctx: &WriteContext<'_>) -> Result<u32> {
-        pull_requests::upsert(conn, &ctx.repo.id, &self.row(ctx.users)).await
+    /// The statement that upserts the pull request.
+    pub fn upsert(&self, ctx: &WriteContext<'_>) -> EntityWrite {
+        pull_requests::upsert(&ctx.repo.id, &self.row(ctx.users))
     }
 }
 
@@ -149,16 +148,9 @@ impl PullRequestPlan<'_> {
         self.pull_request.author.identity().into_iter().collect()
     }
 
-    /// Upserts the pull request row.
-    pub async fn write(
-        &self,
-        conn: &mut PgConnection,
-        ctx: &WriteContext<'_>,
-    ) -> Result<RecordCounts> {
-        Ok(RecordCounts {
-            pull_requests: self.pull_request.upsert(conn, ctx).await?,
-            ..RecordCounts::default()
-        })
+    /// The statement that upserts the pull request row.
+    pub fn writes(&self, ctx: &WriteContext<'_>) -> Vec<EntityWrite> {
+        vec![self.pull_request.upsert(ctx)]
     }
 
     /// The author's activity at the payload's `updated_at`.

@@ -11,12 +11,11 @@ use crate::metrics::Activity;
 use crate::payload::common::is_bot_login;
 use crate::payload::PushEvent;
 use crate::repos::RepoInfo;
-use crate::result::RecordCounts;
 use crate::store::commits::{self, NewCommit};
+use crate::store::writes::EntityWrite;
 use crate::text::strip_nul;
 use crate::time::{parse_github_time, Timestamp};
 use crate::users::{Identity, UserMap};
-use sqlx::PgConnection;
 use std::borrow::Cow;
 use std::collections::BTreeSet;
 
@@ -135,15 +134,8 @@ impl PushPlan<'_> {
         set.into_iter().collect()
     }
 
-    pub async fn write(
-        &self,
-        conn: &mut PgConnection,
-        repo: &RepoInfo,
-        users: &UserMap,
-    ) -> Result<RecordCounts> {
-        if self.commits.is_empty() {
-            return Ok(RecordCounts::default());
-        }
+    /// The statements that insert the commits (none for a push without any).
+    pub fn writes(&self, repo: &RepoInfo, users: &UserMap) -> Vec<EntityWrite> {
         let rows: Vec<NewCommit> = self
             .commits
             .iter()
@@ -159,11 +151,7 @@ impl PushPlan<'_> {
                 committed_at: c.committed_at,
             })
             .collect();
-        let inserted = commits::insert(conn, &repo.id, &rows).await?;
-        Ok(RecordCounts {
-            commits: u32::try_from(inserted).unwrap_or(u32::MAX),
-            ..RecordCounts::default()
-        })
+        commits::insert(&repo.id, &rows)
     }
 
     pub fn activities(&self, users: &UserMap) -> MappedActivity {

@@ -12,12 +12,11 @@ use super::pull_request::PlannedPullRequest;
 use super::{fields, MappedActivity, WriteContext};
 use crate::error::{ProcessingError, Result};
 use crate::payload::PullRequestReviewEvent;
-use crate::result::RecordCounts;
 use crate::store::reviews::{self, ReviewRow, ReviewState};
+use crate::store::writes::EntityWrite;
 use crate::text::strip_nul;
 use crate::time::{seconds_between, Timestamp};
 use crate::users::{Identity, UserMap};
-use sqlx::PgConnection;
 use std::borrow::Cow;
 
 /// Plans `pull_request_review` deliveries.
@@ -81,13 +80,8 @@ impl ReviewPlan<'_> {
         ids
     }
 
-    /// Upserts the pull request, then the review that links to it.
-    pub async fn write(
-        &self,
-        conn: &mut PgConnection,
-        ctx: &WriteContext<'_>,
-    ) -> Result<RecordCounts> {
-        let pull_requests = self.pull_request.upsert(conn, ctx).await?;
+    /// Upserts the pull request, then the review that links to it: two statements.
+    pub fn writes(&self, ctx: &WriteContext<'_>) -> Vec<EntityWrite> {
         let review = &self.review;
         let row = ReviewRow {
             github_id: review.github_id,
@@ -104,11 +98,10 @@ impl ReviewPlan<'_> {
                 .submitted_at
                 .map(|s| seconds_between(self.pull_request.created_at, s)),
         };
-        Ok(RecordCounts {
-            pull_requests,
-            reviews: reviews::upsert(conn, &ctx.repo.id, &row).await?,
-            ..RecordCounts::default()
-        })
+        vec![
+            self.pull_request.upsert(ctx),
+            reviews::upsert(&ctx.repo.id, &row),
+        ]
     }
 
     /// The reviewer's activity at `submitted_at`; the pull request's author is reported

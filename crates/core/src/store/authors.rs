@@ -1,12 +1,13 @@
 //! Author and reviewer columns across the entity tables: the back-fill a link runs, and the
 //! barrier that makes it safe while other workers keep writing.
 //!
-//! Every event transaction takes [`LINK_BARRIER_LOCK`] in shared mode (in its first
-//! statement); a link's back-fill takes it exclusively, so it starts only after every
-//! event transaction that began before the link committed has committed, and sees their
-//! rows. Event statements that run after the link see the new `users` row through the
-//! exact-match fallback in their author columns (see `commits::insert`), so no row can
-//! be written unmapped after its back-fill.
+//! Every event that may write an unmapped row takes [`LINK_BARRIER_LOCK`] in shared mode
+//! when its transaction begins (see `store::writes`); a link's back-fill takes it
+//! exclusively, so it starts only after every such event transaction that began before the
+//! link committed has committed, and sees their rows. Event statements that run after the
+//! link see the new `users` row through the exact-match fallback in their author columns
+//! (see `commits::insert`), so no row can be written unmapped after its back-fill. Events
+//! whose people all mapped write no unmapped row and skip the barrier.
 
 use crate::error::Result;
 use crate::result::RecordCounts;

@@ -120,8 +120,10 @@ impl Merge {
 }
 
 impl ConvergentUpsert {
-    /// The statement's text. Built once per entity; values are always bound.
-    pub fn sql(&self) -> String {
+    /// The statement's text, built once per entity; values are always bound. With
+    /// `Some(gate)` the row is only written if the relation `gate` has a row (an event's
+    /// claim, see `store::writes`).
+    pub fn sql(&self, gate: Option<&str>) -> String {
         let mut sets = Vec::new();
         let mut any = Vec::new();
         for group in self.groups {
@@ -137,12 +139,19 @@ impl ConvergentUpsert {
             sets.push(format!("{} = {}", merge.column(), merge.value()));
             any.push(merge.changes());
         }
+        let from_gate = gate.map(|g| format!(" FROM {g}")).unwrap_or_default();
         let insert = match self.lock {
-            None => format!("INSERT INTO {} VALUES ({})", self.target, self.values),
+            None if gate.is_none() => {
+                format!("INSERT INTO {} VALUES ({})", self.target, self.values)
+            }
+            None => format!(
+                "INSERT INTO {} SELECT {}{from_gate}",
+                self.target, self.values
+            ),
             // The row to insert is computed from the lock's CTE, so the lock is held
             // before PostgreSQL looks for a conflict.
             Some(lock) => format!(
-                "WITH entity_lock AS (SELECT pg_advisory_xact_lock({}, hashint8({}))) \
+                "WITH entity_lock AS (SELECT pg_advisory_xact_lock({}, hashint8({})){from_gate}) \
                  INSERT INTO {} SELECT {} FROM entity_lock",
                 lock.class, lock.id_param, self.target, self.values
             ),
@@ -154,11 +163,6 @@ impl ConvergentUpsert {
             any.join(" OR ")
         )
     }
-}
-
-/// Rows a statement inserted or changed, as the result counts them.
-pub fn changed(rows_affected: u64) -> u32 {
-    u32::try_from(rows_affected).unwrap_or(u32::MAX)
 }
 
 #[cfg(test)]
@@ -189,7 +193,7 @@ mod tests {
             ],
             merges: &[Merge::Earliest("a")],
         };
-        let sql = upsert.sql();
+        let sql = upsert.sql(None);
         assert!(sql.starts_with(
             "WITH entity_lock AS (SELECT pg_advisory_xact_lock(7, hashint8($1))) \
              INSERT INTO x AS t (id, v, n, \"nAt\", a) SELECT $1, $2, $3, $4, $5 FROM entity_lock \
@@ -207,5 +211,35 @@ mod tests {
             sql.ends_with("OR EXCLUDED.a < COALESCE(t.a, 'infinity')"),
             "{sql}"
         );
+    }
+
+    #[test]
+    fn a_gated_upsert_writes_one_row_per_gate_row() {
+        let mut upsert = ConvergentUpsert {
+            target: "x AS t (id, v)",
+            values: "$1, $2",
+            conflict: "id",
+            lock: Some(EntityLock {
+                class: 7,
+                id_param: "$1",
+            }),
+            groups: &[FieldGroup {
+                as_of: None,
+                key: &["{side}.v"],
+                columns: &["v"],
+            }],
+            merges: &[],
+        };
+        assert!(upsert.sql(Some("claim")).starts_with(
+            "WITH entity_lock AS (SELECT pg_advisory_xact_lock(7, hashint8($1)) FROM claim) \
+             INSERT INTO x AS t (id, v) SELECT $1, $2 FROM entity_lock ON CONFLICT (id)"
+        ));
+        upsert.lock = None;
+        assert!(upsert
+            .sql(Some("claim"))
+            .starts_with("INSERT INTO x AS t (id, v) SELECT $1, $2 FROM claim ON CONFLICT (id)"));
+        assert!(upsert
+            .sql(None)
+            .starts_with("INSERT INTO x AS t (id, v) VALUES ($1, $2) ON CONFLICT (id)"));
     }
 }

@@ -4,10 +4,11 @@
 //! inside the event's transaction, so entity rows and the processed mark commit together.
 //! A failed call records `attempts` and `lastError` outside it, so failures stay visible.
 
+use super::writes::Args;
 use super::JsonbText;
 use crate::error::Result;
 use crate::time::Timestamp;
-use sqlx::{PgConnection, PgPool};
+use sqlx::PgPool;
 
 /// The columns of an event row that come from the delivery.
 #[derive(Debug, Clone, Copy)]
@@ -26,20 +27,13 @@ fn new_id() -> String {
     uuid::Uuid::now_v7().to_string()
 }
 
-/// Inserts the event as processed, or marks an earlier unprocessed attempt processed.
-/// Returns the row id, or `None` when the delivery was already processed (a duplicate).
-pub async fn claim(
-    conn: &mut PgConnection,
-    ev: &EventRecord<'_>,
-    now: Timestamp,
-) -> Result<Option<String>> {
-    // The shared link barrier is taken in this first statement of the event's transaction
-    // (see store::authors), at no extra round trip.
-    let id: Option<String> = sqlx::query_scalar(
-        r#"WITH barrier AS (SELECT pg_advisory_xact_lock_shared($10))
-           INSERT INTO events (id, "repoId", "deliveryId", type, action, "senderGithubId", payload,
+/// Inserts the event as processed, or marks an earlier unprocessed attempt processed; no
+/// row for a delivery already processed (a duplicate). Values: [`claim_args`]. Composed
+/// with the event's entity writes into one statement by [`super::writes`], which adds the
+/// `RETURNING`.
+pub const CLAIM: &str = r#"INSERT INTO events (id, "repoId", "deliveryId", type, action, "senderGithubId", payload,
                                processed, "processedAt", attempts, "receivedAt", "createdAt")
-           SELECT $1, $2, $3, $4, $5, $6, $7, true, $8, 1, $9, $8 FROM barrier
+           VALUES ($1, $2, $3, $4, $5, $6, $7, true, $8, 1, $9, $8)
            ON CONFLICT ("deliveryId") DO UPDATE
              SET processed = true, "processedAt" = EXCLUDED."processedAt",
                  attempts = events.attempts + 1, "lastError" = NULL,
@@ -47,22 +41,19 @@ pub async fn claim(
                  -- jobs from this payload, not from an earlier attempt's.
                  payload = EXCLUDED.payload, "repoId" = EXCLUDED."repoId", type = EXCLUDED.type,
                  action = EXCLUDED.action, "senderGithubId" = EXCLUDED."senderGithubId"
-             WHERE events.processed = false
-           RETURNING id"#,
-    )
-    .bind(new_id())
-    .bind(ev.repo_id)
-    .bind(ev.delivery_id)
-    .bind(ev.event_type)
-    .bind(ev.action)
-    .bind(ev.sender_github_id)
-    .bind(JsonbText(ev.payload))
-    .bind(now)
-    .bind(ev.received_at)
-    .bind(super::authors::LINK_BARRIER_LOCK)
-    .fetch_optional(conn)
-    .await?;
-    Ok(id)
+             WHERE events.processed = false"#;
+
+/// Binds [`CLAIM`]'s values, after whatever `args` already holds.
+pub fn claim_args(args: &mut Args, ev: &EventRecord<'_>, now: Timestamp) {
+    args.add(new_id())
+        .add(ev.repo_id)
+        .add(ev.delivery_id)
+        .add(ev.event_type)
+        .add(ev.action)
+        .add(ev.sender_github_id)
+        .add(JsonbText(ev.payload))
+        .add(now)
+        .add(ev.received_at);
 }
 
 /// Stores an event no processor tracks as processed. A redelivery only counts the attempt.

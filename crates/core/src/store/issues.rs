@@ -6,11 +6,9 @@
 //! beats OPEN and then the greater content wins. `deletedAt` keeps the earliest removal,
 //! `authorId` is filled once a mapping is known.
 
-use super::converge::{changed, ConvergentUpsert, EntityLock, FieldGroup, Merge};
-use crate::error::Result;
+use super::converge::{ConvergentUpsert, EntityLock, FieldGroup, Merge};
+use super::writes::{Args, EntityWrite, StatementText, Table};
 use crate::time::Timestamp;
-use sqlx::PgConnection;
-use std::sync::LazyLock;
 
 /// `"IssueState"`: declared OPEN, CLOSED, which is also the tie-break order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,7 +50,7 @@ pub struct IssueRow<'a> {
 /// Advisory lock class of issues (see [`EntityLock`]).
 const LOCK_CLASS: i32 = 0x6470_7202;
 
-static UPSERT: LazyLock<String> = LazyLock::new(|| {
+static UPSERT: StatementText = StatementText::new(|gate| {
     ConvergentUpsert {
         target: r#"issues AS t
                (id, "repoId", "githubId", number, title, state, "stateReason", "authorId",
@@ -99,30 +97,28 @@ static UPSERT: LazyLock<String> = LazyLock::new(|| {
             Merge::Fill(r#""authorId""#),
         ],
     }
-    .sql()
+    .sql(gate)
 });
 
-/// Inserts the issue or folds the payload into the stored row. Returns 1 when the row was
-/// inserted or changed, 0 when the stored row already knew better.
-pub async fn upsert(conn: &mut PgConnection, repo_id: &str, issue: &IssueRow<'_>) -> Result<u32> {
-    let result = sqlx::query(&UPSERT)
-        .bind(super::new_id())
-        .bind(repo_id)
-        .bind(issue.github_id)
-        .bind(issue.number)
-        .bind(issue.title)
-        .bind(issue.state.as_sql())
-        .bind(issue.state_reason)
-        .bind(issue.author_id)
-        .bind(issue.author_github_id)
-        .bind(issue.author_login)
-        .bind(issue.author_is_bot)
-        .bind(issue.closed_at)
-        .bind(issue.created_at)
-        .bind(issue.updated_at)
-        .bind(issue.resolution_time_seconds)
-        .bind(issue.deleted_at)
-        .execute(conn)
-        .await?;
-    Ok(changed(result.rows_affected()))
+/// The write that inserts the issue or folds the payload into the stored row; it counts 1
+/// when the row was inserted or changed, 0 when the stored row already knew better.
+pub fn upsert(repo_id: &str, issue: &IssueRow<'_>) -> EntityWrite {
+    let mut args = Args::default();
+    args.add(super::new_id())
+        .add(repo_id)
+        .add(issue.github_id)
+        .add(issue.number)
+        .add(issue.title)
+        .add(issue.state.as_sql())
+        .add(issue.state_reason)
+        .add(issue.author_id)
+        .add(issue.author_github_id)
+        .add(issue.author_login)
+        .add(issue.author_is_bot)
+        .add(issue.closed_at)
+        .add(issue.created_at)
+        .add(issue.updated_at)
+        .add(issue.resolution_time_seconds)
+        .add(issue.deleted_at);
+    EntityWrite::new(&UPSERT, args, Table::Issues, issue.author_id.is_none())
 }

@@ -8,6 +8,7 @@ pub mod events;
 pub mod issues;
 pub mod pull_requests;
 pub mod reviews;
+pub mod writes;
 
 use crate::error::{ProcessingError, Result};
 use crate::text::redact_credentials;

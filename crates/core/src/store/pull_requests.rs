@@ -12,11 +12,9 @@
 //! - `firstReviewAt`, the earliest candidate any review delivery offered;
 //! - `authorId`, filled once a mapping is known.
 
-use super::converge::{changed, ConvergentUpsert, EntityLock, FieldGroup, Merge};
-use crate::error::Result;
+use super::converge::{ConvergentUpsert, EntityLock, FieldGroup, Merge};
+use super::writes::{Args, EntityWrite, StatementText, Table};
 use crate::time::Timestamp;
-use sqlx::PgConnection;
-use std::sync::LazyLock;
 
 /// `"PRState"`: declared OPEN, CLOSED, MERGED, which is also the tie-break order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,7 +72,7 @@ pub struct PullRequestRow<'a> {
 /// Advisory lock class of pull requests (see [`EntityLock`]).
 const LOCK_CLASS: i32 = 0x6470_7201;
 
-static UPSERT: LazyLock<String> = LazyLock::new(|| {
+static UPSERT: StatementText = StatementText::new(|gate| {
     ConvergentUpsert {
         target: r#"pull_requests AS t
                (id, "repoId", "githubId", number, title, state, draft, "draftUpdatedAt",
@@ -148,43 +146,37 @@ static UPSERT: LazyLock<String> = LazyLock::new(|| {
             Merge::Fill(r#""authorId""#),
         ],
     }
-    .sql()
+    .sql(gate)
 });
 
-/// Inserts the pull request or folds the payload into the stored row. Returns 1 when the
-/// row was inserted or changed, 0 when the stored row already knew better.
-pub async fn upsert(
-    conn: &mut PgConnection,
-    repo_id: &str,
-    pr: &PullRequestRow<'_>,
-) -> Result<u32> {
+/// The write that inserts the pull request or folds the payload into the stored row; it
+/// counts 1 when the row was inserted or changed, 0 when the stored row already knew better.
+pub fn upsert(repo_id: &str, pr: &PullRequestRow<'_>) -> EntityWrite {
     let counts = pr.counts;
-    let result = sqlx::query(&UPSERT)
-        .bind(super::new_id())
-        .bind(repo_id)
-        .bind(pr.github_id)
-        .bind(pr.number)
-        .bind(pr.title)
-        .bind(pr.state.as_sql())
-        .bind(pr.draft.unwrap_or(false))
-        .bind(pr.draft.map(|_| pr.updated_at))
-        .bind(pr.author_id)
-        .bind(pr.author_github_id)
-        .bind(pr.author_login)
-        .bind(pr.author_is_bot)
-        .bind(pr.head_ref)
-        .bind(pr.base_ref)
-        .bind(counts.map_or(0, |c| c.additions))
-        .bind(counts.map_or(0, |c| c.deletions))
-        .bind(counts.map_or(0, |c| c.files_changed))
-        .bind(counts.map(|_| pr.updated_at))
-        .bind(pr.merged_at)
-        .bind(pr.closed_at)
-        .bind(pr.created_at)
-        .bind(pr.updated_at)
-        .bind(pr.first_review_at)
-        .bind(pr.cycle_time_seconds)
-        .execute(conn)
-        .await?;
-    Ok(changed(result.rows_affected()))
+    let mut args = Args::default();
+    args.add(super::new_id())
+        .add(repo_id)
+        .add(pr.github_id)
+        .add(pr.number)
+        .add(pr.title)
+        .add(pr.state.as_sql())
+        .add(pr.draft.unwrap_or(false))
+        .add(pr.draft.map(|_| pr.updated_at))
+        .add(pr.author_id)
+        .add(pr.author_github_id)
+        .add(pr.author_login)
+        .add(pr.author_is_bot)
+        .add(pr.head_ref)
+        .add(pr.base_ref)
+        .add(counts.map_or(0, |c| c.additions))
+        .add(counts.map_or(0, |c| c.deletions))
+        .add(counts.map_or(0, |c| c.files_changed))
+        .add(counts.map(|_| pr.updated_at))
+        .add(pr.merged_at)
+        .add(pr.closed_at)
+        .add(pr.created_at)
+        .add(pr.updated_at)
+        .add(pr.first_review_at)
+        .add(pr.cycle_time_seconds);
+    EntityWrite::new(&UPSERT, args, Table::PullRequests, pr.author_id.is_none())
 }

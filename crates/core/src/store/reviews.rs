@@ -3,11 +3,9 @@
 //! DISMISSED and the dismissal payload's fields). `dismissedAt` keeps the earliest
 //! dismissal received, `reviewerId` is filled once a mapping is known.
 
-use super::converge::{changed, ConvergentUpsert, FieldGroup, Merge};
-use crate::error::Result;
+use super::converge::{ConvergentUpsert, FieldGroup, Merge};
+use super::writes::{Args, EntityWrite, StatementText, Table};
 use crate::time::Timestamp;
-use sqlx::PgConnection;
-use std::sync::LazyLock;
 
 /// `"ReviewState"`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,7 +60,7 @@ pub struct ReviewRow<'a> {
     pub turnaround_seconds: Option<i32>,
 }
 
-static UPSERT: LazyLock<String> = LazyLock::new(|| {
+static UPSERT: StatementText = StatementText::new(|gate| {
     ConvergentUpsert {
         target: r#"pull_request_reviews AS t
                (id, "githubId", "repoId", "pullRequestId", "reviewerId", "reviewerGithubId",
@@ -95,30 +93,29 @@ static UPSERT: LazyLock<String> = LazyLock::new(|| {
             Merge::Fill(r#""reviewerId""#),
         ],
     }
-    .sql()
+    .sql(gate)
 });
 
-/// Inserts the review or folds the payload into the stored row. The pull request row must
-/// exist (the review processor upserts it first, in the same transaction). Returns 1 when
-/// the row was inserted or changed.
-pub async fn upsert(conn: &mut PgConnection, repo_id: &str, review: &ReviewRow<'_>) -> Result<u32> {
-    let result = sqlx::query(&UPSERT)
-        .bind(super::new_id())
-        .bind(review.github_id)
-        .bind(repo_id)
-        .bind(review.pull_request_github_id)
-        .bind(review.reviewer_id)
-        .bind(review.reviewer_github_id)
-        .bind(review.reviewer_login)
-        .bind(review.reviewer_is_bot)
-        .bind(review.state.as_sql())
-        .bind(review.commit_id)
-        .bind(review.submitted_at)
-        .bind(review.dismissed_at)
-        .bind(review.turnaround_seconds)
-        .execute(conn)
-        .await?;
-    Ok(changed(result.rows_affected()))
+/// The write that inserts the review or folds the payload into the stored row; it counts 1
+/// when the row was inserted or changed. The pull request row must exist: the review
+/// processor upserts it first, in an earlier statement of the same transaction.
+pub fn upsert(repo_id: &str, review: &ReviewRow<'_>) -> EntityWrite {
+    let mut args = Args::default();
+    args.add(super::new_id())
+        .add(review.github_id)
+        .add(repo_id)
+        .add(review.pull_request_github_id)
+        .add(review.reviewer_id)
+        .add(review.reviewer_github_id)
+        .add(review.reviewer_login)
+        .add(review.reviewer_is_bot)
+        .add(review.state.as_sql())
+        .add(review.commit_id)
+        .add(review.submitted_at)
+        .add(review.dismissed_at)
+        .add(review.turnaround_seconds);
+    // The pull request lookup reads this event's own earlier write: never composed with it.
+    EntityWrite::new(&UPSERT, args, Table::Reviews, true)
 }
 
 #[cfg(test)]
