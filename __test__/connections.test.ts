@@ -55,3 +55,43 @@ test.each([
   expect(authors.rows[0].n).toBe(mapped ? 1 : 0)
   await processor.close()
 })
+
+async function processorSessions(): Promise<number> {
+  const { rows } = await db.pool.query(
+    `SELECT count(*)::int AS n FROM pg_stat_activity
+     WHERE datname = current_database() AND application_name = 'devmetrics-webhook-processor'`,
+  )
+  return rows[0].n
+}
+
+test('connections kept between calls stay within maxConnections, whatever the calls need, and close() ends them', async () => {
+  // Connections go back to the processor's own idle list (no ping), not to sqlx's pool, so
+  // the cap must hold across writes, user and repository lookups (fresh caches) and failure
+  // records, all at once on a pool smaller than the calls in flight.
+  const processor = await WebhookProcessor.connect({ databaseUrl: db.url, maxConnections: 2 })
+  const payload = JSON.parse(body)
+  const calls = Array.from({ length: 40 }, (_, i) => {
+    const p = structuredClone(payload)
+    p.pull_request.id = 7_000_000 + i
+    p.pull_request.number = 7_000 + i
+    p.pull_request.user.id = 8_000_000 + (i % 7) // unmapped authors: a users lookup each
+    if (i % 10 === 9) p.pull_request.created_at = 'not a time' // fails: a failure row
+    return processor
+      .process({ deliveryId: `cap-${i}`, event: 'pull_request', payload: JSON.stringify(p) })
+      .then((r) => r.status, (e: { code: string }) => e.code)
+  })
+  const sessionsDuring: number[] = []
+  while (sessionsDuring.length < 5) sessionsDuring.push(await processorSessions())
+  const outcomes = await Promise.all(calls)
+  expect(outcomes.filter((o) => o === 'processed')).toHaveLength(36)
+  expect(outcomes.filter((o) => o === 'INVALID_PAYLOAD')).toHaveLength(4)
+  expect(Math.max(...sessionsDuring, await processorSessions())).toBeLessThanOrEqual(2)
+  const failures = await db.pool.query(`SELECT count(*)::int AS n FROM events WHERE "deliveryId" LIKE 'cap-%' AND NOT processed`)
+  expect(failures.rows[0].n).toBe(4)
+  await processor.close()
+  // close() has sent each session its Terminate; the server ends the backends right after,
+  // so ask until they are gone (bounded).
+  let left = await processorSessions()
+  for (let asked = 1; left > 0 && asked < 200; asked++) left = await processorSessions()
+  expect(left).toBe(0)
+})

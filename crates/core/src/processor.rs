@@ -10,6 +10,7 @@ use crate::processors::{self, Plan, WriteContext};
 use crate::repos::{RepoInfo, RepositoryDirectory};
 use crate::result::{ProcessingResult, RecordCounts, Status, Timings};
 use crate::stats::{CacheCounters, Outcome, Stats, StatsSnapshot};
+use crate::store::connections::Connections;
 use crate::store::events::{self, EventRecord};
 use crate::store::writes::{self, Written};
 use crate::store::{self};
@@ -18,7 +19,6 @@ use crate::time::{self, Timestamp};
 use crate::users::link::{GithubAccount, LinkOutcome};
 use crate::users::redis_tier::{RedisHealth, RedisTier};
 use crate::users::UserDirectory;
-use sqlx::PgPool;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -72,7 +72,7 @@ const CONCURRENT_INSERT_TRIES: u32 = 3;
 
 /// Processes webhook deliveries into PostgreSQL. Cheap to share: all methods take `&self`.
 pub struct WebhookProcessor {
-    pool: PgPool,
+    db: Arc<Connections>,
     repos: RepositoryDirectory,
     users: UserDirectory,
     cache_counters: Arc<CacheCounters>,
@@ -88,11 +88,13 @@ impl WebhookProcessor {
         if let Some(url) = &options.redis_url {
             RedisTier::check_url(url)?;
         }
-        let pool = store::connect_pool(&options.database_url, options.max_connections).await?;
-        crate::schema::verify(&pool).await?;
+        let db = Arc::new(Connections::new(
+            store::connect_pool(&options.database_url, options.max_connections).await?,
+        ));
+        crate::schema::verify(&db).await?;
         let redis = match &options.redis_url {
             Some(url) => {
-                let namespace = store::database_namespace(&pool).await?;
+                let namespace = store::database_namespace(&db).await?;
                 let prefix = format!("{}{namespace}:", options.redis_key_prefix);
                 Some(Arc::new(RedisTier::new(url, &prefix)?))
             }
@@ -100,14 +102,14 @@ impl WebhookProcessor {
         };
         let cache_counters = Arc::new(CacheCounters::default());
         Ok(WebhookProcessor {
-            repos: RepositoryDirectory::new(pool.clone(), options.user_cache_ttl),
+            repos: RepositoryDirectory::new(db.clone(), options.user_cache_ttl),
             users: UserDirectory::new(
-                pool.clone(),
+                db.clone(),
                 options.user_cache_ttl,
                 redis,
                 cache_counters.clone(),
             ),
-            pool,
+            db,
             cache_counters,
             stats: Stats::default(),
             gate: CallGate::default(),
@@ -179,7 +181,7 @@ impl WebhookProcessor {
         self.gate
             .close(async {
                 self.users.stop();
-                self.pool.close().await;
+                self.db.close().await;
             })
             .await
     }
@@ -284,7 +286,7 @@ impl WebhookProcessor {
             users,
             received_at: ev.received_at,
         };
-        writes::write_event(&self.pool, ev, now, || plan.writes(&ctx)).await
+        writes::write_event(&self.db, ev, now, || plan.writes(&ctx)).await
     }
 
     /// A processed delivery again: no writes, metric jobs re-derived from the stored
@@ -295,7 +297,7 @@ impl WebhookProcessor {
         repo: &RepoInfo,
         now: Timestamp,
     ) -> Result<ProcessingResult> {
-        let stored = events::find_processed(&self.pool, &job.delivery_id).await?;
+        let stored = events::find_processed(&self.db, &job.delivery_id).await?;
         let Some(stored) = stored else {
             // Claimed by a concurrent call that has not committed: the caller retries.
             return Err(ProcessingError::Database(
@@ -358,7 +360,7 @@ impl WebhookProcessor {
                     payload: stored,
                     received_at,
                 };
-                Some(events::record_ignored(&self.pool, &ev, now).await?)
+                Some(events::record_ignored(&self.db, &ev, now).await?)
             }
             None => None,
         };
@@ -407,7 +409,7 @@ impl WebhookProcessor {
             return;
         }
         let message = format!("{}: {error}", error.code());
-        if let Err(e) = events::record_failure(&self.pool, ev, &message, now).await {
+        if let Err(e) = events::record_failure(&self.db, ev, &message, now).await {
             tracing::warn!(
                 delivery = ev.delivery_id,
                 error = %redact_credentials(&e.to_string()),

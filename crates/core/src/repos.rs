@@ -2,7 +2,7 @@
 //! repositories are cached: an unknown one must be found as soon as the backend adds it.
 
 use crate::error::{ProcessingError, Result};
-use sqlx::PgPool;
+use crate::store::connections::Connections;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -21,17 +21,17 @@ enum RepoKey {
 }
 
 pub struct RepositoryDirectory {
-    pool: PgPool,
+    db: Arc<Connections>,
     cache: moka::sync::Cache<RepoKey, Arc<RepoInfo>>,
 }
 
 impl RepositoryDirectory {
-    pub fn new(pool: PgPool, ttl: Duration) -> Self {
+    pub fn new(db: Arc<Connections>, ttl: Duration) -> Self {
         let cache = moka::sync::Cache::builder()
             .max_capacity(50_000)
             .time_to_live(ttl)
             .build();
-        RepositoryDirectory { pool, cache }
+        RepositoryDirectory { db, cache }
     }
 
     /// The repository of a delivery: the job's `repoId` wins over the payload's
@@ -49,22 +49,24 @@ impl RepositoryDirectory {
         if let Some(hit) = self.cache.get(&key) {
             return Ok(Some(hit));
         }
-        let row: Option<(String, i64, Option<String>)> = match &key {
+        let mut conn = self.db.lease().await?;
+        let row = match &key {
             RepoKey::Id(id) => {
                 sqlx::query_as(r#"SELECT id, "githubId", "teamId" FROM repositories WHERE id = $1"#)
                     .bind(id)
-                    .fetch_optional(&self.pool)
-                    .await?
+                    .fetch_optional(&mut *conn)
+                    .await
             }
             RepoKey::GithubId(g) => {
                 sqlx::query_as(
                     r#"SELECT id, "githubId", "teamId" FROM repositories WHERE "githubId" = $1"#,
                 )
                 .bind(g)
-                .fetch_optional(&self.pool)
-                .await?
+                .fetch_optional(&mut *conn)
+                .await
             }
         };
+        let row: Option<(String, i64, Option<String>)> = conn.finish(row.map_err(Into::into))?;
         Ok(row.map(|(id, github_id, team_id)| {
             let info = Arc::new(RepoInfo {
                 id,

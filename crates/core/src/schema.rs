@@ -2,7 +2,7 @@
 //! one learns it then, by name, instead of from a failing event.
 
 use crate::error::{ProcessingError, Result};
-use sqlx::PgPool;
+use crate::store::connections::Connections;
 use std::collections::HashSet;
 
 /// Tables and the columns the addon reads or writes in them.
@@ -122,24 +122,30 @@ pub const REQUIRED_COLUMNS: &[(&str, &[&str])] = &[
 pub const REQUIRED_TYPES: &[&str] = &["PRState", "IssueState", "ReviewState"];
 
 /// Fails with `SCHEMA_MISMATCH` listing every missing table, column and type.
-pub async fn verify(pool: &PgPool) -> Result<()> {
+pub async fn verify(db: &Connections) -> Result<()> {
     let tables: Vec<&str> = REQUIRED_COLUMNS.iter().map(|(t, _)| *t).collect();
-    let present: HashSet<(String, String)> = sqlx::query_as(
-        r#"SELECT table_name::text, column_name::text FROM information_schema.columns
-           WHERE table_schema = current_schema() AND table_name = ANY($1)"#,
-    )
-    .bind(&tables)
-    .fetch_all(pool)
-    .await?
-    .into_iter()
-    .collect();
-    let types: HashSet<String> =
-        sqlx::query_scalar(r#"SELECT typname::text FROM pg_type WHERE typname = ANY($1)"#)
-            .bind(REQUIRED_TYPES)
-            .fetch_all(pool)
-            .await?
-            .into_iter()
-            .collect();
+    let mut conn = db.lease().await?;
+    let found = async {
+        let present: HashSet<(String, String)> = sqlx::query_as(
+            r#"SELECT table_name::text, column_name::text FROM information_schema.columns
+               WHERE table_schema = current_schema() AND table_name = ANY($1)"#,
+        )
+        .bind(&tables)
+        .fetch_all(&mut *conn)
+        .await?
+        .into_iter()
+        .collect();
+        let types: HashSet<String> =
+            sqlx::query_scalar(r#"SELECT typname::text FROM pg_type WHERE typname = ANY($1)"#)
+                .bind(REQUIRED_TYPES)
+                .fetch_all(&mut *conn)
+                .await?
+                .into_iter()
+                .collect();
+        Ok((present, types))
+    }
+    .await;
+    let (present, types) = conn.finish(found)?;
     let missing = missing_items(&present, &types);
     if missing.is_empty() {
         Ok(())

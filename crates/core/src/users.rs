@@ -8,8 +8,8 @@ pub mod redis_tier;
 
 use crate::error::Result;
 use crate::stats::CacheCounters;
+use crate::store::connections::Connections;
 use redis_tier::{Invalidation, RedisHealth, RedisTier};
-use sqlx::PgPool;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -93,9 +93,17 @@ struct UserRow {
     team_ids: Vec<String>,
 }
 
+/// Users matching any of the identities, with their teams.
+const SELECT_USERS: &str = r#"SELECT u.id, u."githubId" AS github_id, lower(u."githubLogin") AS login, lower(u.email) AS email,
+              COALESCE(array_agg(tm."teamId" ORDER BY tm."teamId")
+                       FILTER (WHERE tm."teamId" IS NOT NULL), '{}') AS team_ids
+       FROM users u LEFT JOIN team_members tm ON tm."userId" = u.id
+       WHERE u."githubId" = ANY($1) OR lower(u."githubLogin") = ANY($2) OR lower(u.email) = ANY($3)
+       GROUP BY u.id"#;
+
 /// Resolves identities to users, caching both hits and misses.
 pub struct UserDirectory {
-    pool: PgPool,
+    db: Arc<Connections>,
     cache: moka::sync::Cache<Identity, Entry>,
     redis: Option<Arc<RedisTier>>,
     ttl: Duration,
@@ -116,10 +124,10 @@ impl moka::Expiry<Identity, Entry> for TtlPolicy {
 }
 
 impl UserDirectory {
-    /// A directory over `pool`; with `redis`, the shared tier is used and this process
+    /// A directory over `db`; with `redis`, the shared tier is used and this process
     /// subscribes to other processes' invalidations.
     pub fn new(
-        pool: PgPool,
+        db: Arc<Connections>,
         ttl: Duration,
         redis: Option<Arc<RedisTier>>,
         counters: Arc<CacheCounters>,
@@ -136,7 +144,7 @@ impl UserDirectory {
             });
         }
         UserDirectory {
-            pool,
+            db,
             cache,
             redis,
             ttl,
@@ -263,19 +271,14 @@ impl UserDirectory {
                 Identity::Email(e) => emails.push(e.as_str()),
             }
         }
-        let rows: Vec<UserRow> = sqlx::query_as(
-            r#"SELECT u.id, u."githubId" AS github_id, lower(u."githubLogin") AS login, lower(u.email) AS email,
-                      COALESCE(array_agg(tm."teamId" ORDER BY tm."teamId")
-                               FILTER (WHERE tm."teamId" IS NOT NULL), '{}') AS team_ids
-               FROM users u LEFT JOIN team_members tm ON tm."userId" = u.id
-               WHERE u."githubId" = ANY($1) OR lower(u."githubLogin") = ANY($2) OR lower(u.email) = ANY($3)
-               GROUP BY u.id"#,
-        )
-        .bind(&ids)
-        .bind(&logins)
-        .bind(&emails)
-        .fetch_all(&self.pool)
-        .await?;
+        let mut conn = self.db.lease().await?;
+        let rows = sqlx::query_as(SELECT_USERS)
+            .bind(&ids)
+            .bind(&logins)
+            .bind(&emails)
+            .fetch_all(&mut *conn)
+            .await;
+        let rows: Vec<UserRow> = conn.finish(rows.map_err(Into::into))?;
         let mut found = HashMap::new();
         for UserRow {
             id,

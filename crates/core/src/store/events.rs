@@ -4,11 +4,11 @@
 //! inside the event's transaction, so entity rows and the processed mark commit together.
 //! A failed call records `attempts` and `lastError` outside it, so failures stay visible.
 
+use super::connections::Connections;
 use super::writes::Args;
 use super::JsonbText;
 use crate::error::Result;
 use crate::time::Timestamp;
-use sqlx::PgPool;
 
 /// The columns of an event row that come from the delivery.
 #[derive(Debug, Clone, Copy)]
@@ -57,8 +57,13 @@ pub fn claim_args(args: &mut Args, ev: &EventRecord<'_>, now: Timestamp) {
 }
 
 /// Stores an event no processor tracks as processed. A redelivery only counts the attempt.
-pub async fn record_ignored(pool: &PgPool, ev: &EventRecord<'_>, now: Timestamp) -> Result<String> {
-    let id: String = sqlx::query_scalar(
+pub async fn record_ignored(
+    db: &Connections,
+    ev: &EventRecord<'_>,
+    now: Timestamp,
+) -> Result<String> {
+    let mut conn = db.lease().await?;
+    let id = sqlx::query_scalar(
         r#"INSERT INTO events (id, "repoId", "deliveryId", type, action, "senderGithubId", payload,
                                processed, "processedAt", attempts, "receivedAt", "createdAt")
            VALUES ($1, $2, $3, $4, $5, $6, $7, true, $8, 1, $9, $8)
@@ -74,20 +79,21 @@ pub async fn record_ignored(pool: &PgPool, ev: &EventRecord<'_>, now: Timestamp)
     .bind(JsonbText(ev.payload))
     .bind(now)
     .bind(ev.received_at)
-    .fetch_one(pool)
-    .await?;
-    Ok(id)
+    .fetch_one(&mut *conn)
+    .await;
+    conn.finish(id.map_err(Into::into))
 }
 
 /// Leaves a visible failure: `processed = false`, one more attempt, the error's text.
 /// Never touches a row that is already processed.
 pub async fn record_failure(
-    pool: &PgPool,
+    db: &Connections,
     ev: &EventRecord<'_>,
     error: &str,
     now: Timestamp,
 ) -> Result<()> {
-    sqlx::query(
+    let mut conn = db.lease().await?;
+    let done = sqlx::query(
         r#"INSERT INTO events (id, "repoId", "deliveryId", type, action, "senderGithubId", payload,
                                processed, attempts, "lastError", "receivedAt", "createdAt")
            VALUES ($1, $2, $3, $4, $5, $6, $7, false, 1, $8, $9, $10)
@@ -107,9 +113,9 @@ pub async fn record_failure(
     .bind(crate::text::clean(error))
     .bind(ev.received_at)
     .bind(now)
-    .execute(pool)
-    .await?;
-    Ok(())
+    .execute(&mut *conn)
+    .await;
+    conn.finish(done.map(drop).map_err(Into::into))
 }
 
 /// A processed delivery as stored, for re-deriving a duplicate's metric jobs.
@@ -121,13 +127,16 @@ pub struct StoredEvent {
     pub payload: String,
 }
 
-pub async fn find_processed(pool: &PgPool, delivery_id: &str) -> Result<Option<StoredEvent>> {
-    let row: Option<(String, String, Option<String>, String)> = sqlx::query_as(
+pub async fn find_processed(db: &Connections, delivery_id: &str) -> Result<Option<StoredEvent>> {
+    let mut conn = db.lease().await?;
+    let row = sqlx::query_as(
         r#"SELECT id, type, "repoId", payload::text FROM events WHERE "deliveryId" = $1 AND processed"#,
     )
     .bind(delivery_id)
-    .fetch_optional(pool)
-    .await?;
+    .fetch_optional(&mut *conn)
+    .await;
+    let row: Option<(String, String, Option<String>, String)> =
+        conn.finish(row.map_err(Into::into))?;
     Ok(row.map(|(id, event_type, repo_id, payload)| StoredEvent {
         id,
         event_type,

@@ -3,6 +3,7 @@
 
 pub mod authors;
 pub mod commits;
+pub mod connections;
 pub mod converge;
 pub mod events;
 pub mod issues;
@@ -12,6 +13,7 @@ pub mod writes;
 
 use crate::error::{ProcessingError, Result};
 use crate::text::redact_credentials;
+use connections::Connections;
 use sqlx::encode::IsNull;
 use sqlx::error::BoxDynError;
 use sqlx::postgres::{PgArgumentBuffer, PgConnectOptions, PgPoolOptions, PgTypeInfo};
@@ -35,7 +37,8 @@ pub async fn connect_pool(database_url: &str, max_connections: u32) -> Result<Pg
         .max_connections(max_connections)
         .acquire_timeout(Duration::from_secs(10))
         // sqlx pings every idle connection before handing it out: one more round trip per
-        // event. `begin` below detects a dead connection at BEGIN instead and takes another.
+        // use. A dead connection fails its first statement instead; an event then takes
+        // another (`writes::write_event`). See `connections` for the ping on release.
         .test_before_acquire(false)
         .connect_with(options)
         .await
@@ -45,49 +48,20 @@ pub async fn connect_pool(database_url: &str, max_connections: u32) -> Result<Pg
         })
 }
 
-/// Starts a transaction. A pooled connection the server has closed since its last use
-/// (a restart, `pg_terminate_backend`, an idle timeout) fails at BEGIN, before anything of
-/// the event was sent, so another connection is taken, at most once per pooled connection.
-/// A pool that could not hand out a connection at all (the server down past the acquire
-/// timeout: sqlx already retried connecting until then) fails at once.
-pub async fn begin(pool: &PgPool) -> Result<sqlx::Transaction<'static, Postgres>> {
-    let mut tries = 0;
-    loop {
-        tries += 1;
-        match pool.begin().await {
-            Ok(tx) => return Ok(tx),
-            Err(e) if closed_connection(&e) && tries <= pool.options().get_max_connections() => {
-                tracing::debug!(error = %redact_credentials(&e.to_string()), "dropped a closed pooled connection");
-            }
-            Err(e) => return Err(e.into()),
-        }
-    }
-}
-
-/// Whether a failed BEGIN was a connection the server had closed: worth another one. Not
-/// a pool timeout, which has waited `acquire_timeout` already and would wait again.
-fn closed_connection(error: &sqlx::Error) -> bool {
-    match error {
-        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed => false,
-        other => {
-            crate::error::classify_sqlx(other).code()
-                == crate::error::ErrorCode::DatabaseUnavailable
-        }
-    }
-}
-
 /// A name for this database incarnation: the cluster's system identifier and the
 /// database's oid, hashed. Shared caches (the Redis tier) key by it, because the user ids
 /// they hold are only valid in the database they came from: two deployments on one Redis,
 /// or a database dropped and created again under the same name, never see each other's.
-pub async fn database_namespace(pool: &PgPool) -> Result<String> {
+pub async fn database_namespace(db: &Connections) -> Result<String> {
     use sha2::{Digest, Sha256};
-    let (system, oid): (i64, i64) = sqlx::query_as(
+    let mut conn = db.lease().await?;
+    let row = sqlx::query_as(
         "SELECT (SELECT system_identifier FROM pg_control_system())::int8, \
                 (SELECT oid FROM pg_database WHERE datname = current_database())::int8",
     )
-    .fetch_one(pool)
-    .await?;
+    .fetch_one(&mut *conn)
+    .await;
+    let (system, oid): (i64, i64) = conn.finish(row.map_err(Into::into))?;
     let digest = Sha256::digest(format!("{system}/{oid}"));
     Ok(digest[..6].iter().map(|b| format!("{b:02x}")).collect())
 }
@@ -117,22 +91,5 @@ impl Encode<'_, Postgres> for JsonbText<'_> {
         buf.push(1);
         buf.extend_from_slice(self.0);
         Ok(IsNull::No)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::closed_connection;
-    use std::io;
-
-    #[test]
-    fn only_a_closed_connection_is_worth_another_begin() {
-        let io = |kind| sqlx::Error::Io(io::Error::new(kind, "x"));
-        assert!(closed_connection(&io(io::ErrorKind::BrokenPipe)));
-        assert!(closed_connection(&io(io::ErrorKind::ConnectionReset)));
-        // The pool waited its acquire timeout (sqlx retried connecting meanwhile): no more.
-        assert!(!closed_connection(&sqlx::Error::PoolTimedOut));
-        assert!(!closed_connection(&sqlx::Error::PoolClosed));
-        assert!(!closed_connection(&sqlx::Error::RowNotFound));
     }
 }

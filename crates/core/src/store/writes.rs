@@ -20,13 +20,14 @@
 //! are all mapped reads neither: its writes are decided by `ON CONFLICT` against the latest
 //! committed rows, whatever its snapshot.
 
+use super::connections::{worth_another_connection, Connections};
 use super::events::{self, EventRecord};
-use crate::error::{ProcessingError, Result};
+use crate::error::Result;
 use crate::result::RecordCounts;
 use crate::time::Timestamp;
 use sqlx::error::BoxDynError;
 use sqlx::postgres::PgArguments;
-use sqlx::{Arguments, Encode, PgConnection, PgPool, Postgres, Type};
+use sqlx::{Arguments, Connection, Encode, PgConnection, Postgres, Type};
 use std::sync::{LazyLock, OnceLock};
 
 /// Bound values of one statement, in `$n` order. Remembers the first value that failed to
@@ -213,12 +214,11 @@ fn params(sql: &str) -> impl Iterator<Item = (usize, usize, usize)> + '_ {
 }
 
 /// Writes one event: its claim and the entity writes `build` returns (called again for each
-/// try). A pooled connection the server closed since its last use (a restart,
-/// `pg_terminate_backend`, an idle timeout) fails the try; another connection is taken, at
-/// most once per pooled connection. Nothing of a failed try is left: it ran in one
-/// transaction, and the claim makes a try that did commit read as a duplicate.
+/// try). A connection that broke under a try fails it, and the event is tried again on
+/// another, at most once per connection the processor may hold: nothing of the failed try is left, since it ran in one
+/// transaction, and a try that did commit before the connection broke reads as a duplicate.
 pub async fn write_event<F>(
-    pool: &PgPool,
+    db: &Connections,
     ev: &EventRecord<'_>,
     now: Timestamp,
     build: F,
@@ -229,20 +229,19 @@ where
     let mut tries = 0;
     loop {
         tries += 1;
-        match try_write(pool, ev, now, build()).await {
-            Err(e)
-                if super::closed_connection(&e)
-                    && tries <= pool.options().get_max_connections() =>
-            {
-                tracing::debug!(error = %crate::text::redact_credentials(&e.to_string()), "dropped a closed pooled connection");
+        let mut conn = db.lease().await?;
+        let result = try_write(&mut conn, ev, now, build()).await;
+        match conn.finish(result.map_err(Into::into)) {
+            Err(e) if worth_another_connection(&e) && tries <= db.max_connections() => {
+                tracing::debug!(error = %crate::text::redact_credentials(&e.to_string()), "took another connection");
             }
-            other => return other.map_err(ProcessingError::from),
+            other => return other,
         }
     }
 }
 
 async fn try_write(
-    pool: &PgPool,
+    conn: &mut PgConnection,
     ev: &EventRecord<'_>,
     now: Timestamp,
     writes: Vec<EntityWrite>,
@@ -252,10 +251,9 @@ async fn try_write(
     let rest: Vec<EntityWrite> = writes.collect();
     let alone = rest.is_empty() && !first.as_ref().is_some_and(|w| w.looks_up_users);
     if alone {
-        let mut conn = pool.acquire().await?;
-        return first_statement(&mut conn, ev, now, first).await;
+        return first_statement(conn, ev, now, first).await;
     }
-    let mut tx = pool.begin_with(&**BEGIN_WITH_BARRIER).await?;
+    let mut tx = conn.begin_with(&**BEGIN_WITH_BARRIER).await?;
     let mut outcome = first_statement(&mut tx, ev, now, first).await?;
     let Written::Processed { records, .. } = &mut outcome else {
         tx.rollback().await?;

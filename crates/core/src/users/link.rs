@@ -11,9 +11,9 @@ use super::{Identity, UserDirectory};
 use crate::error::{ProcessingError, Result};
 use crate::metrics::{derive_jobs, Activity, MetricJob};
 use crate::result::RecordCounts;
-use crate::store;
 use crate::store::authors::{self, AuthorKeys};
 use crate::time;
+use sqlx::Connection;
 
 /// The GitHub side of a link. `email`, if given, back-fills commits by that address and is
 /// not stored (users.email belongs to the backend).
@@ -67,7 +67,8 @@ impl UserDirectory {
         }
 
         // (1) The mapping itself.
-        let previous: Option<Previous> = sqlx::query_as(
+        let mut conn = self.db.lease().await?;
+        let previous = sqlx::query_as(
             r#"WITH old AS (SELECT id, "githubId", "githubLogin" FROM users WHERE id = $1 FOR UPDATE)
                UPDATE users u SET "githubId" = COALESCE($2, u."githubId"),
                                   "githubLogin" = COALESCE($3, u."githubLogin"),
@@ -79,8 +80,9 @@ impl UserDirectory {
         .bind(account.id)
         .bind(login)
         .bind(time::now())
-        .fetch_optional(&self.pool)
-        .await?;
+        .fetch_optional(&mut *conn)
+        .await;
+        let previous: Option<Previous> = conn.finish(previous.map_err(Into::into))?;
         let Some(previous) = previous else {
             return Err(ProcessingError::ConstraintViolation(format!(
                 "no user with id {user_id}"
@@ -100,14 +102,20 @@ impl UserDirectory {
         self.invalidate(&stale).await;
 
         // (3) Attribute earlier rows, after in-flight event transactions.
-        let mut tx = store::begin(&self.pool).await?;
         let keys = AuthorKeys {
             github_id: account.id,
             login,
             email,
         };
-        let backfill = authors::backfill(&mut tx, user_id, keys).await?;
-        tx.commit().await?;
+        let mut conn = self.db.lease().await?;
+        let backfill = async {
+            let mut tx = conn.begin().await?;
+            let backfill = authors::backfill(&mut tx, user_id, keys).await?;
+            tx.commit().await?;
+            Ok(backfill)
+        }
+        .await;
+        let backfill = conn.finish(backfill)?;
 
         let user = self.resolve(&[Identity::email(&previous.email)]).await?;
         let mapped = user.get(&Identity::email(&previous.email)).cloned();
