@@ -253,6 +253,13 @@ async function ceiling(t: Extract<Task, { kind: 'ceiling' }>): Promise<Throughpu
   return result
 }
 
+/** The Redis server's CPU time so far (user + system), from INFO cpu. */
+async function redisCpuSeconds(queue: Bull.Queue): Promise<number> {
+  const info = await queue.client.info('cpu')
+  const field = (name: string) => Number(new RegExp(`^${name}:([\\d.]+)`, 'm').exec(info)?.[1] ?? NaN)
+  return field('used_cpu_user') + field('used_cpu_sys')
+}
+
 /**
  * Bull end to end: a real queue on Redis, createWebhookWorker, from the first add to the
  * last completion. With `noop` the same queue and jobs run a processor that does nothing:
@@ -303,12 +310,14 @@ async function bull(t: Extract<Task, { kind: 'bull' }>): Promise<ThroughputResul
     await enqueueAndWait(jobs.slice(0, t.warmup))
     latencies.length = 0
     const before = { completed, failed }
+    const redisBefore = await redisCpuSeconds(queue)
     const m = await measured(async () => {
       const started = process.hrtime.bigint()
       await enqueueAndWait(jobs.slice(t.warmup))
       return Number(process.hrtime.bigint() - started) / 1e6
     })
     const n = completed - before.completed + (failed - before.failed)
+    const redisCpuMicros = ((await redisCpuSeconds(queue)) - redisBefore) * 1e6
     Object.assign(result, {
       events: n,
       failures: failed - before.failed,
@@ -316,14 +325,18 @@ async function bull(t: Extract<Task, { kind: 'bull' }>): Promise<ThroughputResul
       wallMs: m.value,
       eventsPerSecond: (n / m.value) * 1000,
       latencyMs: distribution(latencies),
-      cpuMicrosPerEvent: { client: m.clientCpuMicros / n, server: m.serverCpuMs === null ? null : (m.serverCpuMs * 1000) / n },
+      cpuMicrosPerEvent: {
+        client: m.clientCpuMicros / n,
+        server: m.serverCpuMs === null ? null : (m.serverCpuMs * 1000) / n,
+        redis: redisCpuMicros / n,
+      },
       rssMb: m.rss,
       load1: m.load1,
     })
     result.notes.push(
       t.noop
         ? 'the same queue, jobs and producer with a processor that does nothing: the bound Bull and Redis set on this machine'
-        : `producer and worker in one process (as in \`npm start\`); jobs added with webhookJobOptions in batches of 500, metric jobs queued on a "metrics" queue; latency = Bull's processedOn→finishedOn (ms resolution); Redis CPU not counted`,
+        : `producer and worker in one process (as in \`npm start\`); jobs added with webhookJobOptions in batches of 500, metric jobs queued on a "metrics" queue; latency = Bull's processedOn→finishedOn (ms resolution)`,
     )
   } finally {
     if (worker) await worker.close()
@@ -570,3 +583,7 @@ process.on('message', (m: ParentMessage) => {
     )
   }
 })
+
+// With BENCH_CPU_PROF (see run.ts), exit normally when the parent is done with this child,
+// so node's --cpu-prof writes the profile.
+if (process.env.BENCH_CPU_PROF) process.on('SIGTERM', () => process.exit(0))

@@ -105,7 +105,8 @@ function throughputTable(results: BenchResults): string[] {
       lines.push(`| ${r.label} | ${r.reason ?? r.status} | | | | | | | | | | |`)
       continue
     }
-    const cpu = `${fmt(r.cpuMicrosPerEvent.client)} + ${fmt(r.cpuMicrosPerEvent.server)}`
+    const redis = r.cpuMicrosPerEvent.redis === undefined ? '' : ` + ${fmt(r.cpuMicrosPerEvent.redis)} Redis`
+    const cpu = `${fmt(r.cpuMicrosPerEvent.client)} + ${fmt(r.cpuMicrosPerEvent.server)}${redis}`
     const rss = r.rssMb ? `${fmt(r.rssMb.peak)} (${fmt(r.rssMb.start)})` : '—'
     const diffs = r.differences === undefined ? '—' : r.differences === null ? 'not compared' : String(r.differences.count)
     const failures = r.failures > 0 ? ` (${r.failures} failed)` : ''
@@ -223,7 +224,7 @@ function markdown(results: BenchResults): string {
     '',
     ...throughputTable(results),
     '',
-    'CPU per event: *client* is the measuring process\'s own CPU time (process.cpuUsage: every thread, so the addon\'s tokio workers too; for pgbench, pgbench\'s own) over the measured window; *server* is the CPU time of the PostgreSQL backends connected to that database (from /proc/<pid>/stat, sampled every 100 ms from the parent process); WAL writer, checkpointer and Redis are not counted. *Load* is the machine\'s 1-minute load average at the end of the window (2 cores: above 2, something else was competing). Peak RSS is VmHWM of the measuring process, reset at the start of the window; it includes the workload\'s payload strings, the same for every column.',
+    'CPU per event: *client* is the measuring process\'s own CPU time (process.cpuUsage: every thread, so the addon\'s tokio workers too; for pgbench, pgbench\'s own) over the measured window; *server* is the CPU time of the PostgreSQL backends connected to that database (from /proc/<pid>/stat, sampled every 100 ms from the parent process); WAL writer and checkpointer are not counted; for the Bull rows, *Redis* is the Redis server\'s own CPU time over the window (`INFO cpu`, which counts all its clients: nothing else uses it during the run). *Load* is the machine\'s 1-minute load average at the end of the window (2 cores: above 2, something else was competing). Peak RSS is VmHWM of the measuring process, reset at the start of the window; it includes the workload\'s payload strings, the same for every column.',
     '',
     ...roundsLine(results),
     ...(notes.length ? ['Notes:', '', ...notes, ''] : []),

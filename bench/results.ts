@@ -52,8 +52,8 @@ export interface ThroughputResult {
   eventsPerSecond: number
   /** Per event; for Bull, the job's processing time by Bull's own timestamps (ms resolution). */
   latencyMs: Distribution
-  /** Client process CPU (all its threads; for pgbench, pgbench itself) and PostgreSQL backend CPU, µs per event. */
-  cpuMicrosPerEvent: { client: number; server: number | null }
+  /** Client process CPU (all its threads; for pgbench, pgbench itself) and PostgreSQL backend CPU, µs per event; for Bull, Redis's own CPU too (INFO cpu). */
+  cpuMicrosPerEvent: { client: number; server: number | null; redis?: number }
   /** Resident memory of the client process at the start of the measured window and its peak during it. */
   rssMb: { start: number; peak: number } | null
   /** 1-minute load average at the end of the measured window: the machine is shared, this says how much. */

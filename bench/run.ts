@@ -72,7 +72,7 @@ const log = (text: string) => process.stderr.write(`[bench] ${text}\n`)
 async function inChild<T>(task: Task, db: BenchDatabase): Promise<T> {
   const meter = await ServerCpuMeter.start(ADMIN_URL, db.name)
   const child = fork(join(__dirname, 'child.ts'), [], {
-    execArgv: ['-r', join(__dirname, 'register.js'), '--expose-gc'],
+    execArgv: ['-r', join(__dirname, 'register.js'), '--expose-gc', ...(process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [])],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   })
   try {
