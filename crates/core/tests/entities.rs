@@ -610,6 +610,98 @@ async fn reviews_link_their_pull_request_and_set_the_first_review() {
     assert_eq!(f.db.count("pull_request_reviews").await, 4);
 }
 
+/// A review whose people all map is one statement with its pull request's upsert. When
+/// another transaction commits the pull request after that statement's snapshot, and the
+/// review's slim pull request does not change it, neither the upsert nor the snapshot gives
+/// the row's id: the statement must fail whole (`pullRequestId` is `NOT NULL`) and the
+/// event run again as a transaction, which sees the row. Made deterministic by holding the
+/// pull request's entity lock, which the statement takes after its snapshot.
+#[tokio::test]
+async fn a_review_whose_pull_request_commits_under_its_statement_is_still_written() {
+    let f = fixture().await;
+    let pr = Pr::opened(9100, 41, MONA, BASE);
+    let repo_id: String =
+        sqlx::query_scalar(r#"SELECT id FROM repositories WHERE "githubId" = $1"#)
+            .bind(REPO)
+            .fetch_one(&f.db.pool)
+            .await
+            .unwrap();
+    // Another writer: the pull request merged (terminal, so the review's payload cannot
+    // change it), its first review and author already known, not yet committed.
+    let mut other = f.db.pool.begin().await.unwrap();
+    sqlx::query("SELECT pg_advisory_xact_lock($1, hashint8($2))")
+        .bind(0x6470_7201_i32)
+        .bind(pr.id)
+        .execute(&mut *other)
+        .await
+        .unwrap();
+    sqlx::query(
+        r#"INSERT INTO pull_requests (id, "repoId", "githubId", number, title, state, "authorId",
+                                     "mergedAt", "createdAt", "updatedAt", "firstReviewAt")
+           VALUES ('pr-other', $1, $2, $3, 'Merged elsewhere', 'MERGED', $4, $5, $6, $5, $6)"#,
+    )
+    .bind(&repo_id)
+    .bind(pr.id)
+    .bind(pr.number)
+    .bind(&f.mona)
+    .bind(naive(BASE + 600))
+    .bind(naive(BASE))
+    .execute(&mut *other)
+    .await
+    .unwrap();
+
+    let review = Review {
+        id: 9101,
+        user: Some(HUBOT),
+        state: "approved",
+        submitted_at: Some(BASE + 100),
+    };
+    let processor = std::sync::Arc::new(f.db.processor().await);
+    let job = Delivery::new(
+        "rv-under".to_owned(),
+        "pull_request_review",
+        review_payload("submitted", &review, &pr, false),
+        BASE + 100,
+    )
+    .job();
+    let call = tokio::spawn({
+        let processor = processor.clone();
+        async move { processor.process(job).await }
+    });
+    // The delivery's statement has started (its snapshot is taken) once it waits for the
+    // entity lock.
+    loop {
+        let waiting: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted",
+        )
+        .fetch_one(&f.db.pool)
+        .await
+        .unwrap();
+        if waiting > 0 {
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    other.commit().await.unwrap();
+
+    let result = call.await.unwrap().expect("the review is written");
+    assert_eq!(result.status, Status::Processed);
+    assert_eq!(
+        (result.records.reviews, result.records.pull_requests),
+        (1, 0)
+    );
+    let (pull_request_id, reviewer_id): (String, Option<String>) = sqlx::query_as(
+        r#"SELECT "pullRequestId", "reviewerId" FROM pull_request_reviews WHERE "githubId" = 9101"#,
+    )
+    .fetch_one(&f.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(pull_request_id, "pr-other");
+    assert_eq!(reviewer_id.as_deref(), Some(f.hubot.as_str()));
+    assert_eq!(f.pr_row(pr.id).await.state, "MERGED");
+    assert_eq!(f.db.count("events").await, 1);
+}
+
 #[tokio::test]
 async fn concurrent_first_deliveries_of_one_pull_request_all_succeed() {
     let f = fixture().await;

@@ -87,7 +87,7 @@ impl IssuePlan<'_> {
     }
 
     /// The statement that upserts the issue row.
-    pub fn writes(&self, ctx: &WriteContext<'_>) -> Vec<EntityWrite> {
+    pub fn writes<'s>(&'s self, ctx: &'s WriteContext<'_>) -> Vec<EntityWrite<'s>> {
         let row = IssueRow {
             github_id: self.github_id,
             number: self.number,
@@ -104,7 +104,7 @@ impl IssuePlan<'_> {
             resolution_time_seconds: self.resolution_time_seconds(),
             deleted_at: self.removed.then_some(ctx.received_at),
         };
-        vec![issues::upsert(&ctx.repo.id, &row)]
+        vec![issues::upsert(&ctx.repo.id, row)]
     }
 
     /// The author's activity at the payload's `updated_at`.

@@ -75,7 +75,7 @@ impl Plan<'_> {
     }
 
     /// The statements that write the plan's rows, in order (see `store::writes`).
-    pub fn writes(&self, ctx: &WriteContext<'_>) -> Vec<EntityWrite> {
+    pub fn writes<'s>(&'s self, ctx: &'s WriteContext<'_>) -> Vec<EntityWrite<'s>> {
         match self {
             Plan::Push(p) => p.writes(ctx.repo, ctx.users),
             Plan::PullRequest(p) => p.writes(ctx),

@@ -120,8 +120,8 @@ impl<'a> PlannedPullRequest<'a> {
     }
 
     /// The statement that upserts the pull request.
-    pub fn upsert(&self, ctx: &WriteContext<'_>) -> EntityWrite {
-        pull_requests::upsert(&ctx.repo.id, &self.row(ctx.users))
+    pub fn upsert<'s>(&'s self, ctx: &'s WriteContext<'_>) -> EntityWrite<'s> {
+        pull_requests::upsert(&ctx.repo.id, self.row(ctx.users))
     }
 }
 
@@ -149,7 +149,7 @@ impl PullRequestPlan<'_> {
     }
 
     /// The statement that upserts the pull request row.
-    pub fn writes(&self, ctx: &WriteContext<'_>) -> Vec<EntityWrite> {
+    pub fn writes<'s>(&'s self, ctx: &'s WriteContext<'_>) -> Vec<EntityWrite<'s>> {
         vec![self.pull_request.upsert(ctx)]
     }
 

@@ -135,7 +135,7 @@ impl PushPlan<'_> {
     }
 
     /// The statements that insert the commits (none for a push without any).
-    pub fn writes(&self, repo: &RepoInfo, users: &UserMap) -> Vec<EntityWrite> {
+    pub fn writes<'s>(&'s self, repo: &'s RepoInfo, users: &'s UserMap) -> Vec<EntityWrite<'s>> {
         let rows: Vec<NewCommit> = self
             .commits
             .iter()

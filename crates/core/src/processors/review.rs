@@ -81,7 +81,7 @@ impl ReviewPlan<'_> {
     }
 
     /// Upserts the pull request, then the review that links to it: two statements.
-    pub fn writes(&self, ctx: &WriteContext<'_>) -> Vec<EntityWrite> {
+    pub fn writes<'s>(&'s self, ctx: &'s WriteContext<'_>) -> Vec<EntityWrite<'s>> {
         let review = &self.review;
         let row = ReviewRow {
             github_id: review.github_id,
@@ -100,7 +100,7 @@ impl ReviewPlan<'_> {
         };
         vec![
             self.pull_request.upsert(ctx),
-            reviews::upsert(&ctx.repo.id, &row),
+            reviews::upsert(&ctx.repo.id, row),
         ]
     }
 

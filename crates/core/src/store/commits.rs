@@ -1,6 +1,6 @@
 //! The `commits` table: bulk inserts deduplicated on `[repoId, sha]`.
 
-use super::writes::{Args, EntityWrite, StatementText, Table};
+use super::writes::{EntityWrite, StatementText, Table};
 use crate::time::Timestamp;
 
 /// Rows per statement. Each statement binds 11 arrays whatever the batch size (far from
@@ -23,7 +23,9 @@ pub struct NewCommit<'a> {
 }
 
 static INSERT: StatementText = StatementText::new(|gate| {
-    let join_gate = gate.map(|g| format!(" CROSS JOIN {g}")).unwrap_or_default();
+    let join_gate = gate
+        .map(|g| format!(" CROSS JOIN {}", g.from))
+        .unwrap_or_default();
     format!(
         r#"INSERT INTO commits (id, "repoId", sha, message, "authorId", "authorLogin", "authorName",
                                 "authorEmail", "authorIsBot", "filesChanged", "committedAt")
@@ -45,7 +47,7 @@ static INSERT: StatementText = StatementText::new(|gate| {
 /// `[repoId, sha]` pairs are skipped, and each write counts the rows it inserted. `rows`
 /// must be deduplicated and sorted by sha (a repeated key would fail the statement; a
 /// fixed order avoids deadlocks between concurrent pushes sharing commits).
-pub fn insert(repo_id: &str, rows: &[NewCommit<'_>]) -> Vec<EntityWrite> {
+pub fn insert<'a>(repo_id: &'a str, rows: &[NewCommit<'a>]) -> Vec<EntityWrite<'a>> {
     debug_assert!(
         rows.windows(2).all(|w| w[0].sha < w[1].sha),
         "commits must be sorted and unique"
@@ -66,19 +68,19 @@ pub fn insert(repo_id: &str, rows: &[NewCommit<'_>]) -> Vec<EntityWrite> {
             let files: Vec<i32> = chunk.iter().map(|c| c.files_changed).collect();
             let times: Vec<Timestamp> = chunk.iter().map(|c| c.committed_at).collect();
             let unmapped = author_ids.iter().any(Option::is_none);
-            let mut args = Args::default();
-            args.add(repo_id)
-                .add(&ids)
-                .add(&shas)
-                .add(&messages)
-                .add(&author_ids)
-                .add(&logins)
-                .add(&names)
-                .add(&emails)
-                .add(&bots)
-                .add(&files)
-                .add(&times);
-            EntityWrite::new(&INSERT, args, Table::Commits, unmapped)
+            EntityWrite::new(&INSERT, Table::Commits, unmapped, move |args| {
+                args.add(repo_id)
+                    .add(&ids)
+                    .add(&shas)
+                    .add(&messages)
+                    .add(&author_ids)
+                    .add(&logins)
+                    .add(&names)
+                    .add(&emails)
+                    .add(&bots)
+                    .add(&files)
+                    .add(&times);
+            })
         })
         .collect()
 }

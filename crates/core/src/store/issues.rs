@@ -7,7 +7,7 @@
 //! `authorId` is filled once a mapping is known.
 
 use super::converge::{ConvergentUpsert, EntityLock, FieldGroup, Merge};
-use super::writes::{Args, EntityWrite, StatementText, Table};
+use super::writes::{EntityWrite, StatementText, Table};
 use crate::time::Timestamp;
 
 /// `"IssueState"`: declared OPEN, CLOSED, which is also the tie-break order.
@@ -97,28 +97,29 @@ static UPSERT: StatementText = StatementText::new(|gate| {
             Merge::Fill(r#""authorId""#),
         ],
     }
-    .sql(gate)
+    .sql(gate.map(|g| g.from))
 });
 
 /// The write that inserts the issue or folds the payload into the stored row; it counts 1
 /// when the row was inserted or changed, 0 when the stored row already knew better.
-pub fn upsert(repo_id: &str, issue: &IssueRow<'_>) -> EntityWrite {
-    let mut args = Args::default();
-    args.add(super::new_id())
-        .add(repo_id)
-        .add(issue.github_id)
-        .add(issue.number)
-        .add(issue.title)
-        .add(issue.state.as_sql())
-        .add(issue.state_reason)
-        .add(issue.author_id)
-        .add(issue.author_github_id)
-        .add(issue.author_login)
-        .add(issue.author_is_bot)
-        .add(issue.closed_at)
-        .add(issue.created_at)
-        .add(issue.updated_at)
-        .add(issue.resolution_time_seconds)
-        .add(issue.deleted_at);
-    EntityWrite::new(&UPSERT, args, Table::Issues, issue.author_id.is_none())
+pub fn upsert<'a>(repo_id: &'a str, issue: IssueRow<'a>) -> EntityWrite<'a> {
+    let looks_up_users = issue.author_id.is_none();
+    EntityWrite::new(&UPSERT, Table::Issues, looks_up_users, move |args| {
+        args.add(super::new_id())
+            .add(repo_id)
+            .add(issue.github_id)
+            .add(issue.number)
+            .add(issue.title)
+            .add(issue.state.as_sql())
+            .add(issue.state_reason)
+            .add(issue.author_id)
+            .add(issue.author_github_id)
+            .add(issue.author_login)
+            .add(issue.author_is_bot)
+            .add(issue.closed_at)
+            .add(issue.created_at)
+            .add(issue.updated_at)
+            .add(issue.resolution_time_seconds)
+            .add(issue.deleted_at);
+    })
 }

@@ -13,7 +13,7 @@
 //! - `authorId`, filled once a mapping is known.
 
 use super::converge::{ConvergentUpsert, EntityLock, FieldGroup, Merge};
-use super::writes::{Args, EntityWrite, StatementText, Table};
+use super::writes::{EntityWrite, StatementText, Table};
 use crate::time::Timestamp;
 
 /// `"PRState"`: declared OPEN, CLOSED, MERGED, which is also the tie-break order.
@@ -146,37 +146,38 @@ static UPSERT: StatementText = StatementText::new(|gate| {
             Merge::Fill(r#""authorId""#),
         ],
     }
-    .sql(gate)
+    .sql(gate.map(|g| g.from))
 });
 
 /// The write that inserts the pull request or folds the payload into the stored row; it
 /// counts 1 when the row was inserted or changed, 0 when the stored row already knew better.
-pub fn upsert(repo_id: &str, pr: &PullRequestRow<'_>) -> EntityWrite {
-    let counts = pr.counts;
-    let mut args = Args::default();
-    args.add(super::new_id())
-        .add(repo_id)
-        .add(pr.github_id)
-        .add(pr.number)
-        .add(pr.title)
-        .add(pr.state.as_sql())
-        .add(pr.draft.unwrap_or(false))
-        .add(pr.draft.map(|_| pr.updated_at))
-        .add(pr.author_id)
-        .add(pr.author_github_id)
-        .add(pr.author_login)
-        .add(pr.author_is_bot)
-        .add(pr.head_ref)
-        .add(pr.base_ref)
-        .add(counts.map_or(0, |c| c.additions))
-        .add(counts.map_or(0, |c| c.deletions))
-        .add(counts.map_or(0, |c| c.files_changed))
-        .add(counts.map(|_| pr.updated_at))
-        .add(pr.merged_at)
-        .add(pr.closed_at)
-        .add(pr.created_at)
-        .add(pr.updated_at)
-        .add(pr.first_review_at)
-        .add(pr.cycle_time_seconds);
-    EntityWrite::new(&UPSERT, args, Table::PullRequests, pr.author_id.is_none())
+pub fn upsert<'a>(repo_id: &'a str, pr: PullRequestRow<'a>) -> EntityWrite<'a> {
+    let looks_up_users = pr.author_id.is_none();
+    EntityWrite::new(&UPSERT, Table::PullRequests, looks_up_users, move |args| {
+        let counts = pr.counts;
+        args.add(super::new_id())
+            .add(repo_id)
+            .add(pr.github_id)
+            .add(pr.number)
+            .add(pr.title)
+            .add(pr.state.as_sql())
+            .add(pr.draft.unwrap_or(false))
+            .add(pr.draft.map(|_| pr.updated_at))
+            .add(pr.author_id)
+            .add(pr.author_github_id)
+            .add(pr.author_login)
+            .add(pr.author_is_bot)
+            .add(pr.head_ref)
+            .add(pr.base_ref)
+            .add(counts.map_or(0, |c| c.additions))
+            .add(counts.map_or(0, |c| c.deletions))
+            .add(counts.map_or(0, |c| c.files_changed))
+            .add(counts.map(|_| pr.updated_at))
+            .add(pr.merged_at)
+            .add(pr.closed_at)
+            .add(pr.created_at)
+            .add(pr.updated_at)
+            .add(pr.first_review_at)
+            .add(pr.cycle_time_seconds);
+    })
 }

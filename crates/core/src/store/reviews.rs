@@ -4,7 +4,7 @@
 //! dismissal received, `reviewerId` is filled once a mapping is known.
 
 use super::converge::{ConvergentUpsert, FieldGroup, Merge};
-use super::writes::{Args, EntityWrite, StatementText, Table};
+use super::writes::{EntityWrite, Gate, StatementText, Table};
 use crate::time::Timestamp;
 
 /// `"ReviewState"`.
@@ -66,7 +66,7 @@ static UPSERT: StatementText = StatementText::new(|gate| {
                (id, "githubId", "repoId", "pullRequestId", "reviewerId", "reviewerGithubId",
                 "reviewerLogin", "reviewerIsBot", state, "commitId", "submittedAt", "dismissedAt",
                 "turnaroundSeconds")"#,
-        values: r#"$1, $2, $3, (SELECT p.id FROM pull_requests p WHERE p."githubId" = $4),
+        values: r#"$1, $2, $3, {pull_request},
                -- A user linked after this event's lookup still attributes the row
                -- (see store::authors).
                COALESCE($5, (SELECT u.id FROM users u WHERE u."githubId" = $6)),
@@ -93,29 +93,45 @@ static UPSERT: StatementText = StatementText::new(|gate| {
             Merge::Fill(r#""reviewerId""#),
         ],
     }
-    .sql(gate)
+    .sql(gate.map(|g| g.from))
+    .replace("{pull_request}", &pull_request_id(gate))
 });
 
+/// The review's `pullRequestId`. On its own the review is a later statement of the event's
+/// transaction than its pull request's upsert, so a lookup finds the row. Composed after
+/// that upsert in one statement, the upsert's `RETURNING id` has it when the upsert wrote;
+/// when it did not (the stored row knew better), the row existed, and the statement's
+/// snapshot has it unless another transaction committed it after the snapshot was taken:
+/// then the value is `NULL`, the column's `NOT NULL` fails the statement, and the event
+/// runs again as a transaction (`store::writes`).
+fn pull_request_id(gate: Option<Gate<'_>>) -> String {
+    let lookup = r#"(SELECT p.id FROM pull_requests p WHERE p."githubId" = $4)"#;
+    match gate {
+        None => lookup.to_owned(),
+        Some(g) => format!("COALESCE((SELECT id FROM {}), {lookup})", g.previous),
+    }
+}
+
 /// The write that inserts the review or folds the payload into the stored row; it counts 1
-/// when the row was inserted or changed. The pull request row must exist: the review
-/// processor upserts it first, in an earlier statement of the same transaction.
-pub fn upsert(repo_id: &str, review: &ReviewRow<'_>) -> EntityWrite {
-    let mut args = Args::default();
-    args.add(super::new_id())
-        .add(review.github_id)
-        .add(repo_id)
-        .add(review.pull_request_github_id)
-        .add(review.reviewer_id)
-        .add(review.reviewer_github_id)
-        .add(review.reviewer_login)
-        .add(review.reviewer_is_bot)
-        .add(review.state.as_sql())
-        .add(review.commit_id)
-        .add(review.submitted_at)
-        .add(review.dismissed_at)
-        .add(review.turnaround_seconds);
-    // The pull request lookup reads this event's own earlier write: never composed with it.
-    EntityWrite::new(&UPSERT, args, Table::Reviews, true)
+/// when the row was inserted or changed. It must follow the upsert of its pull request
+/// (see [`pull_request_id`]).
+pub fn upsert<'a>(repo_id: &'a str, review: ReviewRow<'a>) -> EntityWrite<'a> {
+    let looks_up_users = review.reviewer_id.is_none();
+    EntityWrite::new(&UPSERT, Table::Reviews, looks_up_users, move |args| {
+        args.add(super::new_id())
+            .add(review.github_id)
+            .add(repo_id)
+            .add(review.pull_request_github_id)
+            .add(review.reviewer_id)
+            .add(review.reviewer_github_id)
+            .add(review.reviewer_login)
+            .add(review.reviewer_is_bot)
+            .add(review.state.as_sql())
+            .add(review.commit_id)
+            .add(review.submitted_at)
+            .add(review.dismissed_at)
+            .add(review.turnaround_seconds);
+    })
 }
 
 #[cfg(test)]

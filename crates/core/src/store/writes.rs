@@ -2,23 +2,24 @@
 //!
 //! An event is its claim (the `events` row, see [`super::events`]) and its entity writes
 //! (the pull request, issue, review or commit statements, each an [`EntityWrite`]). The
-//! claim is composed into the first entity write as a CTE, and the entity's rows are read
-//! `FROM claim`, so a duplicate delivery (no claim row) writes nothing and the two commit
-//! together. Then:
+//! claim and the writes are composed into one statement of CTEs; each write reads its row
+//! `FROM claim`, so a duplicate delivery (no claim row) writes nothing and everything
+//! commits together. Then:
 //!
-//! - one statement whose people all mapped from the caches runs alone, as its own
+//! - an event whose people all mapped from the caches runs as that one statement, its own
 //!   transaction: one round trip for the whole event;
-//! - anything else runs in a transaction begun with the shared link barrier
-//!   (`BEGIN; SELECT pg_advisory_xact_lock_shared(…)`, one round trip), then its statements,
-//!   then `COMMIT`.
+//! - any other runs in a transaction begun with the shared link barrier
+//!   (`BEGIN; SELECT pg_advisory_xact_lock_shared(…)`, one round trip), then the claim with
+//!   the first write, each further write on its own, then `COMMIT`.
 //!
 //! Why the split: a statement's snapshot is taken before it runs, so a lock taken inside it
 //! cannot order what it reads. Reads that must see a concurrent link (an unmapped person's
 //! fallback lookup in `users`, see [`super::authors`]) need the barrier taken by an earlier
-//! statement; and a second entity write (a review after its pull request) must see the
-//! first one's row, which a CTE of the same statement would not. A statement whose people
-//! are all mapped reads neither: its writes are decided by `ON CONFLICT` against the latest
-//! committed rows, whatever its snapshot.
+//! statement. A statement whose people are all mapped reads no such thing: its writes are
+//! decided by `ON CONFLICT` against the latest committed rows, whatever its snapshot. The
+//! one read left, a review's pull request, is covered in `reviews::pull_request_id`: when
+//! the snapshot cannot answer it the statement fails, writes nothing, and the event runs as
+//! a transaction instead.
 
 use super::connections::{worth_another_connection, Connections};
 use super::events::{self, EventRecord};
@@ -28,7 +29,7 @@ use crate::time::Timestamp;
 use sqlx::error::BoxDynError;
 use sqlx::postgres::PgArguments;
 use sqlx::{Arguments, Connection, Encode, PgConnection, Postgres, Type};
-use std::sync::{LazyLock, OnceLock};
+use std::sync::{LazyLock, Mutex, OnceLock};
 
 /// Bound values of one statement, in `$n` order. Remembers the first value that failed to
 /// encode, so building reads as a list of `add`s.
@@ -82,21 +83,29 @@ impl Table {
     }
 }
 
-/// The text of one entity statement, built once per process in its two forms.
+/// Where a composed entity statement reads from: `from` is the relation whose row means
+/// "write" (the event's claim), `previous` the CTE of the write before it (its
+/// `RETURNING id`), for a write that needs that row (a review's pull request).
+#[derive(Debug, Clone, Copy)]
+pub struct Gate<'s> {
+    pub from: &'s str,
+    pub previous: &'s str,
+}
+
+/// The text of one entity statement: built once per process on its own, and on demand
+/// inside an event's statement (see [`event_statement`]).
 pub struct StatementText {
-    /// Builds the statement; with `Some(gate)` it writes one row set per row of the
-    /// relation `gate` (none when the gate is empty), with `None` unconditionally.
-    build: fn(Option<&str>) -> String,
+    /// Builds the statement: with `None` it writes unconditionally; with a gate, once per
+    /// row of `gate.from` (so not at all when the delivery was a duplicate).
+    build: fn(Option<Gate<'_>>) -> String,
     alone: OnceLock<String>,
-    after_claim: OnceLock<String>,
 }
 
 impl StatementText {
-    pub const fn new(build: fn(Option<&str>) -> String) -> Self {
+    pub const fn new(build: fn(Option<Gate<'_>>) -> String) -> Self {
         StatementText {
             build,
             alone: OnceLock::new(),
-            after_claim: OnceLock::new(),
         }
     }
 
@@ -104,34 +113,31 @@ impl StatementText {
     fn alone(&self) -> &str {
         self.alone.get_or_init(|| (self.build)(None))
     }
-
-    /// The claim and this statement as one: its own values first, then the claim's.
-    fn after_claim(&self) -> &str {
-        self.after_claim
-            .get_or_init(|| claim_and((self.build)(Some("claim"))))
-    }
 }
 
-/// One statement writing one table, with its values bound.
-pub struct EntityWrite {
+/// Binds an entity statement's values, in `$n` order, after what `Args` already holds.
+type Binder<'a> = Box<dyn FnOnce(&mut Args) + Send + 'a>;
+
+/// One statement writing one table, and how to bind its values.
+pub struct EntityWrite<'a> {
     text: &'static StatementText,
-    args: Args,
+    bind: Binder<'a>,
     table: Table,
     looks_up_users: bool,
 }
 
-impl EntityWrite {
+impl<'a> EntityWrite<'a> {
     /// `looks_up_users`: the statement falls back to a `users` lookup for a person the
     /// caches did not map, so it must run after the link barrier (see the module doc).
     pub fn new(
         text: &'static StatementText,
-        args: Args,
         table: Table,
         looks_up_users: bool,
+        bind: impl FnOnce(&mut Args) + Send + 'a,
     ) -> Self {
         EntityWrite {
             text,
-            args,
+            bind: Box::new(bind),
             table,
             looks_up_users,
         }
@@ -149,24 +155,58 @@ pub enum Written {
     Duplicate,
 }
 
-/// The claim composed before an entity statement: the entity's values are `$1…$n`, the
-/// claim's follow (renumbered past `n`), and the result is the claim's id (`NULL` for a
-/// duplicate) and the entity rows inserted or changed.
-fn claim_and(entity: String) -> String {
-    let claim = shift_params(events::CLAIM, max_param(&entity));
+/// Writes composed into one event statement at most: a push's further batches of commits
+/// stay statements of their own, since a batch is what bounds one statement's size.
+const MAX_COMPOSED: usize = 2;
+
+/// The event's statement: the claim as a CTE, then each entity write as a CTE reading
+/// `FROM claim` (and the one before it, for a write that needs its row). The entities'
+/// values come first, in order, each renumbered past the ones before; the claim's last. It
+/// returns the claim's id (`NULL` for a duplicate) and the rows each write inserted or
+/// changed.
+fn compose(texts: &[&StatementText]) -> String {
+    let mut ctes = Vec::with_capacity(texts.len() + 1);
+    let mut counts = Vec::with_capacity(texts.len());
+    let mut offset = 0;
+    for (i, text) in texts.iter().enumerate() {
+        let previous = format!("step{}", i.wrapping_sub(1));
+        let own = (text.build)(Some(Gate {
+            from: "claim",
+            previous: &previous,
+        }));
+        ctes.push(format!(
+            "step{i} AS ({} RETURNING id)",
+            shift_params(&own, offset)
+        ));
+        counts.push(format!("(SELECT count(*) FROM step{i})"));
+        offset += max_param(&own);
+    }
+    let claim = shift_params(events::CLAIM, offset);
+    let ctes: String = ctes.iter().map(|c| format!(", {c}")).collect();
     format!(
-        "WITH claim AS ({claim} RETURNING id), step AS ({entity} RETURNING 1) \
-         SELECT (SELECT id FROM claim), (SELECT count(*) FROM step)"
+        "WITH claim AS ({claim} RETURNING id){ctes} \
+         SELECT (SELECT id FROM claim), ARRAY[{}]::int8[]",
+        counts.join(", ")
     )
 }
 
-/// The claim alone, for an event with nothing else to write (a push without commits).
-static CLAIM_ALONE: LazyLock<String> = LazyLock::new(|| {
-    format!(
-        "WITH claim AS ({} RETURNING id) SELECT (SELECT id FROM claim), 0::int8",
-        events::CLAIM
-    )
-});
+/// [`compose`]d statements, built once each: an event's statement is one of a few shapes.
+static COMPOSED: Mutex<Vec<(Vec<usize>, &'static str)>> = Mutex::new(Vec::new());
+
+fn event_statement(texts: &[&'static StatementText]) -> &'static str {
+    let key = |t: &&'static StatementText| *t as *const StatementText as usize;
+    let mut composed = COMPOSED.lock().expect("composed statements");
+    if let Some((_, sql)) = composed
+        .iter()
+        .find(|(k, _)| k.iter().copied().eq(texts.iter().map(key)))
+    {
+        return sql;
+    }
+    // Leaked once per shape (a handful), like a `static`.
+    let sql: &'static str = Box::leak(compose(texts).into_boxed_str());
+    composed.push((texts.iter().map(key).collect(), sql));
+    sql
+}
 
 /// `BEGIN` and the shared link barrier in one round trip (a simple query: the key is a
 /// constant, not a value).
@@ -213,82 +253,122 @@ fn params(sql: &str) -> impl Iterator<Item = (usize, usize, usize)> + '_ {
     })
 }
 
+/// How an event's statements run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Shape {
+    /// One statement, its own transaction.
+    OneStatement,
+    /// `BEGIN` with the link barrier, the claim with the first write, the other writes,
+    /// `COMMIT`.
+    Transaction,
+}
+
 /// Writes one event: its claim and the entity writes `build` returns (called again for each
 /// try). A connection that broke under a try fails it, and the event is tried again on
-/// another, at most once per connection the processor may hold: nothing of the failed try is left, since it ran in one
-/// transaction, and a try that did commit before the connection broke reads as a duplicate.
-pub async fn write_event<F>(
+/// another, at most once per connection the processor may hold: nothing of the failed try
+/// is left, since it ran in one transaction, and a try that did commit before the
+/// connection broke reads as a duplicate.
+pub async fn write_event<'w, F>(
     db: &Connections,
     ev: &EventRecord<'_>,
     now: Timestamp,
     build: F,
 ) -> Result<Written>
 where
-    F: Fn() -> Vec<EntityWrite>,
+    F: Fn() -> Vec<EntityWrite<'w>>,
 {
     let mut tries = 0;
+    let mut one_statement_allowed = true;
     loop {
         tries += 1;
+        let writes = build();
+        let shape = if one_statement_allowed
+            && writes.len() <= MAX_COMPOSED
+            && !writes.iter().any(|w| w.looks_up_users)
+        {
+            Shape::OneStatement
+        } else {
+            Shape::Transaction
+        };
         let mut conn = db.lease().await?;
-        let result = try_write(&mut conn, ev, now, build()).await;
+        let result = try_write(&mut conn, ev, now, writes, shape).await;
         match conn.finish(result.map_err(Into::into)) {
+            Ok(Some(written)) => return Ok(written),
+            // See `try_write`: the same event as a transaction.
+            Ok(None) => one_statement_allowed = false,
             Err(e) if worth_another_connection(&e) && tries <= db.max_connections() => {
                 tracing::debug!(error = %crate::text::redact_credentials(&e.to_string()), "took another connection");
             }
-            other => return other,
+            Err(e) => return Err(e),
         }
     }
 }
 
+/// One try. `Ok(None)`: the one statement found no pull request for a review because the
+/// pull request's row was committed by another transaction after the statement's snapshot
+/// and this payload did not change it, so neither its own upsert nor its snapshot returned
+/// the id (`pullRequestId` is `NOT NULL`). Nothing was written; as a transaction the review
+/// is a later statement that sees the row.
 async fn try_write(
     conn: &mut PgConnection,
     ev: &EventRecord<'_>,
     now: Timestamp,
-    writes: Vec<EntityWrite>,
-) -> std::result::Result<Written, sqlx::Error> {
-    let mut writes = writes.into_iter();
-    let first = writes.next();
-    let rest: Vec<EntityWrite> = writes.collect();
-    let alone = rest.is_empty() && !first.as_ref().is_some_and(|w| w.looks_up_users);
-    if alone {
-        return first_statement(conn, ev, now, first).await;
+    writes: Vec<EntityWrite<'_>>,
+    shape: Shape,
+) -> std::result::Result<Option<Written>, sqlx::Error> {
+    if shape == Shape::OneStatement {
+        return match event_statement_run(conn, ev, now, writes).await {
+            Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some(NOT_NULL_VIOLATION) => {
+                Ok(None)
+            }
+            other => other.map(Some),
+        };
     }
+    let mut writes = writes.into_iter();
+    let first: Vec<EntityWrite> = writes.next().into_iter().collect();
     let mut tx = conn.begin_with(&**BEGIN_WITH_BARRIER).await?;
-    let mut outcome = first_statement(&mut tx, ev, now, first).await?;
+    let mut outcome = event_statement_run(&mut tx, ev, now, first).await?;
     let Written::Processed { records, .. } = &mut outcome else {
         tx.rollback().await?;
-        return Ok(Written::Duplicate);
+        return Ok(Some(Written::Duplicate));
     };
-    for write in rest {
-        let result = sqlx::query_with(write.text.alone(), write.args.finish()?)
+    for write in writes {
+        let mut args = Args::default();
+        (write.bind)(&mut args);
+        let result = sqlx::query_with(write.text.alone(), args.finish()?)
             .execute(&mut *tx)
             .await?;
         write.table.add(records, result.rows_affected());
     }
     tx.commit().await?;
-    Ok(outcome)
+    Ok(Some(outcome))
 }
 
-/// The claim and the first entity write (if any) as one statement.
-async fn first_statement(
+const NOT_NULL_VIOLATION: &str = "23502";
+
+/// The claim and `writes` as one statement.
+async fn event_statement_run(
     conn: &mut PgConnection,
     ev: &EventRecord<'_>,
     now: Timestamp,
-    first: Option<EntityWrite>,
+    writes: Vec<EntityWrite<'_>>,
 ) -> std::result::Result<Written, sqlx::Error> {
-    let (sql, mut args, table) = match first {
-        Some(w) => (w.text.after_claim(), w.args, Some(w.table)),
-        None => (CLAIM_ALONE.as_str(), Args::default(), None),
-    };
+    let texts: Vec<&'static StatementText> = writes.iter().map(|w| w.text).collect();
+    let tables: Vec<Table> = writes.iter().map(|w| w.table).collect();
+    let mut args = Args::default();
+    for write in writes {
+        (write.bind)(&mut args);
+    }
     events::claim_args(&mut args, ev, now);
-    let (event_id, rows): (Option<String>, i64) = sqlx::query_as_with(sql, args.finish()?)
-        .fetch_one(conn)
-        .await?;
+    let (event_id, rows): (Option<String>, Vec<i64>) =
+        sqlx::query_as_with(event_statement(&texts), args.finish()?)
+            .fetch_one(conn)
+            .await?;
     let Some(event_id) = event_id else {
         return Ok(Written::Duplicate);
     };
     let mut records = RecordCounts::default();
-    if let Some(table) = table {
+    for (table, rows) in tables.into_iter().zip(rows) {
         table.add(&mut records, u64::try_from(rows).unwrap_or(0));
     }
     Ok(Written::Processed { event_id, records })
@@ -309,14 +389,52 @@ mod tests {
         assert_eq!(shift_params("no params", 3), "no params");
     }
 
+    static FIRST: StatementText = StatementText::new(|gate| match gate {
+        Some(g) => format!("INSERT INTO x SELECT $1, $2 FROM {}", g.from),
+        None => "INSERT INTO x VALUES ($1, $2)".to_owned(),
+    });
+    static SECOND: StatementText = StatementText::new(|gate| match gate {
+        Some(g) => format!(
+            "INSERT INTO y SELECT $1, (SELECT id FROM {}) FROM {}",
+            g.previous, g.from
+        ),
+        None => "INSERT INTO y VALUES ($1, NULL)".to_owned(),
+    });
+
     #[test]
-    fn the_claim_follows_the_entity_values() {
-        let composed = claim_and("INSERT INTO x SELECT $1, $2 FROM claim".to_owned());
+    fn the_entities_values_come_first_then_the_claims() {
         let claim_params = max_param(events::CLAIM);
-        assert_eq!(max_param(&composed), 2 + claim_params);
-        assert!(composed.starts_with("WITH claim AS (INSERT INTO events"));
-        assert!(composed.contains("step AS (INSERT INTO x SELECT $1, $2 FROM claim RETURNING 1)"));
-        assert!(composed.contains("VALUES ($3, $4,"), "{composed}");
+        let one = compose(&[&FIRST]);
+        assert_eq!(max_param(&one), 2 + claim_params);
+        assert!(
+            one.starts_with("WITH claim AS (INSERT INTO events"),
+            "{one}"
+        );
+        assert!(one.contains("VALUES ($3, $4,"), "{one}");
+        assert!(one.contains(", step0 AS (INSERT INTO x SELECT $1, $2 FROM claim RETURNING id)"));
+        assert!(one.ends_with(
+            "SELECT (SELECT id FROM claim), ARRAY[(SELECT count(*) FROM step0)]::int8[]"
+        ));
+
+        let two = compose(&[&FIRST, &SECOND]);
+        assert_eq!(max_param(&two), 3 + claim_params);
+        assert!(two.contains("step1 AS (INSERT INTO y SELECT $3, (SELECT id FROM step0) FROM claim RETURNING id)"), "{two}");
+        assert!(two.contains("VALUES ($4, $5,"), "{two}");
+
+        let none = compose(&[]);
+        assert!(
+            none.ends_with("SELECT (SELECT id FROM claim), ARRAY[]::int8[]"),
+            "{none}"
+        );
+        assert_eq!(max_param(&none), claim_params);
+    }
+
+    #[test]
+    fn each_shape_is_composed_once() {
+        let a = event_statement(&[&FIRST, &SECOND]);
+        let b = event_statement(&[&FIRST, &SECOND]);
+        assert!(std::ptr::eq(a, b));
+        assert_ne!(event_statement(&[&FIRST]), a);
     }
 
     #[test]
