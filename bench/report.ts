@@ -170,7 +170,7 @@ function breakdown(results: BenchResults): string[] {
   if (timed.length) {
     lines.push(
       '',
-      'Where one event\'s time goes, on the same single connection (mean µs per event): waiting on the server per kind of round trip, timed at the proxy (so each includes a loopback hop), and the rest of the call\'s wall time, which is the client\'s own work: JSON parsing, user mapping from the caches, building and encoding the statements, the driver, and the proxy\'s own forwarding, which runs in the same process. The server side of a statement is the SQL; of COMMIT, the WAL flush. The addon\'s ping is sqlx checking a connection as it goes back to the pool, after the call has returned, so it is not subtracted from the wall time.',
+      'Where one event\'s time goes, on the same single connection (mean µs per event): waiting on the server per kind of round trip, timed at the proxy (so each includes a loopback hop), and the rest of the call\'s wall time, which is the client\'s own work: JSON parsing, user mapping from the caches, building and encoding the statements, the driver, and the proxy\'s own forwarding, which runs in the same process. The server side of a statement is the SQL; of COMMIT, the WAL flush. A ping (a lone Sync, which sqlx\'s pool sends when a connection goes back to it) comes after the call has returned, so it is not subtracted from the wall time; the addon keeps its own idle connections and sends none.',
       '',
       '| implementation | wall µs/event | BEGIN | statements (SQL) | COMMIT | pings | client work (rest) |',
       '|---|--:|--:|--:|--:|--:|--:|',
