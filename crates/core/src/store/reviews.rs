@@ -106,9 +106,9 @@ static UPSERT: StatementText = StatementText::new(|gate| {
 /// runs again as a transaction (`store::writes`).
 fn pull_request_id(gate: Option<Gate<'_>>) -> String {
     let lookup = r#"(SELECT p.id FROM pull_requests p WHERE p."githubId" = $4)"#;
-    match gate {
+    match gate.and_then(|g| g.previous) {
         None => lookup.to_owned(),
-        Some(g) => format!("COALESCE((SELECT id FROM {}), {lookup})", g.previous),
+        Some(previous) => format!("COALESCE((SELECT id FROM {previous}), {lookup})"),
     }
 }
 

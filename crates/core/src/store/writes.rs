@@ -84,12 +84,12 @@ impl Table {
 }
 
 /// Where a composed entity statement reads from: `from` is the relation whose row means
-/// "write" (the event's claim), `previous` the CTE of the write before it (its
+/// "write" (the event's claim), `previous` the CTE of the write before it, if any (its
 /// `RETURNING id`), for a write that needs that row (a review's pull request).
 #[derive(Debug, Clone, Copy)]
 pub struct Gate<'s> {
     pub from: &'s str,
-    pub previous: &'s str,
+    pub previous: Option<&'s str>,
 }
 
 /// The text of one entity statement: built once per process on its own, and on demand
@@ -169,10 +169,10 @@ fn compose(texts: &[&StatementText]) -> String {
     let mut counts = Vec::with_capacity(texts.len());
     let mut offset = 0;
     for (i, text) in texts.iter().enumerate() {
-        let previous = format!("step{}", i.wrapping_sub(1));
+        let previous = i.checked_sub(1).map(|p| format!("step{p}"));
         let own = (text.build)(Some(Gate {
             from: "claim",
-            previous: &previous,
+            previous: previous.as_deref(),
         }));
         ctes.push(format!(
             "step{i} AS ({} RETURNING id)",
@@ -396,7 +396,8 @@ mod tests {
     static SECOND: StatementText = StatementText::new(|gate| match gate {
         Some(g) => format!(
             "INSERT INTO y SELECT $1, (SELECT id FROM {}) FROM {}",
-            g.previous, g.from
+            g.previous.expect("a previous write"),
+            g.from
         ),
         None => "INSERT INTO y VALUES ($1, NULL)".to_owned(),
     });
