@@ -155,8 +155,9 @@ pub enum Written {
     Duplicate,
 }
 
-/// Writes composed into one event statement at most: a push's further batches of commits
-/// stay statements of their own, since a batch is what bounds one statement's size.
+/// Writes composed into one event statement at most: two, for a review after its pull
+/// request. A push's commits come in batches of `commits::BATCH` to bound a statement's
+/// size, so a push of more than two batches runs as a transaction, a statement per batch.
 const MAX_COMPOSED: usize = 2;
 
 /// The event's statement: the claim as a CTE, then each entity write as a CTE reading
