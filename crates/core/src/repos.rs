@@ -66,7 +66,7 @@ impl RepositoryDirectory {
                 .await
             }
         };
-        let row: Option<(String, i64, Option<String>)> = conn.finish(row.map_err(Into::into))?;
+        let row: Option<(String, i64, Option<String>)> = conn.finish(row)?;
         Ok(row.map(|(id, github_id, team_id)| {
             let info = Arc::new(RepoInfo {
                 id,

@@ -142,7 +142,7 @@ pub async fn verify(db: &Connections) -> Result<()> {
                 .await?
                 .into_iter()
                 .collect();
-        Ok((present, types))
+        Ok::<_, sqlx::Error>((present, types))
     }
     .await;
     let (present, types) = conn.finish(found)?;

@@ -278,7 +278,7 @@ impl UserDirectory {
             .bind(&emails)
             .fetch_all(&mut *conn)
             .await;
-        let rows: Vec<UserRow> = conn.finish(rows.map_err(Into::into))?;
+        let rows: Vec<UserRow> = conn.finish(rows)?;
         let mut found = HashMap::new();
         for UserRow {
             id,

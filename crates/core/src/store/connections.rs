@@ -39,7 +39,12 @@ pub struct Lease<'a> {
 impl Lease<'_> {
     /// Ends the use with its result: the connection is kept for the next caller if the
     /// result is `Ok`, handed back to sqlx's pool to be checked if not.
-    pub fn finish<T>(mut self, result: Result<T>) -> Result<T> {
+    /// The error becomes a `ProcessingError` (a driver error is classified by its code).
+    pub fn finish<T, E: Into<ProcessingError>>(
+        mut self,
+        result: std::result::Result<T, E>,
+    ) -> Result<T> {
+        let result = result.map_err(Into::into);
         if result.is_ok() {
             if let Some(conn) = self.conn.take() {
                 // Into the idle list before the permit is released (fields drop after this

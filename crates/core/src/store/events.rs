@@ -81,7 +81,7 @@ pub async fn record_ignored(
     .bind(ev.received_at)
     .fetch_one(&mut *conn)
     .await;
-    conn.finish(id.map_err(Into::into))
+    conn.finish(id)
 }
 
 /// Leaves a visible failure: `processed = false`, one more attempt, the error's text.
@@ -115,7 +115,7 @@ pub async fn record_failure(
     .bind(now)
     .execute(&mut *conn)
     .await;
-    conn.finish(done.map(drop).map_err(Into::into))
+    conn.finish(done.map(drop))
 }
 
 /// A processed delivery as stored, for re-deriving a duplicate's metric jobs.
@@ -135,8 +135,7 @@ pub async fn find_processed(db: &Connections, delivery_id: &str) -> Result<Optio
     .bind(delivery_id)
     .fetch_optional(&mut *conn)
     .await;
-    let row: Option<(String, String, Option<String>, String)> =
-        conn.finish(row.map_err(Into::into))?;
+    let row: Option<(String, String, Option<String>, String)> = conn.finish(row)?;
     Ok(row.map(|(id, event_type, repo_id, payload)| StoredEvent {
         id,
         event_type,

@@ -61,7 +61,7 @@ pub async fn database_namespace(db: &Connections) -> Result<String> {
     )
     .fetch_one(&mut *conn)
     .await;
-    let (system, oid): (i64, i64) = conn.finish(row.map_err(Into::into))?;
+    let (system, oid): (i64, i64) = conn.finish(row)?;
     let digest = Sha256::digest(format!("{system}/{oid}"));
     Ok(digest[..6].iter().map(|b| format!("{b:02x}")).collect())
 }

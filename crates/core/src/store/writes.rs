@@ -293,7 +293,7 @@ where
         };
         let mut conn = db.lease().await?;
         let result = try_write(&mut conn, ev, now, writes, shape).await;
-        match conn.finish(result.map_err(Into::into)) {
+        match conn.finish(result) {
             Ok(Some(written)) => return Ok(written),
             // See `try_write`: the same event as a transaction.
             Ok(None) => one_statement_allowed = false,

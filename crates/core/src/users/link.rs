@@ -82,7 +82,7 @@ impl UserDirectory {
         .bind(time::now())
         .fetch_optional(&mut *conn)
         .await;
-        let previous: Option<Previous> = conn.finish(previous.map_err(Into::into))?;
+        let previous: Option<Previous> = conn.finish(previous)?;
         let Some(previous) = previous else {
             return Err(ProcessingError::ConstraintViolation(format!(
                 "no user with id {user_id}"
@@ -112,7 +112,7 @@ impl UserDirectory {
             let mut tx = conn.begin().await?;
             let backfill = authors::backfill(&mut tx, user_id, keys).await?;
             tx.commit().await?;
-            Ok(backfill)
+            Ok::<_, ProcessingError>(backfill)
         }
         .await;
         let backfill = conn.finish(backfill)?;
