@@ -83,7 +83,7 @@ pub fn inspection(i: core::Inspection) -> PayloadInspection {
     }
 }
 
-fn records(r: core::RecordCounts) -> RecordCounts {
+pub fn records(r: core::RecordCounts) -> RecordCounts {
     RecordCounts {
         commits: r.commits,
         pull_requests: r.pull_requests,
@@ -92,7 +92,7 @@ fn records(r: core::RecordCounts) -> RecordCounts {
     }
 }
 
-fn metric_jobs(jobs: Vec<core::MetricJob>) -> Vec<MetricJob> {
+pub fn metric_jobs(jobs: Vec<core::MetricJob>) -> Vec<MetricJob> {
     jobs.into_iter()
         .map(|j| MetricJob {
             kind: j.kind.as_str().to_owned(),

@@ -6,6 +6,7 @@
 mod convert;
 mod error;
 mod logging;
+mod rest;
 
 use napi::bindgen_prelude::{BufferSlice, Either, PromiseRaw};
 use napi::Env;

@@ -94,6 +94,16 @@ impl PushProcessor {
     }
 }
 
+impl<'a> PushPlan<'a> {
+    /// A plan of commits found elsewhere than in a push (the REST commits list), validated
+    /// by the caller: deduplicated and sorted by sha like a push's.
+    pub fn from_commits(commits: Vec<PlannedCommit<'a>>) -> Self {
+        PushPlan {
+            commits: sorted_by_sha(commits),
+        }
+    }
+}
+
 /// The commits in sha order, the first occurrence of a repeated sha kept. Sorts small
 /// (prefix, sha, position) keys and moves each commit once: sorting the commits themselves
 /// moved ~140-byte values through every pass and was a third of planning a 2048-commit push.
@@ -121,7 +131,7 @@ fn sorted_by_sha(commits: Vec<PlannedCommit<'_>>) -> Vec<PlannedCommit<'_>> {
 }
 
 /// A 40-hex (SHA-1) or 64-hex (SHA-256) object name.
-fn is_commit_sha(s: &str) -> bool {
+pub(crate) fn is_commit_sha(s: &str) -> bool {
     // Without short-circuits: hex digits and letters are equally likely in a sha, so a
     // branch per byte is mispredicted half the time (it was most of `plan`'s own time).
     let hex = |b: u8| (b.wrapping_sub(b'0') < 10) | ((b | 0x20).wrapping_sub(b'a') < 6);

@@ -347,6 +347,53 @@ async fn try_write(
 
 const NOT_NULL_VIOLATION: &str = "23502";
 
+/// Writes entity rows that no delivery carried (a backfill page): no claim, no `events`
+/// row, the statements on their own in one transaction begun with the link barrier (their
+/// fallback lookups must see a concurrent link, see the module doc). The same convergent
+/// statements as an event's, so the rows end as the webhooks alone would leave them. A
+/// connection that broke under a try fails it and the page is tried again on another, as
+/// for events; nothing of the failed try is left.
+pub async fn write_entities<'w, F>(db: &Connections, build: F) -> Result<RecordCounts>
+where
+    F: Fn() -> Vec<EntityWrite<'w>>,
+{
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        let writes = build();
+        let mut conn = db.lease().await?;
+        let result = try_write_entities(&mut conn, writes).await;
+        match conn.finish(result) {
+            Ok(records) => return Ok(records),
+            Err(e) if worth_another_connection(&e) && tries <= db.max_connections() => {
+                tracing::debug!(error = %crate::text::redact_credentials(&e.to_string()), "took another connection");
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+async fn try_write_entities(
+    conn: &mut PgConnection,
+    writes: Vec<EntityWrite<'_>>,
+) -> std::result::Result<RecordCounts, sqlx::Error> {
+    let mut records = RecordCounts::default();
+    if writes.is_empty() {
+        return Ok(records);
+    }
+    let mut tx = conn.begin_with(&**BEGIN_WITH_BARRIER).await?;
+    for write in writes {
+        let mut args = Args::default();
+        (write.bind)(&mut args);
+        let result = sqlx::query_with(write.text.alone(), args.finish()?)
+            .execute(&mut *tx)
+            .await?;
+        write.table.add(&mut records, result.rows_affected());
+    }
+    tx.commit().await?;
+    Ok(records)
+}
+
 /// The claim and `writes` as one statement.
 async fn event_statement_run(
     conn: &mut PgConnection,
