@@ -14,6 +14,7 @@ const {
   isNonEmptyString,
   MAX_PAYLOAD_BYTES,
 } = require('./validate')
+const { normalizeRestPage } = require('./rest-page')
 
 /** A connected processor: a PostgreSQL pool and the user-mapping caches. */
 class WebhookProcessor {
@@ -59,6 +60,16 @@ class WebhookProcessor {
   async linkGithubUser(userId, github) {
     const link = normalizeLink(userId, github)
     return callNative(() => this.#native.linkGithubUser(link.userId, link.github))
+  }
+
+  /**
+   * Applies one page of a GitHub REST list through the webhooks' write paths (backfill):
+   * kind 'pulls' | 'reviews' | 'issues' | 'commits'; a reviews page needs its pull request.
+   * Writes no events row. Resolves { items, skipped, records, metricJobs, unmappedUsers }.
+   */
+  async applyRestPage(repoId, kind, page, pullRequest) {
+    const args = normalizeRestPage(repoId, kind, page, pullRequest)
+    return callNative(() => this.#native.applyRestPage(args.repoId, args.kind, args.page, args.pullRequest))
   }
 
   /** Counts by status and error code, cache hits and misses per tier, latency percentiles. */
@@ -142,6 +153,7 @@ async function migrate(databaseUrl) {
 
 const worker = require('./worker')
 const { redactCredentials } = require('./redact')
+const recovery = require('./recovery')
 
 module.exports = {
   createWebhookWorker: worker.createWebhookWorker,
@@ -157,4 +169,5 @@ module.exports = {
   closeDefaultProcessor,
   inspectWebhook,
   migrate,
+  ...recovery,
 }
