@@ -301,3 +301,108 @@ impl PagePlan<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(kind: RestKind, body: &str, pr: Option<&str>) -> Result<(u32, u32, Vec<String>)> {
+        let original = body.as_bytes().to_vec();
+        let mut scratch = original.clone();
+        let pr_original = pr.map(|p| p.as_bytes().to_vec());
+        let mut pr_scratch = pr_original.clone().unwrap_or_default();
+        let (plan, items, skipped) = plan_page(
+            kind,
+            &mut scratch,
+            &original,
+            &mut pr_scratch,
+            pr_original.as_ref(),
+        )?;
+        let described = match &plan {
+            PagePlan::Pulls(p) => p
+                .iter()
+                .map(|p| format!("{:?} {:?}", p.pull_request.state, p.pull_request.counts))
+                .collect(),
+            PagePlan::Reviews(p) => p
+                .iter()
+                .map(|p| format!("{:?} {}", p.review.state, p.dismissal_received))
+                .collect(),
+            PagePlan::Issues(p) => p.iter().map(|i| format!("#{}", i.number)).collect(),
+            PagePlan::Commits(p) => p
+                .commits
+                .iter()
+                .map(|c| {
+                    format!(
+                        "{} {:?} {} {} {}",
+                        &c.sha[..4],
+                        c.login,
+                        c.email,
+                        c.files_changed,
+                        c.committed_at
+                    )
+                })
+                .collect(),
+        };
+        Ok((items, skipped, described))
+    }
+
+    const PR: &str = r#"{"id":900,"number":7,"title":"T","state":"closed","draft":false,
+        "user":{"id":5,"login":"mona","type":"User"},
+        "created_at":"2024-01-01T10:00:00Z","updated_at":"2024-01-02T10:00:00Z",
+        "closed_at":"2024-01-02T10:00:00Z","merged_at":"2024-01-02T10:00:00Z",
+        "head":{"ref":"fix"},"base":{"ref":"main"}}"#;
+
+    #[test]
+    fn a_pulls_page_has_no_line_counts_and_merged_follows_merged_at() {
+        let (items, skipped, plans) = plan(RestKind::Pulls, &format!("[{PR}]"), None).unwrap();
+        assert_eq!((items, skipped), (1, 0));
+        assert_eq!(plans, ["Merged None"]);
+    }
+
+    #[test]
+    fn reviews_are_read_in_upper_case_pending_ones_skipped_dismissals_not_stamped() {
+        let page = r#"[{"id":1,"user":{"id":6,"login":"hubot"},"state":"APPROVED","submitted_at":"2024-01-01T11:00:00Z"},
+                       {"id":2,"user":{"id":6,"login":"hubot"},"state":"PENDING"},
+                       {"id":3,"user":null,"state":"DISMISSED","submitted_at":"2024-01-01T12:00:00Z"}]"#;
+        let (items, skipped, plans) = plan(RestKind::Reviews, page, Some(PR)).unwrap();
+        assert_eq!((items, skipped), (3, 1));
+        assert_eq!(plans, ["Approved false", "Dismissed false"]);
+        let err = plan(RestKind::Reviews, page, None).unwrap_err();
+        assert_eq!(err.code(), crate::ErrorCode::InvalidJob);
+    }
+
+    #[test]
+    fn the_issues_list_leaves_its_pull_requests_out() {
+        let page = r#"[{"id":1,"number":3,"title":"Bug","state":"open","created_at":"2024-01-01T00:00:00Z","updated_at":"2024-01-01T00:00:00Z"},
+                       {"id":2,"number":4,"title":"PR","state":"open","pull_request":{"url":"x"},"created_at":"2024-01-01T00:00:00Z","updated_at":"2024-01-01T00:00:00Z"}]"#;
+        let (items, skipped, plans) = plan(RestKind::Issues, page, None).unwrap();
+        assert_eq!((items, skipped), (2, 1));
+        assert_eq!(plans, ["#3"]);
+    }
+
+    #[test]
+    fn rest_commits_map_like_push_commits() {
+        let sha = "0123456789abcdef0123456789abcdef01234567";
+        let page = format!(
+            r#"[{{"sha":"{sha}","commit":{{"message":"m","author":{{"name":"Mona","email":"mona@x.example","date":"2024-01-01T10:00:00Z"}}}},
+                 "author":{{"id":5,"login":"mona","type":"User"}}}}]"#
+        );
+        let (items, _, plans) = plan(RestKind::Commits, &page, None).unwrap();
+        assert_eq!(items, 1);
+        assert_eq!(
+            plans,
+            ["0123 Some(\"mona\") mona@x.example 0 2024-01-01 10:00:00"]
+        );
+    }
+
+    #[test]
+    fn a_page_that_is_not_its_list_is_invalid_and_names_the_item() {
+        let err = plan(RestKind::Pulls, r#"[{"id":1}]"#, None).unwrap_err();
+        assert_eq!(err.code(), crate::ErrorCode::InvalidPayload);
+        assert!(err.to_string().contains("[0]"), "{err}");
+        let err = plan(RestKind::Commits, r#"[{"sha":"nope","commit":{"message":"m"}}]"#, None)
+            .unwrap_err();
+        assert_eq!(err.to_string(), "invalid payload: [0].sha is not a commit SHA");
+        assert!(plan(RestKind::Issues, "{}", None).is_err());
+    }
+}
