@@ -18,6 +18,8 @@ interface Way {
   db: TestDatabase
   processor: WebhookProcessor
   repoId: string
+  /** users.id of MAPPED in this database. */
+  userId: string
 }
 
 const ways: Record<'webhooks' | 'backfill' | 'both', Way> = {} as never
@@ -26,9 +28,9 @@ beforeAll(async () => {
   for (const name of ['webhooks', 'backfill', 'both'] as const) {
     const db = await createTestDatabase()
     const repoId = await insertRepository(db.pool, REPO_GITHUB_ID, { fullName: 'acme/widgets' })
-    await insertUser(db.pool, { email: 'mona@acme.example', githubId: MAPPED.id, githubLogin: MAPPED.login })
+    const userId = await insertUser(db.pool, { email: 'mona@acme.example', githubId: MAPPED.id, githubLogin: MAPPED.login })
     const processor = await WebhookProcessor.connect({ databaseUrl: db.url, maxConnections: 2 })
-    ways[name] = { db, processor, repoId }
+    ways[name] = { db, processor, repoId, userId }
   }
 })
 
@@ -115,14 +117,20 @@ async function applyBackfill(way: Way, h: PullRequestHistory, step: 'pulls' | 'r
   else await way.processor.applyRestPage(way.repoId, 'reviews', reviews, pull)
 }
 
-/** The rows of one pull request and its reviews, without row ids and the repository's id. */
+/** The rows of one pull request and its reviews, without row ids and the repository's id; the mapped user's id (one per database) as `mapped`. */
 async function rowsOf(way: Way, h: PullRequestHistory) {
   const pr = await way.db.pool.query('SELECT * FROM pull_requests WHERE "githubId" = $1', [h.id])
   const reviews = await way.db.pool.query('SELECT * FROM pull_request_reviews WHERE "githubId" = ANY($1::bigint[]) ORDER BY "githubId"', [
     h.reviews.map((r) => r.id),
   ])
-  const strip = ({ id: _id, repoId: _repo, pullRequestId: _pr, ...rest }: Record<string, unknown>) => rest
-  return { pr: pr.rows.map(strip), reviews: reviews.rows.map(strip) }
+  const user = (id: unknown) => (id === null ? null : id === way.userId ? 'mapped' : id)
+  const strip = ({ id: _id, repoId: _repo, pullRequestId: _pr, ...rest }: Record<string, unknown>) => ({
+    ...rest,
+    ...('authorId' in rest ? { authorId: user(rest.authorId) } : {}),
+    ...('reviewerId' in rest ? { reviewerId: user(rest.reviewerId) } : {}),
+  })
+  // A review's createdAt is when its row was written (pull requests' is GitHub's).
+  return { pr: pr.rows.map(strip), reviews: reviews.rows.map(({ createdAt: _written, ...r }) => strip(r)) }
 }
 
 /** What REST lists cannot know: the line counts, a dismissal's received time. */

@@ -204,6 +204,9 @@ async function backfillKind(kind, { ctx, db, octokit, owner, repo, registered, r
     await state.advanceBackfillCursor(db.pool, registered.id, kind, page, items.length, reachedSince)
     report({ done: reachedSince })
     if (reachedSince) break
+    // Before the iterator asks for the next page: a page fetched and not written would be
+    // asked for again on resume.
+    ctx.signal?.throwIfAborted()
   }
   await state.finishBackfillCursor(db.pool, registered.id, kind)
   result.finished = true

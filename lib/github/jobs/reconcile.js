@@ -226,8 +226,10 @@ async function reconcileHook(hook, { ctx, db, options, dryRun, now, since, budge
   }
 
   if (!dryRun) {
-    // Every delivery before the oldest unresolved one is decided; nothing listed keeps the cursor.
-    let through = newest === null ? (cursor && cursor.deliveredThrough) || null : new Date(newest)
+    // Every delivery up to the newest listed is decided, unless one is unresolved (redelivered
+    // or refused this run): the next run starts just before the oldest of those, so it checks
+    // them again with all their attempts. Nothing listed keeps the cursor.
+    let through = newest === null ? (cursor && cursor.deliveredThrough) || null : new Date(newest + 1)
     if (oldestUnresolved !== null) through = new Date(oldestUnresolved - 1)
     if (through) await state.saveReconcileCursor(db.pool, routes.key, through)
   }
