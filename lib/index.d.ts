@@ -132,6 +132,11 @@ export type ErrorCode =
   | 'DATABASE_UNAVAILABLE'
   | 'DATABASE_ERROR'
   | 'PROCESSOR_CLOSED'
+  | 'GITHUB_RATE_LIMITED'
+  | 'GITHUB_UNAVAILABLE'
+  | 'GITHUB_NOT_FOUND'
+  | 'GITHUB_AUTH'
+  | 'GITHUB_ERROR'
 
 /** Every error this package throws. `retryable` says whether a later attempt can succeed. */
 export declare class WebhookProcessingError extends Error {
@@ -258,3 +263,16 @@ export declare const webhookQueueSettings: NonNullable<QueueOptions['settings']>
 
 /** The backoff strategy: delay (default 2000 ms, or options.baseDelayMs) · 2^(attempts made − 1); −1 for non-retryable errors. */
 export declare function webhookBackoff(attemptsMade: number, err: unknown, options?: { baseDelayMs?: number }): number
+
+// GitHub's API (lib/github/): the client, its options and errors; see docs/github-api.md.
+export {
+  createGitHubClient,
+  githubOptionsFromEnv,
+  type GitHubClient,
+  type GitHubClientOptions,
+  type GitHubClientStats,
+  type GitHubRateLimitSeen,
+  type GitHubOctokit,
+  type GitHubHook,
+  type GitHubError,
+} from './github/client'

@@ -142,6 +142,8 @@ async function migrate(databaseUrl) {
 
 const worker = require('./worker')
 const { redactCredentials } = require('./redact')
+const { createGitHubClient } = require('./github/client')
+const { githubOptionsFromEnv } = require('./github/config')
 
 module.exports = {
   createWebhookWorker: worker.createWebhookWorker,
@@ -157,4 +159,6 @@ module.exports = {
   closeDefaultProcessor,
   inspectWebhook,
   migrate,
+  createGitHubClient,
+  githubOptionsFromEnv,
 }
