@@ -106,6 +106,22 @@ describe('rate limits', () => {
     expect(client.stats().rateLimit.core).toMatchObject({ limit: 5000 })
   })
 
+  test('GraphQL: a primary limit (RATE_LIMITED error) and a secondary one are waited out when short, surface when long', async () => {
+    const client = tokenClient({ writeSpacingMs: 0 })
+    const octokit = await client.forOwner('acme')
+    const query = '{ repository(owner: "acme", name: "api") { nameWithOwner } }'
+    const n = gh.requests.length
+    gh.throttleNext({ kind: 'primary', resetInSeconds: 0, path: '/graphql' })
+    gh.throttleNext({ kind: 'secondary', retryAfterSeconds: 1, path: '/graphql' })
+    expect(await octokit.graphql(query)).toEqual({ repository: { nameWithOwner: 'acme/api' } })
+    expect(requestsTo('/graphql', n).map((r) => r.status)).toEqual([200, 403, 200])
+    gh.throttleNext({ kind: 'primary', resetInSeconds: 300, path: '/graphql' })
+    const err = await rejection(octokit.graphql(query))
+    expect(err).toMatchObject({ code: 'GITHUB_RATE_LIMITED', retryable: true, rateLimit: 'primary' })
+    expect(err.retryAfterMs).toBeGreaterThan(200_000)
+    expect(client.stats().rateLimit.graphql?.remaining).toBe(0)
+  })
+
   test('maxInlineWaitMs: 0 never waits, even for one second', async () => {
     const octokit = await tokenClient({ maxInlineWaitMs: 0 }).forOwner('acme')
     gh.throttleNext({ kind: 'secondary', retryAfterSeconds: 1 })
@@ -189,6 +205,18 @@ describe('as a GitHub App', () => {
     gh.world.install('stranger')
     const octokit = await client.forOwner('stranger')
     expect((await octokit.request('GET /repos/{owner}/{repo}', { owner: 'stranger', repo: 'thing' })).status).toBe(200)
+  })
+
+  test('a revoked installation token is GITHUB_AUTH once; the next forOwner() fetches a new one', async () => {
+    const client = appClient()
+    const before = await client.forOwner('solo')
+    await before.request('GET /repos/{owner}/{repo}', { owner: 'solo', repo: 'tool' })
+    gh.revokeInstallationTokens()
+    const err = await rejection(before.request('GET /repos/{owner}/{repo}', { owner: 'solo', repo: 'tool' }))
+    expect(err).toMatchObject({ code: 'GITHUB_AUTH', retryable: false, status: 401 })
+    const after = await client.forOwner('solo')
+    expect(after).not.toBe(before)
+    expect((await after.request('GET /repos/{owner}/{repo}', { owner: 'solo', repo: 'tool' })).status).toBe(200)
   })
 
   test('asApp() authenticates as the App (JWT) for the App hook deliveries; graphql works on installations', async () => {

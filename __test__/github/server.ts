@@ -76,6 +76,11 @@ export interface ThrottleSpec {
   resetInSeconds?: number
   /** Only requests whose path matches (default: any). */
   path?: string | RegExp
+  /**
+   * A primary limit on /graphql: `'errors'` (default) answers as GitHub's GraphQL API does, HTTP
+   * 200 with `errors: [{ type: 'RATE_LIMITED' }]` and the rate headers; `'http'` answers `status`.
+   */
+  graphqlAnswer?: 'errors' | 'http'
 }
 
 export interface GitHubServerOptions {
@@ -179,6 +184,11 @@ export class GitHubServer {
   /** Fails the test if the server sent anything GitHub's contract does not allow. */
   assertNoViolations(): void {
     if (this.violations.length > 0) throw new Error(`contract server violations:\n${this.violations.join('\n')}`)
+  }
+
+  /** Revokes every installation token issued so far (they answer 401 from now on). */
+  revokeInstallationTokens(): void {
+    this.installationTokens.clear()
   }
 
   /** Adds a token the server accepts (PAT style). */
@@ -285,7 +295,14 @@ export class GitHubServer {
     if (fault?.type === 'fail') {
       return this.send(res, log, new HttpAnswer(fault.status, { message: 'Server Error', documentation_url: DOCS, status: String(fault.status) }), resource)
     }
-    if (fault?.type === 'throttle') return this.send(res, log, this.throttleAnswer(fault.spec, auth.installationId), resource)
+    if (fault?.type === 'throttle') {
+      const answer = this.throttleAnswer(fault.spec, auth.installationId)
+      if (isGraphql && fault.spec.kind === 'primary' && (fault.spec.graphqlAnswer ?? 'errors') === 'errors') {
+        const message = (answer.body as { message: string }).message
+        return this.send(res, log, new HttpAnswer(200, { errors: [{ type: 'RATE_LIMITED', message }] }, answer.headers), resource)
+      }
+      return this.send(res, log, answer, resource)
+    }
 
     if (isGraphql) {
       log.operationId = 'graphql'
