@@ -162,6 +162,14 @@ describe('faults', () => {
     expect(client.stats().timeouts).toBeGreaterThanOrEqual(1)
   })
 
+  test('GitHub Enterprise Server: REST under /api/v3, GraphQL at /api/graphql', async () => {
+    const octokit = await tokenClient({ baseUrl: `${gh.url}/api/v3`, writeSpacingMs: 0 }).forOwner('acme')
+    const n = gh.requests.length
+    expect((await octokit.rest.repos.get({ owner: 'acme', repo: 'api' })).data.full_name).toBe('acme/api')
+    expect(await octokit.graphql('{ repository(owner: "acme", name: "api") { nameWithOwner } }')).toEqual({ repository: { nameWithOwner: 'acme/api' } })
+    expect(gh.requests.slice(n).map((r) => `${r.path} ${r.status}`)).toEqual(['/repos/acme/api 200', '/graphql 200'])
+  })
+
   test('404 is GITHUB_NOT_FOUND, not retried', async () => {
     const octokit = await tokenClient().forOwner('acme')
     const n = gh.requests.length

@@ -189,6 +189,27 @@ describe('answers from the scripted world', () => {
     expect((await call('POST', '/app/hook/deliveries/1/attempts', { auth })).status).toBe(404)
   })
 
+  test('repository and organization hook deliveries, filtered by status, redelivered', async () => {
+    const repo = gh.world.repository('acme', 'api')!
+    const repoHook = { repo: 'acme/api', hookId: 11 }
+    const orgHook = { org: 'acme', hookId: 12 }
+    gh.world.addDelivery(repoHook, { event: 'push', status_code: 200, repository_id: repo.id })
+    const failed = gh.world.addDelivery(repoHook, { event: 'pull_request', action: 'opened', status_code: 0, repository_id: repo.id })
+    gh.world.addDelivery(orgHook, { event: 'issues', action: 'closed', status_code: 500, repository_id: repo.id })
+    const list = await call('GET', '/repos/acme/api/hooks/11/deliveries?per_page=100')
+    expect(list.body.map((d: { id: number }) => d.id)).toEqual([failed.id, failed.id - 1])
+    expect(list.body[0]).toMatchObject({ guid: failed.guid, event: 'pull_request', action: 'opened', status_code: 0, redelivery: false })
+    const org = await call('GET', '/orgs/acme/hooks/12/deliveries')
+    expect(org.body).toHaveLength(1)
+    expect((await call('POST', `/repos/acme/api/hooks/11/deliveries/${failed.id}/attempts`)).status).toBe(202)
+    expect((await call('POST', `/orgs/acme/hooks/12/deliveries/${org.body[0].id}/attempts`)).status).toBe(202)
+    const again = await call('GET', '/repos/acme/api/hooks/11/deliveries')
+    expect(again.body[0]).toMatchObject({ guid: failed.guid, redelivery: true, status_code: 200 })
+    // A hook GitHub does not know is 404.
+    expect((await call('GET', '/repos/acme/api/hooks/99/deliveries')).status).toBe(404)
+    expect((await call('GET', '/repos/acme/api/hooks/11/deliveries?cursor=garbage')).status).toBe(422)
+  })
+
   test('pull requests, reviews and issues (pull requests included, with a pull_request key)', async () => {
     const repo = gh.world.repository('acme', 'api')!
     repo.pulls.push({ number: 1, state: 'open', title: 'One', updated_at: '2026-01-02T00:00:00Z', created_at: '2026-01-01T00:00:00Z' })

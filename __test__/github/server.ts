@@ -271,6 +271,7 @@ export class GitHubServer {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1')
     const method = (req.method ?? 'GET').toUpperCase()
     let path = url.pathname
+    const ghes = path.startsWith('/api/')
     if (path.startsWith('/api/v3/')) path = path.slice('/api/v3'.length) // GHES layout
     if (path === '/api/graphql') path = '/graphql'
     const query = Object.fromEntries(url.searchParams.entries())
@@ -327,7 +328,7 @@ export class GitHubServer {
     }
     let answer: HttpAnswer
     try {
-      answer = this.route(operation, checked.path, checked.query, body, auth, `http://${req.headers.host}${url.pathname}`)
+      answer = this.route(operation, checked.path, checked.query, body, auth, `http://${req.headers.host}${ghes ? '/api/v3' : ''}${path}`)
     } catch (err) {
       if (err instanceof HttpAnswer) answer = err
       else throw err
@@ -685,7 +686,9 @@ export class GitHubServer {
   }
 
   private deliveries(target: HookTarget, q: Record<string, Json>, selfUrl: string): HttpAnswer {
-    let list = [...this.world.deliveriesOf(target)].reverse() // newest first
+    const known = this.world.deliveriesOf(target)
+    if (!known) throw notFound()
+    let list = [...known].reverse() // newest first
     if (q.status === 'success') list = list.filter((d) => d.status_code >= 200 && d.status_code < 300)
     if (q.status === 'failure') list = list.filter((d) => !(d.status_code >= 200 && d.status_code < 300))
     const perPage = Math.min(Number(q.per_page ?? 30), 100)
@@ -709,7 +712,7 @@ export class GitHubServer {
   }
 
   private redeliver(target: HookTarget, deliveryId: number): HttpAnswer {
-    const original = this.world.deliveriesOf(target).find((d) => d.id === deliveryId)
+    const original = this.world.deliveriesOf(target)?.find((d) => d.id === deliveryId)
     if (!original) throw notFound()
     const again = this.world.addDelivery(target, {
       guid: original.guid,
