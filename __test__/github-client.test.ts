@@ -288,6 +288,11 @@ describe('configuration', () => {
     const escaped = keys.pkcs1.trim().replace(/\n/g, '\\n')
     const fromEscaped = githubOptionsFromEnv({ GITHUB_APP_ID: '7', GITHUB_APP_PRIVATE_KEY: escaped })
     expect(fromEscaped).toEqual({ appId: '7', privateKey: keys.pkcs1 })
+    // Newlines flattened to spaces, or CRLF, by a secret store: the same key.
+    for (const mangled of [keys.pkcs1.trim().replace(/\n/g, ' '), keys.pkcs8.replace(/\n/g, '\r\n'), `"${escaped}"`]) {
+      const got = githubOptionsFromEnv({ GITHUB_APP_ID: '7', GITHUB_APP_PRIVATE_KEY: mangled })!
+      expect(got.privateKey).toBe(mangled.includes('RSA') ? keys.pkcs1 : keys.pkcs8)
+    }
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gh-key-'))
     try {
       fs.writeFileSync(path.join(dir, 'key.pem'), keys.pkcs8)

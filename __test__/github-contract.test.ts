@@ -118,6 +118,16 @@ describe('answers from the scripted world', () => {
         },
       },
     })
+    // Object ids as variables of GitHub's GitObjectID scalar, as a batching client sends them.
+    const byVars = await call('POST', '/graphql', {
+      body: {
+        query: 'query($owner: String!, $name: String!, $o0: GitObjectID!, $o1: GitObjectID!) { repository(owner: $owner, name: $name) { o0: object(oid: $o0) { ... on Commit { additions } } o1: object(oid: $o1) { ... on Commit { additions } } } }',
+        variables: { owner: 'acme', name: 'api', o0: a.sha, o1: shaOf('gone') },
+      },
+    })
+    expect(byVars.body).toEqual({ data: { repository: { o0: { additions: a.additions }, o1: null } } })
+    const wrongVar = await call('POST', '/graphql', { body: { query: 'query($o: GitObjectID!) { repository(owner: "acme", name: "api") { object(oid: $o) { oid } } }', variables: {} } })
+    expect(wrongVar.body.errors[0].message).toMatch(/\$o/)
     const missing = await call('POST', '/graphql', { body: { query: '{ repository(owner: "acme", name: "nope") { nameWithOwner } }' } })
     expect(missing.body.data).toEqual({ repository: null })
     expect(missing.body.errors[0].type).toBe('NOT_FOUND')
