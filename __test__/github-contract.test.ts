@@ -166,6 +166,8 @@ describe('answers from the scripted world', () => {
     expect((await call('GET', '/repos/acme/api/installation', { auth })).body.id).toBe(99)
     expect((await call('GET', '/orgs/acme/installation', { auth })).body.id).toBe(99)
     expect((await call('GET', '/users/acme/installation', { auth })).status).toBe(404) // an organization
+    expect((await call('GET', '/app', { auth })).body.id).toBe(APP_ID)
+    expect((await call('GET', '/rate_limit')).body.resources.core.limit).toBe(5000)
     const commits = await call('GET', '/repos/acme/api/commits?per_page=5')
     expect(commits.body).toHaveLength(5)
     expect(commits.body[0].stats).toBeUndefined() // list endpoints carry no line counts
@@ -227,6 +229,10 @@ describe('answers from the scripted world', () => {
     repo.issues.push({ number: 2, state: 'open', title: 'Bug' }, { number: 1, state: 'open', title: 'One', pull_request: { url: 'https://api.github.test/x', html_url: null, diff_url: null, patch_url: null } })
     const pulls = await call('GET', '/repos/acme/api/pulls?state=all')
     expect(pulls.body.map((p: { number: number }) => p.number)).toEqual([1])
+    repo.pulls[0].additions = 12
+    expect((await call('GET', '/repos/acme/api/pulls/1')).body).toMatchObject({ number: 1, additions: 12 })
+    expect((await call('GET', '/repos/acme/api/pulls?state=all')).body[0].additions).toBeUndefined()
+    expect((await call('GET', '/repos/acme/api/pulls/404')).status).toBe(404)
     const reviews = await call('GET', '/repos/acme/api/pulls/1/reviews')
     expect(reviews.body[0].state).toBe('APPROVED')
     const issues = await call('GET', '/repos/acme/api/issues?state=all')

@@ -30,7 +30,8 @@
  *
  * Routes answered from the world: GET /repos/{o}/{r}, /repos/{o}/{r}/compare/{basehead}
  * (paged with `per_page`/`page` and Link headers, oldest commit first, 250 a page unpaged),
- * /repos/{o}/{r}/commits[/{ref}], /repos/{o}/{r}/pulls, /repos/{o}/{r}/pulls/{n}/reviews,
+ * /repos/{o}/{r}/commits[/{ref}], /repos/{o}/{r}/pulls[/{n}] (line counts on the single one
+ * only, as GitHub), /repos/{o}/{r}/pulls/{n}/reviews, GET /app, GET /rate_limit,
  * /repos/{o}/{r}/issues; installation lookups (/repos/{o}/{r}/installation,
  * /users/{u}/installation, /orgs/{o}/installation), POST /app/installations/{id}/access_tokens;
  * hook deliveries (App, repository and organization hooks; cursor-paged, newest first) and
@@ -542,6 +543,19 @@ export class GitHubServer {
         const { slice, headers } = this.paged(list, q, selfUrl)
         return new HttpAnswer(200, slice.map((pr) => this.pullObject(repo, pr)), headers)
       }
+      case 'pulls/get': {
+        const repo = this.repoOr404(p.owner, p.repo, auth)
+        const pr = repo.pulls.find((x: Json) => x.number === p.pull_number)
+        if (!pr) throw notFound()
+        return new HttpAnswer(200, this.pullObject(repo, pr, 'pull-request'))
+      }
+      case 'apps/get-authenticated':
+        return new HttpAnswer(200, this.contract.fill('integration', { id: this.options.appId ?? 1, slug: 'devmetrics-test', name: 'DevMetrics (test)', owner: this.accountObject('devmetrics') }))
+      case 'rate-limit/get': {
+        const reset = Math.floor(Date.now() / 1000) + 3600
+        const r = (limit: number) => ({ limit, remaining: Math.max(0, limit - this.requests.length), used: Math.min(limit, this.requests.length), reset })
+        return new HttpAnswer(200, this.contract.fill('rate-limit-overview', { resources: { core: r(5000), graphql: r(5000), search: r(30) }, rate: r(5000) }))
+      }
       case 'pulls/list-reviews': {
         const repo = this.repoOr404(p.owner, p.repo, auth)
         if (!repo.pulls.some((pr: Json) => pr.number === p.pull_number)) throw notFound()
@@ -603,7 +617,8 @@ export class GitHubServer {
     })
   }
 
-  private pullObject(repo: WorldRepository, pr: Json) {
+  /** A pull request as the list (`pull-request-simple`) or the single endpoint (`pull-request`, with line counts) sends it. */
+  private pullObject(repo: WorldRepository, pr: Json, schema: 'pull-request-simple' | 'pull-request' = 'pull-request-simple') {
     const base = this.repositoryObject(repo, 'repository')
     const partial = {
       url: `https://api.github.test/repos/${repo.owner}/${repo.name}/pulls/${pr.number}`,
@@ -614,7 +629,11 @@ export class GitHubServer {
       ...pr,
     }
     if (pr.user) partial.user = this.contract.fill('simple-user', { ...this.accountObject(pr.user.login ?? 'author'), ...pr.user })
-    return this.contract.fill('pull-request-simple', partial)
+    if (schema === 'pull-request-simple') {
+      // The list omits what only the single endpoint computes, as GitHub's does.
+      for (const k of ['additions', 'deletions', 'changed_files', 'commits', 'comments', 'review_comments', 'mergeable', 'mergeable_state', 'merged', 'merged_by', 'maintainer_can_modify', 'rebaseable']) delete (partial as Json)[k]
+    }
+    return this.contract.fill(schema, partial)
   }
 
   private issueObject(repo: WorldRepository, issue: Json) {
