@@ -282,6 +282,16 @@ describe('configuration', () => {
     expect(() => tokenClient().asApp()).toThrow(expect.objectContaining({ code: 'CONFIG_ERROR' }))
   })
 
+  test('a careless forOwner() call rejects INVALID_JOB, whatever the mode', async () => {
+    const app = createGitHubClient({ appId: APP_ID, privateKey: keys.pkcs8, baseUrl: gh.url })
+    for (const client of [tokenClient(), app]) {
+      for (const owner of [undefined, '', 'acme/api', '-x', 42]) {
+        await expect(client.forOwner(owner as never)).rejects.toMatchObject({ code: 'INVALID_JOB' })
+      }
+      await expect(client.forInstallation(-1)).rejects.toMatchObject({ code: 'INVALID_JOB' })
+    }
+  })
+
   test('githubOptionsFromEnv: off when nothing is set, App key as PEM text, escaped text or a file', () => {
     expect(githubOptionsFromEnv({})).toBeNull()
     expect(githubOptionsFromEnv({ GITHUB_TOKEN: TOKEN, GITHUB_API_URL: gh.url })).toEqual({ token: TOKEN, baseUrl: gh.url })

@@ -244,6 +244,13 @@ function checkOwner(owner) {
   return owner
 }
 
+function checkInstallationId(id) {
+  if (!Number.isSafeInteger(id) || id <= 0) {
+    throw new WebhookProcessingError('INVALID_JOB', 'forInstallation(id): id must be a positive integer')
+  }
+  return id
+}
+
 /**
  * Creates a GitHub client; see GitHubClientOptions in client.d.ts. Throws CONFIG_ERROR at once
  * for a bad combination (token and App, an App without its key, a key that is no RSA PEM key).
@@ -277,7 +284,7 @@ function createGitHubClient(options) {
       mode: 'token',
       baseUrl: cfg.baseUrl,
       forOwner: async (owner) => (checkOwner(owner), octokit),
-      forInstallation: async () => octokit,
+      forInstallation: async (installationId) => (checkInstallationId(installationId), octokit),
       asApp: () => {
         throw configError('[github] asApp() needs a GitHub App (appId + privateKey), not a token')
       },
@@ -349,7 +356,12 @@ function createGitHubClient(options) {
     mode: 'app',
     baseUrl: cfg.baseUrl,
     forOwner(owner, repo) {
-      const key = checkOwner(owner).toLowerCase()
+      let key
+      try {
+        key = checkOwner(owner).toLowerCase()
+      } catch (err) {
+        return Promise.reject(err)
+      }
       let pending = byOwner.get(key)
       if (!pending) {
         pending = findInstallation(owner, repo).then((id) => {
@@ -364,8 +376,10 @@ function createGitHubClient(options) {
       return pending
     },
     forInstallation(installationId) {
-      if (!Number.isSafeInteger(installationId) || installationId <= 0) {
-        return Promise.reject(new WebhookProcessingError('INVALID_JOB', 'forInstallation(id): id must be a positive integer'))
+      try {
+        checkInstallationId(installationId)
+      } catch (err) {
+        return Promise.reject(err)
       }
       return installationOctokit(installationId)
     },
