@@ -137,6 +137,7 @@ function outcomeLayer(octokit, octokitOptions) {
         const limit = rateLimitOf(err)
         if (limit && err.status === 429 && limit.retryAfterMs <= cfg.maxInlineWaitMs && waited < cfg.maxInlineRetries) {
           await sleep(limit.retryAfterMs)
+          cfg.stats.retried++
           continue
         }
         const mapped = toGitHubError(err)
