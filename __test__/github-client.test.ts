@@ -170,6 +170,15 @@ describe('faults', () => {
     expect(gh.requests.slice(n).map((r) => `${r.path} ${r.status}`)).toEqual(['/repos/acme/api 200', '/graphql 200'])
   })
 
+  test('a GitHub that does not listen is GITHUB_UNAVAILABLE with status 0', async () => {
+    const closed = await startGitHubServer({ tokens: [TOKEN] })
+    const url = closed.url
+    await closed.close()
+    const octokit = await createGitHubClient({ token: TOKEN, baseUrl: url, retries: 1, retryBaseMs: 10 }).forOwner('acme')
+    const err = await rejection(octokit.request('GET /repos/{owner}/{repo}', { owner: 'acme', repo: 'api' }))
+    expect(err).toMatchObject({ code: 'GITHUB_UNAVAILABLE', retryable: true, status: 0 })
+  })
+
   test('404 is GITHUB_NOT_FOUND, not retried', async () => {
     const octokit = await tokenClient().forOwner('acme')
     const n = gh.requests.length
