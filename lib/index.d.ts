@@ -132,6 +132,11 @@ export type ErrorCode =
   | 'DATABASE_UNAVAILABLE'
   | 'DATABASE_ERROR'
   | 'PROCESSOR_CLOSED'
+  | 'GITHUB_RATE_LIMITED'
+  | 'GITHUB_UNAVAILABLE'
+  | 'GITHUB_NOT_FOUND'
+  | 'GITHUB_AUTH'
+  | 'GITHUB_ERROR'
 
 /** Every error this package throws. `retryable` says whether a later attempt can succeed. */
 export declare class WebhookProcessingError extends Error {
@@ -427,3 +432,15 @@ export declare function unscheduleReconcile(queue: Queue<any>): Promise<void>
 export declare const DEFAULT_RECONCILE_EVERY_MS: number
 /** `24h`, `90d`, `30m`, `2w` before now, or an ISO time; INVALID_JOB otherwise. */
 export declare function parseSince(value: string | number | Date, now?: number): Date
+// GitHub's API (lib/github/): the client, its options and errors; see docs/github-api.md.
+export {
+  createGitHubClient,
+  githubOptionsFromEnv,
+  type GitHubClient,
+  type GitHubClientOptions,
+  type GitHubClientStats,
+  type GitHubRateLimitSeen,
+  type GitHubOctokit,
+  type GitHubHook,
+  type GitHubError,
+} from './github/client'

@@ -154,6 +154,8 @@ async function migrate(databaseUrl) {
 const worker = require('./worker')
 const { redactCredentials } = require('./redact')
 const recovery = require('./recovery')
+const { createGitHubClient } = require('./github/client')
+const { githubOptionsFromEnv } = require('./github/config')
 
 module.exports = {
   createWebhookWorker: worker.createWebhookWorker,
@@ -170,4 +172,6 @@ module.exports = {
   inspectWebhook,
   migrate,
   ...recovery,
+  createGitHubClient,
+  githubOptionsFromEnv,
 }
