@@ -24,6 +24,8 @@ const TRACKED_EVENTS = Object.freeze(['push', 'pull_request', 'issues', 'pull_re
 /** How long GitHub keeps deliveries for redelivery (github.com; 7 days on GHES). */
 const DELIVERY_WINDOW_MS = 3 * 86_400_000
 const DEFAULTS = Object.freeze({ maxRedeliveries: 100, maxAttempts: 3 })
+/** How far behind the run's start the cursor stays, for deliveries still being attempted. */
+const LIST_OVERLAP_MS = 5 * 60_000
 
 /** A hook's cursor key and its list / redeliver routes. */
 function hookRoutes(hook) {
@@ -229,7 +231,10 @@ async function reconcileHook(hook, { ctx, db, options, dryRun, now, since, budge
     // Every delivery up to the newest listed is decided, unless one is unresolved (redelivered
     // or refused this run): the next run starts just before the oldest of those, so it checks
     // them again with all their attempts. Nothing listed keeps the cursor.
-    let through = newest === null ? (cursor && cursor.deliveredThrough) || null : new Date(newest + 1)
+    // A delivery GitHub is still attempting (up to 10 s, 30 s on GHES) may be listed later
+    // with an earlier time than the newest one seen: the cursor never passes `now - overlap`.
+    let through = newest === null ? (cursor && cursor.deliveredThrough) || null : new Date(Math.min(newest + 1, now - LIST_OVERLAP_MS))
+    if (through && cursor && cursor.deliveredThrough && through < cursor.deliveredThrough && oldestUnresolved === null) through = cursor.deliveredThrough
     if (oldestUnresolved !== null) through = new Date(oldestUnresolved - 1)
     if (through) await state.saveReconcileCursor(db.pool, routes.key, through)
   }
