@@ -124,7 +124,8 @@ async function rowsOf(way: Way, h: PullRequestHistory) {
     h.reviews.map((r) => r.id),
   ])
   const user = (id: unknown) => (id === null ? null : id === way.userId ? 'mapped' : id)
-  const strip = ({ id: _id, repoId: _repo, pullRequestId: _pr, ...rest }: Record<string, unknown>) => ({
+  type Row = Record<string, any> // eslint-disable-line @typescript-eslint/no-explicit-any
+  const strip = ({ id: _id, repoId: _repo, pullRequestId: _pr, ...rest }: Row): Row => ({
     ...rest,
     ...('authorId' in rest ? { authorId: user(rest.authorId) } : {}),
     ...('reviewerId' in rest ? { reviewerId: user(rest.reviewerId) } : {}),
