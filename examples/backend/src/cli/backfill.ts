@@ -86,12 +86,13 @@ function printSummary(s: BackfillSummary, ms: number): void {
     pages: k!.pages,
     items: k!.items,
     skipped: k!.skipped,
-    'rows written': k!.records.pullRequests + k!.records.reviews + k!.records.issues + k!.records.commits,
+    'row writes': k!.records.pullRequests + k!.records.reviews + k!.records.issues + k!.records.commits,
     note: k!.alreadyImported ? 'already imported (--restart to import again)' : k!.resumedFromPage ? `resumed at page ${k!.resumedFromPage}` : '',
   }))
   console.table(rows)
   console.log(
-    `rows inserted or changed: ${s.records.pullRequests} pull requests, ${s.records.reviews} reviews, ${s.records.issues} issues, ${s.records.commits} commits; ${s.metricJobs} metric jobs`,
+    // A pull request's row is written again when its reviews set its first review time.
+    `writes that inserted or changed a row: ${s.records.pullRequests} pull requests, ${s.records.reviews} reviews, ${s.records.issues} issues, ${s.records.commits} commits; ${s.metricJobs} metric jobs`,
   )
   if (s.unmappedUsers.length) console.log(`not linked to a DevMetrics user: ${s.unmappedUsers.join(', ')}`)
 }
