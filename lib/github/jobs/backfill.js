@@ -173,7 +173,8 @@ async function backfillKind(kind, { ctx, db, octokit, owner, repo, registered, r
   let page = cursor.pagesDone
   const report = (extra) => ctx.onProgress && ctx.onProgress({ kind, page, pages: result.pages, items: result.items, records: result.records, ...extra })
 
-  for await (const response of octokit.paginate.iterator(route, { ...params, page: page + 1 })) {
+  const pages = octokit.paginate.iterator(route, { ...params, page: page + 1 })
+  for await (const response of emptyWhenNoBranch(kind, pages)) {
     ctx.signal?.throwIfAborted()
     page += 1
     let items = Array.isArray(response.data) ? response.data : []
@@ -212,6 +213,20 @@ async function backfillKind(kind, { ctx, db, octokit, owner, repo, registered, r
   result.finished = true
   report({ done: true })
   return result
+}
+
+/**
+ * The pages of a list; for commits, a default branch without commits (a repository created
+ * empty answers 404 for its branch; an empty repository 409, which octokit's paginator already
+ * turns into no page) is a list without pages.
+ */
+async function* emptyWhenNoBranch(kind, pages) {
+  try {
+    yield* pages
+  } catch (err) {
+    if (kind === 'commits' && err && err.code === 'GITHUB_NOT_FOUND') return
+    throw err
+  }
 }
 
 module.exports = backfill
