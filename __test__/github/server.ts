@@ -187,6 +187,11 @@ export class GitHubServer {
     if (this.violations.length > 0) throw new Error(`contract server violations:\n${this.violations.join('\n')}`)
   }
 
+  /** Completes a partial object into one valid against a GitHub schema (`'commit'`, `'pull-request-simple'`, …). */
+  fill(schema: string, partial?: unknown): Json {
+    return this.contract.fill(schema, partial)
+  }
+
   /** Revokes every installation token issued so far (they answer 401 from now on). */
   revokeInstallationTokens(): void {
     this.installationTokens.clear()
