@@ -187,6 +187,11 @@ export class GitHubServer {
     if (this.violations.length > 0) throw new Error(`contract server violations:\n${this.violations.join('\n')}`)
   }
 
+  /** Completes a partial object into one valid against a GitHub schema (`'commit'`, `'pull-request-simple'`, …). */
+  fill(schema: string, partial?: unknown): Json {
+    return this.contract.fill(schema, partial)
+  }
+
   /** Revokes every installation token issued so far (they answer 401 from now on). */
   revokeInstallationTokens(): void {
     this.installationTokens.clear()
@@ -660,18 +665,21 @@ export class GitHubServer {
     // Oldest first: parents before children (Kahn), ties by committer date.
     const inRange = new Set(ahead)
     const pending = new Map(ahead.map((s) => [s, (repo.commits.get(s) as WorldCommit).parents.filter((x) => inRange.has(x)).length]))
+    const children = new Map<string, string[]>()
+    for (const s of ahead) {
+      for (const parent of (repo.commits.get(s) as WorldCommit).parents) {
+        if (inRange.has(parent)) children.set(parent, [...(children.get(parent) ?? []), s])
+      }
+    }
     const ordered: WorldCommit[] = []
     let ready = ahead.filter((s) => pending.get(s) === 0)
     while (ready.length > 0) {
       ready.sort((a, b) => ((repo.commits.get(a) as WorldCommit).committer.date < (repo.commits.get(b) as WorldCommit).committer.date ? -1 : 1))
       const s = ready.shift() as string
       ordered.push(repo.commits.get(s) as WorldCommit)
-      for (const child of ahead) {
-        const c = repo.commits.get(child) as WorldCommit
-        if (c.parents.includes(s)) {
-          pending.set(child, (pending.get(child) as number) - 1)
-          if (pending.get(child) === 0) ready.push(child)
-        }
+      for (const child of children.get(s) ?? []) {
+        pending.set(child, (pending.get(child) as number) - 1)
+        if (pending.get(child) === 0) ready.push(child)
       }
     }
     // The merge base: the newest common ancestor.
