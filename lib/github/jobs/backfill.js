@@ -231,6 +231,8 @@ async function* emptyWhenNoBranch(kind, pages) {
 
 module.exports = backfill
 module.exports.backfill = backfill
+/** The github worker's job shape (lib/github/worker.js: `JOBS[kind].run(job, context)`). */
+module.exports.run = backfill
 module.exports.BACKFILL_KINDS = BACKFILL_KINDS
 module.exports.DEFAULT_SINCE = DEFAULT_SINCE
 module.exports.parseRepository = parseRepository
