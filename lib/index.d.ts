@@ -321,8 +321,10 @@ export declare function registerRepository(
 /** Queues a repository's backfill on the `github` queue (job id per repository and day). */
 export declare function queueBackfill(queue: Queue<any>, registered: { id: string; fullName: string }, since?: string, jobOptions?: JobOptions): Promise<any>
 
-/** Context of the `github` queue's jobs. */
-export type GitHubJobContext = DatabaseAccess & {
+/** Context of the `github` queue's jobs; without `pool` or `databaseUrl`, DATABASE_URL is used. */
+export type GitHubJobContext = {
+  pool?: { query(text: string, values?: unknown[]): Promise<{ rows: any[] }> }
+  databaseUrl?: string
   /** The GitHub client (`createGitHubClient`). */
   client: any
   /** A connected processor (backfill writes through it). */
