@@ -173,9 +173,11 @@ async function backfillKind(kind, { ctx, db, octokit, owner, repo, registered, r
   let page = cursor.pagesDone
   const report = (extra) => ctx.onProgress && ctx.onProgress({ kind, page, pages: result.pages, items: result.items, records: result.records, ...extra })
 
+  // An abort is honoured between pages only: a page fetched is written whole (with its pull
+  // requests' reviews) and recorded, so a resume never asks for it again.
+  ctx.signal?.throwIfAborted()
   const pages = octokit.paginate.iterator(route, { ...params, page: page + 1 })
   for await (const response of emptyWhenNoBranch(kind, pages)) {
-    ctx.signal?.throwIfAborted()
     page += 1
     let items = Array.isArray(response.data) ? response.data : []
     let reachedSince = false
@@ -193,7 +195,6 @@ async function backfillKind(kind, { ctx, db, octokit, owner, repo, registered, r
         for await (const reviews of octokit.paginate.iterator('GET /repos/{owner}/{repo}/pulls/{pull_number}/reviews', {
           owner, repo, pull_number: pr.number, per_page: PER_PAGE,
         })) {
-          ctx.signal?.throwIfAborted()
           const rr = await apply('reviews', reviews.data, pr)
           addRecords(result.records, rr.records)
           result.skipped += rr.skipped
