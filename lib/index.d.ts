@@ -331,6 +331,8 @@ export type GitHubJobContext = {
   processor?: WebhookProcessor
   /** Bull queue of metric jobs; backfill queues the metric jobs of what it wrote. */
   metricsQueue?: Queue<any>
+  /** The `github` queue: backfill queues a `commitStats` job per page of commits (their line counts). */
+  githubQueue?: Queue<any>
   /** winston-compatible logger. */
   logger?: { info(...a: unknown[]): void; warn(...a: unknown[]): void; error(...a: unknown[]): void }
   /** Stops a backfill between pages (what was written stays, the cursor says where to resume). */

@@ -188,6 +188,7 @@ async function backfillKind(kind, { ctx, db, octokit, owner, repo, registered, r
       items = kept
     }
     const r = await apply(kind, items)
+    if (kind === 'commits') await queueCommitStats(ctx, registered.id, `${owner}/${repo}`, items)
     addRecords(result.records, r.records)
     result.skipped += r.skipped
     if (kind === 'pulls') {
@@ -214,6 +215,21 @@ async function backfillKind(kind, { ctx, db, octokit, owner, repo, registered, r
   result.finished = true
   report({ done: true })
   return result
+}
+
+/**
+ * The commits list carries no line counts: with the `github` queue at hand (the github
+ * worker's context), a page's commits get a `commitStats` job, which asks GraphQL for the
+ * counts still unknown (one request per 100 commits) and skips the ones already known.
+ */
+async function queueCommitStats(ctx, repoId, repository, items) {
+  const queue = ctx.githubQueue
+  if (!queue || items.length === 0) return
+  const shas = items.map((c) => c.sha)
+  await queue.add(
+    { kind: 'commitStats', repoId, repository, shas },
+    { jobId: `commitStats:backfill:${repoId}:${shas[0]}`, attempts: 8, backoff: { type: 'exponential', delay: 5000 }, removeOnComplete: true, removeOnFail: 500 },
+  )
 }
 
 /**
