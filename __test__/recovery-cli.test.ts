@@ -71,6 +71,13 @@ test('backfill imports the history and ends with a summary; no progress bar when
   const rows = await env.db.pool.query('SELECT (SELECT count(*) FROM pull_requests)::int AS p, (SELECT count(*) FROM issues)::int AS i, (SELECT count(*) FROM commits)::int AS c')
   expect(rows.rows[0]).toEqual({ p: 1, i: 1, c: 1 })
   expect(out).not.toMatch(/█|░/)
+  const queue = new Bull('github', SHARED_REDIS_URL, { prefix: childEnv.QUEUE_PREFIX })
+  try {
+    const stats = (await queue.getJobs(['waiting'])).filter((j) => j.data.kind === 'commitStats')
+    expect(stats.map((j) => j.data.shas)).toEqual([['a'.repeat(40)]])
+  } finally {
+    await queue.close()
+  }
   const again = await run('backfill', 'acme/widgets', '--since', '30d')
   expect(again.out).toMatch(/already imported/)
 })

@@ -4,13 +4,14 @@
 // requests with their reviews, issues and default-branch commits updated since the date
 // (default 90 days), through the same upserts as webhooks, so the backend may be running.
 // In a terminal a progress bar shows pages, items and the rate; a summary ends it. Resumes
-// where an interrupted run stopped; a rate limit is waited out and the run goes on.
+// where an interrupted run stopped; a rate limit is waited out and the run goes on. The
+// commits' line counts are left to the github worker (a commitStats job per page of commits).
 import { SingleBar, Presets } from 'cli-progress'
 import { Queue } from 'bull'
 import { WebhookProcessor, runBackfill, parseSince, type BackfillSummary } from '@devmetrics/webhook-processor'
 import { loadConfig } from '../config'
 import { createQueues } from '../queues'
-import { githubFromEnv } from '../recovery'
+import { githubFromEnv, openGithubQueue } from '../recovery'
 import { parseArgs, fail, runCli } from './args'
 
 const USAGE = 'usage: npm run backfill -- owner/repo [--since 90d] [--restart]'
@@ -25,6 +26,8 @@ async function main(argv: string[]): Promise<number> {
   const config = loadConfig(process.env, ['--role=worker'])
   const processor = await WebhookProcessor.connect({ databaseUrl: config.databaseUrl, maxConnections: 2 })
   const queues = createQueues(config)
+  // Commit line counts: a commitStats job per page of commits, for the github worker.
+  const githubQueue = openGithubQueue(config)
   const bar = process.stdout.isTTY
     ? new SingleBar({ format: '{kind} |{bar}| page {page} · {items} items · {rate} items/s · {rows} rows', hideCursor: true }, Presets.shades_classic)
     : null
@@ -42,6 +45,7 @@ async function main(argv: string[]): Promise<number> {
             processor,
             databaseUrl: config.databaseUrl,
             metricsQueue: queues.metrics as unknown as Queue<any>,
+            githubQueue,
             onProgress: (p) => {
               const rows = p.records.pullRequests + p.records.reviews + p.records.issues + p.records.commits
               const rate = Math.round(p.items / Math.max(1, (Date.now() - started) / 1000))
@@ -72,7 +76,7 @@ async function main(argv: string[]): Promise<number> {
     }
   } finally {
     bar?.stop()
-    await Promise.allSettled([processor.close(), queues.close()])
+    await Promise.allSettled([processor.close(), queues.close(), githubQueue.close()])
   }
   printSummary(summary!, Date.now() - started)
   return 0
