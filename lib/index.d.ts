@@ -62,7 +62,72 @@ export interface ProcessingResult {
   metricJobs: MetricJob[]
   /** GitHub logins (or commit emails without a login) not linked to a user; bots are left out. */
   unmappedUsers: string[]
+  /**
+   * API work the delivery leaves for the `github` queue (docs/github-api.md): always
+   * reported; the worker queues them only when given a `githubQueue`. Re-derived for a
+   * duplicate, with the same job ids.
+   */
+  followUps: FollowUp[]
   timings: { parseMicros: number; dbMicros: number; totalMicros: number }
+}
+
+/** Fetch the line counts of a push's commits (GraphQL, up to 100 a request). */
+export interface CommitStatsFollowUp {
+  kind: 'commitStats'
+  /** Bull jobId, `commitStats:<repoId>:<deliveryId>`: a redelivery adds no second job. */
+  jobId: string
+  /** DevMetrics repository id. */
+  repoId: string
+  /** `owner/name`. */
+  repository: string
+  /** The commits, sorted and unique. */
+  shas: string[]
+  before: null
+  after: null
+}
+
+/** Insert the commits of `before...after` that a truncated push (2048 listed) left out. */
+export interface CompletePushFollowUp {
+  kind: 'completePush'
+  /** Bull jobId, `completePush:<repoId>:<before>:<after>`. */
+  jobId: string
+  repoId: string
+  repository: string
+  /**
+   * The commits the payload listed. The job fetches the counts of the whole range after
+   * completing it (so no commitStats follow-up comes with it), or of these alone when
+   * GitHub no longer has the range.
+   */
+  shas: string[]
+  before: string
+  after: string
+}
+
+/** One job for the `github` queue; queue it with `jobId` as Bull's jobId. */
+export type FollowUp = CommitStatsFollowUp | CompletePushFollowUp
+
+/** What applyCommitStats wrote. */
+export interface CommitStatsResult {
+  /** Commits whose counts were written (`statsFetchedAt` set). */
+  updated: number
+  /** Commits GitHub could not resolve: `statsMissing` set (and `statsFetchedAt`), never asked for again. */
+  missing: number
+  /** Answers for commits the repository has no row for (nothing written). */
+  unknown: number
+  /** Developer and team metric jobs of the updated commits' authors and dates. */
+  metricJobs: MetricJob[]
+}
+
+/** What completePush wrote for one compare page. */
+export interface CompletePushResult {
+  /** Commits the table lacked, now inserted. */
+  inserted: number
+  /** Metric jobs of the page's commits' authors and dates. */
+  metricJobs: MetricJob[]
+  /** The page's commits whose line counts are still unknown: the commitStats work to queue. */
+  shasNeedingStats: string[]
+  /** Commit authors not linked to a user. */
+  unmappedUsers: string[]
 }
 
 /** Hits and misses of one user-mapping cache tier. */
@@ -164,6 +229,16 @@ export declare class WebhookProcessor {
    * someone else: CONSTRAINT_VIOLATION.
    */
   linkGithubUser(userId: string, github: GithubAccount): Promise<LinkResult>
+  /**
+   * Writes GitHub's GraphQL answer of commit line counts (aliases `c<sha>`: `object(oid:)`
+   * `... on Commit { oid additions deletions changedFilesIfAvailable }`) in one statement.
+   * INVALID_PAYLOAD for an answer it cannot trust (nothing written); UNKNOWN_REPOSITORY.
+   */
+  applyCommitStats(repoId: string, responseText: string | Buffer): Promise<CommitStatsResult>
+  /** Inserts the commits of one compare page (JSON text) that the repository lacks, mapped like a push's. Idempotent. */
+  completePush(repoId: string, compareText: string | Buffer): Promise<CompletePushResult>
+  /** Of `shas`, those of the repository whose line counts are still unknown, sorted. */
+  commitsLackingStats(repoId: string, shas: string[]): Promise<string[]>
   /** Counts by status and error code, cache hits and misses per tier, latency percentiles. */
   stats(): ProcessorStats
   /** Waits for in-flight calls and closes the pool; later calls reject PROCESSOR_CLOSED. */
@@ -210,6 +285,12 @@ export interface WorkerOptions {
   maxConnections?: number
   /** The Bull queue metric jobs go to (data `{ kind, id, date, deliveryId }`, jobId from the result). */
   metricsQueue?: Queue
+  /**
+   * The Bull `github` queue the result's followUps go to (data `{ kind, repoId, repository,
+   * shas, before, after, deliveryId }`, jobId the follow-up's, githubJobOptions). Without it
+   * follow-ups are not queued: the API features are off. See docs/github-api.md.
+   */
+  githubQueue?: Queue
   /** Jobs processed at once by this worker. Default 5. */
   concurrency?: number
   /** Where completions (with timing) and failures (with context) are logged. Default: warnings and errors to the console. */
@@ -228,6 +309,8 @@ export interface WorkerCounters {
   /** Jobs sent straight to the failed set (non-retryable error). */
   discarded: number
   metricJobsQueued: number
+  /** Follow-ups added to the github queue (adds Bull dropped as duplicates included). */
+  followUpsQueued: number
   byStatus: { processed: number; duplicate: number; ignored: number }
   failuresByCode: Partial<Record<ErrorCode, number>>
 }

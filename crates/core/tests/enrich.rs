@@ -110,9 +110,15 @@ async fn a_push_of_2048_commits_is_completed_unless_it_opened_the_branch() {
     let kinds: Vec<_> = result.follow_ups.iter().map(|f| f.kind).collect();
     assert_eq!(
         kinds,
-        [FollowUpKind::CommitStats, FollowUpKind::CompletePush]
+        [FollowUpKind::CompletePush],
+        "one job for the range, counts included"
     );
-    let complete = &result.follow_ups[1];
+    let complete = &result.follow_ups[0];
+    assert_eq!(
+        complete.shas.len(),
+        2048,
+        "the listed commits, for a range GitHub lost"
+    );
     assert_eq!(complete.before.as_deref(), Some(sha(999_999_999).as_str()));
     assert_eq!(complete.after.as_deref(), Some(sha(2048).as_str()));
     assert_eq!(

@@ -40,15 +40,16 @@ pub struct FollowUp {
     pub repo_id: String,
     /// `owner/name`, as the payload names the repository.
     pub repository: String,
-    /// CommitStats: the commits to fetch counts for, sorted, unique. Empty otherwise.
+    /// The commits the push listed, sorted, unique: CommitStats fetches their counts;
+    /// CompletePush fetches them only if GitHub no longer has the range.
     pub shas: Vec<String>,
     /// CompletePush: the range's ends.
     pub before: Option<String>,
     pub after: Option<String>,
 }
 
-/// The follow-ups of a push: counts for the commits it lists, and the completion of a
-/// truncated one. None for a push without commits (tag pushes, branch deletes) or whose
+/// The follow-up of a push: counts for the commits it lists, or, for a truncated push, the
+/// completion of its range (whose job then asks for the counts of the whole range). None for a push without commits (tag pushes, branch deletes) or whose
 /// payload names no `repository.full_name` (nothing to ask GitHub about). A truncated push
 /// with an all-zero `before` (a new branch) has no range: the listed commits stand.
 pub fn of_push<'a>(event: &PushEvent<'a>, repo: &RepoInfo, delivery_id: &str) -> Vec<FollowUp> {
@@ -64,28 +65,31 @@ pub fn of_push<'a>(event: &PushEvent<'a>, repo: &RepoInfo, delivery_id: &str) ->
     if shas.is_empty() {
         return Vec::new();
     }
-    let mut follow_ups = vec![FollowUp {
-        kind: FollowUpKind::CommitStats,
-        job_id: format!("commitStats:{}:{delivery_id}", repo.id),
-        repo_id: repo.id.clone(),
-        repository: repository.to_owned(),
-        shas: shas.into_iter().map(str::to_owned).collect(),
-        before: None,
-        after: None,
-    }];
+    let shas: Vec<String> = shas.into_iter().map(str::to_owned).collect();
     let real = |s: Option<&'a str>| s.filter(|s| is_commit_sha(s) && s.bytes().any(|b| b != b'0'));
     if event.commits.len() >= PUSH_COMMIT_LIMIT {
         if let (Some(before), Some(after)) = (real(event.before), real(event.after)) {
-            follow_ups.push(FollowUp {
+            // The range holds the listed commits too: its job fetches all their counts
+            // afterwards (or the listed ones', should GitHub no longer have the range), so
+            // no second job asks for the same commits.
+            return vec![FollowUp {
                 kind: FollowUpKind::CompletePush,
                 job_id: format!("completePush:{}:{before}:{after}", repo.id),
                 repo_id: repo.id.clone(),
                 repository: repository.to_owned(),
-                shas: Vec::new(),
+                shas,
                 before: Some(before.to_owned()),
                 after: Some(after.to_owned()),
-            });
+            }];
         }
     }
-    follow_ups
+    vec![FollowUp {
+        kind: FollowUpKind::CommitStats,
+        job_id: format!("commitStats:{}:{delivery_id}", repo.id),
+        repo_id: repo.id.clone(),
+        repository: repository.to_owned(),
+        shas,
+        before: None,
+        after: None,
+    }]
 }
