@@ -341,3 +341,51 @@ export declare const webhookQueueSettings: NonNullable<QueueOptions['settings']>
 
 /** The backoff strategy: delay (default 2000 ms, or options.baseDelayMs) · 2^(attempts made − 1); −1 for non-retryable errors. */
 export declare function webhookBackoff(attemptsMade: number, err: unknown, options?: { baseDelayMs?: number }): number
+
+/** Options of createGitHubWorker. */
+export interface GitHubWorkerOptions {
+  /** The GitHub client (createGitHubClient); jobs use `client.forOwner(owner)`. */
+  client: { forOwner(owner: string): unknown }
+  /** A connected processor (the worker will not close it)… */
+  processor?: WebhookProcessor
+  /** …or a database URL: the worker connects its own processor and closes it. */
+  databaseUrl?: string
+  /** Pool size of a processor the worker connects. Default: `concurrency`. */
+  maxConnections?: number
+  /** The Bull queue the metric jobs of fetched counts and completed commits go to. */
+  metricsQueue?: Queue
+  /** Jobs processed at once. Default 2 (GitHub's secondary limits punish bursts). */
+  concurrency?: number
+  /** Where completions, delays and failures are logged. Default: warnings and errors to the console. */
+  logger?: WorkerLogger
+}
+
+/** Counters of a github worker since it started. */
+export interface GitHubWorkerCounters {
+  completed: number
+  /** Failed attempts, retried or not. */
+  failed: number
+  retried: number
+  discarded: number
+  /** Jobs put back with the delay a rate limit asked for (no attempt spent). */
+  delayed: number
+  metricJobsQueued: number
+  byKind: Record<string, { completed: number; failed: number; delayed: number }>
+}
+
+/** A running github worker. */
+export interface GitHubWorker {
+  health(): { status: 'running' | 'closing'; queue: string; concurrency: number; active: number; counters: GitHubWorkerCounters }
+  /** Stops taking jobs, waits for the active ones, closes what the worker created (not the queues). */
+  close(): Promise<void>
+}
+
+/**
+ * Runs the `github` queue: one module per job kind (commitStats, completePush). A
+ * rate-limited job is re-queued with GitHub's delay and spends no attempt; 5xx and timeouts
+ * are retried with githubJobOptions' backoff; what cannot succeed is discarded.
+ */
+export declare function createGitHubWorker(queue: Queue, options: GitHubWorkerOptions): GitHubWorker
+
+/** Job options of the github queue: 8 attempts, exponential backoff from 15 s, completed jobs kept 7 days (their ids dedupe redeliveries), removeOnFail 500. */
+export declare const githubJobOptions: JobOptions

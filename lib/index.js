@@ -186,6 +186,7 @@ async function migrate(databaseUrl) {
 }
 
 const worker = require('./worker')
+const githubWorker = require('./github/worker')
 const { redactCredentials } = require('./redact')
 
 module.exports = {
@@ -193,6 +194,8 @@ module.exports = {
   webhookJobOptions: worker.webhookJobOptions,
   webhookQueueSettings: worker.webhookQueueSettings,
   webhookBackoff: worker.webhookBackoff,
+  createGitHubWorker: githubWorker.createGitHubWorker,
+  githubJobOptions: githubWorker.githubJobOptions,
   WebhookProcessor,
   WebhookProcessingError,
   ERROR_CODES,

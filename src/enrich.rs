@@ -33,7 +33,8 @@ pub struct CommitStatsResult {
     pub updated: u32,
     /// Commits GitHub could not resolve, marked `statsMissing`; never asked for again.
     pub missing: u32,
-    /// Answers for commits the repository has no row for (nothing written).
+    /// Answers for commits the repository has no row for, or `null` for a commit whose counts
+    /// were fetched before (kept): nothing written for them.
     pub unknown: u32,
     /// Metric jobs of the updated commits' authors and dates, for the metrics queue.
     pub metric_jobs: Vec<MetricJob>,

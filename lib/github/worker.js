@@ -6,7 +6,8 @@
 // Bull with githubJobOptions' backoff; what no retry can fix is discarded. Each job kind is
 // one module under ./jobs, found in JOBS by the job's `kind`.
 
-const { WebhookProcessingError, toProcessingError } = require('../errors')
+const { WebhookProcessingError } = require('../errors')
+const { toGitHubError } = require('./errors')
 const { redactCredentials } = require('../redact')
 const { githubJobOptions } = require('./job-options')
 
@@ -102,7 +103,8 @@ function createGitHubWorker(queue, options) {
         logger.warn('github job delayed by a rate limit', { ...context, delayMs })
         return { delayed: true, delayMs }
       }
-      const error = thrown instanceof WebhookProcessingError || (thrown && typeof thrown.retryable === 'boolean' && thrown.code) ? thrown : toProcessingError(thrown)
+      // Coded errors pass through; anything else (a dropped connection) is GITHUB_UNAVAILABLE, retried.
+      const error = toGitHubError(thrown)
       const exhausted = attempt >= attempts
       if (!error.retryable) {
         job.discard()

@@ -216,6 +216,14 @@ async fn line_counts_land_in_one_batch_and_an_unresolvable_commit_is_marked() {
             (MetricKind::Team, team, "2024-03-04".to_owned()),
         ]
     );
+    // GitHub later loses a commit it answered before: its counts stay.
+    let later = stats_answer(&[(sha(1), None)]);
+    let outcome = processor
+        .apply_commit_stats(&repo_id, later.as_bytes())
+        .await
+        .unwrap();
+    assert_eq!((outcome.updated, outcome.missing, outcome.unknown), (0, 0, 1));
+    assert_eq!(stats_row(&db, 1).await, (120, 7, 9, true, false));
     assert!(
         processor
             .commits_lacking_stats(&repo_id, &all)

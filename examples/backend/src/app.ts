@@ -15,6 +15,7 @@ import {
   WebhookProcessingError,
   WebhookProcessor,
   WebhookWorker,
+  GitHubClientOptions,
 } from '@devmetrics/webhook-processor'
 import type Bull from 'bull'
 import { BackendConfig, redact } from './config'
@@ -24,6 +25,7 @@ import { createQueues, failuresKey, Queues } from './queues'
 import { RepositoryDirectory } from './repositories'
 import { webhookRouter } from './routes/webhooks'
 import { collectStats } from './stats'
+import { GitHubSide, observeGitHub, setupGitHub } from './github'
 
 export interface Backend {
   config: BackendConfig
@@ -35,6 +37,8 @@ export interface Backend {
   /** This process's worker; null for role=api. */
   worker: WebhookWorker | null
   processor: WebhookProcessor | null
+  /** The github queue and its worker (docs/github-api.md); null when no GitHub credentials are configured. */
+  github: GitHubSide | null
   logger: Logger
   /** Starts HTTP on config.host:config.port (0: a free port). */
   listen(): Promise<{ port: number; url: string }>
@@ -46,6 +50,8 @@ export interface BackendOptions {
   logger?: Logger
   /** Called after the backend's own handling of a job that will not be retried (the seed's alert). */
   onPermanentFailure?: (job: Bull.Job<WebhookJobData>, error: WebhookProcessingError) => unknown
+  /** GitHub client options; default from the environment (githubOptionsFromEnv), null: API off. */
+  githubClientOptions?: GitHubClientOptions | null
 }
 
 function basicAuth(user: string, password: string) {
@@ -86,6 +92,9 @@ export async function createBackend(config: BackendConfig, options: BackendOptio
 
   let processor: WebhookProcessor | null = null
   let worker: WebhookWorker | null = null
+  let github: GitHubSide | null = null
+  const gitHubSide = (p: WebhookProcessor | null) =>
+    setupGitHub(config, { logger, processor: p, metricsQueue: queues.metrics, clientOptions: options.githubClientOptions })
   if (config.role !== 'api') {
     try {
       processor = await WebhookProcessor.connect({
@@ -98,9 +107,11 @@ export async function createBackend(config: BackendConfig, options: BackendOptio
       await Promise.allSettled([queues.close(), pool.end()])
       throw err
     }
+    github = gitHubSide(processor)
     worker = createWebhookWorker(queues.webhooks, {
       processor,
       metricsQueue: queues.metrics,
+      githubQueue: github?.queue,
       concurrency: config.concurrency,
       logger,
       async onPermanentFailure(job, error) {
@@ -119,7 +130,10 @@ export async function createBackend(config: BackendConfig, options: BackendOptio
       },
     })
     metrics.observeWorker(queues.webhooks, worker)
+  } else {
+    github = gitHubSide(null)
   }
+  if (github) observeGitHub(metrics.registry, github)
 
   const app = express()
   app.disable('x-powered-by')
@@ -147,7 +161,7 @@ export async function createBackend(config: BackendConfig, options: BackendOptio
   })
 
   app.get('/api/webhooks/stats', async (_req, res) => {
-    res.json(await collectStats(queues, pool, worker))
+    res.json({ ...(await collectStats(queues, pool, worker)), github: github ? await github.stats() : null })
   })
 
   app.get('/metrics', async (_req, res) => {
@@ -161,6 +175,7 @@ export async function createBackend(config: BackendConfig, options: BackendOptio
       queues: [
         new BullAdapter(queues.webhooks, { description: 'GitHub deliveries; the failed tab is the dead letter set (npm run replay)' }),
         new BullAdapter(queues.metrics, { description: 'metric recomputations queued by the worker' }),
+        ...(github ? [new BullAdapter(github.queue, { description: 'GitHub API work: commit line counts, truncated pushes' })] : []),
       ],
       serverAdapter: board,
     })
@@ -186,6 +201,7 @@ export async function createBackend(config: BackendConfig, options: BackendOptio
     metrics,
     worker,
     processor,
+    github,
     logger,
     listen() {
       return new Promise((resolve, reject) => {
@@ -218,6 +234,7 @@ export async function createBackend(config: BackendConfig, options: BackendOptio
           await stopped
         }
         if (worker) await worker.close() // stops taking jobs, finishes the active ones
+        if (github) await github.close()
         if (processor) await processor.close()
         await queues.close()
         await pool.end()

@@ -10,6 +10,7 @@
 
 const { metricJobOptions } = require('../../worker')
 const { WebhookProcessingError } = require('../../errors')
+const { redactCredentials } = require('../../redact')
 
 /** Commits per GraphQL request (GitHub's node limit per connection is 100; one alias is one node). */
 const COMMITS_PER_REQUEST = 100
@@ -31,12 +32,23 @@ function splitRepository(repository) {
   return { owner, name }
 }
 
+/** Adds jobs to a queue; a failure is retryable (the rows are written, a retry queues the jobs again). */
+async function addRetryably(queue, jobs, what) {
+  try {
+    await queue.addBulk(jobs)
+  } catch (err) {
+    throw new WebhookProcessingError('DATABASE_UNAVAILABLE', `${what} not queued: ${redactCredentials(String(err && err.message))}`, { cause: err })
+  }
+}
+
 /** Queues metric jobs on the metrics queue, as the webhook worker does. */
 async function queueMetricJobs(metricsQueue, metricJobs, deliveryId) {
   if (!metricsQueue || metricJobs.length === 0) return 0
-  await metricsQueue.addBulk(
-    metricJobs.map((m) => ({ data: { kind: m.kind, id: m.id, date: m.date, deliveryId: deliveryId ?? null }, opts: { ...metricJobOptions, jobId: m.jobId } })),
-  )
+  const jobs = metricJobs.map((m) => ({
+    data: { kind: m.kind, id: m.id, date: m.date, deliveryId: deliveryId ?? null },
+    opts: { ...metricJobOptions, jobId: m.jobId },
+  }))
+  await addRetryably(metricsQueue, jobs, 'metric jobs')
   return metricJobs.length
 }
 
@@ -60,17 +72,15 @@ async function run(job, { processor, client, metricsQueue }) {
     done.requests++
     const response = await octokit.request('POST /graphql', { query: commitStatsQuery(batch), variables: { owner, name, ...variables } })
     const body = typeof response.data === 'string' ? response.data : JSON.stringify(response.data)
-    const errors = (response.data && response.data.errors) || []
-    const unexpected = errors.filter((e) => e && e.type !== 'NOT_FOUND')
-    if (unexpected.length > 0 || (response.data && response.data.data && response.data.data.repository === null)) {
-      // NOT_FOUND on a commit alias is an answer (the addon marks it); anything else is not.
-      const repositoryGone = response.data.data && response.data.data.repository === null
-      throw new WebhookProcessingError(
-        repositoryGone ? 'UNKNOWN_REPOSITORY' : 'DATABASE_ERROR',
-        repositoryGone
-          ? `GitHub does not resolve ${owner}/${name}`
-          : `GraphQL errors: ${unexpected.map((e) => String(e.type ?? e.message)).join(', ').slice(0, 200)}`,
-      )
+    const answer = response.data || {}
+    const errors = Array.isArray(answer.errors) ? answer.errors : []
+    if (answer.data && answer.data.repository === null) {
+      throw new WebhookProcessingError('GITHUB_NOT_FOUND', `GitHub does not resolve the repository ${owner}/${name}`)
+    }
+    // NOT_FOUND on a commit's alias is an answer (the addon marks the commit); anything else is not.
+    const unexpected = errors.filter((e) => !e || e.type !== 'NOT_FOUND')
+    if (unexpected.length > 0) {
+      throw new WebhookProcessingError('GITHUB_ERROR', `GraphQL errors: ${unexpected.map((e) => String((e && (e.type ?? e.message)) ?? e)).join(', ').slice(0, 200)}`)
     }
     const outcome = await processor.applyCommitStats(repoId, body)
     done.updated += outcome.updated
@@ -80,4 +90,4 @@ async function run(job, { processor, client, metricsQueue }) {
   return done
 }
 
-module.exports = { run, commitStatsQuery, COMMITS_PER_REQUEST, queueMetricJobs }
+module.exports = { run, commitStatsQuery, COMMITS_PER_REQUEST, queueMetricJobs, addRetryably }

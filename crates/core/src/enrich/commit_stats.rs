@@ -28,7 +28,8 @@ pub struct CommitStatsOutcome {
     pub updated: u32,
     /// Commits GitHub could not resolve, now marked `statsMissing`.
     pub missing: u32,
-    /// Entries of the answer with no row in the repository (nothing written for them).
+    /// Entries of the answer with no row in the repository, or answered `null` for a commit
+    /// whose counts were fetched before (kept): nothing written for them.
     pub unknown: u32,
     /// Developer and team metric jobs of the updated commits' authors and dates.
     pub metric_jobs: Vec<MetricJob>,
@@ -143,6 +144,8 @@ SET additions = CASE WHEN u.missing THEN c.additions ELSE u.additions END,
 FROM UNNEST($3::text[], $4::int4[], $5::int4[], $6::int4[], $7::bool[])
      AS u(sha, additions, deletions, files, missing)
 WHERE c."repoId" = $1 AND c.sha = u.sha
+  -- A commit GitHub no longer resolves keeps the counts it gave before.
+  AND NOT (u.missing AND c."statsFetchedAt" IS NOT NULL AND NOT c."statsMissing")
 RETURNING u.missing, c."authorId", c."committedAt",
           ARRAY(SELECT tm."teamId" FROM team_members tm WHERE tm."userId" = c."authorId")"#;
 
