@@ -1,6 +1,7 @@
 // Types of @devmetrics/webhook-processor's main entry (lib/index.js). Hand-written: napi
 // regenerates ../index.d.ts for the native layer, which this package wraps.
 import type { Job, JobOptions, Queue, QueueOptions } from 'bull'
+import type { GitHubClient } from './github/client'
 
 /** One queued webhook delivery, as the endpoint puts it in the Bull job. */
 export interface WebhookJobData {
@@ -197,6 +198,11 @@ export type ErrorCode =
   | 'DATABASE_UNAVAILABLE'
   | 'DATABASE_ERROR'
   | 'PROCESSOR_CLOSED'
+  | 'GITHUB_RATE_LIMITED'
+  | 'GITHUB_UNAVAILABLE'
+  | 'GITHUB_NOT_FOUND'
+  | 'GITHUB_AUTH'
+  | 'GITHUB_ERROR'
 
 /** Every error this package throws. `retryable` says whether a later attempt can succeed. */
 export declare class WebhookProcessingError extends Error {
@@ -345,7 +351,7 @@ export declare function webhookBackoff(attemptsMade: number, err: unknown, optio
 /** Options of createGitHubWorker. */
 export interface GitHubWorkerOptions {
   /** The GitHub client (createGitHubClient); jobs use `client.forOwner(owner)`. */
-  client: { forOwner(owner: string): unknown }
+  client: GitHubClient
   /** A connected processor (the worker will not close it)… */
   processor?: WebhookProcessor
   /** …or a database URL: the worker connects its own processor and closes it. */
@@ -389,3 +395,16 @@ export declare function createGitHubWorker(queue: Queue, options: GitHubWorkerOp
 
 /** Job options of the github queue: 8 attempts, exponential backoff from 15 s, completed jobs kept 7 days (their ids dedupe redeliveries), removeOnFail 500. */
 export declare const githubJobOptions: JobOptions
+
+// GitHub's API (lib/github/): the client, its options and errors; see docs/github-api.md.
+export {
+  createGitHubClient,
+  githubOptionsFromEnv,
+  type GitHubClient,
+  type GitHubClientOptions,
+  type GitHubClientStats,
+  type GitHubRateLimitSeen,
+  type GitHubOctokit,
+  type GitHubHook,
+  type GitHubError,
+} from './github/client'

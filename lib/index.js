@@ -188,6 +188,8 @@ async function migrate(databaseUrl) {
 const worker = require('./worker')
 const githubWorker = require('./github/worker')
 const { redactCredentials } = require('./redact')
+const { createGitHubClient } = require('./github/client')
+const { githubOptionsFromEnv } = require('./github/config')
 
 module.exports = {
   createWebhookWorker: worker.createWebhookWorker,
@@ -205,4 +207,6 @@ module.exports = {
   closeDefaultProcessor,
   inspectWebhook,
   migrate,
+  createGitHubClient,
+  githubOptionsFromEnv,
 }
