@@ -25,6 +25,9 @@ import type { WorldCommit, WorldRepository } from './github/world'
 
 const TOKEN = 'enrich-test-token'
 
+/** Delays and retried failures are expected in these tests: kept out of the console. */
+const quiet = { info() {}, warn() {}, error() {} }
+
 let db: TestDatabase
 let processor: WebhookProcessor
 let gh: GitHubServer
@@ -72,6 +75,7 @@ function pipeline(opts: { clientOptions?: Record<string, unknown>; processorFor?
     client,
     processor: opts.processorFor ? opts.processorFor(processor) : processor,
     metricsQueue: githubMetrics,
+    logger: quiet,
   })
   closers.push(() => webhookWorker.close(), () => githubWorker.close())
   return { webhooks, github, githubMetrics, client, webhookWorker, githubWorker }

@@ -4,14 +4,16 @@
 // queue (API off) the webhook path is what it was.
 import { randomUUID } from 'node:crypto'
 import Bull from 'bull'
-import { createWebhookWorker, webhookJobOptions, webhookQueueSettings, WebhookJobData, WebhookProcessor } from '../lib'
-import { githubJobOptions } from '../lib/github/job-options'
+import { createWebhookWorker, githubJobOptions, webhookJobOptions, webhookQueueSettings, WebhookJobData, WebhookProcessor } from '../lib'
 import { createTestDatabase, insertRepository, TestDatabase } from './helpers/db'
 import { pushPayload, shaOf } from './helpers/pushes'
 import { SHARED_REDIS_URL, testPrefix } from './helpers/redis'
 
 const REPO_GITHUB_ID = 90210
 const FULL_NAME = 'octo-org/enriched'
+
+/** Failures are expected in these tests: kept out of the console. */
+const quiet = { info() {}, warn() {}, error() {} }
 
 let db: TestDatabase
 let processor: WebhookProcessor
@@ -96,7 +98,7 @@ test('a github queue that cannot take the follow-ups fails the attempt as retrya
   const webhooks = queue('webhooks-c')
   const broken = new Bull('github-c', SHARED_REDIS_URL, { prefix: `${prefix}github-c` })
   await broken.close() // adds now reject
-  const worker = createWebhookWorker(webhooks, { processor, githubQueue: broken })
+  const worker = createWebhookWorker(webhooks, { processor, githubQueue: broken, logger: quiet })
   const delivery = push(2)
   const added = await webhooks.add(delivery, { ...webhookJobOptions, backoff: { type: 'fixed', delay: 1 } })
   await expect(added.finished()).rejects.toThrow(/follow-ups not queued/)
