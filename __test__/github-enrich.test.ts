@@ -261,3 +261,27 @@ test('502s past the client retries fail the attempt as retryable; Bull retries i
   expect((await github.getJob(job.id))?.attemptsMade).toBe(1) // one failed attempt, then success
   expect(githubWorker.health().counters).toMatchObject({ retried: 1, discarded: 0 })
 })
+
+test('a job no retry can fix (unknown kind, bad SHAs, a repository GitHub does not resolve) is discarded after one attempt', async () => {
+  const { repoId } = await repository()
+  const { github, githubWorker } = pipeline()
+  const add = (data: Record<string, unknown>) => github.add(data, { ...githubJobOptions, jobId: `bad-${randomUUID()}` })
+  const jobs = [
+    await add({ kind: 'fetchEverything', repoId, repository: 'acme/x' }),
+    await add({ kind: 'commitStats', repoId, repository: 'acme/x', shas: ['not-a-sha'] }),
+    await add({ kind: 'completePush', repoId, repository: 'acme', before: 'a'.repeat(40), after: 'b'.repeat(40) }),
+  ]
+  gh.world.addRepository({ owner: 'acme', name: 'gone' })
+  await db.pool.query(`INSERT INTO commits (id, "repoId", sha, message, "authorName", "authorEmail", "committedAt") VALUES ($1, $2, $3, 'm', 'n', 'e', now())`, [randomUUID(), repoId, 'e'.repeat(40)])
+  jobs.push(await add({ kind: 'commitStats', repoId, repository: 'acme/not-there', shas: ['e'.repeat(40)] }))
+  const codes = []
+  for (const job of jobs) {
+    await expect(job.finished()).rejects.toBeDefined()
+    const failed = await github.getJob(job.id)
+    expect(failed?.attemptsMade).toBe(1)
+    codes.push(failed?.failedReason)
+  }
+  expect(githubWorker.health().counters).toMatchObject({ discarded: 4, retried: 0 })
+  expect(codes[0]).toMatch(/unknown github job kind/)
+  expect(codes[3]).toMatch(/does not resolve the repository acme\/not-there/)
+})

@@ -128,3 +128,27 @@ test('without a github queue (API off) a push is processed as before and nothing
   expect(rows[0].n).toBeGreaterThanOrEqual(3) // counts unknown, not zero
   await worker.close()
 })
+
+test('the API-answer methods refuse bad arguments and untrustworthy answers with documented codes, writing nothing', async () => {
+  const shas = [shaOf('args', 1), shaOf('args', 2)]
+  const delivery = push(0)
+  const body = JSON.parse(delivery.payload as string)
+  body.commits = shas.map((id) => ({ id, message: 'm', timestamp: '2024-01-01T00:00:00Z', author: { name: 'N', email: 'n@example.com' }, added: [], removed: [], modified: [] }))
+  await processor.process({ ...delivery, payload: JSON.stringify(body) })
+
+  const codeOf = (p: Promise<unknown>) => p.then(() => 'resolved', (e) => e.code)
+  expect(await codeOf(processor.applyCommitStats(42 as never, '{}'))).toBe('INVALID_JOB')
+  expect(await codeOf(processor.applyCommitStats(repoId, { data: {} } as never))).toBe('INVALID_JOB')
+  expect(await codeOf(processor.completePush('', '[]'))).toBe('INVALID_JOB')
+  expect(await codeOf(processor.commitsLackingStats(repoId, 'abc' as never))).toBe('INVALID_JOB')
+  const half = `{"data":{"repository":{"c${shas[0]}":{"oid":"${shas[0]}","additions":5,"deletions":1},"c${shas[1]}":{"oid":"${shas[1]}","additions":-1`
+  expect(await codeOf(processor.applyCommitStats(repoId, half))).toBe('INVALID_PAYLOAD')
+  expect(await codeOf(processor.applyCommitStats(repoId, Buffer.from('{"data":{"repository":null}}')))).toBe('INVALID_PAYLOAD')
+  expect(await codeOf(processor.completePush(repoId, '{"message":"Not Found"}'))).toBe('INVALID_PAYLOAD')
+  expect(await codeOf(processor.applyCommitStats('no-such-repository', '{"data":{"repository":{}}}'))).toBe('UNKNOWN_REPOSITORY')
+  expect(await processor.commitsLackingStats(repoId, shas)).toEqual([...shas].sort())
+
+  const ok = `{"data":{"repository":{"c${shas[0]}":{"oid":"${shas[0]}","additions":5,"deletions":1,"changedFilesIfAvailable":2},"c${shas[1]}":null}}}`
+  expect(await processor.applyCommitStats(repoId, Buffer.from(ok))).toMatchObject({ updated: 1, missing: 1, unknown: 0 })
+  expect(await processor.commitsLackingStats(repoId, shas)).toEqual([])
+})
