@@ -58,7 +58,10 @@ export interface CommitStatsResult {
   updated: number
   /** Commits GitHub could not resolve, marked `statsMissing`; never asked for again. */
   missing: number
-  /** Answers for commits the repository has no row for (nothing written). */
+  /**
+   * Answers for commits the repository has no row for, or `null` for a commit whose counts
+   * were fetched before (kept): nothing written for them.
+   */
   unknown: number
   /** Metric jobs of the updated commits' authors and dates, for the metrics queue. */
   metricJobs: Array<MetricJob>
@@ -89,7 +92,10 @@ export interface FollowUp {
   repoId: string
   /** `owner/name`. */
   repository: string
-  /** commitStats: the commits, sorted and unique. Empty for completePush. */
+  /**
+   * The commits the push listed, sorted and unique (completePush: fetched only if
+   * GitHub no longer has the range; the range's counts follow its completion).
+   */
   shas: Array<string>
   /** completePush: the range's ends. */
   before?: string
