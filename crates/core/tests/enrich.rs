@@ -11,9 +11,12 @@ use serde_json::{json, Value};
 
 const REPO: i64 = 5151;
 
-/// A GraphQL answer: `entries` of (sha, Some((additions, deletions, changed files))) or
-/// None for a commit GitHub cannot resolve.
-fn stats_answer(entries: &[(String, Option<(i64, i64, Option<i64>)>)]) -> String {
+/// One commit's answer: (sha, Some((additions, deletions, changed files))), or None for a
+/// commit GitHub cannot resolve.
+type Answer = (String, Option<(i64, i64, Option<i64>)>);
+
+/// A GraphQL answer of `entries`.
+fn stats_answer(entries: &[Answer]) -> String {
     let mut repository = serde_json::Map::new();
     for (s, counts) in entries {
         let node = match counts {
@@ -222,7 +225,10 @@ async fn line_counts_land_in_one_batch_and_an_unresolvable_commit_is_marked() {
         .apply_commit_stats(&repo_id, later.as_bytes())
         .await
         .unwrap();
-    assert_eq!((outcome.updated, outcome.missing, outcome.unknown), (0, 0, 1));
+    assert_eq!(
+        (outcome.updated, outcome.missing, outcome.unknown),
+        (0, 0, 1)
+    );
     assert_eq!(stats_row(&db, 1).await, (120, 7, 9, true, false));
     assert!(
         processor
