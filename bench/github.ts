@@ -94,15 +94,14 @@ async function main(): Promise<void> {
       if (result.status !== 'processed') throw new Error(`push not processed: ${JSON.stringify(result)}`)
 
       const client = createGitHubClient({ token: TOKEN, baseUrl: gh.url })
-      const worker = createGitHubWorker(github, { client, processor, metricsQueue: metrics })
+      // A Bull instance takes one handler: each scenario's worker gets its own on the same queue.
+      const worker = createGitHubWorker(q('github'), { client, processor, metricsQueue: metrics })
       for (;;) {
         const c = await github.getJobCounts()
         if (c.waiting + c.delayed + c.active === 0) break
         await new Promise((resolve) => setTimeout(resolve, 50))
       }
       await worker.close()
-      // A closed (paused) worker leaves the queue paused locally: resume it for the next one.
-      await github.resume(true)
       const made = gh.requests.slice(from)
       const { rows: left } = await db.pool.query('SELECT count(*)::int AS n FROM commits WHERE "repoId" = (SELECT id FROM repositories WHERE "githubId" = $1) AND "statsFetchedAt" IS NULL', [world.id])
       if (left[0].n !== 0) throw new Error(`${s.scenario}: ${left[0].n} commits still lack counts`)

@@ -50,7 +50,7 @@ export interface BackendOptions {
   logger?: Logger
   /** Called after the backend's own handling of a job that will not be retried (the seed's alert). */
   onPermanentFailure?: (job: Bull.Job<WebhookJobData>, error: WebhookProcessingError) => unknown
-  /** GitHub client options; default from the environment (githubOptionsFromEnv), null: API off. */
+  /** GitHub client options instead of config.github (tests); null: API off. */
   githubClientOptions?: GitHubClientOptions | null
 }
 

@@ -1,7 +1,8 @@
 // GitHub's API in the backend (docs/github-api.md): the `github` Bull queue that the webhook
 // worker puts each push's follow-ups on (commit line counts, truncated pushes), and the
 // worker that runs them against GitHub at its pace. Off unless the environment names a token
-// or an App (githubOptionsFromEnv): then one line at start says so and nothing else changes.
+// or an App (config.github, from githubOptionsFromEnv): then one line at start says so and
+// nothing else changes.
 // The queue exists in every role that has the API on, so the queue UI and /stats show it; the
 // worker runs where the webhook worker runs.
 import Bull from 'bull'
@@ -9,7 +10,6 @@ import { Gauge, Registry } from 'prom-client'
 import {
   createGitHubClient,
   createGitHubWorker,
-  githubOptionsFromEnv,
   GitHubClient,
   GitHubClientOptions,
   GitHubWorker,
@@ -47,13 +47,13 @@ export interface GitHubSetupOptions {
   /** The processor of this process's webhook worker; null for role=api (no github worker). */
   processor: WebhookProcessor | null
   metricsQueue: Bull.Queue
-  /** Client options; default githubOptionsFromEnv(process.env). null turns the API off. */
+  /** Client options instead of the configuration's (tests); null turns the API off. */
   clientOptions?: GitHubClientOptions | null
 }
 
 /** The github queue and worker, or null when no GitHub credentials are configured. */
-export function setupGitHub(config: Pick<BackendConfig, 'redisUrl' | 'queuePrefix' | 'concurrency'>, options: GitHubSetupOptions): GitHubSide | null {
-  const clientOptions = options.clientOptions === undefined ? githubOptionsFromEnv(process.env) : options.clientOptions
+export function setupGitHub(config: Pick<BackendConfig, 'redisUrl' | 'queuePrefix' | 'concurrency' | 'github'>, options: GitHubSetupOptions): GitHubSide | null {
+  const clientOptions = options.clientOptions === undefined ? config.github : options.clientOptions
   if (!clientOptions) {
     options.logger.info('GitHub API not configured: line counts and truncated pushes are not fetched (set GITHUB_TOKEN or GITHUB_APP_ID + GITHUB_APP_PRIVATE_KEY)', {})
     return null
