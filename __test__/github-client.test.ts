@@ -106,6 +106,22 @@ describe('rate limits', () => {
     expect(client.stats().rateLimit.core).toMatchObject({ limit: 5000 })
   })
 
+  test('GraphQL: a primary limit (RATE_LIMITED error) and a secondary one are waited out when short, surface when long', async () => {
+    const client = tokenClient({ writeSpacingMs: 0 })
+    const octokit = await client.forOwner('acme')
+    const query = '{ repository(owner: "acme", name: "api") { nameWithOwner } }'
+    const n = gh.requests.length
+    gh.throttleNext({ kind: 'primary', resetInSeconds: 0, path: '/graphql' })
+    gh.throttleNext({ kind: 'secondary', retryAfterSeconds: 1, path: '/graphql' })
+    expect(await octokit.graphql(query)).toEqual({ repository: { nameWithOwner: 'acme/api' } })
+    expect(requestsTo('/graphql', n).map((r) => r.status)).toEqual([200, 403, 200])
+    gh.throttleNext({ kind: 'primary', resetInSeconds: 300, path: '/graphql' })
+    const err = await rejection(octokit.graphql(query))
+    expect(err).toMatchObject({ code: 'GITHUB_RATE_LIMITED', retryable: true, rateLimit: 'primary' })
+    expect(err.retryAfterMs).toBeGreaterThan(200_000)
+    expect(client.stats().rateLimit.graphql?.remaining).toBe(0)
+  })
+
   test('maxInlineWaitMs: 0 never waits, even for one second', async () => {
     const octokit = await tokenClient({ maxInlineWaitMs: 0 }).forOwner('acme')
     gh.throttleNext({ kind: 'secondary', retryAfterSeconds: 1 })
@@ -144,6 +160,23 @@ describe('faults', () => {
     expect((await octokit.request('GET /repos/{owner}/{repo}', { owner: 'acme', repo: 'api' })).status).toBe(200)
     expect(requestsTo('/repos/acme/api', n).length).toBeGreaterThanOrEqual(2)
     expect(client.stats().timeouts).toBeGreaterThanOrEqual(1)
+  })
+
+  test('GitHub Enterprise Server: REST under /api/v3, GraphQL at /api/graphql', async () => {
+    const octokit = await tokenClient({ baseUrl: `${gh.url}/api/v3`, writeSpacingMs: 0 }).forOwner('acme')
+    const n = gh.requests.length
+    expect((await octokit.rest.repos.get({ owner: 'acme', repo: 'api' })).data.full_name).toBe('acme/api')
+    expect(await octokit.graphql('{ repository(owner: "acme", name: "api") { nameWithOwner } }')).toEqual({ repository: { nameWithOwner: 'acme/api' } })
+    expect(gh.requests.slice(n).map((r) => `${r.path} ${r.status}`)).toEqual(['/repos/acme/api 200', '/graphql 200'])
+  })
+
+  test('a GitHub that does not listen is GITHUB_UNAVAILABLE with status 0', async () => {
+    const closed = await startGitHubServer({ tokens: [TOKEN] })
+    const url = closed.url
+    await closed.close()
+    const octokit = await createGitHubClient({ token: TOKEN, baseUrl: url, retries: 1, retryBaseMs: 10 }).forOwner('acme')
+    const err = await rejection(octokit.request('GET /repos/{owner}/{repo}', { owner: 'acme', repo: 'api' }))
+    expect(err).toMatchObject({ code: 'GITHUB_UNAVAILABLE', retryable: true, status: 0 })
   })
 
   test('404 is GITHUB_NOT_FOUND, not retried', async () => {
@@ -189,6 +222,18 @@ describe('as a GitHub App', () => {
     gh.world.install('stranger')
     const octokit = await client.forOwner('stranger')
     expect((await octokit.request('GET /repos/{owner}/{repo}', { owner: 'stranger', repo: 'thing' })).status).toBe(200)
+  })
+
+  test('a revoked installation token is GITHUB_AUTH once; the next forOwner() fetches a new one', async () => {
+    const client = appClient()
+    const before = await client.forOwner('solo')
+    await before.request('GET /repos/{owner}/{repo}', { owner: 'solo', repo: 'tool' })
+    gh.revokeInstallationTokens()
+    const err = await rejection(before.request('GET /repos/{owner}/{repo}', { owner: 'solo', repo: 'tool' }))
+    expect(err).toMatchObject({ code: 'GITHUB_AUTH', retryable: false, status: 401 })
+    const after = await client.forOwner('solo')
+    expect(after).not.toBe(before)
+    expect((await after.request('GET /repos/{owner}/{repo}', { owner: 'solo', repo: 'tool' })).status).toBe(200)
   })
 
   test('asApp() authenticates as the App (JWT) for the App hook deliveries; graphql works on installations', async () => {
@@ -246,12 +291,27 @@ describe('configuration', () => {
     expect(() => tokenClient().asApp()).toThrow(expect.objectContaining({ code: 'CONFIG_ERROR' }))
   })
 
+  test('a careless forOwner() call rejects INVALID_JOB, whatever the mode', async () => {
+    const app = createGitHubClient({ appId: APP_ID, privateKey: keys.pkcs8, baseUrl: gh.url })
+    for (const client of [tokenClient(), app]) {
+      for (const owner of [undefined, '', 'acme/api', '-x', 42]) {
+        await expect(client.forOwner(owner as never)).rejects.toMatchObject({ code: 'INVALID_JOB' })
+      }
+      await expect(client.forInstallation(-1)).rejects.toMatchObject({ code: 'INVALID_JOB' })
+    }
+  })
+
   test('githubOptionsFromEnv: off when nothing is set, App key as PEM text, escaped text or a file', () => {
     expect(githubOptionsFromEnv({})).toBeNull()
     expect(githubOptionsFromEnv({ GITHUB_TOKEN: TOKEN, GITHUB_API_URL: gh.url })).toEqual({ token: TOKEN, baseUrl: gh.url })
     const escaped = keys.pkcs1.trim().replace(/\n/g, '\\n')
     const fromEscaped = githubOptionsFromEnv({ GITHUB_APP_ID: '7', GITHUB_APP_PRIVATE_KEY: escaped })
     expect(fromEscaped).toEqual({ appId: '7', privateKey: keys.pkcs1 })
+    // Newlines flattened to spaces, or CRLF, by a secret store: the same key.
+    for (const mangled of [keys.pkcs1.trim().replace(/\n/g, ' '), keys.pkcs8.replace(/\n/g, '\r\n'), `"${escaped}"`]) {
+      const got = githubOptionsFromEnv({ GITHUB_APP_ID: '7', GITHUB_APP_PRIVATE_KEY: mangled })!
+      expect(got.privateKey).toBe(mangled.includes('RSA') ? keys.pkcs1 : keys.pkcs8)
+    }
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'gh-key-'))
     try {
       fs.writeFileSync(path.join(dir, 'key.pem'), keys.pkcs8)

@@ -118,6 +118,16 @@ describe('answers from the scripted world', () => {
         },
       },
     })
+    // Object ids as variables of GitHub's GitObjectID scalar, as a batching client sends them.
+    const byVars = await call('POST', '/graphql', {
+      body: {
+        query: 'query($owner: String!, $name: String!, $o0: GitObjectID!, $o1: GitObjectID!) { repository(owner: $owner, name: $name) { o0: object(oid: $o0) { ... on Commit { additions } } o1: object(oid: $o1) { ... on Commit { additions } } } }',
+        variables: { owner: 'acme', name: 'api', o0: a.sha, o1: shaOf('gone') },
+      },
+    })
+    expect(byVars.body).toEqual({ data: { repository: { o0: { additions: a.additions }, o1: null } } })
+    const wrongVar = await call('POST', '/graphql', { body: { query: 'query($o: GitObjectID!) { repository(owner: "acme", name: "api") { object(oid: $o) { oid } } }', variables: {} } })
+    expect(wrongVar.body.errors[0].message).toMatch(/\$o/)
     const missing = await call('POST', '/graphql', { body: { query: '{ repository(owner: "acme", name: "nope") { nameWithOwner } }' } })
     expect(missing.body.data).toEqual({ repository: null })
     expect(missing.body.errors[0].type).toBe('NOT_FOUND')
@@ -156,6 +166,8 @@ describe('answers from the scripted world', () => {
     expect((await call('GET', '/repos/acme/api/installation', { auth })).body.id).toBe(99)
     expect((await call('GET', '/orgs/acme/installation', { auth })).body.id).toBe(99)
     expect((await call('GET', '/users/acme/installation', { auth })).status).toBe(404) // an organization
+    expect((await call('GET', '/app', { auth })).body.id).toBe(APP_ID)
+    expect((await call('GET', '/rate_limit')).body.resources.core.limit).toBe(5000)
     const commits = await call('GET', '/repos/acme/api/commits?per_page=5')
     expect(commits.body).toHaveLength(5)
     expect(commits.body[0].stats).toBeUndefined() // list endpoints carry no line counts
@@ -189,6 +201,27 @@ describe('answers from the scripted world', () => {
     expect((await call('POST', '/app/hook/deliveries/1/attempts', { auth })).status).toBe(404)
   })
 
+  test('repository and organization hook deliveries, filtered by status, redelivered', async () => {
+    const repo = gh.world.repository('acme', 'api')!
+    const repoHook = { repo: 'acme/api', hookId: 11 }
+    const orgHook = { org: 'acme', hookId: 12 }
+    gh.world.addDelivery(repoHook, { event: 'push', status_code: 200, repository_id: repo.id })
+    const failed = gh.world.addDelivery(repoHook, { event: 'pull_request', action: 'opened', status_code: 0, repository_id: repo.id })
+    gh.world.addDelivery(orgHook, { event: 'issues', action: 'closed', status_code: 500, repository_id: repo.id })
+    const list = await call('GET', '/repos/acme/api/hooks/11/deliveries?per_page=100')
+    expect(list.body.map((d: { id: number }) => d.id)).toEqual([failed.id, failed.id - 1])
+    expect(list.body[0]).toMatchObject({ guid: failed.guid, event: 'pull_request', action: 'opened', status_code: 0, redelivery: false })
+    const org = await call('GET', '/orgs/acme/hooks/12/deliveries')
+    expect(org.body).toHaveLength(1)
+    expect((await call('POST', `/repos/acme/api/hooks/11/deliveries/${failed.id}/attempts`)).status).toBe(202)
+    expect((await call('POST', `/orgs/acme/hooks/12/deliveries/${org.body[0].id}/attempts`)).status).toBe(202)
+    const again = await call('GET', '/repos/acme/api/hooks/11/deliveries')
+    expect(again.body[0]).toMatchObject({ guid: failed.guid, redelivery: true, status_code: 200 })
+    // A hook GitHub does not know is 404.
+    expect((await call('GET', '/repos/acme/api/hooks/99/deliveries')).status).toBe(404)
+    expect((await call('GET', '/repos/acme/api/hooks/11/deliveries?cursor=garbage')).status).toBe(422)
+  })
+
   test('pull requests, reviews and issues (pull requests included, with a pull_request key)', async () => {
     const repo = gh.world.repository('acme', 'api')!
     repo.pulls.push({ number: 1, state: 'open', title: 'One', updated_at: '2026-01-02T00:00:00Z', created_at: '2026-01-01T00:00:00Z' })
@@ -196,6 +229,10 @@ describe('answers from the scripted world', () => {
     repo.issues.push({ number: 2, state: 'open', title: 'Bug' }, { number: 1, state: 'open', title: 'One', pull_request: { url: 'https://api.github.test/x', html_url: null, diff_url: null, patch_url: null } })
     const pulls = await call('GET', '/repos/acme/api/pulls?state=all')
     expect(pulls.body.map((p: { number: number }) => p.number)).toEqual([1])
+    repo.pulls[0].additions = 12
+    expect((await call('GET', '/repos/acme/api/pulls/1')).body).toMatchObject({ number: 1, additions: 12 })
+    expect((await call('GET', '/repos/acme/api/pulls?state=all')).body[0].additions).toBeUndefined()
+    expect((await call('GET', '/repos/acme/api/pulls/404')).status).toBe(404)
     const reviews = await call('GET', '/repos/acme/api/pulls/1/reviews')
     expect(reviews.body[0].state).toBe('APPROVED')
     const issues = await call('GET', '/repos/acme/api/issues?state=all')

@@ -30,7 +30,8 @@
  *
  * Routes answered from the world: GET /repos/{o}/{r}, /repos/{o}/{r}/compare/{basehead}
  * (paged with `per_page`/`page` and Link headers, oldest commit first, 250 a page unpaged),
- * /repos/{o}/{r}/commits[/{ref}], /repos/{o}/{r}/pulls, /repos/{o}/{r}/pulls/{n}/reviews,
+ * /repos/{o}/{r}/commits[/{ref}], /repos/{o}/{r}/pulls[/{n}] (line counts on the single one
+ * only, as GitHub), /repos/{o}/{r}/pulls/{n}/reviews, GET /app, GET /rate_limit,
  * /repos/{o}/{r}/issues; installation lookups (/repos/{o}/{r}/installation,
  * /users/{u}/installation, /orgs/{o}/installation), POST /app/installations/{id}/access_tokens;
  * hook deliveries (App, repository and organization hooks; cursor-paged, newest first) and
@@ -76,6 +77,11 @@ export interface ThrottleSpec {
   resetInSeconds?: number
   /** Only requests whose path matches (default: any). */
   path?: string | RegExp
+  /**
+   * A primary limit on /graphql: `'errors'` (default) answers as GitHub's GraphQL API does, HTTP
+   * 200 with `errors: [{ type: 'RATE_LIMITED' }]` and the rate headers; `'http'` answers `status`.
+   */
+  graphqlAnswer?: 'errors' | 'http'
 }
 
 export interface GitHubServerOptions {
@@ -181,6 +187,16 @@ export class GitHubServer {
     if (this.violations.length > 0) throw new Error(`contract server violations:\n${this.violations.join('\n')}`)
   }
 
+  /** Completes a partial object into one valid against a GitHub schema (`'commit'`, `'pull-request-simple'`, …). */
+  fill(schema: string, partial?: unknown): Json {
+    return this.contract.fill(schema, partial)
+  }
+
+  /** Revokes every installation token issued so far (they answer 401 from now on). */
+  revokeInstallationTokens(): void {
+    this.installationTokens.clear()
+  }
+
   /** Adds a token the server accepts (PAT style). */
   addToken(token: string): void {
     this.tokens.add(token)
@@ -261,6 +277,7 @@ export class GitHubServer {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1')
     const method = (req.method ?? 'GET').toUpperCase()
     let path = url.pathname
+    const ghes = path.startsWith('/api/')
     if (path.startsWith('/api/v3/')) path = path.slice('/api/v3'.length) // GHES layout
     if (path === '/api/graphql') path = '/graphql'
     const query = Object.fromEntries(url.searchParams.entries())
@@ -285,7 +302,14 @@ export class GitHubServer {
     if (fault?.type === 'fail') {
       return this.send(res, log, new HttpAnswer(fault.status, { message: 'Server Error', documentation_url: DOCS, status: String(fault.status) }), resource)
     }
-    if (fault?.type === 'throttle') return this.send(res, log, this.throttleAnswer(fault.spec, auth.installationId), resource)
+    if (fault?.type === 'throttle') {
+      const answer = this.throttleAnswer(fault.spec, auth.installationId)
+      if (isGraphql && fault.spec.kind === 'primary' && (fault.spec.graphqlAnswer ?? 'errors') === 'errors') {
+        const message = (answer.body as { message: string }).message
+        return this.send(res, log, new HttpAnswer(200, { errors: [{ type: 'RATE_LIMITED', message }] }, answer.headers), resource)
+      }
+      return this.send(res, log, answer, resource)
+    }
 
     if (isGraphql) {
       log.operationId = 'graphql'
@@ -310,7 +334,7 @@ export class GitHubServer {
     }
     let answer: HttpAnswer
     try {
-      answer = this.route(operation, checked.path, checked.query, body, auth, `http://${req.headers.host}${url.pathname}`)
+      answer = this.route(operation, checked.path, checked.query, body, auth, `http://${req.headers.host}${ghes ? '/api/v3' : ''}${path}`)
     } catch (err) {
       if (err instanceof HttpAnswer) answer = err
       else throw err
@@ -524,6 +548,19 @@ export class GitHubServer {
         const { slice, headers } = this.paged(list, q, selfUrl)
         return new HttpAnswer(200, slice.map((pr) => this.pullObject(repo, pr)), headers)
       }
+      case 'pulls/get': {
+        const repo = this.repoOr404(p.owner, p.repo, auth)
+        const pr = repo.pulls.find((x: Json) => x.number === p.pull_number)
+        if (!pr) throw notFound()
+        return new HttpAnswer(200, this.pullObject(repo, pr, 'pull-request'))
+      }
+      case 'apps/get-authenticated':
+        return new HttpAnswer(200, this.contract.fill('integration', { id: this.options.appId ?? 1, slug: 'devmetrics-test', name: 'DevMetrics (test)', owner: this.accountObject('devmetrics') }))
+      case 'rate-limit/get': {
+        const reset = Math.floor(Date.now() / 1000) + 3600
+        const r = (limit: number) => ({ limit, remaining: Math.max(0, limit - this.requests.length), used: Math.min(limit, this.requests.length), reset })
+        return new HttpAnswer(200, this.contract.fill('rate-limit-overview', { resources: { core: r(5000), graphql: r(5000), search: r(30) }, rate: r(5000) }))
+      }
       case 'pulls/list-reviews': {
         const repo = this.repoOr404(p.owner, p.repo, auth)
         if (!repo.pulls.some((pr: Json) => pr.number === p.pull_number)) throw notFound()
@@ -585,7 +622,8 @@ export class GitHubServer {
     })
   }
 
-  private pullObject(repo: WorldRepository, pr: Json) {
+  /** A pull request as the list (`pull-request-simple`) or the single endpoint (`pull-request`, with line counts) sends it. */
+  private pullObject(repo: WorldRepository, pr: Json, schema: 'pull-request-simple' | 'pull-request' = 'pull-request-simple') {
     const base = this.repositoryObject(repo, 'repository')
     const partial = {
       url: `https://api.github.test/repos/${repo.owner}/${repo.name}/pulls/${pr.number}`,
@@ -596,7 +634,11 @@ export class GitHubServer {
       ...pr,
     }
     if (pr.user) partial.user = this.contract.fill('simple-user', { ...this.accountObject(pr.user.login ?? 'author'), ...pr.user })
-    return this.contract.fill('pull-request-simple', partial)
+    if (schema === 'pull-request-simple') {
+      // The list omits what only the single endpoint computes, as GitHub's does.
+      for (const k of ['additions', 'deletions', 'changed_files', 'commits', 'comments', 'review_comments', 'mergeable', 'mergeable_state', 'merged', 'merged_by', 'maintainer_can_modify', 'rebaseable']) delete (partial as Json)[k]
+    }
+    return this.contract.fill(schema, partial)
   }
 
   private issueObject(repo: WorldRepository, issue: Json) {
@@ -623,18 +665,21 @@ export class GitHubServer {
     // Oldest first: parents before children (Kahn), ties by committer date.
     const inRange = new Set(ahead)
     const pending = new Map(ahead.map((s) => [s, (repo.commits.get(s) as WorldCommit).parents.filter((x) => inRange.has(x)).length]))
+    const children = new Map<string, string[]>()
+    for (const s of ahead) {
+      for (const parent of (repo.commits.get(s) as WorldCommit).parents) {
+        if (inRange.has(parent)) children.set(parent, [...(children.get(parent) ?? []), s])
+      }
+    }
     const ordered: WorldCommit[] = []
     let ready = ahead.filter((s) => pending.get(s) === 0)
     while (ready.length > 0) {
       ready.sort((a, b) => ((repo.commits.get(a) as WorldCommit).committer.date < (repo.commits.get(b) as WorldCommit).committer.date ? -1 : 1))
       const s = ready.shift() as string
       ordered.push(repo.commits.get(s) as WorldCommit)
-      for (const child of ahead) {
-        const c = repo.commits.get(child) as WorldCommit
-        if (c.parents.includes(s)) {
-          pending.set(child, (pending.get(child) as number) - 1)
-          if (pending.get(child) === 0) ready.push(child)
-        }
+      for (const child of children.get(s) ?? []) {
+        pending.set(child, (pending.get(child) as number) - 1)
+        if (pending.get(child) === 0) ready.push(child)
       }
     }
     // The merge base: the newest common ancestor.
@@ -668,7 +713,9 @@ export class GitHubServer {
   }
 
   private deliveries(target: HookTarget, q: Record<string, Json>, selfUrl: string): HttpAnswer {
-    let list = [...this.world.deliveriesOf(target)].reverse() // newest first
+    const known = this.world.deliveriesOf(target)
+    if (!known) throw notFound()
+    let list = [...known].reverse() // newest first
     if (q.status === 'success') list = list.filter((d) => d.status_code >= 200 && d.status_code < 300)
     if (q.status === 'failure') list = list.filter((d) => !(d.status_code >= 200 && d.status_code < 300))
     const perPage = Math.min(Number(q.per_page ?? 30), 100)
@@ -692,7 +739,7 @@ export class GitHubServer {
   }
 
   private redeliver(target: HookTarget, deliveryId: number): HttpAnswer {
-    const original = this.world.deliveriesOf(target).find((d) => d.id === deliveryId)
+    const original = this.world.deliveriesOf(target)?.find((d) => d.id === deliveryId)
     if (!original) throw notFound()
     const again = this.world.addDelivery(target, {
       guid: original.guid,

@@ -237,7 +237,13 @@ export class World {
     return delivery
   }
 
-  deliveriesOf(target: HookTarget): WorldDelivery[] {
-    return this.deliveries.get(hookKey(target)) ?? []
+  /** Declares a hook with no deliveries yet (a hook GitHub does not know answers 404). */
+  addHook(target: HookTarget): void {
+    if (!this.deliveries.has(hookKey(target))) this.deliveries.set(hookKey(target), [])
+  }
+
+  /** The hook's deliveries, oldest first; undefined for a hook that does not exist. The App's hook always exists. */
+  deliveriesOf(target: HookTarget): WorldDelivery[] | undefined {
+    return this.deliveries.get(hookKey(target)) ?? (target === 'app' ? [] : undefined)
   }
 }

@@ -43,6 +43,11 @@ export interface GitHubClientOptions {
   maxInlineWaitMs?: number
   /** How many rate-limit waits one request may spend inline. Default 2. */
   maxInlineRetries?: number
+  /**
+   * Spacing of writes and GraphQL requests (plugin-throttling's write group; GitHub asks for
+   * 1 s between mutative requests). Default 1000; tests may lower it.
+   */
+  writeSpacingMs?: number
   /** User-Agent header. Default `devmetrics-webhook-processor`. */
   userAgent?: string
   /** octokit's logger (`debug`, `info`, `warn`, `error`). Default: silent. */

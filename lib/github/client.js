@@ -20,6 +20,7 @@ const { paginateRest } = require('@octokit/plugin-paginate-rest')
 const { restEndpointMethods } = require('@octokit/plugin-rest-endpoint-methods')
 const { createAppAuth } = require('@octokit/auth-app')
 const { RequestError } = require('@octokit/request-error')
+const Bottleneck = require('bottleneck/light')
 const { WebhookProcessingError } = require('../errors')
 const { normalizePrivateKey, readPrivateKeyFile } = require('./config')
 const { toGitHubError, rateLimitOf } = require('./errors')
@@ -31,6 +32,7 @@ const DEFAULTS = Object.freeze({
   retryBaseMs: 1000,
   maxInlineWaitMs: 5000,
   maxInlineRetries: 2,
+  writeSpacingMs: 1000,
 })
 
 const configError = (message) => new WebhookProcessingError('CONFIG_ERROR', message)
@@ -91,6 +93,8 @@ function attemptLayer(octokit, octokitOptions) {
       const response = await request(options)
       cfg.stats.byStatus[statusClass(response.status)]++
       recordHeaders(cfg.stats, response.headers)
+      const errors = response.data && Array.isArray(response.data.errors) ? response.data.errors : []
+      if (errors.some((e) => e && e.type === 'RATE_LIMITED')) cfg.stats.rateLimited.primary++
       return response
     } catch (err) {
       if (timedOut) {
@@ -133,10 +137,12 @@ function outcomeLayer(octokit, octokitOptions) {
         const limit = rateLimitOf(err)
         if (limit && err.status === 429 && limit.retryAfterMs <= cfg.maxInlineWaitMs && waited < cfg.maxInlineRetries) {
           await sleep(limit.retryAfterMs)
+          cfg.stats.retried++
           continue
         }
         const mapped = toGitHubError(err)
         if (mapped.code === 'GITHUB_RATE_LIMITED') cfg.stats.rateLimitedThrown++
+        if (mapped.code === 'GITHUB_AUTH' && mapped.status === 401 && cfg.onUnauthorized) cfg.onUnauthorized()
         throw mapped
       }
     }
@@ -185,6 +191,15 @@ function checkAppId(value) {
   return Number(s)
 }
 
+/**
+ * plugin-throttling spaces writes and GraphQL requests 1 s apart in one group shared by the
+ * process (GitHub's advice for mutations). Another spacing gets its own group.
+ */
+function writeGroup(spacingMs) {
+  if (spacingMs === DEFAULTS.writeSpacingMs) return {}
+  return { write: new Bottleneck.Group({ id: 'devmetrics-github-write', maxConcurrent: 1, minTime: spacingMs }) }
+}
+
 /** Checks GitHubClientOptions; throws CONFIG_ERROR naming the bad option (never its value). */
 function normalizeClientOptions(options) {
   if (!options || typeof options !== 'object') throw configError('[github] createGitHubClient(options) needs an options object')
@@ -199,6 +214,7 @@ function normalizeClientOptions(options) {
     retryBaseMs: checkNumber(options, 'retryBaseMs'),
     maxInlineWaitMs: checkNumber(options, 'maxInlineWaitMs'),
     maxInlineRetries: checkNumber(options, 'maxInlineRetries'),
+    writeSpacingMs: checkNumber(options, 'writeSpacingMs'),
     userAgent: options.userAgent === undefined ? 'devmetrics-webhook-processor' : String(options.userAgent),
     log: options.log,
     request: options.request,
@@ -229,6 +245,13 @@ function checkOwner(owner) {
   return owner
 }
 
+function checkInstallationId(id) {
+  if (!Number.isSafeInteger(id) || id <= 0) {
+    throw new WebhookProcessingError('INVALID_JOB', 'forInstallation(id): id must be a positive integer')
+  }
+  return id
+}
+
 /**
  * Creates a GitHub client; see GitHubClientOptions in client.d.ts. Throws CONFIG_ERROR at once
  * for a bad combination (token and App, an App without its key, a key that is no RSA PEM key).
@@ -253,7 +276,7 @@ function createGitHubClient(options) {
     request: cfg.request,
     devmetrics: layer,
     retry: { retries: cfg.retries, retryAfterBaseValue: cfg.retryBaseMs, doNotRetry: [400, 401, 403, 404, 410, 422, 429, 451] },
-    throttle: { onRateLimit: limitHandler, onSecondaryRateLimit: limitHandler },
+    throttle: { onRateLimit: limitHandler, onSecondaryRateLimit: limitHandler, ...writeGroup(cfg.writeSpacingMs) },
   }
 
   if (cfg.mode === 'token') {
@@ -262,7 +285,7 @@ function createGitHubClient(options) {
       mode: 'token',
       baseUrl: cfg.baseUrl,
       forOwner: async (owner) => (checkOwner(owner), octokit),
-      forInstallation: async () => octokit,
+      forInstallation: async (installationId) => (checkInstallationId(installationId), octokit),
       asApp: () => {
         throw configError('[github] asApp() needs a GitHub App (appId + privateKey), not a token')
       },
@@ -279,7 +302,15 @@ function createGitHubClient(options) {
     let pending = byInstallation.get(installationId)
     if (!pending) {
       pending = (async () => {
-        const octokit = new GitHubOctokit({ ...base, authStrategy: createAppAuth, auth: { ...appAuth, installationId } })
+        // A 401 means the token was revoked or the App uninstalled: forget this installation
+        // (and the owners that led to it), so the next forOwner() looks it up afresh.
+        const onUnauthorized = () => forget(installationId)
+        const octokit = new GitHubOctokit({
+          ...base,
+          devmetrics: { ...layer, onUnauthorized },
+          authStrategy: createAppAuth,
+          auth: { ...appAuth, installationId },
+        })
         // One token request now; auth-app caches it (and renews it before it expires).
         await octokit.auth({ type: 'installation' }).catch((err) => {
           throw toGitHubError(err)
@@ -292,6 +323,17 @@ function createGitHubClient(options) {
       })
     }
     return pending
+  }
+
+  const installationOf = new Map() // lower-case login → installation id
+  const forget = (installationId) => {
+    byInstallation.delete(installationId)
+    for (const [owner, id] of installationOf) {
+      if (id === installationId) {
+        installationOf.delete(owner)
+        byOwner.delete(owner)
+      }
+    }
   }
 
   const findInstallation = async (owner, repo) => {
@@ -315,10 +357,18 @@ function createGitHubClient(options) {
     mode: 'app',
     baseUrl: cfg.baseUrl,
     forOwner(owner, repo) {
-      const key = checkOwner(owner).toLowerCase()
+      let key
+      try {
+        key = checkOwner(owner).toLowerCase()
+      } catch (err) {
+        return Promise.reject(err)
+      }
       let pending = byOwner.get(key)
       if (!pending) {
-        pending = findInstallation(owner, repo).then(installationOctokit)
+        pending = findInstallation(owner, repo).then((id) => {
+          installationOf.set(key, id)
+          return installationOctokit(id)
+        })
         byOwner.set(key, pending)
         pending.catch(() => {
           if (byOwner.get(key) === pending) byOwner.delete(key)
@@ -327,8 +377,10 @@ function createGitHubClient(options) {
       return pending
     },
     forInstallation(installationId) {
-      if (!Number.isSafeInteger(installationId) || installationId <= 0) {
-        return Promise.reject(new WebhookProcessingError('INVALID_JOB', 'forInstallation(id): id must be a positive integer'))
+      try {
+        checkInstallationId(installationId)
+      } catch (err) {
+        return Promise.reject(err)
       }
       return installationOctokit(installationId)
     },

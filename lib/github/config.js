@@ -19,6 +19,12 @@ function normalizePrivateKey(text, source = 'privateKey') {
   let pem = text.trim()
   if ((pem.startsWith('"') && pem.endsWith('"')) || (pem.startsWith("'") && pem.endsWith("'"))) pem = pem.slice(1, -1)
   pem = pem.replace(/\\r\\n|\\n/g, '\n').replace(/\r\n/g, '\n').trim()
+  // Secret stores also flatten newlines to spaces: rebuild the armour from its parts.
+  const armour = /^(-----BEGIN [A-Z ]+-----)\s*([A-Za-z0-9+/=\s]+?)\s*(-----END [A-Z ]+-----)$/.exec(pem)
+  if (armour) {
+    const body = armour[2].replace(/\s+/g, '')
+    pem = [armour[1], ...(body.match(/.{1,64}/g) || []), armour[3]].join('\n')
+  }
   let key
   try {
     key = crypto.createPrivateKey({ key: pem, format: 'pem' })

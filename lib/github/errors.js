@@ -84,7 +84,9 @@ function toGitHubError(err, now = Date.now()) {
   if (err instanceof WebhookProcessingError) return err
   const what = describeRequest(err)
   const reason = reasonOf(err)
-  const status = err && typeof err.status === 'number' ? err.status : undefined
+  let status = err && typeof err.status === 'number' ? err.status : undefined
+  // @octokit/request 8 reports a request that got no answer (refused, reset) as 500 without a response.
+  if (status === 500 && !err.response) status = 0
   const make = (code, message, extra = {}) => {
     const e = new WebhookProcessingError(code, message, { cause: err })
     e.status = status ?? 0
