@@ -93,15 +93,21 @@ function createGitHubWorker(queue, options) {
       countKind(kind, 'completed')
       logger.info('github job completed', { ...context, ...done, durationMs: Number(process.hrtime.bigint() - started) / 1e6 })
       return done
-    } catch (thrown) {
+    } catch (caught) {
+      let thrown = caught
       const delayMs = rateLimitDelayMs(thrown)
       if (delayMs !== null) {
         // A rate limit is not a failure: the work goes back with the delay and all its attempts.
-        await resumeLater(job, delayMs)
-        counters.delayed++
-        countKind(kind, 'delayed')
-        logger.warn('github job delayed by a rate limit', { ...context, delayMs })
-        return { delayed: true, delayMs }
+        try {
+          await resumeLater(job, delayMs)
+          counters.delayed++
+          countKind(kind, 'delayed')
+          logger.warn('github job delayed by a rate limit', { ...context, delayMs })
+          return { delayed: true, delayMs }
+        } catch (err) {
+          // Not re-queued (Redis unreachable): this attempt fails and Bull retries it.
+          thrown = new WebhookProcessingError('DATABASE_UNAVAILABLE', `rate-limited job not re-queued: ${redactCredentials(String(err && err.message))}`, { cause: err })
+        }
       }
       // Coded errors pass through; anything else (a dropped connection) is GITHUB_UNAVAILABLE, retried.
       const error = toGitHubError(thrown)
