@@ -77,6 +77,10 @@ async function run(job, { processor, client, metricsQueue }) {
     if (answer.data && answer.data.repository === null) {
       throw new WebhookProcessingError('GITHUB_NOT_FOUND', `GitHub does not resolve the repository ${owner}/${name}`)
     }
+    if (errors.some((e) => e && e.type === 'RATE_LIMITED')) {
+      // Normally thrown by the client's throttling already; should an answer get here, it delays the job.
+      throw Object.assign(new WebhookProcessingError('GITHUB_RATE_LIMITED', 'GraphQL rate limit'), { retryAfterMs: 60_000, rateLimit: 'primary' })
+    }
     // NOT_FOUND on a commit's alias is an answer (the addon marks the commit); anything else is not.
     const unexpected = errors.filter((e) => !e || e.type !== 'NOT_FOUND')
     if (unexpected.length > 0) {
