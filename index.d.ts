@@ -27,6 +27,12 @@ export declare class NativeProcessor {
   completePush(repoId: string, page: string): Promise<CompletePushResult>
   /** Of `shas`, those of the repository whose counts are still unknown, sorted. */
   commitsLackingStats(repoId: string, shas: Array<string>): Promise<Array<string>>
+  /**
+   * Applies one REST list page (`kind`: `pulls`, `reviews`, `issues` or `commits`) for a
+   * registered repository; `pullRequest` is the pull request a reviews page belongs to.
+   * Writes no `events` row.
+   */
+  applyRestPage(repoId: string, kind: string, page: string, pullRequest?: string | undefined | null): Promise<RestPageResult>
   /** Opens the pool and checks the schema; rejects `SCHEMA_MISMATCH` naming what is missing. */
   static connect(options: ProcessorOptions): Promise<NativeProcessor>
   /** Processes one delivery. `payload` is the raw JSON body as text or bytes. */
@@ -232,6 +238,19 @@ export interface RedisTierHealth {
   available: boolean
   /** Failed Redis operations since connect. */
   errors: number
+}
+
+/** What applying one REST page did. */
+export interface RestPageResult {
+  /** Items the page listed. */
+  items: number
+  /** Items left out: pull requests in the issues list, pending reviews. */
+  skipped: number
+  /** Rows inserted or changed. */
+  records: RecordCounts
+  metricJobs: Array<MetricJob>
+  /** GitHub logins (or commit emails without a login) not linked to a user. */
+  unmappedUsers: Array<string>
 }
 
 /** Where one call's time went, in microseconds. */

@@ -220,6 +220,23 @@ export declare const MAX_PAYLOAD_BYTES: number
 /** The text with the user information of every URL in it (`scheme://user:password@host`) replaced by `***`, for logs. */
 export declare function redactCredentials(text: string): string
 
+/** A GitHub REST list: `GET /repos/{o}/{r}/pulls`, `…/pulls/{n}/reviews`, `…/issues`, `…/commits`. */
+export type RestKind = 'pulls' | 'reviews' | 'issues' | 'commits'
+
+/** What applying one REST page did. */
+export interface RestPageResult {
+  /** Items the page listed. */
+  items: number
+  /** Items left out: pull requests in the issues list, pending reviews. */
+  skipped: number
+  /** Rows inserted or changed. */
+  records: { commits: number; pullRequests: number; issues: number; reviews: number }
+  /** Metric jobs to queue, as for a delivery. */
+  metricJobs: MetricJob[]
+  /** GitHub logins (or commit emails without a login) not linked to a user. */
+  unmappedUsers: string[]
+}
+
 /** A connected processor: a PostgreSQL pool and the user-mapping caches. */
 export declare class WebhookProcessor {
   private constructor()
@@ -245,6 +262,15 @@ export declare class WebhookProcessor {
   completePush(repoId: string, compareText: string | Buffer): Promise<CompletePushResult>
   /** Of `shas`, those of the repository whose line counts are still unknown, sorted. */
   commitsLackingStats(repoId: string, shas: string[]): Promise<string[]>
+  /**
+   * Applies one page of a GitHub REST list through the same convergent upserts as webhooks
+   * (backfill; docs/recovery.md lists the REST-vs-webhook differences). `page` is the
+   * response body (text) or octokit's parsed `response.data`; a `reviews` page needs the
+   * pull request it belongs to. One transaction per page; writes no `events` row.
+   * UNKNOWN_REPOSITORY when repoId is not registered; INVALID_PAYLOAD (nothing written) when
+   * the page is not the list it claims to be.
+   */
+  applyRestPage(repoId: string, kind: RestKind, page: string | object, pullRequest?: string | object): Promise<RestPageResult>
   /** Counts by status and error code, cache hits and misses per tier, latency percentiles. */
   stats(): ProcessorStats
   /** Waits for in-flight calls and closes the pool; later calls reject PROCESSOR_CLOSED. */
@@ -396,6 +422,148 @@ export declare function createGitHubWorker(queue: Queue, options: GitHubWorkerOp
 /** Job options of the github queue: 8 attempts, exponential backoff from 15 s, completed jobs kept 7 days (their ids dedupe redeliveries), removeOnFail 500. */
 export declare const githubJobOptions: JobOptions
 
+// ---- Recovery and history through GitHub's API (docs/recovery.md) ----
+
+/** A pg-compatible pool (`query(text, values)`), or a URL from which one is made for the call. */
+export type DatabaseAccess = { pool: { query(text: string, values?: unknown[]): Promise<{ rows: any[] }> } } | { databaseUrl: string }
+
+/** What `registerRepository` stored. */
+export interface RegisteredRepository {
+  /** repositories.id */
+  id: string
+  /** GitHub's repository id, which deliveries carry. */
+  githubId: number
+  fullName: string
+  teamId: string | null
+  /** false when the repository was registered already (its name and team were updated). */
+  created: boolean
+}
+
+/**
+ * Registers (or updates, matched on the GitHub id) a repository so its deliveries are
+ * processed. Without `githubId` the id is looked up through the API (`client` required,
+ * CONFIG_ERROR otherwise); `teamName` names a team, created if missing. INVALID_JOB for a
+ * malformed name or id.
+ */
+export declare function registerRepository(
+  repository: { fullName: string; githubId?: number | string; teamName?: string },
+  options: DatabaseAccess & { client?: { forOwner(owner: string, repo?: string): Promise<any> } },
+): Promise<RegisteredRepository>
+
+/** Queues a repository's backfill on the `github` queue (job id per repository and day). */
+export declare function queueBackfill(queue: Queue<any>, registered: { id: string; fullName: string }, since?: string, jobOptions?: JobOptions): Promise<any>
+
+/** Context of the `github` queue's jobs. */
+export type GitHubJobContext = DatabaseAccess & {
+  /** The GitHub client (`createGitHubClient`). */
+  client: any
+  /** A connected processor (backfill writes through it). */
+  processor?: WebhookProcessor
+  /** Bull queue of metric jobs; backfill queues the metric jobs of what it wrote. */
+  metricsQueue?: Queue<any>
+  /** winston-compatible logger. */
+  logger?: { info(...a: unknown[]): void; warn(...a: unknown[]): void; error(...a: unknown[]): void }
+  /** Stops a backfill between pages (what was written stays, the cursor says where to resume). */
+  signal?: AbortSignal
+  /** Called after each backfill page (a progress bar). */
+  onProgress?(progress: { kind: string; page: number; pages: number; items: number; records: BackfillRecords; done?: boolean }): void
+  /** Reconcile with a token: the hooks to read (`GITHUB_HOOKS`). */
+  hooks?: Array<{ kind: 'repo'; owner: string; repo: string; hookId: number } | { kind: 'org'; org: string; hookId: number }>
+}
+
+/** Rows a backfill inserted or changed. */
+export interface BackfillRecords { pullRequests: number; reviews: number; issues: number; commits: number }
+
+/** What one kind of a backfill did. */
+export interface BackfillKindSummary {
+  /** The oldest `updated_at` (pulls, issues) or commit date imported. */
+  since: string
+  pages: number
+  /** Items written (pull requests, issues, commits; reviews are in records). */
+  items: number
+  /** Items left out: pull requests in the issues list, pending reviews. */
+  skipped: number
+  records: BackfillRecords
+  /** The page a cut-short backfill resumed at, or null. */
+  resumedFromPage: number | null
+  /** A finished backfill already covered `since`: nothing was requested. */
+  alreadyImported: boolean
+  finished: boolean
+}
+
+/** The summary of `runBackfill`. */
+export interface BackfillSummary {
+  repository: string
+  repoId: string
+  kinds: Partial<Record<'pulls' | 'issues' | 'commits', BackfillKindSummary>>
+  records: BackfillRecords
+  items: number
+  pages: number
+  /** Metric jobs derived (and queued when a metricsQueue is given). */
+  metricJobs: number
+  unmappedUsers: string[]
+}
+
+/**
+ * The `github` queue's backfill job (`lib/github/jobs/backfill.js`): pull requests with their
+ * reviews, issues and default-branch commits updated since `since` (default `90d`), resumable.
+ */
+export declare function runBackfill(
+  job: { data: { repository: string; repoId?: string; since?: string | Date; kinds?: Array<'pulls' | 'issues' | 'commits'>; restart?: boolean } },
+  ctx: GitHubJobContext,
+): Promise<BackfillSummary>
+
+/** One missing delivery in a reconcile report. */
+export interface ReconcileDelivery {
+  guid: string
+  event: string
+  action: string | null
+  repositoryId: number
+  deliveredAt: string
+  attempts: number
+  lastStatus: number
+  /** `redelivered`, `would redeliver`, `over this run's limit`, `older than the window`, `given up after N redeliveries`, `redelivery refused: …`. */
+  outcome: string
+}
+
+/** Counters of a reconcile run. */
+export interface ReconcileCounters {
+  /** Deliveries listed within the range. */
+  listed: number
+  /** Missing: tracked type, registered repository, not processed, no successful attempt. */
+  found: number
+  redelivered: number
+  /** Found and not redelivered this run (dry run, limit, refused, given up). */
+  stillMissing: number
+  /** Found but past GitHub's redelivery window. */
+  olderThanWindow: number
+}
+
+/** The report of `runReconcile`. */
+export interface ReconcileReport {
+  dryRun: boolean
+  hooks: Array<ReconcileCounters & { hook: string; from: string; gapBeforeWindow: boolean; deliveries: ReconcileDelivery[] }>
+  totals: ReconcileCounters
+}
+
+/**
+ * The `github` queue's reconcile job (`lib/github/jobs/reconcile.js`): redelivers the missing
+ * deliveries of the App hook or the configured hooks. `since` is delivery time (default: the
+ * stored cursor, at most the window); `dryRun` changes nothing, the cursor included.
+ */
+export declare function runReconcile(
+  job: { data: { dryRun?: boolean; since?: string | Date; maxRedeliveries?: number; maxAttempts?: number; windowMs?: number; hooks?: GitHubJobContext['hooks'] } },
+  ctx: GitHubJobContext & { now?: () => number },
+): Promise<ReconcileReport>
+
+/** Schedules the reconcile job on the `github` queue every `everyMs` (default 10 minutes, at least 1). */
+export declare function scheduleReconcile(queue: Queue<any>, options?: { everyMs?: number; data?: Record<string, unknown> }): Promise<any>
+/** Removes the reconcile schedule. */
+export declare function unscheduleReconcile(queue: Queue<any>): Promise<void>
+/** 10 minutes. */
+export declare const DEFAULT_RECONCILE_EVERY_MS: number
+/** `24h`, `90d`, `30m`, `2w` before now, or an ISO time; INVALID_JOB otherwise. */
+export declare function parseSince(value: string | number | Date, now?: number): Date
 // GitHub's API (lib/github/): the client, its options and errors; see docs/github-api.md.
 export {
   createGitHubClient,

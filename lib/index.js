@@ -14,6 +14,7 @@ const {
   isNonEmptyString,
   MAX_PAYLOAD_BYTES,
 } = require('./validate')
+const { normalizeRestPage } = require('./rest-page')
 
 /** A connected processor: a PostgreSQL pool and the user-mapping caches. */
 class WebhookProcessor {
@@ -92,6 +93,16 @@ class WebhookProcessor {
       throw new WebhookProcessingError('INVALID_JOB', 'commitsLackingStats: shas must be an array of strings')
     }
     return callNative(() => this.#native.commitsLackingStats(repoId, shas))
+  }
+
+  /**
+   * Applies one page of a GitHub REST list through the webhooks' write paths (backfill):
+   * kind 'pulls' | 'reviews' | 'issues' | 'commits'; a reviews page needs its pull request.
+   * Writes no events row. Resolves { items, skipped, records, metricJobs, unmappedUsers }.
+   */
+  async applyRestPage(repoId, kind, page, pullRequest) {
+    const args = normalizeRestPage(repoId, kind, page, pullRequest)
+    return callNative(() => this.#native.applyRestPage(args.repoId, args.kind, args.page, args.pullRequest))
   }
 
   /** Counts by status and error code, cache hits and misses per tier, latency percentiles. */
@@ -188,6 +199,7 @@ async function migrate(databaseUrl) {
 const worker = require('./worker')
 const githubWorker = require('./github/worker')
 const { redactCredentials } = require('./redact')
+const recovery = require('./recovery')
 const { createGitHubClient } = require('./github/client')
 const { githubOptionsFromEnv } = require('./github/config')
 
@@ -207,6 +219,7 @@ module.exports = {
   closeDefaultProcessor,
   inspectWebhook,
   migrate,
+  ...recovery,
   createGitHubClient,
   githubOptionsFromEnv,
 }

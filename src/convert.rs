@@ -83,7 +83,7 @@ pub fn inspection(i: core::Inspection) -> PayloadInspection {
     }
 }
 
-fn records(r: core::RecordCounts) -> RecordCounts {
+pub fn records(r: core::RecordCounts) -> RecordCounts {
     RecordCounts {
         commits: r.commits,
         pull_requests: r.pull_requests,

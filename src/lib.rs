@@ -7,6 +7,7 @@ mod convert;
 mod enrich;
 mod error;
 mod logging;
+mod rest;
 
 use napi::bindgen_prelude::{BufferSlice, Either, PromiseRaw};
 use napi::Env;

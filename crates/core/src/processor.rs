@@ -9,6 +9,7 @@ use crate::metrics::{derive_jobs, MetricJob};
 use crate::payload::{self, EventKind, TrackedPayload};
 use crate::processors::{self, Plan, WriteContext};
 use crate::repos::{RepoInfo, RepositoryDirectory};
+use crate::rest::{RestPage, RestPageResult};
 use crate::result::{ProcessingResult, RecordCounts, Status, Timings};
 use crate::stats::{CacheCounters, Outcome, Stats, StatsSnapshot};
 use crate::store::connections::Connections;
@@ -199,6 +200,22 @@ impl WebhookProcessor {
     ) -> Result<Vec<String>> {
         let _call = self.admit()?;
         enrich::lacking_stats(&self.db, repo_id, shas).await
+    }
+
+    /// Applies one page of a REST list (see [`crate::rest`]) through the webhooks' write
+    /// paths: `UNKNOWN_REPOSITORY` when `repo_id` is not registered, `INVALID_PAYLOAD` for
+    /// a page that is not the list it claims to be (nothing written). No `events` row.
+    pub async fn apply_rest_page(&self, page: RestPage) -> Result<RestPageResult> {
+        let _call = self.admit()?;
+        let size = page.body.len() + page.pull_request.as_ref().map_or(0, Vec::len);
+        if size > crate::MAX_PAYLOAD_BYTES {
+            return Err(ProcessingError::PayloadTooLarge {
+                size,
+                limit: crate::MAX_PAYLOAD_BYTES,
+            });
+        }
+        let repo = self.repos.require(Some(&page.repo_id), None).await?;
+        crate::rest::apply_page(&self.db, &repo, &self.users, page).await
     }
 
     /// Counters since connect.

@@ -9,6 +9,7 @@ pub mod common;
 pub mod issues;
 pub mod pull_request;
 pub mod push;
+pub mod rest;
 pub mod review;
 mod tape;
 

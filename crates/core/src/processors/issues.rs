@@ -10,7 +10,7 @@
 use super::people::{ActivityLog, Person};
 use super::{fields, MappedActivity, WriteContext};
 use crate::error::{ProcessingError, Result};
-use crate::payload::IssuesEvent;
+use crate::payload::{Issue, IssuesEvent};
 use crate::store::issues::{self, IssueRow, IssueState};
 use crate::store::writes::EntityWrite;
 use crate::text::strip_nul;
@@ -43,7 +43,12 @@ pub struct IssuePlan<'a> {
 impl IssueProcessor {
     /// Validates the payload's issue. Every action is accepted.
     pub fn plan<'a>(event: &IssuesEvent<'a>) -> Result<IssuePlan<'a>> {
-        let issue = &event.issue;
+        Self::plan_issue(&event.issue, REMOVAL_ACTIONS.contains(&event.action))
+    }
+
+    /// Validates an issue object (a webhook's `issue`, or an item of the REST issues
+    /// list); `removed` when the delivery removes it from the repository.
+    pub fn plan_issue<'a>(issue: &Issue<'a>, removed: bool) -> Result<IssuePlan<'a>> {
         let closed_at = fields::optional_time("issue.closed_at", issue.closed_at)?;
         let state = match (issue.state, closed_at) {
             (Some("open"), _) => IssueState::Open,
@@ -67,7 +72,7 @@ impl IssueProcessor {
             closed_at,
             created_at: fields::time("issue.created_at", issue.created_at)?,
             updated_at: fields::time("issue.updated_at", issue.updated_at)?,
-            removed: REMOVAL_ACTIONS.contains(&event.action),
+            removed,
         })
     }
 }

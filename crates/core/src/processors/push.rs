@@ -94,6 +94,16 @@ impl PushProcessor {
     }
 }
 
+impl<'a> PushPlan<'a> {
+    /// A plan of commits found elsewhere than in a push (the REST commits list), validated
+    /// by the caller: deduplicated and sorted by sha like a push's.
+    pub fn from_commits(commits: Vec<PlannedCommit<'a>>) -> Self {
+        PushPlan {
+            commits: sorted_by_sha(commits),
+        }
+    }
+}
+
 /// The commits in sha order, the first occurrence of a repeated sha kept. Sorts small
 /// (prefix, sha, position) keys and moves each commit once: sorting the commits themselves
 /// moved ~140-byte values through every pass and was a third of planning a 2048-commit push.

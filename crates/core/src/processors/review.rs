@@ -11,7 +11,7 @@ use super::people::{ActivityLog, Person};
 use super::pull_request::PlannedPullRequest;
 use super::{fields, MappedActivity, WriteContext};
 use crate::error::{ProcessingError, Result};
-use crate::payload::PullRequestReviewEvent;
+use crate::payload::{PullRequest, PullRequestReviewEvent, Review};
 use crate::store::reviews::{self, ReviewRow, ReviewState};
 use crate::store::writes::EntityWrite;
 use crate::text::strip_nul;
@@ -38,17 +38,29 @@ pub struct ReviewPlan<'a> {
     /// Carries this review as its `firstReviewAt` candidate when the review counts.
     pub pull_request: PlannedPullRequest<'a>,
     pub review: PlannedReview<'a>,
+    /// A dismissal is stamped with the delivery's received time; a review read from the
+    /// REST API was not received at its dismissal, so it leaves `dismissedAt` to a
+    /// dismissal delivery.
+    pub dismissal_received: bool,
 }
 
 impl PullRequestReviewProcessor {
     /// Validates the review and its pull request.
     pub fn plan<'a>(event: &PullRequestReviewEvent<'a>) -> Result<ReviewPlan<'a>> {
-        let mut pull_request =
-            PlannedPullRequest::from_payload("pull_request", &event.pull_request)?;
-        let r = &event.review;
+        Self::plan_review(&event.pull_request, &event.review, "review")
+    }
+
+    /// Validates a review (a webhook's `review`, or an item of the REST reviews list at
+    /// `path`) and the pull request it belongs to. The state is read in either case.
+    pub fn plan_review<'a>(
+        pull_request: &PullRequest<'a>,
+        r: &Review<'a>,
+        path: &str,
+    ) -> Result<ReviewPlan<'a>> {
+        let mut pull_request = PlannedPullRequest::from_payload("pull_request", pull_request)?;
         let state = ReviewState::from_github(r.state).ok_or_else(|| {
             ProcessingError::InvalidPayload(format!(
-                "review.state is not a review state: {}",
+                "{path}.state is not a review state: {}",
                 fields::quoted(r.state)
             ))
         })?;
@@ -57,7 +69,7 @@ impl PullRequestReviewProcessor {
             reviewer: Person::from_actor(r.user.as_ref()),
             state,
             commit_id: r.commit_id.map(strip_nul),
-            submitted_at: fields::optional_time("review.submitted_at", r.submitted_at)?,
+            submitted_at: fields::optional_time(&format!("{path}.submitted_at"), r.submitted_at)?,
         };
         if !review.reviewer.is_bot && !review.reviewer.same_account(&pull_request.author) {
             pull_request.first_review_at = review.submitted_at;
@@ -65,6 +77,7 @@ impl PullRequestReviewProcessor {
         Ok(ReviewPlan {
             pull_request,
             review,
+            dismissal_received: true,
         })
     }
 }
@@ -93,7 +106,8 @@ impl ReviewPlan<'_> {
             state: review.state,
             commit_id: review.commit_id.as_deref(),
             submitted_at: review.submitted_at,
-            dismissed_at: (review.state == ReviewState::Dismissed).then_some(ctx.received_at),
+            dismissed_at: (self.dismissal_received && review.state == ReviewState::Dismissed)
+                .then_some(ctx.received_at),
             turnaround_seconds: review
                 .submitted_at
                 .map(|s| seconds_between(self.pull_request.created_at, s)),

@@ -347,10 +347,12 @@ async fn try_write(
 
 const NOT_NULL_VIOLATION: &str = "23502";
 
-/// Runs entity writes that belong to no delivery (rows from GitHub's API, see `enrich`):
-/// each statement on its own, all in one transaction, begun with the shared link barrier
-/// when a write may fall back to a `users` lookup (see the module doc). A connection that
-/// broke is replaced as in [`write_event`]; nothing of a failed try is left.
+/// Writes entity rows that no delivery carried (rows from GitHub's API: a backfill page,
+/// commit counts, a completed push): no claim, no `events` row, each statement on its own,
+/// all in one transaction, begun with the shared link barrier when a write may fall back to
+/// a `users` lookup (see the module doc). The same convergent statements as an event's, so
+/// the rows end as the webhooks alone would leave them. A connection that broke is replaced
+/// as in [`write_event`]; nothing of a failed try is left.
 pub async fn write_entities<'w, F>(db: &Connections, build: F) -> Result<RecordCounts>
 where
     F: Fn() -> Vec<EntityWrite<'w>>,
@@ -362,8 +364,11 @@ where
         let mut conn = db.lease().await?;
         let result = entities_in_transaction(&mut conn, writes).await;
         match conn.finish(result) {
-            Err(e) if worth_another_connection(&e) && tries <= db.max_connections() => {}
-            other => return other,
+            Ok(records) => return Ok(records),
+            Err(e) if worth_another_connection(&e) && tries <= db.max_connections() => {
+                tracing::debug!(error = %crate::text::redact_credentials(&e.to_string()), "took another connection");
+            }
+            Err(e) => return Err(e),
         }
     }
 }
@@ -373,6 +378,9 @@ async fn entities_in_transaction(
     writes: Vec<EntityWrite<'_>>,
 ) -> std::result::Result<RecordCounts, sqlx::Error> {
     let mut records = RecordCounts::default();
+    if writes.is_empty() {
+        return Ok(records);
+    }
     let mut tx = if writes.iter().any(|w| w.looks_up_users) {
         conn.begin_with(&**BEGIN_WITH_BARRIER).await?
     } else {

@@ -1,0 +1,86 @@
+// Recovery and history through GitHub's API, for the reference backend (docs/recovery.md):
+// the GitHub client from the environment, the `github` queue as the register command and
+// the scheduler see it, the reconcile schedule (off unless GITHUB_RECONCILE_EVERY is set),
+// and the reconcile counters on /metrics. main.ts calls `startReconcileSchedule` once the
+// `github` queue exists; the github worker runs the jobs (lib/github/jobs/).
+import Bull from 'bull'
+import { Counter, Registry } from 'prom-client'
+import {
+  createGitHubClient,
+  githubOptionsFromEnv,
+  scheduleReconcile,
+  unscheduleReconcile,
+  DEFAULT_RECONCILE_EVERY_MS,
+  parseSince,
+  type ReconcileReport,
+} from '@devmetrics/webhook-processor'
+import type { BackendConfig } from './config'
+
+export const GITHUB_QUEUE = 'github'
+
+type Env = Record<string, string | undefined>
+
+/** The GitHub client from GITHUB_APP_ID / GITHUB_APP_PRIVATE_KEY(_PATH) / GITHUB_TOKEN / GITHUB_API_URL / GITHUB_HOOKS; null when none is set. */
+export function githubFromEnv(env: Env = process.env) {
+  const options = githubOptionsFromEnv(env)
+  return options ? { client: createGitHubClient(options), hooks: options.hooks ?? [] } : null
+}
+
+/** The `github` queue (same name and prefix as the worker's), for producers such as the register command. */
+export function openGithubQueue(config: Pick<BackendConfig, 'redisUrl' | 'queuePrefix'>): Bull.Queue {
+  return new Bull(GITHUB_QUEUE, config.redisUrl, { prefix: config.queuePrefix })
+}
+
+/**
+ * The reconcile interval from GITHUB_RECONCILE_EVERY: unset or `off` = no schedule; `on` =
+ * every 10 minutes; a duration such as `10m` or `1h`.
+ */
+export function reconcileEveryMs(env: Env = process.env): number | null {
+  const raw = (env.GITHUB_RECONCILE_EVERY ?? '').trim()
+  if (raw === '' || /^(off|false|0)$/i.test(raw)) return null
+  if (/^(on|true)$/i.test(raw)) return DEFAULT_RECONCILE_EVERY_MS
+  const now = Date.now()
+  const ms = now - parseSince(raw, now).getTime()
+  if (!/^\d+[mhdw]$/.test(raw) || ms < 60_000) throw new Error(`GITHUB_RECONCILE_EVERY must be off, on, or a duration of at least 1m such as 10m, not ${JSON.stringify(raw)}`)
+  return ms
+}
+
+/** Schedules (or removes) the repeatable reconcile job as configured; says so once. */
+export async function startReconcileSchedule(
+  githubQueue: Bull.Queue,
+  env: Env = process.env,
+  log: (message: string) => void = () => undefined,
+): Promise<number | null> {
+  const every = reconcileEveryMs(env)
+  if (every === null) {
+    await unscheduleReconcile(githubQueue)
+    log('reconcile: off (set GITHUB_RECONCILE_EVERY=10m to redeliver failed deliveries automatically)')
+    return null
+  }
+  if (!githubOptionsFromEnv(env)) {
+    log('reconcile: GITHUB_RECONCILE_EVERY is set but no GitHub API access is configured; not scheduled')
+    return null
+  }
+  await scheduleReconcile(githubQueue, { everyMs: every })
+  log(`reconcile: every ${Math.round(every / 60_000)} min`)
+  return every
+}
+
+/** Prometheus counters of reconcile runs; `record` adds a run's totals. */
+export function createReconcileMetrics(registry: Registry) {
+  const counter = new Counter({
+    name: 'github_reconcile_deliveries_total',
+    help: 'Deliveries the reconciler found missing and what became of them: found, redelivered, still_missing, older_than_window',
+    labelNames: ['outcome'],
+    registers: [registry],
+  })
+  return {
+    record(report: ReconcileReport): void {
+      if (report.dryRun) return
+      counter.inc({ outcome: 'found' }, report.totals.found)
+      counter.inc({ outcome: 'redelivered' }, report.totals.redelivered)
+      counter.inc({ outcome: 'still_missing' }, report.totals.stillMissing)
+      counter.inc({ outcome: 'older_than_window' }, report.totals.olderThanWindow)
+    },
+  }
+}

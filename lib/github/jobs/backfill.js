@@ -1,0 +1,221 @@
+'use strict'
+// Backfill: a repository registered today has no history until new activity arrives, so
+// every dashboard would start empty. This job reads the history from GitHub's REST lists
+// and writes it through the same convergent upserts as webhooks (`applyRestPage`), so it
+// may run while live deliveries arrive, in any order, and end with the rows the webhooks
+// alone would have given (docs/recovery.md lists what REST lists leave out).
+//
+// - pulls: `GET /repos/{o}/{r}/pulls?state=all&sort=updated&direction=desc`, until an item's
+//   `updated_at` is older than `since`; each pull request's reviews
+//   (`GET …/pulls/{n}/reviews`, all pages) are written before its page counts as done;
+// - issues: `GET /repos/{o}/{r}/issues?state=all&since=…` (the list's pull requests are
+//   skipped by the addon);
+// - commits: `GET /repos/{o}/{r}/commits?sha=<default branch>&since=…`.
+// Pages come from `octokit.paginate.iterator`; after each page is written the cursor in
+// `github_backfill_cursors` records it, so a crash, an abort or a rate limit resumes at the
+// next page: no page is asked for twice and no row is written twice. Rate limits are the
+// client's: a long wait throws GITHUB_RATE_LIMITED with `retryAfterMs`, for the queue (or
+// the CLI) to try again later from the cursor.
+
+const { WebhookProcessingError } = require('../../errors')
+const { parseSince } = require('../duration')
+const state = require('../sync-state')
+
+/** The lists a backfill reads, in order. Reviews ride with their pull requests' pages. */
+const BACKFILL_KINDS = Object.freeze(['pulls', 'issues', 'commits'])
+/** Default history: 90 days of `updated_at` (pull requests, issues) or commit dates. */
+const DEFAULT_SINCE = '90d'
+const PER_PAGE = 100
+const METRIC_JOB_OPTIONS = Object.freeze({ removeOnComplete: true, removeOnFail: 500 })
+
+const REPOSITORY = /^([A-Za-z0-9](?:[A-Za-z0-9-]{0,38}))\/([A-Za-z0-9._-]{1,100})$/
+
+/** `owner/name` split, INVALID_JOB otherwise. */
+function parseRepository(fullName) {
+  const m = typeof fullName === 'string' ? REPOSITORY.exec(fullName.trim()) : null
+  if (!m) throw new WebhookProcessingError('INVALID_JOB', 'repository must be owner/name')
+  return { owner: m[1], repo: m[2], fullName: `${m[1]}/${m[2]}` }
+}
+
+/** The registered repository by id or full name (case-insensitive); UNKNOWN_REPOSITORY if none. */
+async function findRepository(pool, repoId, fullName) {
+  const { rows } = repoId
+    ? await pool.query('SELECT id, "githubId", "fullName" FROM repositories WHERE id = $1', [repoId])
+    : await pool.query('SELECT id, "githubId", "fullName" FROM repositories WHERE lower("fullName") = lower($1) ORDER BY "createdAt" LIMIT 1', [fullName])
+  if (!rows[0]) {
+    throw new WebhookProcessingError('UNKNOWN_REPOSITORY', `${repoId ? `no repository with id ${repoId}` : `${fullName} is not registered`} (npm run register -- ${fullName})`)
+  }
+  return rows[0]
+}
+
+function emptyRecords() {
+  return { pullRequests: 0, reviews: 0, issues: 0, commits: 0 }
+}
+
+function addRecords(into, r) {
+  into.pullRequests += r.pullRequests
+  into.reviews += r.reviews
+  into.issues += r.issues
+  into.commits += r.commits
+}
+
+/** The request of a kind's list. */
+async function listOf(kind, octokit, owner, repo, since) {
+  const base = { owner, repo, per_page: PER_PAGE }
+  switch (kind) {
+    case 'pulls':
+      return { route: 'GET /repos/{owner}/{repo}/pulls', params: { ...base, state: 'all', sort: 'updated', direction: 'desc' } }
+    case 'issues':
+      return { route: 'GET /repos/{owner}/{repo}/issues', params: { ...base, state: 'all', sort: 'updated', direction: 'desc', since: since.toISOString() } }
+    case 'commits': {
+      const { data } = await octokit.request('GET /repos/{owner}/{repo}', { owner, repo })
+      return { route: 'GET /repos/{owner}/{repo}/commits', params: { ...base, sha: data.default_branch, since: since.toISOString() } }
+    }
+    default:
+      throw new WebhookProcessingError('INVALID_JOB', `kinds must be among ${BACKFILL_KINDS.join(', ')}`)
+  }
+}
+
+/**
+ * Backfills one repository. `job.data` (or `job` itself): `{ repository: 'owner/name',
+ * repoId?, since? = '90d', kinds? = ['pulls', 'issues', 'commits'], restart? }`.
+ * `ctx`: `{ client, processor, pool | databaseUrl, metricsQueue?, logger?, signal?, onProgress? }`.
+ * Resolves the summary: per kind pages, items, skipped, records, whether it resumed or
+ * had already been imported; totals; metric jobs queued.
+ */
+async function backfill(job, ctx) {
+  const data = (job && job.data) || job || {}
+  const { owner, repo, fullName } = parseRepository(data.repository)
+  if (!ctx || !ctx.client || !ctx.processor) {
+    throw new WebhookProcessingError('CONFIG_ERROR', 'backfill needs a GitHub client and a processor')
+  }
+  const kinds = data.kinds ?? BACKFILL_KINDS
+  if (!Array.isArray(kinds) || kinds.some((k) => !BACKFILL_KINDS.includes(k))) {
+    throw new WebhookProcessingError('INVALID_JOB', `kinds must be among ${BACKFILL_KINDS.join(', ')}`)
+  }
+  const requestedSince = parseSince(data.since ?? DEFAULT_SINCE)
+  const db = state.openDatabase(ctx)
+  const queuedJobs = new Set()
+  const unmapped = new Set()
+  const summary = {
+    repository: fullName,
+    repoId: null,
+    kinds: {},
+    records: emptyRecords(),
+    items: 0,
+    pages: 0,
+    metricJobs: 0,
+    unmappedUsers: [],
+  }
+  try {
+    const registered = await findRepository(db.pool, data.repoId, fullName)
+    summary.repoId = registered.id
+    const octokit = await ctx.client.forOwner(owner, repo)
+
+    const queueMetricJobs = async (jobs) => {
+      const fresh = jobs.filter((m) => !queuedJobs.has(m.jobId))
+      for (const m of fresh) queuedJobs.add(m.jobId)
+      summary.metricJobs += fresh.length
+      if (!ctx.metricsQueue || fresh.length === 0) return
+      await ctx.metricsQueue.addBulk(
+        fresh.map((m) => ({ data: { kind: m.kind, id: m.id, date: m.date, source: 'backfill' }, opts: { ...METRIC_JOB_OPTIONS, jobId: m.jobId } })),
+      )
+    }
+    const apply = async (kind, items, pullRequest) => {
+      const r = await ctx.processor.applyRestPage(registered.id, kind, items, pullRequest)
+      for (const u of r.unmappedUsers) unmapped.add(u)
+      await queueMetricJobs(r.metricJobs)
+      return r
+    }
+
+    for (const kind of kinds) {
+      summary.kinds[kind] = await backfillKind(kind, {
+        ctx, db, octokit, owner, repo, registered, requestedSince, restart: data.restart === true, apply,
+      })
+      const k = summary.kinds[kind]
+      addRecords(summary.records, k.records)
+      summary.items += k.items
+      summary.pages += k.pages
+    }
+  } finally {
+    summary.unmappedUsers = [...unmapped].sort().slice(0, 100)
+    await db.close()
+  }
+  return summary
+}
+
+async function backfillKind(kind, { ctx, db, octokit, owner, repo, registered, requestedSince, restart, apply }) {
+  const result = {
+    since: requestedSince.toISOString(),
+    pages: 0,
+    items: 0,
+    skipped: 0,
+    records: emptyRecords(),
+    resumedFromPage: null,
+    alreadyImported: false,
+    finished: false,
+  }
+  let cursor = await state.loadBackfillCursor(db.pool, registered.id, kind)
+  if (cursor && !restart && !cursor.finishedAt) {
+    // A backfill of this kind was cut short: go on with it, with its own `since`.
+    result.resumedFromPage = cursor.pagesDone + 1
+  } else if (cursor && !restart && cursor.finishedAt && cursor.since <= requestedSince) {
+    result.since = cursor.since.toISOString()
+    result.alreadyImported = true
+    result.finished = true
+    return result
+  } else {
+    cursor = await state.startBackfillCursor(db.pool, registered.id, kind, requestedSince)
+  }
+  const since = cursor.since
+  result.since = since.toISOString()
+  const { route, params } = await listOf(kind, octokit, owner, repo, since)
+  let page = cursor.pagesDone
+  const report = (extra) => ctx.onProgress && ctx.onProgress({ kind, page, pages: result.pages, items: result.items, records: result.records, ...extra })
+
+  for await (const response of octokit.paginate.iterator(route, { ...params, page: page + 1 })) {
+    ctx.signal?.throwIfAborted()
+    page += 1
+    let items = Array.isArray(response.data) ? response.data : []
+    let reachedSince = false
+    if (kind === 'pulls') {
+      // Sorted by updated_at, newest first: the first older item ends the history asked for.
+      const kept = items.filter((pr) => Date.parse(pr.updated_at) >= since.getTime())
+      reachedSince = kept.length < items.length
+      items = kept
+    }
+    const r = await apply(kind, items)
+    addRecords(result.records, r.records)
+    result.skipped += r.skipped
+    if (kind === 'pulls') {
+      for (const pr of items) {
+        for await (const reviews of octokit.paginate.iterator('GET /repos/{owner}/{repo}/pulls/{pull_number}/reviews', {
+          owner, repo, pull_number: pr.number, per_page: PER_PAGE,
+        })) {
+          ctx.signal?.throwIfAborted()
+          const rr = await apply('reviews', reviews.data, pr)
+          addRecords(result.records, rr.records)
+          result.skipped += rr.skipped
+        }
+      }
+    }
+    result.pages += 1
+    result.items += items.length - r.skipped
+    await state.advanceBackfillCursor(db.pool, registered.id, kind, page, items.length, reachedSince)
+    report({ done: reachedSince })
+    if (reachedSince) break
+    // Before the iterator asks for the next page: a page fetched and not written would be
+    // asked for again on resume.
+    ctx.signal?.throwIfAborted()
+  }
+  await state.finishBackfillCursor(db.pool, registered.id, kind)
+  result.finished = true
+  report({ done: true })
+  return result
+}
+
+module.exports = backfill
+module.exports.backfill = backfill
+module.exports.BACKFILL_KINDS = BACKFILL_KINDS
+module.exports.DEFAULT_SINCE = DEFAULT_SINCE
+module.exports.parseRepository = parseRepository

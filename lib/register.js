@@ -1,0 +1,85 @@
+'use strict'
+// Registering a repository: deliveries of an unregistered repository are refused
+// (UNKNOWN_REPOSITORY, or 202 `ignored` at the endpoint), so registering is the first step of
+// tracking one. Before this, a newcomer had to find a raw SQL INSERT in a troubleshooting
+// table. The GitHub id is what deliveries carry (`repository.id`): it is looked up through the
+// API when a client is configured and none is given. Registering again is harmless: the row
+// is matched on the GitHub id, its name follows renames, a team given replaces the old one.
+
+const { randomUUID } = require('node:crypto')
+const { WebhookProcessingError } = require('./errors')
+const { openDatabase } = require('./github/sync-state')
+const { parseRepository } = require('./github/jobs/backfill')
+
+const invalid = (message) => new WebhookProcessingError('INVALID_JOB', message)
+
+/**
+ * Registers (or updates) a repository. `repository`: `{ fullName: 'owner/name', githubId?,
+ * teamName? }` (a team of that name is created if missing). `options`: `{ pool | databaseUrl,
+ * client? }`. Resolves `{ id, githubId, fullName, teamId, created }`.
+ */
+async function registerRepository(repository, options = {}) {
+  if (!repository || typeof repository !== 'object') throw invalid('repository must be { fullName, githubId?, teamName? }')
+  let { fullName } = parseRepository(repository.fullName)
+  let githubId = repository.githubId
+  if (githubId !== undefined && githubId !== null) {
+    if (!/^[1-9][0-9]{0,18}$/.test(String(githubId))) throw invalid('githubId must be a positive integer')
+    githubId = String(githubId)
+  }
+  const teamName = repository.teamName
+  if (teamName !== undefined && teamName !== null && (typeof teamName !== 'string' || teamName.trim() === '')) {
+    throw invalid('teamName must be a non-empty string when given')
+  }
+  if (githubId === undefined || githubId === null) {
+    if (!options.client) {
+      throw new WebhookProcessingError('CONFIG_ERROR', `no GitHub id for ${fullName}: pass githubId, or configure GitHub API access (GITHUB_TOKEN or a GitHub App) to look it up`)
+    }
+    const { owner, repo } = parseRepository(fullName)
+    const octokit = await options.client.forOwner(owner, repo)
+    const { data } = await octokit.request('GET /repos/{owner}/{repo}', { owner, repo })
+    githubId = String(data.id)
+    fullName = data.full_name || fullName
+  }
+  const db = openDatabase(options)
+  try {
+    let teamId = null
+    if (teamName) {
+      const found = await db.pool.query('SELECT id FROM teams WHERE name = $1 ORDER BY "createdAt" LIMIT 1', [teamName.trim()])
+      teamId = found.rows[0]?.id ?? null
+      if (!teamId) {
+        teamId = randomUUID()
+        await db.pool.query(`INSERT INTO teams (id, name, "updatedAt") VALUES ($1, $2, timezone('UTC', now()))`, [teamId, teamName.trim()])
+      }
+    }
+    const { rows } = await db.pool.query(
+      `INSERT INTO repositories (id, "githubId", "fullName", "teamId", "updatedAt")
+       VALUES ($1, $2::bigint, $3, $4, timezone('UTC', now()))
+       ON CONFLICT ("githubId") DO UPDATE
+         SET "fullName" = EXCLUDED."fullName",
+             "teamId" = COALESCE(EXCLUDED."teamId", repositories."teamId"),
+             "updatedAt" = EXCLUDED."updatedAt"
+       RETURNING id, "githubId"::text AS "githubId", "fullName", "teamId", (xmax = 0) AS created`,
+      [randomUUID(), githubId, fullName, teamId],
+    )
+    const row = rows[0]
+    return { id: row.id, githubId: Number(row.githubId), fullName: row.fullName, teamId: row.teamId, created: row.created }
+  } finally {
+    await db.close()
+  }
+}
+
+/**
+ * Queues the backfill of a registered repository on the `github` queue (Bull): job data
+ * `{ kind: 'backfill', repository, repoId, since }`, with a job id per repository and day so a
+ * repeated registration the same day does not queue it twice.
+ */
+async function queueBackfill(queue, registered, since = '90d', jobOptions = {}) {
+  if (!queue || typeof queue.add !== 'function') throw new WebhookProcessingError('CONFIG_ERROR', 'queueBackfill needs the github queue')
+  const day = new Date().toISOString().slice(0, 10)
+  return queue.add(
+    { kind: 'backfill', repository: registered.fullName, repoId: registered.id, since },
+    { attempts: 10, backoff: { type: 'exponential', delay: 60_000 }, removeOnComplete: 100, removeOnFail: 500, ...jobOptions, jobId: `backfill:${registered.id}:${day}` },
+  )
+}
+
+module.exports = { registerRepository, queueBackfill }
