@@ -28,6 +28,10 @@ export interface ProcessorOptions {
   maxConnections?: number
   /** Lifetime of a cached user mapping in seconds. Default 900; unknown users are cached at most 60 s. */
   userCacheTtlSeconds?: number
+  /** An idle database connection unused this long is closed (milliseconds, at most a week). Default 600000 (10 minutes, as sqlx's pool). */
+  idleTimeoutMs?: number
+  /** A database connection this old is closed instead of reused (milliseconds, at most a week). Default 1800000 (30 minutes, as sqlx's pool). */
+  maxLifetimeMs?: number
 }
 
 /** Rows one call inserted or changed; zeros for `duplicate` and `ignored`. */
@@ -208,6 +212,16 @@ export interface WorkerOptions {
   userCacheTtlSeconds?: number
   /** Pool size of a processor the worker connects. Default: `concurrency`. */
   maxConnections?: number
+  /** Idle timeout of the connections of a processor the worker connects (see ProcessorOptions). */
+  idleTimeoutMs?: number
+  /** Maximum connection lifetime of a processor the worker connects (see ProcessorOptions). */
+  maxLifetimeMs?: number
+  /**
+   * A worker that connects its own processor keeps trying until the database is reachable and
+   * migrated (jobs wait meanwhile, `health().waitingFor` says why): 250 ms after the first failure,
+   * doubling up to this many milliseconds. Default 15000.
+   */
+  reconnectMaxDelayMs?: number
   /** The Bull queue metric jobs go to (data `{ kind, id, date, deliveryId }`, jobId from the result). */
   metricsQueue?: Queue
   /** Jobs processed at once by this worker. Default 5. */
@@ -232,6 +246,21 @@ export interface WorkerCounters {
   failuresByCode: Partial<Record<ErrorCode, number>>
 }
 
+/** What a worker that connects its own processor is waiting for (see WorkerOptions.reconnectMaxDelayMs). */
+export interface WorkerWaiting {
+  what: 'database'
+  /** ISO time the worker started waiting. */
+  since: string
+  /** Failed connection attempts so far. */
+  attempts: number
+  /** The last attempt's error code (e.g. DATABASE_UNAVAILABLE, SCHEMA_MISMATCH); null before the first answer. */
+  code: ErrorCode | null
+  /** The last attempt's error message, credentials redacted. */
+  message: string
+  /** ISO time of the next attempt; null before the first answer. */
+  nextAttemptAt: string | null
+}
+
 /** A running worker. */
 export interface WebhookWorker {
   /** Liveness and counters, for a health endpoint. */
@@ -242,6 +271,8 @@ export interface WebhookWorker {
     active: number
     counters: WorkerCounters
     processor: ProcessorStats | null
+    /** What the worker is waiting for before it can process jobs; null once connected. */
+    waitingFor: WorkerWaiting | null
   }
   /** Stops taking jobs, waits for the active ones, closes what the worker created (not the queues). */
   close(): Promise<void>
