@@ -95,7 +95,7 @@ export interface ProcessorStats {
 
 /** The GitHub side of linkGithubUser. */
 export interface GithubAccount {
-  /** GitHub account id: maps pull request, issue and review actors. */
+  /** GitHub account id: maps pull request, issue and review actors (the only key they map by). */
   id?: number
   /** GitHub login: maps commit authors (`author.username`), case-insensitively. */
   login?: string
@@ -164,13 +164,18 @@ export declare class WebhookProcessor {
   getUserIdByGithubId(githubId: number): Promise<string | null>
   /**
    * Links a DevMetrics user to a GitHub account, invalidates every processor's caches (through
-   * Redis when configured) and attributes earlier rows. Unknown user, or an account linked to
-   * someone else: CONSTRAINT_VIOLATION.
+   * Redis when configured) and attributes earlier rows by the same rule later rows follow
+   * (docs/user-mapping.md). Unknown user, or an account linked to someone else:
+   * CONSTRAINT_VIOLATION. Resolved, every processor sharing the Redis tier maps the account within
+   * 5 s; DATABASE_UNAVAILABLE (retryable) when Redis did not take the invalidation within 2 s.
    */
   linkGithubUser(userId: string, github: GithubAccount): Promise<LinkResult>
   /** Counts by status and error code, cache hits and misses per tier, latency percentiles. */
   stats(): ProcessorStats
-  /** Waits for in-flight calls and closes the pool; later calls reject PROCESSOR_CLOSED. */
+  /**
+   * Waits for in-flight calls and closes the pool; later calls reject PROCESSOR_CLOSED. A processor
+   * garbage-collected without close() has its connections closed in the background, with one warning.
+   */
   close(): Promise<void>
 }
 
