@@ -4,8 +4,10 @@
 import { spawn } from 'node:child_process'
 import { join } from 'node:path'
 import { createTestDatabase, insertRepository, TestDatabase } from './helpers/db'
+import { SHARED_REDIS_URL, testPrefix } from './helpers/redis'
 
 let db: TestDatabase
+const { prefix, cleanup } = testPrefix()
 
 beforeAll(async () => {
   db = await createTestDatabase()
@@ -13,6 +15,7 @@ beforeAll(async () => {
 })
 
 afterAll(async () => {
+  await cleanup()
   await db.drop()
 })
 
@@ -29,7 +32,7 @@ function runNode(args: string[]): Promise<{ code: number | null; signal: string 
 }
 
 test('processors collected without close(), and an abandoned connect(), release their connections; the process lives on', async () => {
-  const run = await runNode(['--expose-gc', join(__dirname, 'support/gc-unclosed.js'), db.url])
+  const run = await runNode(['--expose-gc', join(__dirname, 'support/gc-unclosed.js'), db.url, SHARED_REDIS_URL, prefix])
   expect({ code: run.code, signal: run.signal, stderr: run.code === 0 ? '' : run.stderr }).toEqual({
     code: 0,
     signal: null,

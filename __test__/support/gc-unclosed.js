@@ -9,6 +9,10 @@ const { Client } = require('pg')
 const { WebhookProcessor } = require('../../lib')
 
 const databaseUrl = process.argv[2]
+// A Redis tier (its connection and subscriber go away with the processor too), under the
+// parent's key prefix.
+const redisUrl = process.argv[3]
+const redisKeyPrefix = process.argv[4]
 const body = readFileSync(join(__dirname, '../fixtures/pull-request-opened.json'), 'utf8')
 
 async function sessions(client) {
@@ -37,7 +41,8 @@ async function main() {
   // Processors that did work (so each holds idle connections), then lost without close().
   await (async () => {
     for (let i = 0; i < 3; i++) {
-      const p = await WebhookProcessor.connect({ databaseUrl, maxConnections: 2 })
+      const redis = i === 0 ? { redisUrl, redisKeyPrefix } : {}
+      const p = await WebhookProcessor.connect({ databaseUrl, maxConnections: 2, ...redis })
       await p.process({ deliveryId: `gc-${i}`, event: 'pull_request', payload: body })
     }
   })()
