@@ -206,6 +206,10 @@ export interface ProcessorOptions {
   maxConnections?: number
   /** Lifetime of a cached user mapping in seconds. Default 900; unknown users are cached at most 60 s. */
   userCacheTtlSeconds?: number
+  /** An idle database connection unused this long is closed, in milliseconds. Default 600000 (10 minutes, as sqlx's pool). */
+  idleTimeoutMs?: number
+  /** A database connection this old is closed instead of reused, in milliseconds. Default 1800000 (30 minutes, as sqlx's pool). */
+  maxLifetimeMs?: number
 }
 
 /** Counters of one processor since it connected. */

@@ -29,6 +29,10 @@ export interface ProcessorOptions {
   maxConnections?: number
   /** Lifetime of a cached user mapping in seconds. Default 900; unknown users are cached at most 60 s. */
   userCacheTtlSeconds?: number
+  /** An idle database connection unused this long is closed (milliseconds, at most a week). Default 600000 (10 minutes, as sqlx's pool). */
+  idleTimeoutMs?: number
+  /** A database connection this old is closed instead of reused (milliseconds, at most a week). Default 1800000 (30 minutes, as sqlx's pool). */
+  maxLifetimeMs?: number
 }
 
 /** Rows one call inserted or changed; zeros for `duplicate` and `ignored`. */
@@ -157,7 +161,7 @@ export interface ProcessorStats {
 
 /** The GitHub side of linkGithubUser. */
 export interface GithubAccount {
-  /** GitHub account id: maps pull request, issue and review actors. */
+  /** GitHub account id: maps pull request, issue and review actors (the only key they map by). */
   id?: number
   /** GitHub login: maps commit authors (`author.username`), case-insensitively. */
   login?: string
@@ -248,8 +252,10 @@ export declare class WebhookProcessor {
   getUserIdByGithubId(githubId: number): Promise<string | null>
   /**
    * Links a DevMetrics user to a GitHub account, invalidates every processor's caches (through
-   * Redis when configured) and attributes earlier rows. Unknown user, or an account linked to
-   * someone else: CONSTRAINT_VIOLATION.
+   * Redis when configured) and attributes earlier rows by the same rule later rows follow
+   * (docs/user-mapping.md). Unknown user, or an account linked to someone else:
+   * CONSTRAINT_VIOLATION. Resolved, every processor sharing the Redis tier maps the account within
+   * 5 s; DATABASE_UNAVAILABLE (retryable) when Redis did not take the invalidation within 2 s.
    */
   linkGithubUser(userId: string, github: GithubAccount): Promise<LinkResult>
   /**
@@ -273,7 +279,10 @@ export declare class WebhookProcessor {
   applyRestPage(repoId: string, kind: RestKind, page: string | object, pullRequest?: string | object): Promise<RestPageResult>
   /** Counts by status and error code, cache hits and misses per tier, latency percentiles. */
   stats(): ProcessorStats
-  /** Waits for in-flight calls and closes the pool; later calls reject PROCESSOR_CLOSED. */
+  /**
+   * Waits for in-flight calls and closes the pool; later calls reject PROCESSOR_CLOSED. A processor
+   * garbage-collected without close() has its connections closed in the background, with one warning.
+   */
   close(): Promise<void>
 }
 
@@ -315,6 +324,16 @@ export interface WorkerOptions {
   userCacheTtlSeconds?: number
   /** Pool size of a processor the worker connects. Default: `concurrency`. */
   maxConnections?: number
+  /** Idle timeout of the connections of a processor the worker connects (see ProcessorOptions). */
+  idleTimeoutMs?: number
+  /** Maximum connection lifetime of a processor the worker connects (see ProcessorOptions). */
+  maxLifetimeMs?: number
+  /**
+   * A worker that connects its own processor keeps trying until the database is reachable and
+   * migrated (jobs wait meanwhile, `health().waitingFor` says why): 250 ms after the first failure,
+   * doubling up to this many milliseconds. Default 15000.
+   */
+  reconnectMaxDelayMs?: number
   /** The Bull queue metric jobs go to (data `{ kind, id, date, deliveryId }`, jobId from the result). */
   metricsQueue?: Queue
   /**
@@ -347,6 +366,21 @@ export interface WorkerCounters {
   failuresByCode: Partial<Record<ErrorCode, number>>
 }
 
+/** What a worker that connects its own processor is waiting for (see WorkerOptions.reconnectMaxDelayMs). */
+export interface WorkerWaiting {
+  what: 'database'
+  /** ISO time the worker started waiting. */
+  since: string
+  /** Failed connection attempts so far. */
+  attempts: number
+  /** The last attempt's error code (e.g. DATABASE_UNAVAILABLE, SCHEMA_MISMATCH); null before the first answer. */
+  code: ErrorCode | null
+  /** The last attempt's error message, credentials redacted. */
+  message: string
+  /** ISO time of the next attempt; null before the first answer. */
+  nextAttemptAt: string | null
+}
+
 /** A running worker. */
 export interface WebhookWorker {
   /** Liveness and counters, for a health endpoint. */
@@ -357,6 +391,8 @@ export interface WebhookWorker {
     active: number
     counters: WorkerCounters
     processor: ProcessorStats | null
+    /** What the worker is waiting for before it can process jobs; null once connected. */
+    waitingFor: WorkerWaiting | null
   }
   /** Stops taking jobs, waits for the active ones, closes what the worker created (not the queues). */
   close(): Promise<void>

@@ -23,6 +23,14 @@ pub fn options(o: ProcessorOptions) -> core::ProcessorOptions {
             .user_cache_ttl_seconds
             .map(|s| Duration::from_secs(s as u64))
             .unwrap_or(defaults.user_cache_ttl),
+        idle_timeout: o
+            .idle_timeout_ms
+            .map(|ms| Duration::from_millis(ms as u64))
+            .unwrap_or(defaults.idle_timeout),
+        max_lifetime: o
+            .max_lifetime_ms
+            .map(|ms| Duration::from_millis(ms as u64))
+            .unwrap_or(defaults.max_lifetime),
         ..defaults
     }
 }

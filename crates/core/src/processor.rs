@@ -12,7 +12,7 @@ use crate::repos::{RepoInfo, RepositoryDirectory};
 use crate::rest::{RestPage, RestPageResult};
 use crate::result::{ProcessingResult, RecordCounts, Status, Timings};
 use crate::stats::{CacheCounters, Outcome, Stats, StatsSnapshot};
-use crate::store::connections::Connections;
+use crate::store::connections::{Ages, Connections};
 use crate::store::events::{self, EventRecord};
 use crate::store::writes::{self, Written};
 use crate::store::{self};
@@ -34,6 +34,11 @@ pub struct ProcessorOptions {
     pub redis_key_prefix: String,
     pub max_connections: u32,
     pub user_cache_ttl: Duration,
+    /// An idle connection unused this long is closed. Default 10 minutes, as sqlx's pool.
+    pub idle_timeout: Duration,
+    /// A connection is closed once this old rather than reused. Default 30 minutes, as
+    /// sqlx's pool.
+    pub max_lifetime: Duration,
 }
 
 impl ProcessorOptions {
@@ -48,6 +53,8 @@ impl ProcessorOptions {
             redis_key_prefix: Self::DEFAULT_REDIS_KEY_PREFIX.to_owned(),
             max_connections: Self::DEFAULT_MAX_CONNECTIONS,
             user_cache_ttl: Self::DEFAULT_USER_CACHE_TTL,
+            idle_timeout: Ages::default().idle_timeout,
+            max_lifetime: Ages::default().max_lifetime,
         }
     }
 
@@ -63,6 +70,11 @@ impl ProcessorOptions {
         if self.user_cache_ttl.is_zero() {
             return Err(ProcessingError::Config(
                 "userCacheTtlSeconds must be positive".into(),
+            ));
+        }
+        if self.idle_timeout.is_zero() || self.max_lifetime.is_zero() {
+            return Err(ProcessingError::Config(
+                "idleTimeoutMs and maxLifetimeMs must be positive".into(),
             ));
         }
         Ok(())
@@ -81,6 +93,31 @@ pub struct WebhookProcessor {
     stats: Stats,
     /// Admits calls until `close`, which waits for the admitted ones.
     gate: CallGate,
+    /// The runtime the processor connected on: a processor dropped without `close` (a
+    /// garbage-collected JS object, on the JS thread) releases its connections there.
+    runtime: tokio::runtime::Handle,
+}
+
+impl Drop for WebhookProcessor {
+    /// Without `close`, the connections are closed on the processor's own runtime, in the
+    /// background, with one warning: dropping sqlx's connections outside a tokio runtime
+    /// panics, and a panic in a finalizer aborts the host process. If that runtime is gone
+    /// (the process is exiting), they are dropped without their goodbye to the server.
+    fn drop(&mut self) {
+        if self.gate.is_closing() {
+            return;
+        }
+        tracing::warn!(
+            "a WebhookProcessor was dropped without close(): its connections are being \
+             released in the background; call close() when done with a processor"
+        );
+        self.users.stop();
+        let db = self.db.clone();
+        // Entered, so whatever this drop sets off (the task, if it cannot be spawned) is
+        // dropped inside a runtime context.
+        let _context = self.runtime.enter();
+        self.runtime.spawn(async move { db.close().await });
+    }
 }
 
 impl WebhookProcessor {
@@ -90,9 +127,15 @@ impl WebhookProcessor {
         if let Some(url) = &options.redis_url {
             RedisTier::check_url(url)?;
         }
+        let ages = Ages {
+            idle_timeout: options.idle_timeout,
+            max_lifetime: options.max_lifetime,
+        };
         let db = Arc::new(Connections::new(
-            store::connect_pool(&options.database_url, options.max_connections).await?,
+            store::connect_pool(&options.database_url, options.max_connections, ages).await?,
+            ages,
         ));
+        db.start_reaper();
         crate::schema::verify(&db).await?;
         let redis = match &options.redis_url {
             Some(url) => {
@@ -115,6 +158,7 @@ impl WebhookProcessor {
             cache_counters,
             stats: Stats::default(),
             gate: CallGate::default(),
+            runtime: tokio::runtime::Handle::current(),
         })
     }
 
@@ -314,12 +358,20 @@ impl WebhookProcessor {
         now: Timestamp,
     ) -> Result<(Written, processors::MappedActivity)> {
         let plan = processors::plan(parsed)?;
-        let users = self.users.resolve(&plan.identities()).await?;
+        let identities = plan.identities();
+        let mut users = self.users.resolve(&identities).await?;
         let mut tries = 0;
         let written = loop {
             tries += 1;
             match self.write(&plan, repo, ev, &users, now).await {
                 Err(e) if e.is_concurrent_insert() && tries < CONCURRENT_INSERT_TRIES => continue,
+                // A cached user the backend has deleted since: forget the event's mappings
+                // in every tier and resolve them from the database again. The failed try
+                // wrote nothing (one statement, or one transaction).
+                Err(e) if is_stale_user(&e) && tries < CONCURRENT_INSERT_TRIES => {
+                    tracing::debug!("a cached user no longer exists; resolving again");
+                    users = self.users.refresh(&identities).await?;
+                }
                 other => break other?,
             }
         };
@@ -506,6 +558,16 @@ fn follow_ups_of(
         TrackedPayload::Push(push) => enrich::follow_ups::of_push(push, repo, delivery_id),
         _ => Vec::new(),
     }
+}
+
+/// Whether a write failed because a user id it bound no longer exists in `users`: the
+/// foreign key of an author or reviewer column (named as Prisma names them,
+/// `<table>_<column>_fkey`). Only a stale cache entry binds such an id; the statements'
+/// own fallback lookups read `users` and cannot.
+fn is_stale_user(error: &ProcessingError) -> bool {
+    matches!(error, ProcessingError::ConstraintViolation(m)
+        if m.starts_with("integrity on ")
+            && (m.contains(r#"_authorId_fkey"#) || m.contains(r#"_reviewerId_fkey"#)))
 }
 
 fn epoch_minute(t: Timestamp) -> i64 {

@@ -22,6 +22,9 @@ use std::time::{Duration, Instant};
 const OP_TIMEOUT: Duration = Duration::from_millis(250);
 /// How long an unavailable tier is skipped before the next try.
 const RETRY_AFTER: Duration = Duration::from_secs(2);
+/// How long a link may spend making Redis take its invalidation before it rejects; with
+/// the in-process tier's bound (`users::MEMORY_BOUND`) it keeps a link's reach under 5 s.
+pub const LINK_BUDGET: Duration = Duration::from_secs(2);
 
 /// What a cached identity maps to: a user, or known to be nobody.
 pub type Entry = Option<Arc<MappedUser>>;
@@ -149,6 +152,59 @@ impl RedisTier {
         let _: Option<()> = self
             .run(|mut c| async move { pipe.query_async(&mut c).await })
             .await;
+    }
+
+    /// A link's invalidation: deletes the identities' keys and publishes them to every
+    /// subscribed processor, trying again (even while the tier is marked unavailable) until
+    /// it succeeds or [`LINK_BUDGET`] has passed. `Err` says why it could not: the caller
+    /// must not report the link as having reached the other processors.
+    pub async fn announce(&self, identities: &[Identity]) -> std::result::Result<(), String> {
+        if identities.is_empty() {
+            return Ok(());
+        }
+        let keys: Vec<String> = identities.iter().map(|i| self.key(i)).collect();
+        let message = identities
+            .iter()
+            .map(Identity::cache_key)
+            .collect::<Vec<_>>()
+            .join("\n");
+        let deadline = tokio::time::Instant::now() + LINK_BUDGET;
+        let mut last = String::from("no attempt");
+        while tokio::time::Instant::now() < deadline {
+            let attempt = async {
+                let mut connection = match self.connection.lock().ok().and_then(|c| c.clone()) {
+                    Some(c) => c,
+                    None => {
+                        let c = self.client.get_connection_manager().await?;
+                        if let Ok(mut slot) = self.connection.lock() {
+                            *slot = Some(c.clone());
+                        }
+                        c
+                    }
+                };
+                let mut pipe = redis::pipe();
+                pipe.del(&keys)
+                    .ignore()
+                    .publish(self.channel(), &message)
+                    .ignore();
+                pipe.query_async::<()>(&mut connection).await
+            };
+            match tokio::time::timeout_at(deadline, attempt).await {
+                Ok(Ok(())) => {
+                    self.succeeded();
+                    return Ok(());
+                }
+                Ok(Err(e)) => last = redact_credentials(&e.to_string()),
+                Err(_) => last = "timed out".to_owned(),
+            }
+            self.failed(&last);
+            // Pacing between attempts, not synchronisation.
+            tokio::time::sleep(OP_TIMEOUT / 5).await;
+        }
+        Err(format!(
+            "Redis did not take the invalidation within {} ms: {last}",
+            LINK_BUDGET.as_millis()
+        ))
     }
 
     /// Subscribes to invalidations in the background until [`stop`](Self::stop); after an
