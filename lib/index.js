@@ -141,6 +141,7 @@ async function migrate(databaseUrl) {
 }
 
 const worker = require('./worker')
+const bullmqWorker = require('./bullmq-worker')
 const { redactCredentials } = require('./redact')
 
 module.exports = {
@@ -148,6 +149,8 @@ module.exports = {
   webhookJobOptions: worker.webhookJobOptions,
   webhookQueueSettings: worker.webhookQueueSettings,
   webhookBackoff: worker.webhookBackoff,
+  createBullMQWorker: bullmqWorker.createBullMQWorker,
+  bullmqWebhookJobOptions: bullmqWorker.bullmqWebhookJobOptions,
   WebhookProcessor,
   WebhookProcessingError,
   ERROR_CODES,
