@@ -67,7 +67,7 @@ afterAll(async () => {
 
 test('the job options retry 3 times after 2 s, 4 s, 8 s and keep the last 500 failures', () => {
   expect(bullmqWebhookJobOptions).toMatchObject({ attempts: 4, removeOnFail: 500 })
-  const backoff = Backoffs.normalize(bullmqWebhookJobOptions.backoff)!
+  const backoff = Backoffs.normalize(bullmqWebhookJobOptions.backoff!)!
   const delays = [1, 2, 3].map((n) => Backoffs.calculate(backoff, n, new Error('transient'), {} as Job, undefined))
   expect(delays).toEqual([2000, 4000, 8000])
 })
