@@ -5,22 +5,15 @@ import { createHash, timingSafeEqual } from 'node:crypto'
 import type { AddressInfo } from 'node:net'
 import type { Server } from 'node:http'
 import { createBullBoard } from '@bull-board/api'
-import { BullAdapter } from '@bull-board/api/bullAdapter'
 import { ExpressAdapter } from '@bull-board/express'
 import express, { Express, NextFunction, Request, Response } from 'express'
 import { Pool } from 'pg'
-import {
-  createWebhookWorker,
-  WebhookJobData,
-  WebhookProcessingError,
-  WebhookProcessor,
-  WebhookWorker,
-} from '@devmetrics/webhook-processor'
-import type Bull from 'bull'
+import { WebhookJobData, WebhookProcessingError, WebhookProcessor, WebhookWorker } from '@devmetrics/webhook-processor'
 import { BackendConfig, redact } from './config'
 import { jsonLogger, Logger } from './logger'
 import { BackendMetrics, createMetrics } from './metrics'
 import { createQueues, failuresKey, Queues } from './queues'
+import type { JobLike } from './queue-driver'
 import { RepositoryDirectory } from './repositories'
 import { webhookRouter } from './routes/webhooks'
 import { collectStats } from './stats'
@@ -45,7 +38,7 @@ export interface Backend {
 export interface BackendOptions {
   logger?: Logger
   /** Called after the backend's own handling of a job that will not be retried (the seed's alert). */
-  onPermanentFailure?: (job: Bull.Job<WebhookJobData>, error: WebhookProcessingError) => unknown
+  onPermanentFailure?: (job: JobLike<WebhookJobData>, error: WebhookProcessingError) => unknown
 }
 
 function basicAuth(user: string, password: string) {
@@ -98,9 +91,8 @@ export async function createBackend(config: BackendConfig, options: BackendOptio
       await Promise.allSettled([queues.close(), pool.end()])
       throw err
     }
-    worker = createWebhookWorker(queues.webhooks, {
+    worker = queues.startWorker({
       processor,
-      metricsQueue: queues.metrics,
       concurrency: config.concurrency,
       logger,
       async onPermanentFailure(job, error) {
@@ -158,10 +150,10 @@ export async function createBackend(config: BackendConfig, options: BackendOptio
     const board = new ExpressAdapter()
     board.setBasePath('/admin/queues')
     createBullBoard({
-      queues: [
-        new BullAdapter(queues.webhooks, { description: 'GitHub deliveries; the failed tab is the dead letter set (npm run replay)' }),
-        new BullAdapter(queues.metrics, { description: 'metric recomputations queued by the worker' }),
-      ],
+      queues: queues.boardQueues({
+        webhooks: 'GitHub deliveries; the failed tab is the dead letter set (npm run replay)',
+        metrics: 'metric recomputations queued by the worker',
+      }),
       serverAdapter: board,
     })
     const { user, password } = config.queueUi
@@ -199,6 +191,7 @@ export async function createBackend(config: BackendConfig, options: BackendOptio
             pid: process.pid,
             concurrency: worker ? config.concurrency : 0,
             queuePrefix: config.queuePrefix,
+            queueDriver: config.queueDriver,
             redis: redact(config.redisUrl),
             database: redact(config.databaseUrl),
           })
