@@ -263,3 +263,22 @@ test('close() finishes active jobs and stops taking new ones; another worker tak
   ])
   expect(rows[0].n).toBe(20)
 })
+
+test('bullmq is optional: without it the package loads and runs Bull, and createBullMQWorker says what to install', async () => {
+  // A fresh Node where `bullmq` cannot be resolved, as in a Bull-only backend.
+  const script = `
+    const Module = require('node:module')
+    const resolve = Module._resolveFilename
+    Module._resolveFilename = function (request, ...rest) {
+      if (request === 'bullmq') throw Object.assign(new Error("Cannot find module 'bullmq'"), { code: 'MODULE_NOT_FOUND' })
+      return resolve.call(this, request, ...rest)
+    }
+    const lib = require(${JSON.stringify(join(__dirname, '..', 'lib'))})
+    let code = null
+    try { lib.createBullMQWorker({ connection: {}, databaseUrl: 'postgres://x' }) } catch (err) { code = err.code + ': ' + err.message }
+    console.log(JSON.stringify({ bull: typeof lib.createWebhookWorker, options: lib.bullmqWebhookJobOptions.attempts, code }))
+  `
+  const { execFileSync } = await import('node:child_process')
+  const out = JSON.parse(execFileSync(process.execPath, ['-e', script], { encoding: 'utf8' }))
+  expect(out).toEqual({ bull: 'function', options: 4, code: 'CONFIG_ERROR: createBullMQWorker needs the bullmq package: npm install bullmq' })
+})

@@ -65,6 +65,18 @@ function notQueued(what, err) {
   })
 }
 
+/** bullmq, or CONFIG_ERROR saying to install it (an optional peer dependency). */
+function requireBullMQ() {
+  try {
+    return require('bullmq')
+  } catch (err) {
+    if (err && err.code === 'MODULE_NOT_FOUND' && /'bullmq'/.test(err.message)) {
+      throw new WebhookProcessingError('CONFIG_ERROR', 'createBullMQWorker needs the bullmq package: npm install bullmq', { cause: err })
+    }
+    throw err
+  }
+}
+
 /**
  * Starts a BullMQ Worker on `queueName`. See lib/index.d.ts for the options and the returned
  * BullMQWebhookWorker.
@@ -72,7 +84,7 @@ function notQueued(what, err) {
 function createBullMQWorker(options) {
   const { queueName, concurrency } = checkOptions(options)
   // Required lazily: an optional peer dependency, and the package's main entry requires this file.
-  const { Worker, UnrecoverableError } = require('bullmq')
+  const { Worker, UnrecoverableError } = requireBullMQ()
   const { WebhookProcessor } = require('./index')
   const logger = options.logger ?? silentLogger
   const metricsQueue = options.metricsQueue ?? null
