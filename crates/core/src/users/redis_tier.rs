@@ -53,7 +53,7 @@ pub struct RedisHealth {
 /// Where the tier connects: one server, or a cluster from its startup nodes.
 enum Target {
     Single(redis::Client),
-    Cluster(ClusterClient),
+    Cluster(Box<ClusterClient>),
 }
 
 /// A connection of either kind; cheap to clone (both multiplex one socket per node).
@@ -172,14 +172,14 @@ impl RedisTier {
             .map(|n| redis::Client::open(n.as_str()).map_err(invalid))
             .collect::<Result<Vec<_>>>()?;
         let target = if cluster || nodes.len() > 1 {
-            Target::Cluster(
+            Target::Cluster(Box::new(
                 ClusterClient::builder(nodes)
                     .connection_timeout(OP_TIMEOUT)
                     .response_timeout(OP_TIMEOUT)
                     .retries(1)
                     .build()
                     .map_err(invalid)?,
-            )
+            ))
         } else {
             Target::Single(subscribe_to[0].clone())
         };
