@@ -14,6 +14,19 @@ export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-was
  * `WebhookProcessor` rather than this class directly.
  */
 export declare class NativeProcessor {
+  /**
+   * Writes GitHub's GraphQL answer of commit line counts (aliases `c<sha>`) for a
+   * repository in one statement; `INVALID_PAYLOAD` for an answer it cannot trust, and
+   * then nothing is written.
+   */
+  applyCommitStats(repoId: string, response: string): Promise<CommitStatsResult>
+  /**
+   * Inserts the commits of one compare page (the comparison object or its `commits`
+   * array) that the repository lacks, mapped like a push's.
+   */
+  completePush(repoId: string, page: string): Promise<CompletePushResult>
+  /** Of `shas`, those of the repository whose counts are still unknown, sorted. */
+  commitsLackingStats(repoId: string, shas: Array<string>): Promise<Array<string>>
   /** Opens the pool and checks the schema; rejects `SCHEMA_MISMATCH` naming what is missing. */
   static connect(options: ProcessorOptions): Promise<NativeProcessor>
   /** Processes one delivery. `payload` is the raw JSON body as text or bytes. */
@@ -37,6 +50,56 @@ export interface CacheTierStats {
   misses: number
   /** hits / (hits + misses); 0 before the first lookup. */
   hitRate: number
+}
+
+/** What `applyCommitStats` wrote. */
+export interface CommitStatsResult {
+  /** Commits whose counts were written (`statsFetchedAt` set). */
+  updated: number
+  /** Commits GitHub could not resolve, marked `statsMissing`; never asked for again. */
+  missing: number
+  /**
+   * Answers for commits the repository has no row for, or `null` for a commit whose counts
+   * were fetched before (kept): nothing written for them.
+   */
+  unknown: number
+  /** Metric jobs of the updated commits' authors and dates, for the metrics queue. */
+  metricJobs: Array<MetricJob>
+}
+
+/** What `completePush` wrote for one compare page. */
+export interface CompletePushResult {
+  /** Commits the table lacked, now inserted. */
+  inserted: number
+  /** Metric jobs of the page's commits' authors and dates. */
+  metricJobs: Array<MetricJob>
+  /** The page's commits whose counts are still unknown: the commitStats work to queue. */
+  shasNeedingStats: Array<string>
+  /** Commit authors not linked to a user. */
+  unmappedUsers: Array<string>
+}
+
+/** API work a delivery leaves for the `github` queue; queue it with `jobId` as Bull's jobId. */
+export interface FollowUp {
+  /**
+   * `commitStats` (fetch line counts of `shas`) or `completePush` (insert what
+   * `before...after` holds that the table lacks).
+   */
+  kind: 'commitStats' | 'completePush'
+  /** Stable Bull jobId: a redelivery of the same push adds no second job. */
+  jobId: string
+  /** DevMetrics repository id. */
+  repoId: string
+  /** `owner/name`. */
+  repository: string
+  /**
+   * The commits the push listed, sorted and unique (completePush: fetched only if
+   * GitHub no longer has the range; the range's counts follow its completion).
+   */
+  shas: Array<string>
+  /** completePush: the range's ends. */
+  before?: string
+  after?: string
 }
 
 /** The GitHub side of `linkGithubUser`. */
@@ -117,6 +180,11 @@ export interface ProcessingResult {
   metricJobs: Array<MetricJob>
   /** GitHub logins (or commit emails without a login) not linked to a user. */
   unmappedUsers: Array<string>
+  /**
+   * API work for the `github` queue (commit line counts, truncated pushes); re-derived
+   * for a duplicate like `metricJobs`.
+   */
+  followUps: Array<FollowUp>
   timings: Timings
 }
 

@@ -10,6 +10,7 @@
 const { WebhookProcessingError, toProcessingError } = require('./errors')
 const { redactCredentials } = require('./redact')
 const { metricJobOptions } = require('./worker')
+const { githubJobOptions, followUpJobData } = require('./github/job-options')
 
 /** Job options for the producer: the first try and 3 retries (2 s, 4 s, 8 s), the last 500 failures kept. */
 const bullmqWebhookJobOptions = Object.freeze({
@@ -19,9 +20,6 @@ const bullmqWebhookJobOptions = Object.freeze({
   removeOnComplete: 1000,
   removeOnFail: 500,
 })
-
-/** Options of each follow-up job (the GitHub queue): removed on completion, the last 500 failures kept. */
-const followUpJobOptions = Object.freeze({ removeOnComplete: true, removeOnFail: 500 })
 
 /** Lock and stall settings of the Worker, as webhookQueueSettings gives Bull. */
 const workerDefaults = Object.freeze({ lockDuration: 30_000, lockRenewTime: 15_000, stalledInterval: 30_000, maxStalledCount: 1 })
@@ -135,8 +133,9 @@ function createBullMQWorker(options) {
     await githubQueue.addBulk(
       followUps.map((f) => ({
         name: f.kind,
-        data: f,
-        opts: f.jobId === undefined || f.jobId === null ? { ...followUpJobOptions } : { ...followUpJobOptions, jobId: bullmqJobId(f.jobId) },
+        data: followUpJobData(f, result.deliveryId),
+        // The Bull worker's options (completed jobs kept 7 days: their ids dedupe redeliveries).
+        opts: { ...githubJobOptions, jobId: bullmqJobId(f.jobId) },
       })),
     )
     return followUps.length
@@ -250,4 +249,4 @@ function createBullMQWorker(options) {
   }
 }
 
-module.exports = { createBullMQWorker, bullmqWebhookJobOptions, bullmqJobId, followUpJobOptions }
+module.exports = { createBullMQWorker, bullmqWebhookJobOptions, bullmqJobId }

@@ -4,7 +4,13 @@
 // custom code); anything else that escapes it, a panic included, is INTERNAL.
 
 /** Codes a later attempt of the same job can fix. */
-const RETRYABLE_CODES = new Set(['DATABASE_UNAVAILABLE', 'DATABASE_ERROR', 'PROCESSOR_CLOSED'])
+const RETRYABLE_CODES = new Set([
+  'DATABASE_UNAVAILABLE',
+  'DATABASE_ERROR',
+  'PROCESSOR_CLOSED',
+  'GITHUB_RATE_LIMITED',
+  'GITHUB_UNAVAILABLE',
+])
 
 const ERROR_CODES = Object.freeze([
   'INVALID_JOB',
@@ -18,6 +24,12 @@ const ERROR_CODES = Object.freeze([
   'DATABASE_UNAVAILABLE',
   'DATABASE_ERROR',
   'PROCESSOR_CLOSED',
+  // GitHub's API (lib/github/errors.js)
+  'GITHUB_RATE_LIMITED',
+  'GITHUB_UNAVAILABLE',
+  'GITHUB_NOT_FOUND',
+  'GITHUB_AUTH',
+  'GITHUB_ERROR',
 ])
 
 class WebhookProcessingError extends Error {

@@ -6,6 +6,7 @@
 
 const { WebhookProcessingError, toProcessingError } = require('./errors')
 const { redactCredentials } = require('./redact')
+const { githubJobOptions, followUpJobData } = require('./github/job-options')
 
 /** Name of the backoff strategy in webhookQueueSettings.backoffStrategies. */
 const WEBHOOK_BACKOFF = 'devmetricsWebhook'
@@ -58,6 +59,7 @@ function checkOptions(queue, options) {
   if (!options || typeof options !== 'object') fail('createWebhookWorker needs options')
   if (!options.processor && typeof options.databaseUrl !== 'string') fail('give a processor or a databaseUrl')
   if (options.metricsQueue && typeof options.metricsQueue.addBulk !== 'function') fail('metricsQueue must be a Bull queue')
+  if (options.githubQueue && typeof options.githubQueue.addBulk !== 'function') fail('githubQueue must be a Bull queue')
   const concurrency = options.concurrency ?? 5
   if (!Number.isInteger(concurrency) || concurrency < 1) fail('concurrency must be a positive integer')
   return concurrency
@@ -92,6 +94,7 @@ function createWebhookWorker(queue, options) {
     retried: 0,
     discarded: 0,
     metricJobsQueued: 0,
+    followUpsQueued: 0,
     byStatus: { processed: 0, duplicate: 0, ignored: 0 },
     failuresByCode: {},
   }
@@ -111,6 +114,17 @@ function createWebhookWorker(queue, options) {
     return result.metricJobs.length
   }
 
+  // API work the result leaves (result.followUps), on the github queue when one is given;
+  // each follow-up's stable jobId makes a redelivery's add a no-op.
+  async function queueFollowUps(result) {
+    const followUps = result.followUps ?? []
+    if (!options.githubQueue || followUps.length === 0) return 0
+    await options.githubQueue.addBulk(
+      followUps.map((f) => ({ data: followUpJobData(f, result.deliveryId), opts: { ...githubJobOptions, jobId: f.jobId } })),
+    )
+    return followUps.length
+  }
+
   async function handle(job) {
     const started = process.hrtime.bigint()
     const attempt = job.attemptsMade + 1
@@ -121,14 +135,17 @@ function createWebhookWorker(queue, options) {
       const processor = await processorReady
       const result = await processor.process(job.data)
       let queued
+      let followUps
       try {
         queued = await queueMetricJobs(result)
+        followUps = await queueFollowUps(result)
       } catch (err) {
-        // The rows are committed; a retry answers `duplicate` and re-derives the metric jobs.
-        throw Object.assign(new WebhookProcessingError('DATABASE_UNAVAILABLE', `metric jobs not queued: ${redactCredentials(err.message)}`), {
+        // The rows are committed; a retry answers `duplicate` and re-derives the metric jobs and follow-ups.
+        throw Object.assign(new WebhookProcessingError('DATABASE_UNAVAILABLE', `metric jobs or follow-ups not queued: ${redactCredentials(err.message)}`), {
           retryable: true,
         })
       }
+      counters.followUpsQueued += followUps
       counters.completed++
       counters.byStatus[result.status]++
       counters.metricJobsQueued += queued
@@ -139,6 +156,7 @@ function createWebhookWorker(queue, options) {
         repoId: result.repoId,
         records: result.records,
         metricJobs: queued,
+        followUps,
         unmappedUsers: result.unmappedUsers.length,
         durationMs: Number(process.hrtime.bigint() - started) / 1e6,
         timings: result.timings,

@@ -92,7 +92,7 @@ fn records(r: core::RecordCounts) -> RecordCounts {
     }
 }
 
-fn metric_jobs(jobs: Vec<core::MetricJob>) -> Vec<MetricJob> {
+pub fn metric_jobs(jobs: Vec<core::MetricJob>) -> Vec<MetricJob> {
     jobs.into_iter()
         .map(|j| MetricJob {
             kind: j.kind.as_str().to_owned(),
@@ -130,6 +130,7 @@ pub fn result(r: core::ProcessingResult) -> ProcessingResult {
         records: records(r.records),
         metric_jobs: metric_jobs(r.metric_jobs),
         unmapped_users: r.unmapped_users,
+        follow_ups: crate::enrich::follow_ups(r.follow_ups),
         timings: Timings {
             parse_micros: r.timings.parse_micros as f64,
             db_micros: r.timings.db_micros as f64,

@@ -4,6 +4,7 @@
 //! builds `WebhookProcessingError`s and holds the default instance and the Bull glue.
 
 mod convert;
+mod enrich;
 mod error;
 mod logging;
 
@@ -100,6 +101,9 @@ pub struct ProcessingResult {
     pub metric_jobs: Vec<MetricJob>,
     /// GitHub logins (or commit emails without a login) not linked to a user.
     pub unmapped_users: Vec<String>,
+    /// API work for the `github` queue (commit line counts, truncated pushes); re-derived
+    /// for a duplicate like `metricJobs`.
+    pub follow_ups: Vec<enrich::FollowUp>,
     pub timings: Timings,
 }
 

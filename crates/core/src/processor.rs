@@ -1,6 +1,7 @@
 //! `WebhookProcessor`: one delivery from envelope to committed rows, in the order of checks
 //! DESIGN.md fixes: envelope → size → parse → event type → repository → duplicate → write.
 
+use crate::enrich;
 use crate::error::{ErrorCode, ProcessingError, Result};
 use crate::gate::{Admission, CallGate};
 use crate::job::WebhookJob;
@@ -166,6 +167,40 @@ impl WebhookProcessor {
         self.users.link(user_id, account).await
     }
 
+    /// Writes GitHub's GraphQL answer of commit line counts for a repository (by
+    /// DevMetrics id) in one statement; see `enrich::commit_stats`.
+    pub async fn apply_commit_stats(
+        &self,
+        repo_id: &str,
+        response: &[u8],
+    ) -> Result<enrich::CommitStatsOutcome> {
+        let _call = self.admit()?;
+        let repo = self.repos.require(Some(repo_id), None).await?;
+        enrich::commit_stats::apply(&self.db, &repo, response, time::now()).await
+    }
+
+    /// Inserts the commits of a compare page that the repository lacks, mapped like a
+    /// push's; see `enrich::complete_push`.
+    pub async fn complete_push(
+        &self,
+        repo_id: &str,
+        page: &[u8],
+    ) -> Result<enrich::CompletePushOutcome> {
+        let _call = self.admit()?;
+        let repo = self.repos.require(Some(repo_id), None).await?;
+        enrich::complete_push::apply(&self.db, &self.users, &repo, page, time::now()).await
+    }
+
+    /// Of `shas`, those of the repository whose counts are still unknown, sorted.
+    pub async fn commits_lacking_stats(
+        &self,
+        repo_id: &str,
+        shas: &[String],
+    ) -> Result<Vec<String>> {
+        let _call = self.admit()?;
+        enrich::lacking_stats(&self.db, repo_id, shas).await
+    }
+
     /// Counters since connect.
     pub fn stats(&self) -> StatsSnapshot {
         self.stats.snapshot(&self.cache_counters)
@@ -243,6 +278,7 @@ impl WebhookProcessor {
                     epoch_minute(now),
                 );
                 r.unmapped_users = activity.unmapped;
+                r.follow_ups = follow_ups_of(&parsed, &repo, &job.delivery_id);
                 r
             }
             (Written::Duplicate, _) => self.duplicate(&job, &repo, now).await?,
@@ -325,6 +361,7 @@ impl WebhookProcessor {
                 epoch_minute(now),
             );
             r.unmapped_users = activity.unmapped;
+            r.follow_ups = follow_ups_of(&parsed, repo, &job.delivery_id);
         }
         Ok(r)
     }
@@ -436,8 +473,21 @@ impl WebhookProcessor {
             records: RecordCounts::default(),
             metric_jobs: Vec::<MetricJob>::new(),
             unmapped_users: Vec::new(),
+            follow_ups: Vec::new(),
             timings: Timings::default(),
         }
+    }
+}
+
+/// The `github` queue work a delivery leaves (pushes only).
+fn follow_ups_of(
+    parsed: &TrackedPayload<'_>,
+    repo: &RepoInfo,
+    delivery_id: &str,
+) -> Vec<enrich::FollowUp> {
+    match parsed {
+        TrackedPayload::Push(push) => enrich::follow_ups::of_push(push, repo, delivery_id),
+        _ => Vec::new(),
     }
 }
 

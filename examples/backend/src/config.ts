@@ -1,6 +1,8 @@
 // Configuration from the environment (and `--role=` on the command line). Every value has a
 // development default so `npm start` runs on a local PostgreSQL and Redis as they come.
 
+import { githubOptionsFromEnv, GitHubClientOptions } from '@devmetrics/webhook-processor'
+
 export type Role = 'all' | 'api' | 'worker'
 
 export interface BackendConfig {
@@ -47,6 +49,8 @@ export interface BackendConfig {
    * every half of it). A killed worker's jobs are taken again once their locks expired.
    */
   lockDurationMs: number | null
+  /** GitHub's API (GITHUB_TOKEN, or GITHUB_APP_ID + GITHUB_APP_PRIVATE_KEY[_PATH], GITHUB_API_URL); null: off. See src/github.ts. */
+  github: GitHubClientOptions | null
 }
 
 export const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/devmetrics'
@@ -146,6 +150,7 @@ export function loadConfig(env: Env = process.env, argv: string[] = process.argv
     stalledIntervalMs: optionalInt(env, 'STALLED_INTERVAL_MS'),
     retryBaseDelayMs: optionalInt(env, 'RETRY_BASE_DELAY_MS'),
     lockDurationMs: optionalInt(env, 'LOCK_DURATION_MS'),
+    github: githubOptionsFromEnv(env),
   }
 }
 

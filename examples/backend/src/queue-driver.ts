@@ -152,8 +152,11 @@ export interface DriverQueues<W, M> {
   metrics: QueueLike<M>
   /** The producer's job options: the package's policy for this driver (with the configured base delay, if any). */
   jobOptions: Record<string, unknown>
-  /** Runs the package's worker for this driver on the webhooks queue, metric jobs to the metrics queue. */
-  startWorker(options: Omit<WorkerOptions, 'metricsQueue' | 'onPermanentFailure'> & {
+  /** The Bull queues themselves, for what runs on Bull only (the GitHub API side); null on BullMQ. */
+  bull: { webhooks: Bull.Queue<W>; metrics: Bull.Queue<M> } | null
+  /** Runs the package's worker for this driver on the webhooks queue, metric jobs to the metrics queue (follow-ups to `githubQueue`, Bull only). */
+  startWorker(options: Omit<WorkerOptions, 'metricsQueue' | 'githubQueue' | 'onPermanentFailure'> & {
+    githubQueue?: Bull.Queue
     onPermanentFailure?: (job: JobLike<W>, error: WebhookProcessingError) => unknown
   }): WebhookWorker
   /** bull-board adapters for both queues. */
@@ -197,6 +200,7 @@ function openBull<W, M>(config: DriverConfig, names: { webhooks: string; metrics
   const metrics = url ? new Bull<M>(names.metrics, url, { prefix: config.queuePrefix }) : new Bull<M>(names.metrics, { prefix: config.queuePrefix, ...clusterClients })
   return {
     driver: 'bull',
+    bull: { webhooks, metrics },
     webhooks: webhooks as unknown as QueueLike<W>,
     metrics: metrics as unknown as QueueLike<M>,
     jobOptions: config.bullJobOptions as Record<string, unknown>,
@@ -232,6 +236,7 @@ function openBullMQ<W, M>(config: DriverConfig, names: { webhooks: string; metri
   let workerConnection: Redis | Cluster | null = null
   return {
     driver: 'bullmq',
+    bull: null,
     webhooks,
     metrics,
     jobOptions,
@@ -243,8 +248,9 @@ function openBullMQ<W, M>(config: DriverConfig, names: { webhooks: string; metri
         workerOptions.lockDuration = config.lockDurationMs
         workerOptions.lockRenewTime = Math.max(1, Math.floor(config.lockDurationMs / 2))
       }
+      const { githubQueue: _bullOnly, ...common } = options
       const running = createBullMQWorker({
-        ...options,
+        ...common,
         queueName: names.webhooks,
         connection: workerConnection,
         prefix: config.queuePrefix,

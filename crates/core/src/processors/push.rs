@@ -121,7 +121,7 @@ fn sorted_by_sha(commits: Vec<PlannedCommit<'_>>) -> Vec<PlannedCommit<'_>> {
 }
 
 /// A 40-hex (SHA-1) or 64-hex (SHA-256) object name.
-fn is_commit_sha(s: &str) -> bool {
+pub(crate) fn is_commit_sha(s: &str) -> bool {
     // Without short-circuits: hex digits and letters are equally likely in a sha, so a
     // branch per byte is mispredicted half the time (it was most of `plan`'s own time).
     let hex = |b: u8| (b.wrapping_sub(b'0') < 10) | ((b | 0x20).wrapping_sub(b'a') < 6);

@@ -347,6 +347,49 @@ async fn try_write(
 
 const NOT_NULL_VIOLATION: &str = "23502";
 
+/// Runs entity writes that belong to no delivery (rows from GitHub's API, see `enrich`):
+/// each statement on its own, all in one transaction, begun with the shared link barrier
+/// when a write may fall back to a `users` lookup (see the module doc). A connection that
+/// broke is replaced as in [`write_event`]; nothing of a failed try is left.
+pub async fn write_entities<'w, F>(db: &Connections, build: F) -> Result<RecordCounts>
+where
+    F: Fn() -> Vec<EntityWrite<'w>>,
+{
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        let writes = build();
+        let mut conn = db.lease().await?;
+        let result = entities_in_transaction(&mut conn, writes).await;
+        match conn.finish(result) {
+            Err(e) if worth_another_connection(&e) && tries <= db.max_connections() => {}
+            other => return other,
+        }
+    }
+}
+
+async fn entities_in_transaction(
+    conn: &mut PgConnection,
+    writes: Vec<EntityWrite<'_>>,
+) -> std::result::Result<RecordCounts, sqlx::Error> {
+    let mut records = RecordCounts::default();
+    let mut tx = if writes.iter().any(|w| w.looks_up_users) {
+        conn.begin_with(&**BEGIN_WITH_BARRIER).await?
+    } else {
+        conn.begin().await?
+    };
+    for write in writes {
+        let mut args = Args::default();
+        (write.bind)(&mut args);
+        let result = sqlx::query_with(write.text.alone(), args.finish()?)
+            .execute(&mut *tx)
+            .await?;
+        write.table.add(&mut records, result.rows_affected());
+    }
+    tx.commit().await?;
+    Ok(records)
+}
+
 /// The claim and `writes` as one statement.
 async fn event_statement_run(
     conn: &mut PgConnection,
