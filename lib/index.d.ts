@@ -410,6 +410,43 @@ export declare const webhookQueueSettings: NonNullable<QueueOptions['settings']>
 /** The backoff strategy: delay (default 2000 ms, or options.baseDelayMs) · 2^(attempts made − 1); −1 for non-retryable errors. */
 export declare function webhookBackoff(attemptsMade: number, err: unknown, options?: { baseDelayMs?: number }): number
 
+// ---- BullMQ (optional peer dependency `bullmq`, required only by createBullMQWorker) ----
+
+/** Options of createBullMQWorker: those of the Bull glue, plus where the queue lives. */
+export interface BullMQWorkerOptions extends Omit<WorkerOptions, 'metricsQueue' | 'onPermanentFailure'> {
+  /** The queue of deliveries. Default `webhooks`. */
+  queueName?: string
+  /** BullMQ's connection: ioredis options, or an ioredis `Redis` or `Cluster` instance (a shared instance is not closed by the worker). */
+  connection: import('bullmq').ConnectionOptions
+  /** BullMQ key prefix (default `bull`). On Redis Cluster use a hash tag, for example `{devmetrics}`, so a queue's keys share a slot. */
+  prefix?: string
+  /** The BullMQ queue metric jobs go to (name = kind, data `{ kind, id, date, deliveryId }`, jobId from the result with `:` made `.`). */
+  metricsQueue?: import('bullmq').Queue
+  /** The BullMQ queue a result's follow-ups go to: name = kind, data and options as the Bull worker's (`githubQueue`), jobId with `:` made `.`. The package's github worker runs on Bull only: consume these yourself. */
+  githubQueue?: import('bullmq').Queue
+  /** Called once per job that will not be retried: failed with UnrecoverableError (not retryable) or out of attempts. */
+  onPermanentFailure?: (job: import('bullmq').Job<WebhookJobData>, error: WebhookProcessingError) => unknown
+  /** Extra BullMQ WorkerOptions merged over the defaults (lockDuration 30 s, lockRenewTime 15 s, stalledInterval 30 s, maxStalledCount 1). */
+  workerOptions?: Partial<import('bullmq').WorkerOptions>
+}
+
+/** A running BullMQ worker. */
+export interface BullMQWebhookWorker extends WebhookWorker {
+  /** The BullMQ Worker, for its events (`completed`, `failed`). Close it through `close()`. */
+  worker: import('bullmq').Worker<WebhookJobData>
+  health(): ReturnType<WebhookWorker['health']> & { counters: WorkerCounters & { followUpsQueued: number } }
+}
+
+/**
+ * Starts a BullMQ Worker on the deliveries queue with the Bull glue's semantics: non-retryable
+ * codes fail at once with BullMQ's UnrecoverableError (no retries left used), retryable ones follow
+ * the job's attempts and backoff, metric jobs and follow-ups are queued, `close()` finishes active jobs.
+ */
+export declare function createBullMQWorker(options: BullMQWorkerOptions): BullMQWebhookWorker
+
+/** BullMQ job options for the producer: 4 attempts (the first try and 3 retries: 2 s, 4 s, 8 s, BullMQ's built-in exponential), removeOnFail 500. */
+export declare const bullmqWebhookJobOptions: import('bullmq').JobsOptions
+
 /** Options of createGitHubWorker. */
 export interface GitHubWorkerOptions {
   /** The GitHub client (createGitHubClient); jobs use `client.forOwner(owner)`. */

@@ -197,6 +197,7 @@ async function migrate(databaseUrl) {
 }
 
 const worker = require('./worker')
+const bullmqWorker = require('./bullmq-worker')
 const githubWorker = require('./github/worker')
 const { redactCredentials } = require('./redact')
 const recovery = require('./recovery')
@@ -208,6 +209,8 @@ module.exports = {
   webhookJobOptions: worker.webhookJobOptions,
   webhookQueueSettings: worker.webhookQueueSettings,
   webhookBackoff: worker.webhookBackoff,
+  createBullMQWorker: bullmqWorker.createBullMQWorker,
+  bullmqWebhookJobOptions: bullmqWorker.bullmqWebhookJobOptions,
   createGitHubWorker: githubWorker.createGitHubWorker,
   githubJobOptions: githubWorker.githubJobOptions,
   WebhookProcessor,

@@ -9,19 +9,12 @@ import { BullAdapter } from '@bull-board/api/bullAdapter'
 import { ExpressAdapter } from '@bull-board/express'
 import express, { Express, NextFunction, Request, Response } from 'express'
 import { Pool } from 'pg'
-import {
-  createWebhookWorker,
-  WebhookJobData,
-  WebhookProcessingError,
-  WebhookProcessor,
-  WebhookWorker,
-  GitHubClientOptions,
-} from '@devmetrics/webhook-processor'
-import type Bull from 'bull'
+import { WebhookJobData, WebhookProcessingError, WebhookProcessor, WebhookWorker, GitHubClientOptions } from '@devmetrics/webhook-processor'
 import { BackendConfig, redact } from './config'
 import { jsonLogger, Logger } from './logger'
 import { BackendMetrics, createMetrics } from './metrics'
 import { createQueues, failuresKey, Queues } from './queues'
+import type { JobLike } from './queue-driver'
 import { RepositoryDirectory } from './repositories'
 import { webhookRouter } from './routes/webhooks'
 import { collectStats } from './stats'
@@ -49,7 +42,7 @@ export interface Backend {
 export interface BackendOptions {
   logger?: Logger
   /** Called after the backend's own handling of a job that will not be retried (the seed's alert). */
-  onPermanentFailure?: (job: Bull.Job<WebhookJobData>, error: WebhookProcessingError) => unknown
+  onPermanentFailure?: (job: JobLike<WebhookJobData>, error: WebhookProcessingError) => unknown
   /** GitHub client options instead of config.github (tests); null: API off. */
   githubClientOptions?: GitHubClientOptions | null
 }
@@ -93,8 +86,14 @@ export async function createBackend(config: BackendConfig, options: BackendOptio
   let processor: WebhookProcessor | null = null
   let worker: WebhookWorker | null = null
   let github: GitHubSide | null = null
-  const gitHubSide = (p: WebhookProcessor | null) =>
-    setupGitHub(config, { logger, processor: p, metricsQueue: queues.metrics, clientOptions: options.githubClientOptions })
+  const gitHubSide = (p: WebhookProcessor | null) => {
+    // The github queue and its worker are Bull's (lib/github): with QUEUE_DRIVER=bullmq they stay off.
+    if (queues.bull) return setupGitHub(config, { logger, processor: p, metricsQueue: queues.bull.metrics, clientOptions: options.githubClientOptions })
+    if ((options.githubClientOptions === undefined ? config.github : options.githubClientOptions) !== null) {
+      logger.warn('GitHub API configured but not started: its queue runs on Bull only (QUEUE_DRIVER=bull)', { queueDriver: config.queueDriver })
+    }
+    return null
+  }
   if (config.role !== 'api') {
     try {
       processor = await WebhookProcessor.connect({
@@ -108,9 +107,8 @@ export async function createBackend(config: BackendConfig, options: BackendOptio
       throw err
     }
     github = gitHubSide(processor)
-    worker = createWebhookWorker(queues.webhooks, {
+    worker = queues.startWorker({
       processor,
-      metricsQueue: queues.metrics,
       githubQueue: github?.queue,
       concurrency: config.concurrency,
       logger,
@@ -173,8 +171,10 @@ export async function createBackend(config: BackendConfig, options: BackendOptio
     board.setBasePath('/admin/queues')
     createBullBoard({
       queues: [
-        new BullAdapter(queues.webhooks, { description: 'GitHub deliveries; the failed tab is the dead letter set (npm run replay)' }),
-        new BullAdapter(queues.metrics, { description: 'metric recomputations queued by the worker' }),
+        ...queues.boardQueues({
+          webhooks: 'GitHub deliveries; the failed tab is the dead letter set (npm run replay)',
+          metrics: 'metric recomputations queued by the worker',
+        }),
         ...(github ? [new BullAdapter(github.queue, { description: 'GitHub API work: commit line counts, truncated pushes' })] : []),
       ],
       serverAdapter: board,
@@ -215,6 +215,7 @@ export async function createBackend(config: BackendConfig, options: BackendOptio
             pid: process.pid,
             concurrency: worker ? config.concurrency : 0,
             queuePrefix: config.queuePrefix,
+            queueDriver: config.queueDriver,
             redis: redact(config.redisUrl),
             database: redact(config.databaseUrl),
           })

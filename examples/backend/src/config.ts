@@ -21,6 +21,10 @@ export interface BackendConfig {
   cacheKeyPrefix: string
   /** Bull key prefix. On Redis Cluster use a hash tag, for example `{devmetrics}`. */
   queuePrefix: string
+  /** The queue library: `bull` (default) or `bullmq` (QUEUE_DRIVER). Producers and workers of one deployment must agree. */
+  queueDriver: 'bull' | 'bullmq'
+  /** REDIS_CLUSTER: the queues' Redis is a Cluster; REDIS_URL then lists startup nodes, comma-separated. */
+  redisCluster: boolean
   /** Secret(s) of the GitHub webhook; the first signs nothing, any one verifies (rotation). */
   webhookSecrets: string[]
   /** Jobs this process's worker runs at once; its database pool gets as many connections. */
@@ -82,6 +86,12 @@ function roleOf(argv: string[], env: Env): Role {
   return role
 }
 
+function queueDriverOf(env: Env): 'bull' | 'bullmq' {
+  const driver = env.QUEUE_DRIVER || 'bull'
+  if (driver !== 'bull' && driver !== 'bullmq') throw new Error(`QUEUE_DRIVER must be bull or bullmq, not ${JSON.stringify(driver)}`)
+  return driver
+}
+
 /**
  * The user-mapping cache maps GitHub identities to users.id of one database; the addon's keys
  * do not say which. So the default prefix names the database: two databases on one Redis (a
@@ -123,6 +133,8 @@ export function loadConfig(env: Env = process.env, argv: string[] = process.argv
     cacheRedisUrl: env.CACHE_REDIS_URL === 'off' ? null : env.CACHE_REDIS_URL || redisUrl,
     cacheKeyPrefix: env.CACHE_KEY_PREFIX || defaultCachePrefix(env.DATABASE_URL || DEFAULT_DATABASE_URL),
     queuePrefix: env.QUEUE_PREFIX || 'bull',
+    queueDriver: queueDriverOf(env),
+    redisCluster: bool(env, 'REDIS_CLUSTER', false),
     webhookSecrets: secrets,
     concurrency,
     dbPoolSize: int(env, 'DB_POOL_SIZE', concurrency, 1),
