@@ -65,7 +65,9 @@ test('the main package ships no binary, and its index.js knows every platform pa
   // optionalDependencies are written at pack/publish time (scripts/pack-all.js, napi pre-publish):
   // in the repository they would break `npm ci` until the platform packages are published.
   expect(pkg.optionalDependencies).toBeUndefined()
-  expect(pkg.scripts.prepublishOnly).toBe('napi pre-publish -t npm')
+  // A root `npm publish` first checks that every target is built (napi artifacts refuses
+  // otherwise), then publishes the platform packages and writes the optionalDependencies.
+  expect(pkg.scripts.prepublishOnly).toBe('napi artifacts -d artifacts && napi pre-publish -t npm')
   const indexJs = readFileSync(join(root, 'index.js'), 'utf8')
   for (const platform of EXPECTED) expect(indexJs).toContain(`require('${pkg.name}-${platform}')`)
 })
