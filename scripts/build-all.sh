@@ -13,12 +13,16 @@
 #   scripts/build-all.sh aarch64-unknown-linux-gnu x86_64-apple-darwin   # some of them
 #
 # Output: artifacts/webhook-processor.<platform>.node (the layout `napi artifacts` reads);
-# `npm run pack:all` turns them into npm/<platform>/ tarballs. The host target is built with
-# `napi build --platform --release` like `npm run build` and also copied to the repository root.
+# `npm run pack:all` turns them into npm/<platform>/ tarballs. The host's binary is also copied
+# to the repository root, where `npm run build` puts it.
+#
+# linux-gnu binaries are linked by zig against glibc 2.17 (GLIBC), as napi-rs's own cross
+# toolchain does: built with the host's toolchain (Debian 12) they need glibc 2.34 and refuse
+# to load on Debian 11, Ubuntu 20.04 or Amazon Linux 2.
 #
 # Environment: CARGO_TARGET_DIR (default ./target; a cross build fills it per triple),
 # TOOLS_DIR (default ./target/cross-tools: the venv and the stub libnode.dll), NICE (default 15:
-# each release build keeps 2 cores busy for minutes on a shared machine).
+# each release build keeps 2 cores busy for minutes on a shared machine), GLIBC (default 2.17).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
@@ -27,6 +31,7 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$root/target}"
 tools="${TOOLS_DIR:-$root/target/cross-tools}"
 nice_level="${NICE:-15}"
 host=x86_64-unknown-linux-gnu
+glibc="${GLIBC:-2.17}"
 
 log() { printf '\n== %s\n' "$*"; }
 
@@ -68,7 +73,7 @@ if wants windows-gnu; then
   export CXXSTDLIB_x86_64_pc_windows_gnu=""
 fi
 
-if wants musl || wants aarch64-unknown-linux-gnu || wants apple-darwin; then
+if wants linux || wants apple-darwin; then
   log "zig + cargo-zigbuild (PyPI, into $tools/venv)"
   if [ ! -x "$tools/venv/bin/cargo-zigbuild" ]; then
     python3 -m venv "$tools/venv"
@@ -87,14 +92,14 @@ mkdir -p artifacts
 for t in "${targets[@]}"; do
   platform="$(node -e "const {parseTriple}=require('@napi-rs/cli');console.log(parseTriple(process.argv[1]).platformArchABI)" "$t")"
   log "$t → artifacts/webhook-processor.$platform.node"
-  args=(build --platform --release --target "$t" --output-dir artifacts --no-js --dts artifacts.d.ts)
+  args=(build --platform --release --output-dir artifacts --no-js --dts artifacts.d.ts)
   envs=()
   case "$t" in
-    "$host") ;;
-    x86_64-pc-windows-gnu) ;;
-    x86_64-apple-darwin) args+=(-x); envs=(MACOSX_DEPLOYMENT_TARGET=10.13) ;;
-    aarch64-apple-darwin) args+=(-x); envs=(MACOSX_DEPLOYMENT_TARGET=11.0) ;;
-    *) args+=(-x) ;;
+    *-linux-gnu) args+=(-x --target "$t.$glibc") ;; # cargo-zigbuild's glibc version suffix
+    x86_64-pc-windows-gnu) args+=(--target "$t") ;;
+    x86_64-apple-darwin) args+=(-x --target "$t"); envs=(MACOSX_DEPLOYMENT_TARGET=10.13) ;;
+    aarch64-apple-darwin) args+=(-x --target "$t"); envs=(MACOSX_DEPLOYMENT_TARGET=11.0) ;;
+    *) args+=(-x --target "$t") ;;
   esac
   env "${envs[@]}" nice -n "$nice_level" npx napi "${args[@]}"
   if [ "$t" = "$host" ]; then
