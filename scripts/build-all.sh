@@ -6,7 +6,8 @@
 #
 # It installs what it needs on a fresh Debian machine (as root): the rustup targets, Debian's
 # mingw-w64 gcc/g++ for windows-gnu, and zig + cargo-zigbuild from PyPI into a venv for the
-# linux musl/arm64 and darwin targets (zig links those without any SDK). Routes checked on this
+# linux and darwin targets (zig links those without any SDK; the two macOS frameworks our
+# dependencies link are stubbed by scripts/macos-stubs.js). Routes checked on this
 # machine: FACTS.md "Cross-compiling and running other platforms here".
 #
 #   scripts/build-all.sh                       # every target in napi.targets
@@ -88,7 +89,17 @@ if wants linux || wants apple-darwin; then
   export PATH="$tools/venv/bin:$PATH"
 fi
 
+if wants apple-darwin; then
+  log "macOS framework stubs (scripts/macos-stubs.js)"
+  # zig links darwin without an SDK but has no frameworks; two dependencies link CoreFoundation
+  # and SystemConfiguration: text stubs naming their install paths and symbols stand in.
+  stubs="$(node scripts/macos-stubs.js "$tools/macos-stubs")"
+  export CARGO_TARGET_X86_64_APPLE_DARWIN_RUSTFLAGS="-C link-arg=-F$stubs"
+  export CARGO_TARGET_AARCH64_APPLE_DARWIN_RUSTFLAGS="-C link-arg=-F$stubs"
+fi
+
 mkdir -p artifacts
+failed=()
 for t in "${targets[@]}"; do
   platform="$(node -e "const {parseTriple}=require('@napi-rs/cli');console.log(parseTriple(process.argv[1]).platformArchABI)" "$t")"
   log "$t → artifacts/webhook-processor.$platform.node"
@@ -101,7 +112,10 @@ for t in "${targets[@]}"; do
     aarch64-apple-darwin) args+=(-x --target "$t"); envs=(MACOSX_DEPLOYMENT_TARGET=11.0) ;;
     *) args+=(-x --target "$t") ;;
   esac
-  env "${envs[@]}" nice -n "$nice_level" npx napi "${args[@]}"
+  if ! env "${envs[@]}" nice -n "$nice_level" npx napi "${args[@]}"; then
+    failed+=("$t") # the others still build; reported at the end
+    continue
+  fi
   if [ "$t" = "$host" ]; then
     cp "artifacts/webhook-processor.$platform.node" .
   fi
@@ -111,3 +125,7 @@ rm -f artifacts/artifacts.d.ts
 
 log "built"
 ls -l artifacts/*.node
+if [ ${#failed[@]} -gt 0 ]; then
+  echo "FAILED: ${failed[*]}" >&2
+  exit 1
+fi
