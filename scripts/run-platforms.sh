@@ -124,9 +124,15 @@ run_darwin() {
     [ "$minos" = "$3" ] || fail "$1: minos $minos, expected $3"
     local exported undefined
     exported="$(llvm-nm -gU "$bin" | awk '{print $3}' | grep -c '^_napi_register_module_v1$' || true)"
-    undefined="$(llvm-nm -u "$bin" | grep -c '^ *U _napi_' || true)"
-    echo "exports _napi_register_module_v1: $exported; napi_* imports left to Node: $undefined"
+    undefined="$(llvm-nm -u "$bin" | grep -c ' _napi_' || true)"
+    echo "exports _napi_register_module_v1: $exported; napi_* left for Node to provide (dynamic_lookup): $undefined"
     [ "$exported" = 1 ] && [ "$undefined" -gt 20 ] || fail "$1: napi symbols"
+    # Every library it loads must be one every Mac has.
+    echo "libraries it loads:"
+    llvm-objdump --macho --dylibs-used "$bin" | tail -n +2 | sed 's/ (compat.*//; s/^\s*/  /'
+    if llvm-objdump --macho --dylibs-used "$bin" | tail -n +2 | grep -vqE '^\s*(/usr/lib/|/System/Library/Frameworks/)'; then
+      fail "$1 loads a library outside /usr/lib and /System/Library/Frameworks"
+    fi
     echo "OK $1"
   done
 }
