@@ -188,11 +188,7 @@ fn plan_page<'a>(
                 plans.push(plan);
             }
             let skipped = items.len() - plans.len();
-            Ok((
-                PagePlan::Reviews(plans),
-                count(items.len()),
-                count(skipped),
-            ))
+            Ok((PagePlan::Reviews(plans), count(items.len()), count(skipped)))
         }
         RestKind::Issues => {
             let items = rest::parse_issues(scratch, original)?;
@@ -236,9 +232,7 @@ fn plan_commit<'a>(i: usize, c: &RestCommit<'a>) -> Result<PlannedCommit<'a>> {
         ProcessingError::InvalidPayload(format!("[{i}].commit.author.date is missing"))
     })?;
     let committed_at = time::parse_github_time(date).ok_or_else(|| {
-        ProcessingError::InvalidPayload(format!(
-            "[{i}].commit.author.date is not an RFC 3339 time"
-        ))
+        ProcessingError::InvalidPayload(format!("[{i}].commit.author.date is not an RFC 3339 time"))
     })?;
     let login = c
         .author
@@ -400,9 +394,16 @@ mod tests {
         let err = plan(RestKind::Pulls, r#"[{"id":1}]"#, None).unwrap_err();
         assert_eq!(err.code(), crate::ErrorCode::InvalidPayload);
         assert!(err.to_string().contains("[0]"), "{err}");
-        let err = plan(RestKind::Commits, r#"[{"sha":"nope","commit":{"message":"m"}}]"#, None)
-            .unwrap_err();
-        assert_eq!(err.to_string(), "invalid payload: [0].sha is not a commit SHA");
+        let err = plan(
+            RestKind::Commits,
+            r#"[{"sha":"nope","commit":{"message":"m"}}]"#,
+            None,
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid payload: [0].sha is not a commit SHA"
+        );
         assert!(plan(RestKind::Issues, "{}", None).is_err());
     }
 }

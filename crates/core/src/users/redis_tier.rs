@@ -300,29 +300,22 @@ impl RedisTier {
         let mut last = String::from("no attempt");
         while tokio::time::Instant::now() < deadline {
             let attempt = async {
-                let mut connection = match self.connection.lock().ok().and_then(|c| c.clone()) {
-                    Some(c) => c,
-                    None => {
-                        let c = self.client.get_connection_manager().await?;
-                        if let Ok(mut slot) = self.connection.lock() {
-                            *slot = Some(c.clone());
-                        }
-                        c
-                    }
-                };
+                let mut connection = self.open().await?;
                 let mut pipe = redis::pipe();
                 pipe.del(&keys)
                     .ignore()
                     .publish(self.channel(), &message)
                     .ignore();
-                pipe.query_async::<()>(&mut connection).await
+                pipe.query_async::<()>(&mut connection)
+                    .await
+                    .map_err(|e| e.to_string())
             };
             match tokio::time::timeout_at(deadline, attempt).await {
                 Ok(Ok(())) => {
                     self.succeeded();
                     return Ok(());
                 }
-                Ok(Err(e)) => last = redact_credentials(&e.to_string()),
+                Ok(Err(e)) => last = redact_credentials(&e),
                 Err(_) => last = "timed out".to_owned(),
             }
             self.failed(&last);
@@ -416,8 +409,20 @@ impl RedisTier {
         {
             return None;
         }
+        match self.open().await {
+            Ok(connection) => Some(connection),
+            Err(why) => {
+                self.failed(&why);
+                None
+            }
+        }
+    }
+
+    /// The multiplexed connection, opened now if there is none, whether or not the tier
+    /// is marked unavailable (a link's announcement must try).
+    async fn open(&self) -> std::result::Result<Connection, String> {
         if let Some(existing) = self.connection.lock().ok().and_then(|c| c.clone()) {
-            return Some(existing);
+            return Ok(existing);
         }
         let connect = async {
             match &self.target {
@@ -446,16 +451,10 @@ impl RedisTier {
                 if let Ok(mut slot) = self.connection.lock() {
                     *slot = Some(connection.clone());
                 }
-                Some(connection)
+                Ok(connection)
             }
-            Ok(Err(e)) => {
-                self.failed(&e.to_string());
-                None
-            }
-            Err(_) => {
-                self.failed("connect timed out");
-                None
-            }
+            Ok(Err(e)) => Err(e.to_string()),
+            Err(_) => Err("connect timed out".to_owned()),
         }
     }
 
