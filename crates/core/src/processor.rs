@@ -368,7 +368,7 @@ impl WebhookProcessor {
                 // A cached user the backend has deleted since: forget the event's mappings
                 // in every tier and resolve them from the database again. The failed try
                 // wrote nothing (one statement, or one transaction).
-                Err(e) if is_stale_user(&e) && tries < CONCURRENT_INSERT_TRIES => {
+                Err(e) if e.is_stale_user() && tries < CONCURRENT_INSERT_TRIES => {
                     tracing::debug!("a cached user no longer exists; resolving again");
                     users = self.users.refresh(&identities).await?;
                 }
@@ -558,16 +558,6 @@ fn follow_ups_of(
         TrackedPayload::Push(push) => enrich::follow_ups::of_push(push, repo, delivery_id),
         _ => Vec::new(),
     }
-}
-
-/// Whether a write failed because a user id it bound no longer exists in `users`: the
-/// foreign key of an author or reviewer column (named as Prisma names them,
-/// `<table>_<column>_fkey`). Only a stale cache entry binds such an id; the statements'
-/// own fallback lookups read `users` and cannot.
-fn is_stale_user(error: &ProcessingError) -> bool {
-    matches!(error, ProcessingError::ConstraintViolation(m)
-        if m.starts_with("integrity on ")
-            && (m.contains(r#"_authorId_fkey"#) || m.contains(r#"_reviewerId_fkey"#)))
 }
 
 fn epoch_minute(t: Timestamp) -> i64 {

@@ -104,3 +104,41 @@ async fn a_cached_user_deleted_by_the_backend_is_resolved_again() {
     assert_eq!(author.as_deref(), Some(again.as_str()));
     fresh.close().await;
 }
+
+#[tokio::test]
+async fn a_backfill_page_by_a_cached_user_deleted_since_is_written_unmapped() {
+    use devmetrics_webhook_core::rest::{RestKind, RestPage};
+    let db = TestDb::migrated().await;
+    let repo_id = db.insert_repository(REPO, None).await;
+    let user = db
+        .insert_user("mona@corp.example", Some("octocat"), Some(OCTOCAT), &[])
+        .await;
+    let processor = db.processor().await;
+    // Cached by a delivery.
+    let first = processor
+        .process(job("pr-1", "pull_request", pull_request(1)))
+        .await
+        .unwrap();
+    assert!(first.unmapped_users.is_empty());
+    sqlx::query("DELETE FROM users WHERE id = $1")
+        .bind(&user)
+        .execute(&db.pool)
+        .await
+        .unwrap();
+
+    // A REST pulls page (REST's pull request is the webhook's object) by the same author.
+    let delivered: Value = serde_json::from_slice(&pull_request(2)).unwrap();
+    let page = serde_json::to_vec(&vec![delivered["pull_request"].clone()]).unwrap();
+    let applied = processor
+        .apply_rest_page(RestPage {
+            repo_id,
+            kind: RestKind::Pulls,
+            body: page,
+            pull_request: None,
+        })
+        .await
+        .expect("a stale cached user must not fail a backfill page");
+    assert_eq!(applied.records.pull_requests, 1);
+    assert_eq!(applied.unmapped_users, ["octocat"]);
+    processor.close().await;
+}

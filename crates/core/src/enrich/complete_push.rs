@@ -143,8 +143,19 @@ pub async fn apply(
         sender: None,
     };
     let plan = PushProcessor::plan(&event)?;
-    let mapped = users.resolve(&plan.identities()).await?;
-    let records = writes::write_entities(db, || plan.writes(repo, &mapped)).await?;
+    let identities = plan.identities();
+    let mut mapped = users.resolve(&identities).await?;
+    let mut tries = 0;
+    let records = loop {
+        tries += 1;
+        match writes::write_entities(db, || plan.writes(repo, &mapped)).await {
+            // A cached user deleted since: map the commits' authors from the database again.
+            Err(e) if e.is_stale_user() && tries < 3 => {
+                mapped = users.refresh(&identities).await?;
+            }
+            other => break other?,
+        }
+    };
     let activity = plan.activities(&mapped);
     let shas: Vec<String> = plan.commits.iter().map(|c| c.sha.to_owned()).collect();
     Ok(CompletePushOutcome {
