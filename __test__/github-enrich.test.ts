@@ -285,3 +285,52 @@ test('a job no retry can fix (unknown kind, bad SHAs, a repository GitHub does n
   expect(codes[0]).toMatch(/unknown github job kind/)
   expect(codes[3]).toMatch(/does not resolve the repository acme\/not-there/)
 })
+
+test('a truncated push throttled mid-range resumes at its saved page: every compare page fetched once, no commit lost', async () => {
+  const { world, repoId } = await repository()
+  const [base] = gh.world.commitChain(world, 1, 'main', 'base')
+  const range = gh.world.commitChain(world, 2100)
+  let pages = 0
+  const { webhooks, github } = pipeline({
+    clientOptions: { maxInlineWaitMs: 0 },
+    // The real processor; after the first compare page is written the next page is throttled.
+    processorFor: (p) =>
+      ({
+        commitsLackingStats: (repo: string, shas: string[]) => p.commitsLackingStats(repo, shas),
+        applyCommitStats: (repo: string, text: string) => p.applyCommitStats(repo, text),
+        async completePush(repo: string, text: string) {
+          const outcome = await p.completePush(repo, text)
+          if (++pages === 1) gh.throttleNext({ kind: 'secondary', status: 429, retryAfterSeconds: 1, path: /\/compare\// })
+          return outcome
+        },
+      }) as unknown as WebhookProcessor,
+  })
+  const from = gh.requests.length
+  await (await webhooks.add(delivery(world, range.slice(52), base.sha), webhookJobOptions)).finished()
+  await drained(github)
+
+  const rows = await statsOf(repoId)
+  expect(rows.size).toBe(2100)
+  expect([...rows.values()].every((r) => r.fetched)).toBe(true)
+  const compare = gh.requests.slice(from).filter((r) => r.path.includes('/compare/'))
+  expect(compare.filter((r) => r.status === 429)).toHaveLength(1)
+  const answered = compare.filter((r) => r.status === 200).map((r) => r.query.page ?? '1')
+  expect(answered.sort((a, b) => Number(a) - Number(b))).toEqual(Array.from({ length: 21 }, (_, i) => String(i + 1)))
+})
+
+test('a truncated push whose range GitHub no longer has keeps the listed commits and fetches their counts', async () => {
+  const { world, repoId } = await repository()
+  const listed = gh.world.commitChain(world, 2048)
+  const { webhooks, github } = pipeline()
+  const from = gh.requests.length
+  const gone = 'd'.repeat(40) // `before` was force-pushed away
+  await (await webhooks.add(delivery(world, listed, gone), webhookJobOptions)).finished()
+  await drained(github)
+
+  const rows = await statsOf(repoId)
+  expect(rows.size).toBe(2048)
+  expect(listed.every((c) => rows.get(c.sha)?.fetched && rows.get(c.sha)?.additions === c.additions)).toBe(true)
+  const compare = gh.requests.slice(from).filter((r) => r.path.includes('/compare/'))
+  expect(compare.map((r) => r.status)).toEqual([404])
+  expect(graphqlRequests(from)).toHaveLength(21)
+})
