@@ -3,7 +3,9 @@
 // commits since a date, written through the upserts; a backfill stopped halfway (an abort
 // after a page, a page that fails) resumes without repeated pages or duplicate rows; a
 // finished backfill is not read again.
+import Bull from 'bull'
 import { runBackfill } from '../lib'
+import { SHARED_REDIS_URL, testPrefix } from './helpers/redis'
 import { insertRepository } from './helpers/db'
 import { recoveryEnv, RecoveryEnv, requestsTo } from './recovery/github-env'
 
@@ -175,6 +177,22 @@ test('a page that fails stops the backfill; the next run resumes at that page', 
   // The failed attempt, then each page once.
   expect(pages.map((r) => [r.status, r.query.page ?? '1'])).toEqual([[502, '1'], [200, '1']])
   expect((await counts()).commits).toBe(expected.commits)
+})
+
+test('with the github queue at hand, each page of commits gets a commitStats job for its line counts', async () => {
+  const redis = testPrefix()
+  const githubQueue = new Bull('github', SHARED_REDIS_URL, { prefix: redis.prefix.slice(0, -1) })
+  try {
+    await runBackfill({ data: { repository: 'acme/widgets', since: SINCE, kinds: ['commits'], restart: true } }, ctx({ githubQueue }))
+    const jobs = await githubQueue.getJobs(['waiting', 'delayed'])
+    expect(jobs).toHaveLength(1)
+    const { rows } = await env.db.pool.query('SELECT sha FROM commits ORDER BY sha')
+    expect(jobs[0].data).toMatchObject({ kind: 'commitStats', repoId, repository: 'acme/widgets' })
+    expect([...jobs[0].data.shas].sort()).toEqual(rows.map((r) => r.sha))
+  } finally {
+    await githubQueue.close()
+    await redis.cleanup()
+  }
 })
 
 test('an unregistered repository or a malformed name is refused before any request', async () => {

@@ -526,14 +526,18 @@ export declare function registerRepository(
 /** Queues a repository's backfill on the `github` queue (job id per repository and day). */
 export declare function queueBackfill(queue: Queue<any>, registered: { id: string; fullName: string }, since?: string, jobOptions?: JobOptions): Promise<any>
 
-/** Context of the `github` queue's jobs. */
-export type GitHubJobContext = DatabaseAccess & {
+/** Context of the `github` queue's jobs; without `pool` or `databaseUrl`, DATABASE_URL is used. */
+export type GitHubJobContext = {
+  pool?: { query(text: string, values?: unknown[]): Promise<{ rows: any[] }> }
+  databaseUrl?: string
   /** The GitHub client (`createGitHubClient`). */
   client: any
   /** A connected processor (backfill writes through it). */
   processor?: WebhookProcessor
   /** Bull queue of metric jobs; backfill queues the metric jobs of what it wrote. */
   metricsQueue?: Queue<any>
+  /** The `github` queue: backfill queues a `commitStats` job per page of commits (their line counts). */
+  githubQueue?: Queue<any>
   /** winston-compatible logger. */
   logger?: { info(...a: unknown[]): void; warn(...a: unknown[]): void; error(...a: unknown[]): void }
   /** Stops a backfill between pages (what was written stays, the cursor says where to resume). */

@@ -8,14 +8,18 @@
 const { randomUUID } = require('node:crypto')
 const { WebhookProcessingError } = require('../errors')
 
-/** A pool from `{ pool }` or `{ databaseUrl }` (pg, loaded lazily); `close` ends only a pool made here. */
+/**
+ * A pool from `{ pool }` or `{ databaseUrl }` (pg, loaded lazily), else from DATABASE_URL (a
+ * job run by the github worker, whose context carries neither); `close` ends only a pool
+ * made here.
+ */
 function openDatabase(options) {
   if (options && options.pool && typeof options.pool.query === 'function') {
     return { pool: options.pool, close: async () => undefined }
   }
-  const url = options && options.databaseUrl
+  const url = (options && options.databaseUrl) || process.env.DATABASE_URL
   if (typeof url !== 'string' || url.trim() === '') {
-    throw new WebhookProcessingError('CONFIG_ERROR', 'a database pool or databaseUrl is required')
+    throw new WebhookProcessingError('CONFIG_ERROR', 'a database pool or databaseUrl (or DATABASE_URL) is required')
   }
   let pg
   try {

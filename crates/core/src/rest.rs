@@ -200,11 +200,12 @@ fn plan_page<'a>(
             let items = rest::parse_issues(scratch, original)?;
             let total = items.len();
             let mut plans = Vec::with_capacity(total);
-            for item in items {
+            for (i, item) in items.into_iter().enumerate() {
                 if item.is_pull_request() {
                     continue;
                 }
-                plans.push(IssueProcessor::plan_issue(&item.into_issue(), false)?);
+                let plan = IssueProcessor::plan_issue(&item.into_issue(), false);
+                plans.push(plan.map_err(|e| at_item(i, e))?);
             }
             let skipped = total - plans.len();
             Ok((PagePlan::Issues(plans), count(total), count(skipped)))
@@ -222,6 +223,17 @@ fn plan_page<'a>(
                 0,
             ))
         }
+    }
+}
+
+/// An item's validation error, naming the item (the issue planner names its fields
+/// `issue.…`, as in a delivery).
+fn at_item(i: usize, error: ProcessingError) -> ProcessingError {
+    match error {
+        ProcessingError::InvalidPayload(m) => {
+            ProcessingError::InvalidPayload(format!("[{i}]: {m}"))
+        }
+        other => other,
     }
 }
 

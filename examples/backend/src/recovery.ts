@@ -40,8 +40,8 @@ export function reconcileEveryMs(env: Env = process.env): number | null {
   if (raw === '' || /^(off|false|0)$/i.test(raw)) return null
   if (/^(on|true)$/i.test(raw)) return DEFAULT_RECONCILE_EVERY_MS
   const now = Date.now()
-  const ms = now - parseSince(raw, now).getTime()
-  if (!/^\d+[mhdw]$/.test(raw) || ms < 60_000) throw new Error(`GITHUB_RECONCILE_EVERY must be off, on, or a duration of at least 1m such as 10m, not ${JSON.stringify(raw)}`)
+  const ms = /^\d+[mhdw]$/.test(raw) ? now - parseSince(raw, now).getTime() : 0
+  if (ms < 60_000) throw new Error(`GITHUB_RECONCILE_EVERY must be off, on, or a duration of at least 1m such as 10m, not ${JSON.stringify(raw)}`)
   return ms
 }
 

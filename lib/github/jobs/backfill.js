@@ -173,8 +173,11 @@ async function backfillKind(kind, { ctx, db, octokit, owner, repo, registered, r
   let page = cursor.pagesDone
   const report = (extra) => ctx.onProgress && ctx.onProgress({ kind, page, pages: result.pages, items: result.items, records: result.records, ...extra })
 
-  for await (const response of octokit.paginate.iterator(route, { ...params, page: page + 1 })) {
-    ctx.signal?.throwIfAborted()
+  // An abort is honoured between pages only: a page fetched is written whole (with its pull
+  // requests' reviews) and recorded, so a resume never asks for it again.
+  ctx.signal?.throwIfAborted()
+  const pages = octokit.paginate.iterator(route, { ...params, page: page + 1 })
+  for await (const response of emptyWhenNoBranch(kind, pages)) {
     page += 1
     let items = Array.isArray(response.data) ? response.data : []
     let reachedSince = false
@@ -185,6 +188,7 @@ async function backfillKind(kind, { ctx, db, octokit, owner, repo, registered, r
       items = kept
     }
     const r = await apply(kind, items)
+    if (kind === 'commits') await queueCommitStats(ctx, registered.id, `${owner}/${repo}`, items)
     addRecords(result.records, r.records)
     result.skipped += r.skipped
     if (kind === 'pulls') {
@@ -192,7 +196,6 @@ async function backfillKind(kind, { ctx, db, octokit, owner, repo, registered, r
         for await (const reviews of octokit.paginate.iterator('GET /repos/{owner}/{repo}/pulls/{pull_number}/reviews', {
           owner, repo, pull_number: pr.number, per_page: PER_PAGE,
         })) {
-          ctx.signal?.throwIfAborted()
           const rr = await apply('reviews', reviews.data, pr)
           addRecords(result.records, rr.records)
           result.skipped += rr.skipped
@@ -214,8 +217,39 @@ async function backfillKind(kind, { ctx, db, octokit, owner, repo, registered, r
   return result
 }
 
+/**
+ * The commits list carries no line counts: with the `github` queue at hand (the github
+ * worker's context), a page's commits get a `commitStats` job, which asks GraphQL for the
+ * counts still unknown (one request per 100 commits) and skips the ones already known.
+ */
+async function queueCommitStats(ctx, repoId, repository, items) {
+  const queue = ctx.githubQueue
+  if (!queue || items.length === 0) return
+  const shas = items.map((c) => c.sha)
+  await queue.add(
+    { kind: 'commitStats', repoId, repository, shas },
+    { jobId: `commitStats:backfill:${repoId}:${shas[0]}`, attempts: 8, backoff: { type: 'exponential', delay: 5000 }, removeOnComplete: true, removeOnFail: 500 },
+  )
+}
+
+/**
+ * The pages of a list; for commits, a default branch without commits (a repository created
+ * empty answers 404 for its branch; an empty repository 409, which octokit's paginator already
+ * turns into no page) is a list without pages.
+ */
+async function* emptyWhenNoBranch(kind, pages) {
+  try {
+    yield* pages
+  } catch (err) {
+    if (kind === 'commits' && err && err.code === 'GITHUB_NOT_FOUND') return
+    throw err
+  }
+}
+
 module.exports = backfill
 module.exports.backfill = backfill
+/** The github worker's job shape (lib/github/worker.js: `JOBS[kind].run(job, context)`). */
+module.exports.run = backfill
 module.exports.BACKFILL_KINDS = BACKFILL_KINDS
 module.exports.DEFAULT_SINCE = DEFAULT_SINCE
 module.exports.parseRepository = parseRepository

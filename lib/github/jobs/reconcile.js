@@ -18,6 +18,7 @@
 const { WebhookProcessingError } = require('../../errors')
 const { parseSince } = require('../duration')
 const state = require('../sync-state')
+const { parseHooks } = require('../config')
 
 /** Event types with a processor: only their deliveries can be missing rows. */
 const TRACKED_EVENTS = Object.freeze(['push', 'pull_request', 'issues', 'pull_request_review'])
@@ -53,9 +54,9 @@ function hookRoutes(hook) {
   throw new WebhookProcessingError('CONFIG_ERROR', 'a hook is { kind: app } or a repo / org hook')
 }
 
-/** The hooks to read: the App's, or the configured ones with a token. */
+/** The hooks to read: the App's, or the configured ones (job, context, else GITHUB_HOOKS). */
 function hooksOf(ctx, data) {
-  const configured = data.hooks ?? ctx.hooks ?? []
+  const configured = data.hooks ?? ctx.hooks ?? parseHooks(process.env.GITHUB_HOOKS)
   if (ctx.client.mode === 'app') return [{ kind: 'app' }, ...configured]
   if (configured.length === 0) {
     throw new WebhookProcessingError('CONFIG_ERROR', 'with a token, GITHUB_HOOKS must name the hooks to reconcile (owner/repo#id, org#id)')
@@ -243,5 +244,7 @@ async function reconcileHook(hook, { ctx, db, options, dryRun, now, since, budge
 
 module.exports = reconcile
 module.exports.reconcile = reconcile
+/** The github worker's job shape (lib/github/worker.js: `JOBS[kind].run(job, context)`). */
+module.exports.run = reconcile
 module.exports.TRACKED_EVENTS = TRACKED_EVENTS
 module.exports.DELIVERY_WINDOW_MS = DELIVERY_WINDOW_MS
