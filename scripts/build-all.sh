@@ -67,11 +67,12 @@ if wants windows-gnu; then
     x86_64-w64-mingw32-gcc -shared -o "$tools/libnode/libnode.dll" "$tools/libnode/stub.c"
   fi
   export LIBNODE_PATH="$tools/libnode"
-  # Rust's std and the C++ in simdutf link libgcc/libstdc++ statically, so the .node needs
-  # no mingw DLLs beside it on the user's machine.
+  # simdutf is C++: cc links libstdc++ statically (libstdc++.a from mingw's gcc, placed before
+  # the C runtime so its needs resolve), and libgcc is static too, so the .node needs no mingw
+  # DLL beside it on the user's machine.
   export CARGO_TARGET_X86_64_PC_WINDOWS_GNU_LINKER=x86_64-w64-mingw32-gcc
-  export CARGO_TARGET_X86_64_PC_WINDOWS_GNU_RUSTFLAGS="-C link-arg=-static-libgcc -C link-arg=-static-libstdc++ -C link-arg=-Wl,-Bstatic -C link-arg=-lstdc++ -C link-arg=-Wl,-Bdynamic"
-  export CXXSTDLIB_x86_64_pc_windows_gnu=""
+  export CARGO_TARGET_X86_64_PC_WINDOWS_GNU_RUSTFLAGS="-C link-arg=-static-libgcc"
+  export CXXSTDLIB_STATIC_x86_64_pc_windows_gnu=1
 fi
 
 if wants linux || wants apple-darwin; then
