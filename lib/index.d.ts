@@ -413,7 +413,7 @@ export declare function webhookBackoff(attemptsMade: number, err: unknown, optio
 // ---- BullMQ (optional peer dependency `bullmq`, required only by createBullMQWorker) ----
 
 /** Options of createBullMQWorker: those of the Bull glue, plus where the queue lives. */
-export interface BullMQWorkerOptions extends Omit<WorkerOptions, 'metricsQueue' | 'onPermanentFailure'> {
+export interface BullMQWorkerOptions extends Omit<WorkerOptions, 'metricsQueue' | 'githubQueue' | 'onPermanentFailure'> {
   /** The queue of deliveries. Default `webhooks`. */
   queueName?: string
   /** BullMQ's connection: ioredis options, or an ioredis `Redis` or `Cluster` instance (a shared instance is not closed by the worker). */

@@ -45,6 +45,15 @@ export class PrivateRedisCluster {
         (infos) => infos.every((i) => /cluster_state:ok/.test(i) && /cluster_slots_ok:16384/.test(i) && /cluster_known_nodes:6/.test(i)),
         { timeoutMs: 60_000, intervalMs: 100 },
       )
+      // Every node knows every replica, and every replica is in sync with its master (or a failover could not start).
+      await eventually(
+        () => cluster.allNodes(async (r) => [(await r.cluster('NODES')) as string, await r.info('replication')] as const),
+        (views) =>
+          views.every(([nodes]) => nodes.trim().split('\n').filter((l) => l.split(' ')[2].includes('slave')).length === masters) &&
+          views.filter(([, info]) => /role:slave/.test(info)).every(([, info]) => /master_link_status:up/.test(info)) &&
+          views.filter(([, info]) => /role:slave/.test(info)).length === masters,
+        { timeoutMs: 60_000, intervalMs: 100 },
+      )
       return cluster
     } catch (err) {
       await Promise.all(nodes.map(stopNode))
