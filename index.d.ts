@@ -15,6 +15,19 @@ export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-was
  */
 export declare class NativeProcessor {
   /**
+   * Writes GitHub's GraphQL answer of commit line counts (aliases `c<sha>`) for a
+   * repository in one statement; `INVALID_PAYLOAD` for an answer it cannot trust, and
+   * then nothing is written.
+   */
+  applyCommitStats(repoId: string, response: string): Promise<CommitStatsResult>
+  /**
+   * Inserts the commits of one compare page (the comparison object or its `commits`
+   * array) that the repository lacks, mapped like a push's.
+   */
+  completePush(repoId: string, page: string): Promise<CompletePushResult>
+  /** Of `shas`, those of the repository whose counts are still unknown, sorted. */
+  commitsLackingStats(repoId: string, shas: Array<string>): Promise<Array<string>>
+  /**
    * Applies one REST list page (`kind`: `pulls`, `reviews`, `issues` or `commits`) for a
    * registered repository; `pullRequest` is the pull request a reviews page belongs to.
    * Writes no `events` row.
@@ -43,6 +56,56 @@ export interface CacheTierStats {
   misses: number
   /** hits / (hits + misses); 0 before the first lookup. */
   hitRate: number
+}
+
+/** What `applyCommitStats` wrote. */
+export interface CommitStatsResult {
+  /** Commits whose counts were written (`statsFetchedAt` set). */
+  updated: number
+  /** Commits GitHub could not resolve, marked `statsMissing`; never asked for again. */
+  missing: number
+  /**
+   * Answers for commits the repository has no row for, or `null` for a commit whose counts
+   * were fetched before (kept): nothing written for them.
+   */
+  unknown: number
+  /** Metric jobs of the updated commits' authors and dates, for the metrics queue. */
+  metricJobs: Array<MetricJob>
+}
+
+/** What `completePush` wrote for one compare page. */
+export interface CompletePushResult {
+  /** Commits the table lacked, now inserted. */
+  inserted: number
+  /** Metric jobs of the page's commits' authors and dates. */
+  metricJobs: Array<MetricJob>
+  /** The page's commits whose counts are still unknown: the commitStats work to queue. */
+  shasNeedingStats: Array<string>
+  /** Commit authors not linked to a user. */
+  unmappedUsers: Array<string>
+}
+
+/** API work a delivery leaves for the `github` queue; queue it with `jobId` as Bull's jobId. */
+export interface FollowUp {
+  /**
+   * `commitStats` (fetch line counts of `shas`) or `completePush` (insert what
+   * `before...after` holds that the table lacks).
+   */
+  kind: 'commitStats' | 'completePush'
+  /** Stable Bull jobId: a redelivery of the same push adds no second job. */
+  jobId: string
+  /** DevMetrics repository id. */
+  repoId: string
+  /** `owner/name`. */
+  repository: string
+  /**
+   * The commits the push listed, sorted and unique (completePush: fetched only if
+   * GitHub no longer has the range; the range's counts follow its completion).
+   */
+  shas: Array<string>
+  /** completePush: the range's ends. */
+  before?: string
+  after?: string
 }
 
 /** The GitHub side of `linkGithubUser`. */
@@ -123,6 +186,11 @@ export interface ProcessingResult {
   metricJobs: Array<MetricJob>
   /** GitHub logins (or commit emails without a login) not linked to a user. */
   unmappedUsers: Array<string>
+  /**
+   * API work for the `github` queue (commit line counts, truncated pushes); re-derived
+   * for a duplicate like `metricJobs`.
+   */
+  followUps: Array<FollowUp>
   timings: Timings
 }
 
@@ -138,6 +206,10 @@ export interface ProcessorOptions {
   maxConnections?: number
   /** Lifetime of a cached user mapping in seconds. Default 900; unknown users are cached at most 60 s. */
   userCacheTtlSeconds?: number
+  /** An idle database connection unused this long is closed, in milliseconds. Default 600000 (10 minutes, as sqlx's pool). */
+  idleTimeoutMs?: number
+  /** A database connection this old is closed instead of reused, in milliseconds. Default 1800000 (30 minutes, as sqlx's pool). */
+  maxLifetimeMs?: number
 }
 
 /** Counters of one processor since it connected. */

@@ -1,11 +1,11 @@
 // The README's run path with the package as DevMetrics consumes it: examples/backend/scripts/
-// setup.js packs this repository, installs the tarball (and the backend's dependencies) into
-// examples/backend and compiles it; the compiled backend then creates and migrates a database
+// setup.js packs this repository and its linux-x64-gnu platform package, installs both tarballs
+// (and the backend's dependencies) into examples/backend and compiles it; the compiled backend then creates and migrates a database
 // that does not exist yet, registers the sample repository, takes the signed samples that
 // `send-sample` posts, and stops cleanly on SIGTERM. Nothing here imports the repository's lib/.
 import { execFileSync } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Client, Pool } from 'pg'
 import { ADMIN_URL } from './helpers/db'
@@ -53,15 +53,20 @@ afterAll(async () => {
   await admin.end()
 })
 
-test('setup installs the packed package into examples/backend and compiles the backend', () => {
+test('setup installs the packed package and its platform package into examples/backend and compiles the backend', () => {
   const installed = join(backendDir, 'node_modules', '@devmetrics', 'webhook-processor')
-  expect(existsSync(join(installed, 'webhook-processor.linux-x64-gnu.node'))).toBe(true)
+  const platform = join(backendDir, 'node_modules', '@devmetrics', 'webhook-processor-linux-x64-gnu')
+  expect(readdirSync(installed).filter((f) => f.endsWith('.node'))).toEqual([])
+  expect(existsSync(join(platform, 'webhook-processor.linux-x64-gnu.node'))).toBe(true)
   expect(existsSync(join(installed, 'lib', 'worker.js'))).toBe(true)
   const lock = JSON.parse(readFileSync(join(backendDir, 'package-lock.json'), 'utf8'))
   expect(lock.packages['node_modules/@devmetrics/webhook-processor'].resolved).toBe('file:vendor/devmetrics-webhook-processor.tgz')
   // The compiled backend resolves the installed copy, not this repository.
   const resolved = execFileSync(process.execPath, ['-p', "require.resolve('@devmetrics/webhook-processor')"], { cwd: join(backendDir, 'dist'), encoding: 'utf8' }).trim()
   expect(resolved).toBe(join(installed, 'lib', 'index.js'))
+  // …whose index.js loads the platform package's binary.
+  const loaded = execFileSync(process.execPath, ['-p', "require('@devmetrics/webhook-processor'); Object.keys(require.cache).filter((f) => f.endsWith('.node')).join()"], { cwd: join(backendDir, 'dist'), encoding: 'utf8' }).trim()
+  expect(loaded).toBe(join(platform, 'webhook-processor.linux-x64-gnu.node'))
   expect(existsSync(join(backendDir, 'dist', 'main.js'))).toBe(true)
 })
 

@@ -8,6 +8,7 @@ import { createTestDatabase, insertRepository, insertTeam, insertUser, TestDatab
 import { eventually } from './helpers/eventually'
 import { testPrefix } from './helpers/redis'
 import { jsonLogger } from '../examples/backend/src/logger'
+import { idSeparator, suiteDriver } from './support/driver'
 import { backendEnv, deliver, fixture, pushWithFreshCommits, RunningBackend, settled, startBackend } from './support/backend'
 
 const OCTOCAT = 583231
@@ -88,10 +89,11 @@ describe('every tracked event type, end to end', () => {
     const { rows } = await db.pool.query(`SELECT "repoId" FROM ${table} WHERE ${column} = $1`, [key])
     expect(rows).toEqual([{ repoId }])
 
-    // Metric job ids coalesce per minute (developer:<user>:<date>:<minute>), so look for the prefixes.
+    // Metric job ids coalesce per minute (developer:<user>:<date>:<minute>; `.` for `:` on BullMQ), so look for the prefixes.
+    const s = idSeparator()
     const ids = (await metrics().getJobs(['waiting', 'active', 'delayed'])).map((j) => String(j.id))
-    expect(ids).toEqual(expect.arrayContaining([expect.stringMatching(`^developer:${developer()}:${date}:`), expect.stringMatching(`^team:${teamId}:${date}:`)]))
-    const metricJob = (await metrics().getJobs(['waiting'])).find((j) => String(j.id).startsWith(`team:${teamId}:${date}:`))
+    expect(ids).toEqual(expect.arrayContaining([expect.stringMatching(`^developer${s}${developer()}${s}${date}${s}`), expect.stringMatching(`^team${s}${teamId}${s}${date}${s}`)]))
+    const metricJob = (await metrics().getJobs(['waiting'])).find((j) => String(j.id).startsWith(`team${s}${teamId}${s}${date}${s}`))
     expect(metricJob?.data).toMatchObject({ kind: 'team', id: teamId, date })
     expect(metricJob?.opts.removeOnComplete).toBe(true)
   })
@@ -222,7 +224,7 @@ test('a permanently bad payload fails once, lands in the failed set with its cod
   expect(await job.getState()).toBe('failed')
   expect(job.attemptsMade).toBe(1)
   expect(job.failedReason).toMatch(/timestamp/)
-  const { logs } = await webhooks().getJobLogs(job.id)
+  const { logs } = await webhooks().getJobLogs(String(job.id))
   expect(logs).toEqual([expect.stringMatching(/^INVALID_PAYLOAD \(retryable: false\): /)])
   expect(await eventRows(res.deliveryId)).toEqual([
     expect.objectContaining({ processed: false, attempts: 1, lastError: expect.stringMatching(/^INVALID_PAYLOAD: /) }),
@@ -239,6 +241,7 @@ test('a permanently bad payload fails once, lands in the failed set with its cod
 
 test('health, stats, Prometheus metrics and the queue UI', async () => {
   await deliverAndSettle('push', pushWithFreshCommits(1).payload)
+  expect(running.logger.lines).toContainEqual(expect.objectContaining({ message: 'backend started', queueDriver: suiteDriver.current }))
 
   const health = await fetch(`${url}/api/webhooks/health`)
   expect(health.status).toBe(200)

@@ -4,10 +4,14 @@
 // mid-run. After Bull's retries every delivery is stored exactly once and no partial rows
 // remain. Each run prints its numbers (sent, stored, retried, failed). The queues live on
 // the shared Redis under this file's prefix; the shared PostgreSQL and Redis are never stopped.
+// fault-injection.bullmq.test.ts runs the queue faults again on BullMQ (createBullMQWorker).
 import { randomUUID } from 'node:crypto'
 import Bull from 'bull'
+import { Queue as BullMQQueue } from 'bullmq'
 import { Pool } from 'pg'
 import {
+  bullmqWebhookJobOptions,
+  createBullMQWorker,
   createWebhookWorker,
   migrate,
   webhookJobOptions,
@@ -20,6 +24,7 @@ import { eventually } from './helpers/eventually'
 import { PrivatePostgres } from './helpers/postgres'
 import { PrivateRedis, SHARED_REDIS_URL, testPrefix } from './helpers/redis'
 import { drained, pushWithFreshCommits, settled } from './support/backend'
+import { suiteDriver } from './support/driver'
 
 let pg: PrivatePostgres
 let databaseUrl: string
@@ -69,22 +74,10 @@ async function runWithFault(
   jobs: { data: WebhookJobData; shas: string[] }[],
   opts: { processor: WebhookProcessor; faultAfter: number; fault: () => Promise<void> },
 ): Promise<RunNumbers> {
-  const queue = new Bull<WebhookJobData>(`faults-${name}`, SHARED_REDIS_URL, {
-    prefix: `${redis.prefix}bull`,
-    settings: { ...webhookQueueSettings, stalledInterval: 1_000 },
-  })
   const permanent: string[] = []
-  const worker = createWebhookWorker(queue, {
-    processor: opts.processor,
-    concurrency: 4,
-    logger: { info() {}, warn() {}, error() {} },
-    onPermanentFailure: (_job, error) => void permanent.push(error.code),
-  })
+  const { queue, worker, addBulk, closeQueue } = startQueue(`faults-${name}`, opts.processor, permanent)
   try {
-    // The production policy (4 attempts, doubling delays) from a 0.5 s base instead of 2 s:
-    // the outages here last about a second, well within 0.5 + 1 + 2 s.
-    const jobOptions: Bull.JobOptions = { ...webhookJobOptions, backoff: { type: 'devmetricsWebhook', options: { baseDelayMs: 500 } } }
-    const added = await queue.addBulk(jobs.map(({ data }) => ({ data, opts: jobOptions })))
+    const added = await addBulk(jobs.map(({ data }) => data))
     await eventually(async () => worker.health().counters.completed, (n) => n >= opts.faultAfter, { timeoutMs: 60_000 })
     const completedAtFault = worker.health().counters.completed
     await opts.fault()
@@ -121,7 +114,47 @@ async function runWithFault(
     return numbers
   } finally {
     await worker.close()
-    await queue.close()
+    await closeQueue()
+  }
+}
+
+/**
+ * The queue and the package's worker on the suite's driver, with the production policy
+ * (4 attempts, doubling delays) from a 0.5 s base instead of 2 s: the outages here last about
+ * a second, well within 0.5 + 1 + 2 s.
+ */
+function startQueue(name: string, processor: WebhookProcessor, permanent: string[]) {
+  const common = {
+    processor,
+    concurrency: 4,
+    logger: { info() {}, warn() {}, error() {} },
+    onPermanentFailure: (_job: unknown, error: { code: string }) => void permanent.push(error.code),
+  }
+  if (suiteDriver.current === 'bullmq') {
+    const url = new URL(SHARED_REDIS_URL)
+    const connection = { host: url.hostname, port: Number(url.port || 6379) }
+    const prefix = `${redis.prefix}bullmq`
+    const queue = new BullMQQueue<WebhookJobData>(name, { connection, prefix })
+    const worker = createBullMQWorker({ ...common, queueName: name, connection, prefix, workerOptions: { stalledInterval: 1_000 } })
+    const jobOptions = { ...bullmqWebhookJobOptions, backoff: { type: 'exponential', delay: 500 } }
+    return {
+      queue: { getJob: async (id: string) => (await queue.getJob(id)) ?? null, getJobCounts: async () => (await queue.getJobCounts()) as unknown as Bull.JobCounts },
+      worker,
+      addBulk: (data: WebhookJobData[]) => queue.addBulk(data.map((d) => ({ name: d.event, data: d, opts: jobOptions }))),
+      closeQueue: () => queue.close(),
+    }
+  }
+  const queue = new Bull<WebhookJobData>(name, SHARED_REDIS_URL, {
+    prefix: `${redis.prefix}bull`,
+    settings: { ...webhookQueueSettings, stalledInterval: 1_000 },
+  })
+  const worker = createWebhookWorker(queue, common)
+  const jobOptions: Bull.JobOptions = { ...webhookJobOptions, backoff: { type: 'devmetricsWebhook', options: { baseDelayMs: 500 } } }
+  return {
+    queue,
+    worker,
+    addBulk: (data: WebhookJobData[]) => queue.addBulk(data.map((d) => ({ data: d, opts: jobOptions }))),
+    closeQueue: () => queue.close(),
   }
 }
 
@@ -146,7 +179,10 @@ describe('PostgreSQL stopped mid-run', () => {
   })
 })
 
-test('a pool of one connection serves 100 concurrent calls', async () => {
+// No queue in this one: it is defined once, in the Bull suite.
+const withoutQueue = suiteDriver.current === 'bull' ? test : ((() => undefined) as unknown as typeof test)
+
+withoutQueue('a pool of one connection serves 100 concurrent calls', async () => {
   const processor = await WebhookProcessor.connect({ databaseUrl, maxConnections: 1 })
   try {
     const jobs = Array.from({ length: 100 }, () => pushJob())

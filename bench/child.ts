@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import { join } from 'node:path'
 import Bull from 'bull'
-import { createWebhookWorker, inspectWebhook, ProcessingResult, WebhookProcessor, webhookJobOptions, webhookQueueSettings } from '../lib'
+import { bullmqWebhookJobOptions, createBullMQWorker, createWebhookWorker, inspectWebhook, ProcessingResult, WebhookProcessor, webhookJobOptions, webhookQueueSettings } from '../lib'
 import type { BenchJob, Implementation } from './baselines/types'
 import { distribution, drive, fromArray } from './drive'
 import { createAddon, loadCeiling, loadImplementation, ThroughputName } from './implementations'
@@ -29,6 +29,7 @@ export type Task =
   | (Common & { kind: 'throughput'; name: ThroughputName; wire: boolean })
   | (Common & { kind: 'ceiling'; seconds: number })
   | (Common & { kind: 'bull'; redisUrl: string; noop: boolean })
+  | (Common & { kind: 'bullmq'; redisUrl: string; noop: boolean })
   | (Common & { kind: 'large'; name: 'addon' | 'pg'; calls: number; parseSample: number })
   | (Common & { kind: 'memory'; sampleEvery: number })
 
@@ -186,7 +187,7 @@ class TimingsCollector {
   }
 }
 
-const LABELS: Record<string, string> = { addon: 'addon (Rust)', pg: 'TypeScript + pg', prisma: 'TypeScript + Prisma 7', ceiling: 'pgbench ceiling', bull: 'addon via Bull', 'bull-noop': 'Bull alone (no-op job)' }
+const LABELS: Record<string, string> = { addon: 'addon (Rust)', pg: 'TypeScript + pg', prisma: 'TypeScript + Prisma 7', ceiling: 'pgbench ceiling', bull: 'addon via Bull', 'bull-noop': 'Bull alone (no-op job)', bullmq: 'addon via BullMQ', 'bullmq-noop': 'BullMQ alone (no-op job)' }
 
 async function throughput(t: Extract<Task, { kind: 'throughput' }>): Promise<ThroughputResult> {
   const result = emptyResult(t.name, LABELS[t.name], t)
@@ -552,6 +553,106 @@ async function memory(t: Extract<Task, { kind: 'memory' }>): Promise<MemoryResul
   }
 }
 
+/**
+ * BullMQ end to end, measured as `bull` is: a real queue, createBullMQWorker (a BullMQ
+ * Worker), from the first add to the last completion; `noop` runs a Worker whose processor
+ * does nothing, the bound BullMQ and Redis set.
+ */
+async function bullmq(t: Extract<Task, { kind: 'bullmq' }>): Promise<ThroughputResult> {
+  const result = emptyResult(t.noop ? 'bullmq-noop' : 'bullmq', t.noop ? LABELS['bullmq-noop'] : LABELS.bullmq, t)
+  const { Queue, Worker } = await import('bullmq')
+  const url = new URL(t.redisUrl)
+  const connection = { host: url.hostname, port: Number(url.port || 6379), db: Number(url.pathname.slice(1) || 0) }
+  const prefix = `bench-${randomUUID().slice(0, 8)}`
+  const queue = new Queue('webhooks', { connection, prefix })
+  const metrics = new Queue('metrics', { connection, prefix })
+  const errorSample: string[] = []
+  const processor = t.noop ? null : await WebhookProcessor.connect({ databaseUrl: t.databaseUrl, maxConnections: t.concurrency })
+  const quiet = { info() {}, warn() {}, error() {} }
+  const running = processor
+    ? createBullMQWorker({ queueName: 'webhooks', connection, prefix, processor, metricsQueue: metrics, concurrency: t.concurrency, logger: quiet })
+    : null
+  const worker = running?.worker ?? new Worker('webhooks', async () => ({ status: 'noop' }), { connection, prefix, concurrency: t.concurrency })
+  worker.on('error', (err) => errorSample.length < 5 && errorSample.push(String(err)))
+  const jobs = workloadJobs(t)
+  const latencies: number[] = []
+  let completed = 0
+  let failed = 0
+  let waiting: { target: number; resolve: () => void } | null = null
+  const check = () => {
+    if (waiting && completed + failed >= waiting.target) waiting.resolve()
+  }
+  worker.on('completed', (job) => {
+    completed++
+    latencies.push((job.finishedOn ?? Date.now()) - (job.processedOn ?? job.timestamp))
+    check()
+  })
+  worker.on('failed', (job, err) => {
+    // Only a job out of attempts (or unrecoverable) is done; a retried one completes (or fails) later.
+    if (job && job.attemptsMade < (job.opts.attempts ?? 1) && err.name !== 'UnrecoverableError') return
+    failed++
+    if (errorSample.length < 5) errorSample.push(`${job?.data.event} ${job?.data.deliveryId}: ${err.message}`.slice(0, 300))
+    check()
+  })
+  const enqueueAndWait = async (batch: BenchJob[]) => {
+    const target = completed + failed + batch.length
+    const done = new Promise<void>((resolve) => (waiting = { target, resolve }))
+    for (let i = 0; i < batch.length; i += 500) {
+      await queue.addBulk(batch.slice(i, i + 500).map((data) => ({ name: data.event, data, opts: bullmqWebhookJobOptions })))
+    }
+    check()
+    await done
+  }
+  const client = (await queue.client) as unknown as import('ioredis').Redis
+  const redisCpu = async () => {
+    const info = await client.info('cpu')
+    const field = (name: string) => Number(new RegExp(`^${name}:([\\d.]+)`, 'm').exec(info)?.[1] ?? NaN)
+    return field('used_cpu_user') + field('used_cpu_sys')
+  }
+  try {
+    await enqueueAndWait(jobs.slice(0, t.warmup))
+    latencies.length = 0
+    const before = { completed, failed }
+    const redisBefore = await redisCpu()
+    const m = await measured(async () => {
+      const started = process.hrtime.bigint()
+      await enqueueAndWait(jobs.slice(t.warmup))
+      return Number(process.hrtime.bigint() - started) / 1e6
+    })
+    const n = completed - before.completed + (failed - before.failed)
+    const redisCpuMicros = ((await redisCpu()) - redisBefore) * 1e6
+    Object.assign(result, {
+      events: n,
+      failures: failed - before.failed,
+      errorSample,
+      wallMs: m.value,
+      eventsPerSecond: (n / m.value) * 1000,
+      latencyMs: distribution(latencies),
+      cpuMicrosPerEvent: {
+        client: m.clientCpuMicros / n,
+        server: m.serverCpuMs === null ? null : (m.serverCpuMs * 1000) / n,
+        redis: redisCpuMicros / n,
+      },
+      rssMb: m.rss,
+      load1: m.load1,
+    })
+    result.notes.push(
+      t.noop
+        ? 'the same queue, jobs and producer with a BullMQ Worker that does nothing: the bound BullMQ and Redis set on this machine'
+        : 'producer and worker in one process; jobs added with bullmqWebhookJobOptions in batches of 500, metric jobs queued on a "metrics" queue; latency = processedOn→finishedOn (ms resolution)',
+    )
+  } finally {
+    if (running) await running.close()
+    else await worker.close()
+    await processor?.close()
+    await queue.obliterate({ force: true })
+    await metrics.obliterate({ force: true })
+    await queue.close()
+    await metrics.close()
+  }
+  return result
+}
+
 // ---------------------------------------------------------------- main
 
 async function runTask(task: Task) {
@@ -562,6 +663,8 @@ async function runTask(task: Task) {
       return ceiling(task)
     case 'bull':
       return bull(task)
+    case 'bullmq':
+      return bullmq(task)
     case 'large':
       return large(task)
     case 'memory':

@@ -47,6 +47,7 @@ export function targets(results: BenchResults): Target[] {
   const prisma = row(results, 'prisma')
   const ceiling = row(results, 'ceiling')
   const bull = row(results, 'bull')
+  const bullmq = row(results, 'bullmq')
   const large = results.largePush.find((l) => l.name === 'addon' && l.status === 'ok')
   const vs = (other: ThroughputResult | undefined, goal: number) =>
     addon && other ? { measured: `${(addon.eventsPerSecond / other.eventsPerSecond).toFixed(2)}×`, met: addon.eventsPerSecond / other.eventsPerSecond >= goal } : { measured: 'not measured', met: null }
@@ -80,6 +81,11 @@ export function targets(results: BenchResults): Target[] {
       what: 'end to end through Bull (createWebhookWorker)',
       goal: '≥ 1,000 events/s',
       ...(bull ? { measured: `${fmt(bull.eventsPerSecond)} events/s`, met: bull.eventsPerSecond >= 1000 } : { measured: 'not measured', met: null }),
+    },
+    {
+      what: 'end to end through BullMQ (createBullMQWorker)',
+      goal: '≥ 1,000 events/s',
+      ...(bullmq ? { measured: `${fmt(bullmq.eventsPerSecond)} events/s`, met: bullmq.eventsPerSecond >= 1000 } : { measured: 'not measured', met: null }),
     },
     {
       what: `resident memory growth over ${results.memory ? fmt(results.memory.events) : '200k'} events`,
@@ -299,7 +305,7 @@ function svg(results: BenchResults): string {
   const height = top + rows.length * (barHeight + gap) + 30
   const max = Math.max(1, ...rows.map((r) => r.eventsPerSecond))
   const scale = (width - left - 90) / max
-  const colors: Record<string, string> = { addon: '#d9480f', bull: '#f08c00', pg: '#1c7ed6', prisma: '#5f3dc4', ceiling: '#495057' }
+  const colors: Record<string, string> = { addon: '#d9480f', bull: '#f08c00', bullmq: '#e8590c', pg: '#1c7ed6', prisma: '#5f3dc4', ceiling: '#495057' }
   const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;')
   const bars = rows.map((r, i) => {
     const y = top + i * (barHeight + gap)

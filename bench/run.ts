@@ -2,11 +2,12 @@
 // fresh database with the same seed rows, the same generated workload and the same
 // concurrency, each in its own Node process (see bench/child.ts). Then the 2048-commit
 // push and the parse against JSON.parse (part `large`), and with --full the 200k-event
-// memory run (part `memory`). Part `bull` is the addon through Bull and Bull with no-op jobs.
+// memory run (part `memory`). Part `bull` is the addon through Bull and Bull with no-op jobs;
+// part `bullmq` the same through BullMQ (createBullMQWorker).
 // Results go to bench/results.json, bench/RESULTS.md and bench/results.svg (bench/report.ts).
 //
 //   npm run bench -- [--events 6000] [--warmup 400] [--concurrency 8] [--seed 42]
-//                    [--only addon,pg,prisma,ceiling,bull,large,memory] [--full]
+//                    [--only addon,pg,prisma,ceiling,bull,bullmq,large,memory] [--full]
 //                    [--memory-events 200000] [--ceiling-seconds 10] [--large-calls 7] [--rounds 3]
 //                    [--report-only]
 import { fork } from 'node:child_process'
@@ -23,7 +24,7 @@ import { printTable, RESULTS_JSON, writeReport } from './report'
 import type { BenchResults, LargePushResult, MemoryResult, ParseResult, ThroughputResult } from './results'
 import { createSeed, describeJobs, stream, Workload } from './workload'
 
-const ALL = ['addon', 'pg', 'prisma', 'ceiling', 'bull', 'large', 'memory'] as const
+const ALL = ['addon', 'pg', 'prisma', 'ceiling', 'bull', 'bullmq', 'large', 'memory'] as const
 type Part = (typeof ALL)[number]
 
 const { values: args } = parseArgs({
@@ -179,6 +180,8 @@ async function main(): Promise<void> {
       { part: 'ceiling', title: 'ceiling', task: (db) => ({ ...common, kind: 'ceiling', databaseUrl: db.url, seconds: options.ceilingSeconds }) },
       { part: 'bull', title: 'bull', task: (db) => ({ ...common, kind: 'bull', databaseUrl: db.url, redisUrl: args['redis-url']!, noop: false }) },
       { part: 'bull', title: 'bull (no-op jobs)', task: (db) => ({ ...common, kind: 'bull', databaseUrl: db.url, redisUrl: args['redis-url']!, noop: true }) },
+      { part: 'bullmq', title: 'bullmq', task: (db) => ({ ...common, kind: 'bullmq', databaseUrl: db.url, redisUrl: args['redis-url']!, noop: false }) },
+      { part: 'bullmq', title: 'bullmq (no-op jobs)', task: (db) => ({ ...common, kind: 'bullmq', databaseUrl: db.url, redisUrl: args['redis-url']!, noop: true }) },
     ]
     // The machine is shared and its disk's flush times wander: one run of a column can be
     // 15% off the next. The database-bound columns are run in alternating rounds (addon,
@@ -199,7 +202,7 @@ async function main(): Promise<void> {
           result = failedResult(column.part, err)
         }
         // Every round runs the same workload; the first round's databases are compared.
-        const writesRows = column.part !== 'ceiling' && result.name !== 'bull-noop'
+        const writesRows = column.part !== 'ceiling' && result.name !== 'bull-noop' && result.name !== 'bullmq-noop'
         if (round === 0 && result.status === 'ok' && column.part !== 'addon' && writesRows) {
           result.differences = null
           if (!reference) result.notes.push('database not compared: the addon column did not run')

@@ -1,6 +1,7 @@
 // Types of @devmetrics/webhook-processor's main entry (lib/index.js). Hand-written: napi
 // regenerates ../index.d.ts for the native layer, which this package wraps.
 import type { Job, JobOptions, Queue, QueueOptions } from 'bull'
+import type { GitHubClient } from './github/client'
 
 /** One queued webhook delivery, as the endpoint puts it in the Bull job. */
 export interface WebhookJobData {
@@ -28,6 +29,10 @@ export interface ProcessorOptions {
   maxConnections?: number
   /** Lifetime of a cached user mapping in seconds. Default 900; unknown users are cached at most 60 s. */
   userCacheTtlSeconds?: number
+  /** An idle database connection unused this long is closed (milliseconds, at most a week). Default 600000 (10 minutes, as sqlx's pool). */
+  idleTimeoutMs?: number
+  /** A database connection this old is closed instead of reused (milliseconds, at most a week). Default 1800000 (30 minutes, as sqlx's pool). */
+  maxLifetimeMs?: number
 }
 
 /** Rows one call inserted or changed; zeros for `duplicate` and `ignored`. */
@@ -62,7 +67,72 @@ export interface ProcessingResult {
   metricJobs: MetricJob[]
   /** GitHub logins (or commit emails without a login) not linked to a user; bots are left out. */
   unmappedUsers: string[]
+  /**
+   * API work the delivery leaves for the `github` queue (docs/github-api.md): always
+   * reported; the worker queues them only when given a `githubQueue`. Re-derived for a
+   * duplicate, with the same job ids.
+   */
+  followUps: FollowUp[]
   timings: { parseMicros: number; dbMicros: number; totalMicros: number }
+}
+
+/** Fetch the line counts of a push's commits (GraphQL, up to 100 a request). */
+export interface CommitStatsFollowUp {
+  kind: 'commitStats'
+  /** Bull jobId, `commitStats:<repoId>:<deliveryId>`: a redelivery adds no second job. */
+  jobId: string
+  /** DevMetrics repository id. */
+  repoId: string
+  /** `owner/name`. */
+  repository: string
+  /** The commits, sorted and unique. */
+  shas: string[]
+  before: null
+  after: null
+}
+
+/** Insert the commits of `before...after` that a truncated push (2048 listed) left out. */
+export interface CompletePushFollowUp {
+  kind: 'completePush'
+  /** Bull jobId, `completePush:<repoId>:<before>:<after>`. */
+  jobId: string
+  repoId: string
+  repository: string
+  /**
+   * The commits the payload listed. The job fetches the counts of the whole range after
+   * completing it (so no commitStats follow-up comes with it), or of these alone when
+   * GitHub no longer has the range.
+   */
+  shas: string[]
+  before: string
+  after: string
+}
+
+/** One job for the `github` queue; queue it with `jobId` as Bull's jobId. */
+export type FollowUp = CommitStatsFollowUp | CompletePushFollowUp
+
+/** What applyCommitStats wrote. */
+export interface CommitStatsResult {
+  /** Commits whose counts were written (`statsFetchedAt` set). */
+  updated: number
+  /** Commits GitHub could not resolve: `statsMissing` set (and `statsFetchedAt`), never asked for again. */
+  missing: number
+  /** Answers for commits the repository has no row for (nothing written). */
+  unknown: number
+  /** Developer and team metric jobs of the updated commits' authors and dates. */
+  metricJobs: MetricJob[]
+}
+
+/** What completePush wrote for one compare page. */
+export interface CompletePushResult {
+  /** Commits the table lacked, now inserted. */
+  inserted: number
+  /** Metric jobs of the page's commits' authors and dates. */
+  metricJobs: MetricJob[]
+  /** The page's commits whose line counts are still unknown: the commitStats work to queue. */
+  shasNeedingStats: string[]
+  /** Commit authors not linked to a user. */
+  unmappedUsers: string[]
 }
 
 /** Hits and misses of one user-mapping cache tier. */
@@ -91,7 +161,7 @@ export interface ProcessorStats {
 
 /** The GitHub side of linkGithubUser. */
 export interface GithubAccount {
-  /** GitHub account id: maps pull request, issue and review actors. */
+  /** GitHub account id: maps pull request, issue and review actors (the only key they map by). */
   id?: number
   /** GitHub login: maps commit authors (`author.username`), case-insensitively. */
   login?: string
@@ -182,10 +252,22 @@ export declare class WebhookProcessor {
   getUserIdByGithubId(githubId: number): Promise<string | null>
   /**
    * Links a DevMetrics user to a GitHub account, invalidates every processor's caches (through
-   * Redis when configured) and attributes earlier rows. Unknown user, or an account linked to
-   * someone else: CONSTRAINT_VIOLATION.
+   * Redis when configured) and attributes earlier rows by the same rule later rows follow
+   * (docs/user-mapping.md). Unknown user, or an account linked to someone else:
+   * CONSTRAINT_VIOLATION. Resolved, every processor sharing the Redis tier maps the account within
+   * 5 s; DATABASE_UNAVAILABLE (retryable) when Redis did not take the invalidation within 2 s.
    */
   linkGithubUser(userId: string, github: GithubAccount): Promise<LinkResult>
+  /**
+   * Writes GitHub's GraphQL answer of commit line counts (aliases `c<sha>`: `object(oid:)`
+   * `... on Commit { oid additions deletions changedFilesIfAvailable }`) in one statement.
+   * INVALID_PAYLOAD for an answer it cannot trust (nothing written); UNKNOWN_REPOSITORY.
+   */
+  applyCommitStats(repoId: string, responseText: string | Buffer): Promise<CommitStatsResult>
+  /** Inserts the commits of one compare page (JSON text) that the repository lacks, mapped like a push's. Idempotent. */
+  completePush(repoId: string, compareText: string | Buffer): Promise<CompletePushResult>
+  /** Of `shas`, those of the repository whose line counts are still unknown, sorted. */
+  commitsLackingStats(repoId: string, shas: string[]): Promise<string[]>
   /**
    * Applies one page of a GitHub REST list through the same convergent upserts as webhooks
    * (backfill; docs/recovery.md lists the REST-vs-webhook differences). `page` is the
@@ -197,7 +279,10 @@ export declare class WebhookProcessor {
   applyRestPage(repoId: string, kind: RestKind, page: string | object, pullRequest?: string | object): Promise<RestPageResult>
   /** Counts by status and error code, cache hits and misses per tier, latency percentiles. */
   stats(): ProcessorStats
-  /** Waits for in-flight calls and closes the pool; later calls reject PROCESSOR_CLOSED. */
+  /**
+   * Waits for in-flight calls and closes the pool; later calls reject PROCESSOR_CLOSED. A processor
+   * garbage-collected without close() has its connections closed in the background, with one warning.
+   */
   close(): Promise<void>
 }
 
@@ -239,8 +324,24 @@ export interface WorkerOptions {
   userCacheTtlSeconds?: number
   /** Pool size of a processor the worker connects. Default: `concurrency`. */
   maxConnections?: number
+  /** Idle timeout of the connections of a processor the worker connects (see ProcessorOptions). */
+  idleTimeoutMs?: number
+  /** Maximum connection lifetime of a processor the worker connects (see ProcessorOptions). */
+  maxLifetimeMs?: number
+  /**
+   * A worker that connects its own processor keeps trying until the database is reachable and
+   * migrated (jobs wait meanwhile, `health().waitingFor` says why): 250 ms after the first failure,
+   * doubling up to this many milliseconds. Default 15000.
+   */
+  reconnectMaxDelayMs?: number
   /** The Bull queue metric jobs go to (data `{ kind, id, date, deliveryId }`, jobId from the result). */
   metricsQueue?: Queue
+  /**
+   * The Bull `github` queue the result's followUps go to (data `{ kind, repoId, repository,
+   * shas, before, after, deliveryId }`, jobId the follow-up's, githubJobOptions). Without it
+   * follow-ups are not queued: the API features are off. See docs/github-api.md.
+   */
+  githubQueue?: Queue
   /** Jobs processed at once by this worker. Default 5. */
   concurrency?: number
   /** Where completions (with timing) and failures (with context) are logged. Default: warnings and errors to the console. */
@@ -259,8 +360,25 @@ export interface WorkerCounters {
   /** Jobs sent straight to the failed set (non-retryable error). */
   discarded: number
   metricJobsQueued: number
+  /** Follow-ups added to the github queue (adds Bull dropped as duplicates included). */
+  followUpsQueued: number
   byStatus: { processed: number; duplicate: number; ignored: number }
   failuresByCode: Partial<Record<ErrorCode, number>>
+}
+
+/** What a worker that connects its own processor is waiting for (see WorkerOptions.reconnectMaxDelayMs). */
+export interface WorkerWaiting {
+  what: 'database'
+  /** ISO time the worker started waiting. */
+  since: string
+  /** Failed connection attempts so far. */
+  attempts: number
+  /** The last attempt's error code (e.g. DATABASE_UNAVAILABLE, SCHEMA_MISMATCH); null before the first answer. */
+  code: ErrorCode | null
+  /** The last attempt's error message, credentials redacted. */
+  message: string
+  /** ISO time of the next attempt; null before the first answer. */
+  nextAttemptAt: string | null
 }
 
 /** A running worker. */
@@ -273,6 +391,8 @@ export interface WebhookWorker {
     active: number
     counters: WorkerCounters
     processor: ProcessorStats | null
+    /** What the worker is waiting for before it can process jobs; null once connected. */
+    waitingFor: WorkerWaiting | null
   }
   /** Stops taking jobs, waits for the active ones, closes what the worker created (not the queues). */
   close(): Promise<void>
@@ -289,6 +409,91 @@ export declare const webhookQueueSettings: NonNullable<QueueOptions['settings']>
 
 /** The backoff strategy: delay (default 2000 ms, or options.baseDelayMs) · 2^(attempts made − 1); −1 for non-retryable errors. */
 export declare function webhookBackoff(attemptsMade: number, err: unknown, options?: { baseDelayMs?: number }): number
+
+// ---- BullMQ (optional peer dependency `bullmq`, required only by createBullMQWorker) ----
+
+/** Options of createBullMQWorker: those of the Bull glue, plus where the queue lives. */
+export interface BullMQWorkerOptions extends Omit<WorkerOptions, 'metricsQueue' | 'githubQueue' | 'onPermanentFailure'> {
+  /** The queue of deliveries. Default `webhooks`. */
+  queueName?: string
+  /** BullMQ's connection: ioredis options, or an ioredis `Redis` or `Cluster` instance (a shared instance is not closed by the worker). */
+  connection: import('bullmq').ConnectionOptions
+  /** BullMQ key prefix (default `bull`). On Redis Cluster use a hash tag, for example `{devmetrics}`, so a queue's keys share a slot. */
+  prefix?: string
+  /** The BullMQ queue metric jobs go to (name = kind, data `{ kind, id, date, deliveryId }`, jobId from the result with `:` made `.`). */
+  metricsQueue?: import('bullmq').Queue
+  /** The BullMQ queue a result's follow-ups go to: name = kind, data and options as the Bull worker's (`githubQueue`), jobId with `:` made `.`. The package's github worker runs on Bull only: consume these yourself. */
+  githubQueue?: import('bullmq').Queue
+  /** Called once per job that will not be retried: failed with UnrecoverableError (not retryable) or out of attempts. */
+  onPermanentFailure?: (job: import('bullmq').Job<WebhookJobData>, error: WebhookProcessingError) => unknown
+  /** Extra BullMQ WorkerOptions merged over the defaults (lockDuration 30 s, lockRenewTime 15 s, stalledInterval 30 s, maxStalledCount 1). */
+  workerOptions?: Partial<import('bullmq').WorkerOptions>
+}
+
+/** A running BullMQ worker. */
+export interface BullMQWebhookWorker extends WebhookWorker {
+  /** The BullMQ Worker, for its events (`completed`, `failed`). Close it through `close()`. */
+  worker: import('bullmq').Worker<WebhookJobData>
+  health(): ReturnType<WebhookWorker['health']> & { counters: WorkerCounters & { followUpsQueued: number } }
+}
+
+/**
+ * Starts a BullMQ Worker on the deliveries queue with the Bull glue's semantics: non-retryable
+ * codes fail at once with BullMQ's UnrecoverableError (no retries left used), retryable ones follow
+ * the job's attempts and backoff, metric jobs and follow-ups are queued, `close()` finishes active jobs.
+ */
+export declare function createBullMQWorker(options: BullMQWorkerOptions): BullMQWebhookWorker
+
+/** BullMQ job options for the producer: 4 attempts (the first try and 3 retries: 2 s, 4 s, 8 s, BullMQ's built-in exponential), removeOnFail 500. */
+export declare const bullmqWebhookJobOptions: import('bullmq').JobsOptions
+
+/** Options of createGitHubWorker. */
+export interface GitHubWorkerOptions {
+  /** The GitHub client (createGitHubClient); jobs use `client.forOwner(owner)`. */
+  client: GitHubClient
+  /** A connected processor (the worker will not close it)… */
+  processor?: WebhookProcessor
+  /** …or a database URL: the worker connects its own processor and closes it. */
+  databaseUrl?: string
+  /** Pool size of a processor the worker connects. Default: `concurrency`. */
+  maxConnections?: number
+  /** The Bull queue the metric jobs of fetched counts and completed commits go to. */
+  metricsQueue?: Queue
+  /** Jobs processed at once. Default 2 (GitHub's secondary limits punish bursts). */
+  concurrency?: number
+  /** Where completions, delays and failures are logged. Default: warnings and errors to the console. */
+  logger?: WorkerLogger
+}
+
+/** Counters of a github worker since it started. */
+export interface GitHubWorkerCounters {
+  completed: number
+  /** Failed attempts, retried or not. */
+  failed: number
+  retried: number
+  discarded: number
+  /** Jobs put back with the delay a rate limit asked for (no attempt spent). */
+  delayed: number
+  metricJobsQueued: number
+  byKind: Record<string, { completed: number; failed: number; delayed: number }>
+}
+
+/** A running github worker. */
+export interface GitHubWorker {
+  health(): { status: 'running' | 'closing'; queue: string; concurrency: number; active: number; counters: GitHubWorkerCounters }
+  /** Stops taking jobs, waits for the active ones, closes what the worker created (not the queues). */
+  close(): Promise<void>
+}
+
+/**
+ * Runs the `github` queue: one module per job kind (commitStats, completePush). A
+ * rate-limited job is re-queued with GitHub's delay and spends no attempt; 5xx and timeouts
+ * are retried with githubJobOptions' backoff; what cannot succeed is discarded.
+ */
+export declare function createGitHubWorker(queue: Queue, options: GitHubWorkerOptions): GitHubWorker
+
+/** Job options of the github queue: 8 attempts, exponential backoff from 15 s, completed jobs kept 7 days (their ids dedupe redeliveries), removeOnFail 500. */
+export declare const githubJobOptions: JobOptions
 
 // ---- Recovery and history through GitHub's API (docs/recovery.md) ----
 

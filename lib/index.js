@@ -44,6 +44,10 @@ class WebhookProcessor {
     result.eventId ??= null
     result.action ??= null
     result.repoId ??= null
+    for (const f of result.followUps) {
+      f.before ??= null
+      f.after ??= null
+    }
     return result
   }
 
@@ -60,6 +64,35 @@ class WebhookProcessor {
   async linkGithubUser(userId, github) {
     const link = normalizeLink(userId, github)
     return callNative(() => this.#native.linkGithubUser(link.userId, link.github))
+  }
+
+  /**
+   * Writes GitHub's GraphQL answer of commit line counts (aliases `c<sha>`, see
+   * docs/github-api.md) for a repository (DevMetrics id) in one statement. INVALID_PAYLOAD
+   * for an answer it cannot trust (nothing written), UNKNOWN_REPOSITORY, INVALID_JOB for
+   * arguments of the wrong type.
+   */
+  async applyCommitStats(repoId, responseText) {
+    const args = normalizeApiCall('applyCommitStats', repoId, responseText)
+    return callNative(() => this.#native.applyCommitStats(args.repoId, args.text))
+  }
+
+  /**
+   * Inserts the commits of one compare page (the comparison object or its `commits` array,
+   * as JSON text) that the repository lacks, mapped like a push's. Idempotent.
+   */
+  async completePush(repoId, compareText) {
+    const args = normalizeApiCall('completePush', repoId, compareText)
+    return callNative(() => this.#native.completePush(args.repoId, args.text))
+  }
+
+  /** Of `shas`, those of the repository whose line counts are still unknown, sorted. */
+  async commitsLackingStats(repoId, shas) {
+    if (!isNonEmptyString(repoId)) throw new WebhookProcessingError('INVALID_JOB', 'commitsLackingStats: repoId must be a non-empty string')
+    if (!Array.isArray(shas) || !shas.every((s) => typeof s === 'string')) {
+      throw new WebhookProcessingError('INVALID_JOB', 'commitsLackingStats: shas must be an array of strings')
+    }
+    return callNative(() => this.#native.commitsLackingStats(repoId, shas))
   }
 
   /**
@@ -81,6 +114,18 @@ class WebhookProcessor {
   async close() {
     return callNative(() => this.#native.close())
   }
+}
+
+/** Checks the arguments of a method that takes a GitHub API answer as text. */
+function normalizeApiCall(method, repoId, text) {
+  if (!isNonEmptyString(repoId)) throw new WebhookProcessingError('INVALID_JOB', `${method}: repoId must be a non-empty string`)
+  let body = text
+  if (Buffer.isBuffer(body) || body instanceof Uint8Array) body = Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8')
+  if (typeof body !== 'string') throw new WebhookProcessingError('INVALID_JOB', `${method}: the response must be JSON text (string or Buffer)`)
+  if (Buffer.byteLength(body) > MAX_PAYLOAD_BYTES) {
+    throw new WebhookProcessingError('PAYLOAD_TOO_LARGE', `${method}: the response is over ${MAX_PAYLOAD_BYTES} bytes`)
+  }
+  return { repoId, text: body }
 }
 
 let defaultProcessor = null
@@ -152,6 +197,8 @@ async function migrate(databaseUrl) {
 }
 
 const worker = require('./worker')
+const bullmqWorker = require('./bullmq-worker')
+const githubWorker = require('./github/worker')
 const { redactCredentials } = require('./redact')
 const recovery = require('./recovery')
 const { createGitHubClient } = require('./github/client')
@@ -162,6 +209,10 @@ module.exports = {
   webhookJobOptions: worker.webhookJobOptions,
   webhookQueueSettings: worker.webhookQueueSettings,
   webhookBackoff: worker.webhookBackoff,
+  createBullMQWorker: bullmqWorker.createBullMQWorker,
+  bullmqWebhookJobOptions: bullmqWorker.bullmqWebhookJobOptions,
+  createGitHubWorker: githubWorker.createGitHubWorker,
+  githubJobOptions: githubWorker.githubJobOptions,
   WebhookProcessor,
   WebhookProcessingError,
   ERROR_CODES,

@@ -97,7 +97,7 @@ function normalizeReceivedAt(receivedAt) {
 /** Validates ProcessorOptions; bad options are CONFIG_ERROR. */
 function normalizeOptions(options) {
   if (options === null || typeof options !== 'object') fail('CONFIG_ERROR', 'options must be an object')
-  const { databaseUrl, redisUrl, redisKeyPrefix, maxConnections, userCacheTtlSeconds } = options
+  const { databaseUrl, redisUrl, redisKeyPrefix, maxConnections, userCacheTtlSeconds, idleTimeoutMs, maxLifetimeMs } = options
   if (!isNonEmptyString(databaseUrl)) fail('CONFIG_ERROR', 'databaseUrl must be a non-empty string')
   if (redisUrl !== undefined && redisUrl !== null && !isNonEmptyString(redisUrl)) {
     fail('CONFIG_ERROR', 'redisUrl must be a non-empty string when given')
@@ -118,6 +118,9 @@ function normalizeOptions(options) {
     redisKeyPrefix: redisKeyPrefix ?? undefined,
     maxConnections: positiveInt('maxConnections', maxConnections, 1000),
     userCacheTtlSeconds: positiveInt('userCacheTtlSeconds', userCacheTtlSeconds, 7 * 24 * 3600),
+    // Milliseconds, at most a week (the addon takes them as 32-bit integers).
+    idleTimeoutMs: positiveInt('idleTimeoutMs', idleTimeoutMs, 7 * 24 * 3600 * 1000),
+    maxLifetimeMs: positiveInt('maxLifetimeMs', maxLifetimeMs, 7 * 24 * 3600 * 1000),
   }
 }
 

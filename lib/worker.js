@@ -6,6 +6,7 @@
 
 const { WebhookProcessingError, toProcessingError } = require('./errors')
 const { redactCredentials } = require('./redact')
+const { githubJobOptions, followUpJobData } = require('./github/job-options')
 
 /** Name of the backoff strategy in webhookQueueSettings.backoffStrategies. */
 const WEBHOOK_BACKOFF = 'devmetricsWebhook'
@@ -58,9 +59,91 @@ function checkOptions(queue, options) {
   if (!options || typeof options !== 'object') fail('createWebhookWorker needs options')
   if (!options.processor && typeof options.databaseUrl !== 'string') fail('give a processor or a databaseUrl')
   if (options.metricsQueue && typeof options.metricsQueue.addBulk !== 'function') fail('metricsQueue must be a Bull queue')
+  if (options.githubQueue && typeof options.githubQueue.addBulk !== 'function') fail('githubQueue must be a Bull queue')
   const concurrency = options.concurrency ?? 5
   if (!Number.isInteger(concurrency) || concurrency < 1) fail('concurrency must be a positive integer')
+  const reconnect = options.reconnectMaxDelayMs
+  if (reconnect !== undefined && (!Number.isInteger(reconnect) || reconnect < 1)) fail('reconnectMaxDelayMs must be a positive integer')
   return concurrency
+}
+
+/** Longest wait between two connection attempts of a worker that connects its own processor. */
+const RECONNECT_MAX_DELAY_MS = 15_000
+/** Wait after the first failed connection attempt; each further failure doubles it, up to the maximum. */
+const RECONNECT_BASE_DELAY_MS = 250
+
+/**
+ * A processor connected in the background, again and again with backoff until the database
+ * is there and migrated (a worker may start before its database). `ready()` waits for it;
+ * `waitingFor()` says what it is waiting for, for health(); `close()` stops trying and
+ * rejects the waiting jobs with PROCESSOR_CLOSED (retryable: another worker takes them).
+ */
+function connectWithBackoff(WebhookProcessor, connectOptions, maxDelayMs, logger) {
+  let processor = null
+  let stopped = false
+  let waiting = { what: 'database', since: new Date().toISOString(), attempts: 0, code: null, message: 'connecting', nextAttemptAt: null }
+  const waiters = []
+  let sleeping = null
+
+  const settle = (fn) => {
+    for (const w of waiters.splice(0)) fn(w)
+  }
+
+  const loop = (async () => {
+    for (let attempt = 1; !stopped; attempt++) {
+      try {
+        const connected = await WebhookProcessor.connect(connectOptions)
+        if (stopped) {
+          await connected.close()
+          return
+        }
+        processor = connected
+        if (attempt > 1) logger.warn('webhook worker connected to the database', { attempts: attempt })
+        waiting = null
+        settle((w) => w.resolve(connected))
+        return
+      } catch (thrown) {
+        const error = toProcessingError(thrown)
+        const delay = Math.min(maxDelayMs, RECONNECT_BASE_DELAY_MS * 2 ** (attempt - 1))
+        const message = redactCredentials(error.message)
+        if (waiting.code !== error.code) {
+          logger.warn('webhook worker waiting for the database', { code: error.code, error: message, attempts: attempt })
+        }
+        waiting = {
+          ...waiting,
+          attempts: attempt,
+          code: error.code,
+          message,
+          nextAttemptAt: new Date(Date.now() + delay).toISOString(),
+        }
+        // Backoff between attempts, cut short by close().
+        await new Promise((resolve) => {
+          const timer = setTimeout(resolve, delay)
+          sleeping = () => {
+            clearTimeout(timer)
+            resolve()
+          }
+        })
+        sleeping = null
+      }
+    }
+  })()
+
+  return {
+    ready() {
+      if (processor) return Promise.resolve(processor)
+      if (stopped) return Promise.reject(new WebhookProcessingError('PROCESSOR_CLOSED', 'the worker is closing'))
+      return new Promise((resolve, reject) => waiters.push({ resolve, reject }))
+    },
+    current: () => processor,
+    waitingFor: () => (waiting ? { ...waiting } : null),
+    async close() {
+      stopped = true
+      if (sleeping) sleeping()
+      settle((w) => w.reject(new WebhookProcessingError('PROCESSOR_CLOSED', 'the worker closed while waiting for the database')))
+      await loop
+    },
+  }
 }
 
 /**
@@ -74,17 +157,17 @@ function createWebhookWorker(queue, options) {
   const logger = options.logger ?? silentLogger
   const metricsQueue = options.metricsQueue ?? null
   const ownsProcessor = !options.processor
-  const processorReady = options.processor
-    ? Promise.resolve(options.processor)
-    : WebhookProcessor.connect({
+  const database = options.processor
+    ? { ready: () => Promise.resolve(options.processor), current: () => options.processor, waitingFor: () => null, close: async () => {} }
+    : connectWithBackoff(WebhookProcessor, {
         databaseUrl: options.databaseUrl,
         redisUrl: options.redisUrl,
         redisKeyPrefix: options.redisKeyPrefix,
         userCacheTtlSeconds: options.userCacheTtlSeconds,
         maxConnections: options.maxConnections ?? concurrency,
-      })
-  // A failed connect surfaces in each job (retryable or not, by its code), not as an unhandled rejection.
-  processorReady.catch(() => undefined)
+        idleTimeoutMs: options.idleTimeoutMs,
+        maxLifetimeMs: options.maxLifetimeMs,
+      }, options.reconnectMaxDelayMs ?? RECONNECT_MAX_DELAY_MS, logger)
 
   const counters = {
     completed: 0,
@@ -92,13 +175,12 @@ function createWebhookWorker(queue, options) {
     retried: 0,
     discarded: 0,
     metricJobsQueued: 0,
+    followUpsQueued: 0,
     byStatus: { processed: 0, duplicate: 0, ignored: 0 },
     failuresByCode: {},
   }
   let active = 0
   let closing = null
-  let connectedProcessor = options.processor ?? null
-  processorReady.then((p) => (connectedProcessor = p), () => undefined)
 
   async function queueMetricJobs(result) {
     if (!metricsQueue || result.metricJobs.length === 0) return 0
@@ -111,6 +193,17 @@ function createWebhookWorker(queue, options) {
     return result.metricJobs.length
   }
 
+  // API work the result leaves (result.followUps), on the github queue when one is given;
+  // each follow-up's stable jobId makes a redelivery's add a no-op.
+  async function queueFollowUps(result) {
+    const followUps = result.followUps ?? []
+    if (!options.githubQueue || followUps.length === 0) return 0
+    await options.githubQueue.addBulk(
+      followUps.map((f) => ({ data: followUpJobData(f, result.deliveryId), opts: { ...githubJobOptions, jobId: f.jobId } })),
+    )
+    return followUps.length
+  }
+
   async function handle(job) {
     const started = process.hrtime.bigint()
     const attempt = job.attemptsMade + 1
@@ -118,17 +211,20 @@ function createWebhookWorker(queue, options) {
     const context = { jobId: job.id, deliveryId: job.data && job.data.deliveryId, event: job.data && job.data.event, attempt, attempts }
     active++
     try {
-      const processor = await processorReady
+      const processor = await database.ready()
       const result = await processor.process(job.data)
       let queued
+      let followUps
       try {
         queued = await queueMetricJobs(result)
+        followUps = await queueFollowUps(result)
       } catch (err) {
-        // The rows are committed; a retry answers `duplicate` and re-derives the metric jobs.
-        throw Object.assign(new WebhookProcessingError('DATABASE_UNAVAILABLE', `metric jobs not queued: ${redactCredentials(err.message)}`), {
+        // The rows are committed; a retry answers `duplicate` and re-derives the metric jobs and follow-ups.
+        throw Object.assign(new WebhookProcessingError('DATABASE_UNAVAILABLE', `metric jobs or follow-ups not queued: ${redactCredentials(err.message)}`), {
           retryable: true,
         })
       }
+      counters.followUpsQueued += followUps
       counters.completed++
       counters.byStatus[result.status]++
       counters.metricJobsQueued += queued
@@ -139,6 +235,7 @@ function createWebhookWorker(queue, options) {
         repoId: result.repoId,
         records: result.records,
         metricJobs: queued,
+        followUps,
         unmappedUsers: result.unmappedUsers.length,
         durationMs: Number(process.hrtime.bigint() - started) / 1e6,
         timings: result.timings,
@@ -185,21 +282,26 @@ function createWebhookWorker(queue, options) {
   return {
     /** Liveness and counters, for a health endpoint. */
     health() {
+      const connected = database.current()
       return {
         status: closing ? 'closing' : 'running',
         queue: queue.name,
         concurrency,
         active,
         counters: structuredClone(counters),
-        processor: connectedProcessor ? connectedProcessor.stats() : null,
+        processor: connected ? connected.stats() : null,
+        waitingFor: database.waitingFor(),
       }
     },
     /** Stops taking jobs, waits for the active ones, closes what the worker created. */
     close() {
       closing ??= (async () => {
+        // Jobs still waiting for the database give up first (retryable), or pause would wait for them.
+        const stopped = database.close()
         await queue.pause(true) // local: this worker only; resolves when its active jobs finished
+        await stopped
         if (ownsProcessor) {
-          const processor = await processorReady.catch(() => null)
+          const processor = database.current()
           if (processor) await processor.close()
         }
         logger.info('webhook worker closed', { queue: queue.name, counters })

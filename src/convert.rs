@@ -23,6 +23,14 @@ pub fn options(o: ProcessorOptions) -> core::ProcessorOptions {
             .user_cache_ttl_seconds
             .map(|s| Duration::from_secs(s as u64))
             .unwrap_or(defaults.user_cache_ttl),
+        idle_timeout: o
+            .idle_timeout_ms
+            .map(|ms| Duration::from_millis(ms as u64))
+            .unwrap_or(defaults.idle_timeout),
+        max_lifetime: o
+            .max_lifetime_ms
+            .map(|ms| Duration::from_millis(ms as u64))
+            .unwrap_or(defaults.max_lifetime),
         ..defaults
     }
 }
@@ -130,6 +138,7 @@ pub fn result(r: core::ProcessingResult) -> ProcessingResult {
         records: records(r.records),
         metric_jobs: metric_jobs(r.metric_jobs),
         unmapped_users: r.unmapped_users,
+        follow_ups: crate::enrich::follow_ups(r.follow_ups),
         timings: Timings {
             parse_micros: r.timings.parse_micros as f64,
             db_micros: r.timings.db_micros as f64,

@@ -4,6 +4,7 @@
 //! builds `WebhookProcessingError`s and holds the default instance and the Bull glue.
 
 mod convert;
+mod enrich;
 mod error;
 mod logging;
 mod rest;
@@ -52,6 +53,10 @@ pub struct ProcessorOptions {
     pub max_connections: Option<u32>,
     /// Lifetime of a cached user mapping in seconds. Default 900; unknown users are cached at most 60 s.
     pub user_cache_ttl_seconds: Option<u32>,
+    /// An idle database connection unused this long is closed, in milliseconds. Default 600000 (10 minutes, as sqlx's pool).
+    pub idle_timeout_ms: Option<u32>,
+    /// A database connection this old is closed instead of reused, in milliseconds. Default 1800000 (30 minutes, as sqlx's pool).
+    pub max_lifetime_ms: Option<u32>,
 }
 
 /// Rows one call inserted or changed; zeros for `duplicate` and `ignored`.
@@ -101,6 +106,9 @@ pub struct ProcessingResult {
     pub metric_jobs: Vec<MetricJob>,
     /// GitHub logins (or commit emails without a login) not linked to a user.
     pub unmapped_users: Vec<String>,
+    /// API work for the `github` queue (commit line counts, truncated pushes); re-derived
+    /// for a duplicate like `metricJobs`.
+    pub follow_ups: Vec<enrich::FollowUp>,
     pub timings: Timings,
 }
 

@@ -6,17 +6,17 @@ import { randomBytes, randomUUID } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { sign } from '@octokit/webhooks-methods'
-import type Bull from 'bull'
 import { Backend, createBackend } from '../../examples/backend/src/app'
 import { loadConfig } from '../../examples/backend/src/config'
 import type { Logger } from '../../examples/backend/src/logger'
 import { eventually } from '../helpers/eventually'
 import { SHARED_REDIS_URL } from '../helpers/redis'
+import { suiteDriver } from './driver'
 
 export const ROOT = resolve(__dirname, '..', '..')
 export const SECRET = 'e2e-webhook-secret'
 
-/** The environment of a backend on the test's database and key prefix (nothing migrated or seeded by it). */
+/** The environment of a backend on the test's database and key prefix (nothing migrated or seeded by it), on the suite's queue driver. */
 export function backendEnv(databaseUrl: string, prefix: string, extra: Record<string, string> = {}): Record<string, string> {
   return {
     DATABASE_URL: databaseUrl,
@@ -33,6 +33,7 @@ export function backendEnv(databaseUrl: string, prefix: string, extra: Record<st
     RETRY_BASE_DELAY_MS: '50',
     STALLED_INTERVAL_MS: '500',
     LOG_LEVEL: 'info',
+    QUEUE_DRIVER: suiteDriver.current,
     ...extra,
   }
 }
@@ -123,8 +124,16 @@ export function randomSha(): string {
   return sha()
 }
 
+/** A queue of either driver (a Bull queue, or the backend's BullMQ adapter), as far as these helpers read it. */
+interface JobStates {
+  getJob(id: string): Promise<{ getState(): Promise<string> } | null | undefined>
+}
+interface JobCounts {
+  getJobCounts(): Promise<{ waiting: number; active: number; delayed: number }>
+}
+
 /** Waits until every job is completed or failed; returns their states. */
-export async function settled(queue: Bull.Queue, ids: string[], timeoutMs = 30_000): Promise<Record<string, string>> {
+export async function settled(queue: JobStates, ids: string[], timeoutMs = 30_000): Promise<Record<string, string>> {
   const states = await eventually(
     async () => {
       const entries = await Promise.all(ids.map(async (id) => [id, (await (await queue.getJob(id))?.getState()) ?? 'missing'] as const))
@@ -137,7 +146,10 @@ export async function settled(queue: Bull.Queue, ids: string[], timeoutMs = 30_0
 }
 
 /** Waits until the queue has nothing waiting, delayed or active. */
-export async function drained(queue: Bull.Queue, timeoutMs = 60_000): Promise<Bull.JobCounts> {
+export async function drained<C extends { waiting: number; active: number; delayed: number }>(
+  queue: { getJobCounts(): Promise<C> },
+  timeoutMs = 60_000,
+): Promise<C> {
   return eventually(
     () => queue.getJobCounts(),
     (c) => c.waiting === 0 && c.active === 0 && c.delayed === 0,

@@ -36,6 +36,11 @@ impl CallGate {
             .map_err(|_| ProcessingError::ProcessorClosed)
     }
 
+    /// Whether `close` has begun.
+    pub(crate) fn is_closing(&self) -> bool {
+        self.closing.load(Ordering::Acquire)
+    }
+
     /// Stops admitting calls, waits for the admitted ones, then runs `shutdown`; only the
     /// first close runs it, later ones return once it is done.
     pub(crate) async fn close<F: std::future::Future<Output = ()>>(&self, shutdown: F) {

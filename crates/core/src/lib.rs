@@ -5,6 +5,7 @@
 //! One module per concern: payload types ([`payload`]), one processor per event type
 //! ([`processors`]), the store ([`store`]), user mapping ([`users`]), errors ([`error`]).
 
+pub mod enrich;
 pub mod error;
 pub mod gate;
 pub mod inspect;
@@ -25,6 +26,7 @@ pub mod time;
 pub mod users;
 pub mod utf16;
 
+pub use enrich::{CommitStatsOutcome, CompletePushOutcome, FollowUp, FollowUpKind};
 pub use error::{ErrorCode, ProcessingError};
 pub use inspect::{inspect, Inspection};
 pub use job::{WebhookJob, MAX_PAYLOAD_BYTES};

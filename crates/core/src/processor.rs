@@ -1,6 +1,7 @@
 //! `WebhookProcessor`: one delivery from envelope to committed rows, in the order of checks
 //! DESIGN.md fixes: envelope → size → parse → event type → repository → duplicate → write.
 
+use crate::enrich;
 use crate::error::{ErrorCode, ProcessingError, Result};
 use crate::gate::{Admission, CallGate};
 use crate::job::WebhookJob;
@@ -11,7 +12,7 @@ use crate::repos::{RepoInfo, RepositoryDirectory};
 use crate::rest::{RestPage, RestPageResult};
 use crate::result::{ProcessingResult, RecordCounts, Status, Timings};
 use crate::stats::{CacheCounters, Outcome, Stats, StatsSnapshot};
-use crate::store::connections::Connections;
+use crate::store::connections::{Ages, Connections};
 use crate::store::events::{self, EventRecord};
 use crate::store::writes::{self, Written};
 use crate::store::{self};
@@ -33,6 +34,11 @@ pub struct ProcessorOptions {
     pub redis_key_prefix: String,
     pub max_connections: u32,
     pub user_cache_ttl: Duration,
+    /// An idle connection unused this long is closed. Default 10 minutes, as sqlx's pool.
+    pub idle_timeout: Duration,
+    /// A connection is closed once this old rather than reused. Default 30 minutes, as
+    /// sqlx's pool.
+    pub max_lifetime: Duration,
 }
 
 impl ProcessorOptions {
@@ -47,6 +53,8 @@ impl ProcessorOptions {
             redis_key_prefix: Self::DEFAULT_REDIS_KEY_PREFIX.to_owned(),
             max_connections: Self::DEFAULT_MAX_CONNECTIONS,
             user_cache_ttl: Self::DEFAULT_USER_CACHE_TTL,
+            idle_timeout: Ages::default().idle_timeout,
+            max_lifetime: Ages::default().max_lifetime,
         }
     }
 
@@ -62,6 +70,11 @@ impl ProcessorOptions {
         if self.user_cache_ttl.is_zero() {
             return Err(ProcessingError::Config(
                 "userCacheTtlSeconds must be positive".into(),
+            ));
+        }
+        if self.idle_timeout.is_zero() || self.max_lifetime.is_zero() {
+            return Err(ProcessingError::Config(
+                "idleTimeoutMs and maxLifetimeMs must be positive".into(),
             ));
         }
         Ok(())
@@ -80,6 +93,31 @@ pub struct WebhookProcessor {
     stats: Stats,
     /// Admits calls until `close`, which waits for the admitted ones.
     gate: CallGate,
+    /// The runtime the processor connected on: a processor dropped without `close` (a
+    /// garbage-collected JS object, on the JS thread) releases its connections there.
+    runtime: tokio::runtime::Handle,
+}
+
+impl Drop for WebhookProcessor {
+    /// Without `close`, the connections are closed on the processor's own runtime, in the
+    /// background, with one warning: dropping sqlx's connections outside a tokio runtime
+    /// panics, and a panic in a finalizer aborts the host process. If that runtime is gone
+    /// (the process is exiting), they are dropped without their goodbye to the server.
+    fn drop(&mut self) {
+        if self.gate.is_closing() {
+            return;
+        }
+        tracing::warn!(
+            "a WebhookProcessor was dropped without close(): its connections are being \
+             released in the background; call close() when done with a processor"
+        );
+        self.users.stop();
+        let db = self.db.clone();
+        // Entered, so whatever this drop sets off (the task, if it cannot be spawned) is
+        // dropped inside a runtime context.
+        let _context = self.runtime.enter();
+        self.runtime.spawn(async move { db.close().await });
+    }
 }
 
 impl WebhookProcessor {
@@ -89,9 +127,15 @@ impl WebhookProcessor {
         if let Some(url) = &options.redis_url {
             RedisTier::check_url(url)?;
         }
+        let ages = Ages {
+            idle_timeout: options.idle_timeout,
+            max_lifetime: options.max_lifetime,
+        };
         let db = Arc::new(Connections::new(
-            store::connect_pool(&options.database_url, options.max_connections).await?,
+            store::connect_pool(&options.database_url, options.max_connections, ages).await?,
+            ages,
         ));
+        db.start_reaper();
         crate::schema::verify(&db).await?;
         let redis = match &options.redis_url {
             Some(url) => {
@@ -114,6 +158,7 @@ impl WebhookProcessor {
             cache_counters,
             stats: Stats::default(),
             gate: CallGate::default(),
+            runtime: tokio::runtime::Handle::current(),
         })
     }
 
@@ -165,6 +210,40 @@ impl WebhookProcessor {
     ) -> Result<LinkOutcome> {
         let _call = self.admit()?;
         self.users.link(user_id, account).await
+    }
+
+    /// Writes GitHub's GraphQL answer of commit line counts for a repository (by
+    /// DevMetrics id) in one statement; see `enrich::commit_stats`.
+    pub async fn apply_commit_stats(
+        &self,
+        repo_id: &str,
+        response: &[u8],
+    ) -> Result<enrich::CommitStatsOutcome> {
+        let _call = self.admit()?;
+        let repo = self.repos.require(Some(repo_id), None).await?;
+        enrich::commit_stats::apply(&self.db, &repo, response, time::now()).await
+    }
+
+    /// Inserts the commits of a compare page that the repository lacks, mapped like a
+    /// push's; see `enrich::complete_push`.
+    pub async fn complete_push(
+        &self,
+        repo_id: &str,
+        page: &[u8],
+    ) -> Result<enrich::CompletePushOutcome> {
+        let _call = self.admit()?;
+        let repo = self.repos.require(Some(repo_id), None).await?;
+        enrich::complete_push::apply(&self.db, &self.users, &repo, page, time::now()).await
+    }
+
+    /// Of `shas`, those of the repository whose counts are still unknown, sorted.
+    pub async fn commits_lacking_stats(
+        &self,
+        repo_id: &str,
+        shas: &[String],
+    ) -> Result<Vec<String>> {
+        let _call = self.admit()?;
+        enrich::lacking_stats(&self.db, repo_id, shas).await
     }
 
     /// Applies one page of a REST list (see [`crate::rest`]) through the webhooks' write
@@ -260,6 +339,7 @@ impl WebhookProcessor {
                     epoch_minute(now),
                 );
                 r.unmapped_users = activity.unmapped;
+                r.follow_ups = follow_ups_of(&parsed, &repo, &job.delivery_id);
                 r
             }
             (Written::Duplicate, _) => self.duplicate(&job, &repo, now).await?,
@@ -278,12 +358,20 @@ impl WebhookProcessor {
         now: Timestamp,
     ) -> Result<(Written, processors::MappedActivity)> {
         let plan = processors::plan(parsed)?;
-        let users = self.users.resolve(&plan.identities()).await?;
+        let identities = plan.identities();
+        let mut users = self.users.resolve(&identities).await?;
         let mut tries = 0;
         let written = loop {
             tries += 1;
             match self.write(&plan, repo, ev, &users, now).await {
                 Err(e) if e.is_concurrent_insert() && tries < CONCURRENT_INSERT_TRIES => continue,
+                // A cached user the backend has deleted since: forget the event's mappings
+                // in every tier and resolve them from the database again. The failed try
+                // wrote nothing (one statement, or one transaction).
+                Err(e) if e.is_stale_user() && tries < CONCURRENT_INSERT_TRIES => {
+                    tracing::debug!("a cached user no longer exists; resolving again");
+                    users = self.users.refresh(&identities).await?;
+                }
                 other => break other?,
             }
         };
@@ -342,6 +430,7 @@ impl WebhookProcessor {
                 epoch_minute(now),
             );
             r.unmapped_users = activity.unmapped;
+            r.follow_ups = follow_ups_of(&parsed, repo, &job.delivery_id);
         }
         Ok(r)
     }
@@ -453,8 +542,21 @@ impl WebhookProcessor {
             records: RecordCounts::default(),
             metric_jobs: Vec::<MetricJob>::new(),
             unmapped_users: Vec::new(),
+            follow_ups: Vec::new(),
             timings: Timings::default(),
         }
+    }
+}
+
+/// The `github` queue work a delivery leaves (pushes only).
+fn follow_ups_of(
+    parsed: &TrackedPayload<'_>,
+    repo: &RepoInfo,
+    delivery_id: &str,
+) -> Vec<enrich::FollowUp> {
+    match parsed {
+        TrackedPayload::Push(push) => enrich::follow_ups::of_push(push, repo, delivery_id),
+        _ => Vec::new(),
     }
 }
 

@@ -49,24 +49,29 @@ impl RepositoryDirectory {
         if let Some(hit) = self.cache.get(&key) {
             return Ok(Some(hit));
         }
-        let mut conn = self.db.lease().await?;
-        let row = match &key {
-            RepoKey::Id(id) => {
-                sqlx::query_as(r#"SELECT id, "githubId", "teamId" FROM repositories WHERE id = $1"#)
+        let mut tries = self.db.tries();
+        let row: Option<(String, i64, Option<String>)> = loop {
+            let mut conn = tries.lease().await?;
+            let row = match &key {
+                RepoKey::Id(id) => {
+                    sqlx::query_as(
+                        r#"SELECT id, "githubId", "teamId" FROM repositories WHERE id = $1"#,
+                    )
                     .bind(id)
                     .fetch_optional(&mut *conn)
                     .await
-            }
-            RepoKey::GithubId(g) => {
-                sqlx::query_as(
+                }
+                RepoKey::GithubId(g) => sqlx::query_as(
                     r#"SELECT id, "githubId", "teamId" FROM repositories WHERE "githubId" = $1"#,
                 )
                 .bind(g)
                 .fetch_optional(&mut *conn)
-                .await
+                .await,
+            };
+            if let Some(row) = tries.finish(conn, row)? {
+                break row;
             }
         };
-        let row: Option<(String, i64, Option<String>)> = conn.finish(row)?;
         Ok(row.map(|(id, github_id, team_id)| {
             let info = Arc::new(RepoInfo {
                 id,

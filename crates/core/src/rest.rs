@@ -113,18 +113,24 @@ pub async fn apply_page(
         &mut pr_scratch,
         page.pull_request.as_ref(),
     )?;
-    let mapped = users.resolve(&plan.identities()).await?;
-    let ctx = WriteContext {
-        repo,
-        users: &mapped,
-        received_at: time::now(),
-    };
+    let identities = plan.identities();
+    let mut mapped = users.resolve(&identities).await?;
+    let received_at = time::now();
     let mut tries = 0;
     let records = loop {
         tries += 1;
+        let ctx = WriteContext {
+            repo,
+            users: &mapped,
+            received_at,
+        };
         match writes::write_entities(db, || plan.writes(&ctx)).await {
             // A concurrent writer inserted the same entity first: the upserts converge.
             Err(e) if e.is_concurrent_insert() && tries < 3 => continue,
+            // A cached user deleted since: map the page's people from the database again.
+            Err(e) if e.is_stale_user() && tries < 3 => {
+                mapped = users.refresh(&identities).await?;
+            }
             other => break other?,
         }
     };

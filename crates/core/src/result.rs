@@ -1,5 +1,6 @@
 //! What one call of `process` returns (DESIGN.md, `ProcessingResult`).
 
+use crate::enrich::FollowUp;
 use crate::metrics::MetricJob;
 use std::time::Instant;
 
@@ -65,5 +66,8 @@ pub struct ProcessingResult {
     pub metric_jobs: Vec<MetricJob>,
     /// GitHub logins (or commit emails without a login) not linked to a user, sorted.
     pub unmapped_users: Vec<String>,
+    /// API work the delivery leaves for the `github` queue (see `enrich::follow_ups`);
+    /// re-derived for a duplicate, like `metric_jobs`.
+    pub follow_ups: Vec<FollowUp>,
     pub timings: Timings,
 }

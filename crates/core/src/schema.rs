@@ -45,6 +45,8 @@ pub const REQUIRED_COLUMNS: &[(&str, &[&str])] = &[
             "filesChanged",
             "committedAt",
             "createdAt",
+            "statsFetchedAt",
+            "statsMissing",
         ],
     ),
     (

@@ -6,7 +6,7 @@
 pub mod link;
 pub mod redis_tier;
 
-use crate::error::Result;
+use crate::error::{ProcessingError, Result};
 use crate::stats::CacheCounters;
 use crate::store::connections::Connections;
 use redis_tier::{Invalidation, RedisHealth, RedisTier};
@@ -79,6 +79,11 @@ impl UserMap {
 
 /// How long unknown users stay cached at most.
 pub const NEGATIVE_TTL: Duration = Duration::from_secs(60);
+/// With a Redis tier, how long the in-process tier keeps any entry at most: the bound on
+/// how late a link reaches a processor that missed its invalidation (Redis slow or
+/// stopped, a subscription interrupted). Redis keeps entries for the full TTL; a link
+/// deletes them there or rejects (see `link`).
+pub const MEMORY_BOUND: Duration = Duration::from_secs(3);
 /// Bound on cached identities, so memory stays flat however many people a stream names.
 const MAX_ENTRIES: u64 = 100_000;
 
@@ -112,14 +117,17 @@ pub struct UserDirectory {
 
 struct TtlPolicy {
     positive: Duration,
+    /// [`MEMORY_BOUND`] when a Redis tier is shared with other processes.
+    bound: Option<Duration>,
 }
 
 impl moka::Expiry<Identity, Entry> for TtlPolicy {
     fn expire_after_create(&self, _: &Identity, value: &Entry, _: Instant) -> Option<Duration> {
-        Some(match value {
+        let ttl = match value {
             Some(_) => self.positive,
             None => self.positive.min(NEGATIVE_TTL),
-        })
+        };
+        Some(self.bound.map_or(ttl, |bound| ttl.min(bound)))
     }
 }
 
@@ -134,7 +142,10 @@ impl UserDirectory {
     ) -> Self {
         let cache: moka::sync::Cache<Identity, Entry> = moka::sync::Cache::builder()
             .max_capacity(MAX_ENTRIES)
-            .expire_after(TtlPolicy { positive: ttl })
+            .expire_after(TtlPolicy {
+                positive: ttl,
+                bound: redis.as_ref().map(|_| MEMORY_BOUND),
+            })
             .build();
         if let Some(tier) = &redis {
             let local = cache.clone();
@@ -157,14 +168,22 @@ impl UserDirectory {
         self.redis.as_ref().map(|r| r.health())
     }
 
-    /// Drops identities from every tier of every processor sharing the Redis tier.
-    pub async fn invalidate(&self, identities: &[Identity]) {
+    /// Drops identities from every tier of every processor sharing the Redis tier: at
+    /// once where the invalidation is delivered, within [`MEMORY_BOUND`] elsewhere. Fails
+    /// (`DATABASE_UNAVAILABLE`, retryable) when Redis does not take it in time.
+    pub async fn invalidate(&self, identities: &[Identity]) -> Result<()> {
         for identity in identities {
             self.cache.invalidate(identity);
         }
         if let Some(redis) = &self.redis {
-            redis.invalidate(identities).await;
+            redis.announce(identities).await.map_err(|why| {
+                ProcessingError::DatabaseUnavailable(format!(
+                    "the link is stored, but other processors' caches could not be told \
+                     (retry linkGithubUser): {why}"
+                ))
+            })?;
         }
+        Ok(())
     }
 
     /// Stops background work (the invalidation subscriber).
@@ -220,6 +239,36 @@ impl UserDirectory {
         Ok(map)
     }
 
+    /// Maps every identity from the database, bypassing both cache tiers, and replaces
+    /// what they held: after a write found a cached user id gone from `users` (deleted by
+    /// the backend), the event resolves again instead of failing.
+    pub async fn refresh(&self, identities: &[Identity]) -> Result<UserMap> {
+        let mut unique: Vec<&Identity> = identities.iter().collect();
+        unique.sort();
+        unique.dedup();
+        for identity in &unique {
+            self.cache.invalidate(*identity);
+        }
+        let loaded = self.load(&unique).await?;
+        let mut map = UserMap::default();
+        let mut fresh = Vec::with_capacity(unique.len());
+        for identity in unique {
+            let entry = loaded.get(identity).cloned();
+            self.cache.insert(identity.clone(), entry.clone());
+            if let Some(user) = &entry {
+                map.found.insert(identity.clone(), user.clone());
+            }
+            fresh.push((identity.clone(), entry));
+        }
+        if let Some(redis) = &self.redis {
+            // Drops the stale shared entries, and other processors' through the
+            // invalidation channel; the next miss fills them again.
+            let stale: Vec<Identity> = fresh.into_iter().map(|(i, _)| i).collect();
+            redis.invalidate(&stale).await;
+        }
+        Ok(map)
+    }
+
     /// Looks the memory tier's misses up in Redis; returns what Redis did not know (all of
     /// them when the tier is unavailable).
     async fn resolve_from_redis<'i>(
@@ -271,14 +320,19 @@ impl UserDirectory {
                 Identity::Email(e) => emails.push(e.as_str()),
             }
         }
-        let mut conn = self.db.lease().await?;
-        let rows = sqlx::query_as(SELECT_USERS)
-            .bind(&ids)
-            .bind(&logins)
-            .bind(&emails)
-            .fetch_all(&mut *conn)
-            .await;
-        let rows: Vec<UserRow> = conn.finish(rows)?;
+        let mut tries = self.db.tries();
+        let rows: Vec<UserRow> = loop {
+            let mut conn = tries.lease().await?;
+            let rows = sqlx::query_as(SELECT_USERS)
+                .bind(&ids)
+                .bind(&logins)
+                .bind(&emails)
+                .fetch_all(&mut *conn)
+                .await;
+            if let Some(rows) = tries.finish(conn, rows)? {
+                break rows;
+            }
+        };
         let mut found = HashMap::new();
         for UserRow {
             id,

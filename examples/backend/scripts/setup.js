@@ -1,24 +1,29 @@
 #!/usr/bin/env node
 'use strict'
 // Prepares the reference backend the way DevMetrics consumes the package: packs the package at
-// the repository root (`npm pack`: the built .node, lib/, prisma/), installs that tarball and
-// the backend's other dependencies into examples/backend/node_modules, and compiles the backend
-// (src/ → dist/). `npm start`, `npm run worker` and `npm run backend:setup` at the root run it.
+// the repository root (lib/, prisma/, index.js: no binary, napi-rs's layout) and this machine's
+// platform package (npm/<platform>/ with the .node that `npm run build` wrote), installs both
+// tarballs and the backend's other dependencies into examples/backend/node_modules, and compiles
+// the backend (src/ → dist/). `npm start`, `npm run worker` and `npm run backend:setup` at the
+// root run it. A user installs the same two packages from a registry by name (npm picks the
+// platform package through the main one's optionalDependencies: docs/platforms.md); here the
+// main tarball names none, so nothing is looked up on a public registry for them.
 //
 // Quick when nothing changed: npm pack is deterministic, so the install is skipped while the
-// installed copy came from the same tarball, and tsc builds incrementally.
+// installed copy came from the same tarballs, and tsc builds incrementally.
 //
 //   node examples/backend/scripts/setup.js [--force]
 
 const { execFileSync } = require('node:child_process')
 const { createHash } = require('node:crypto')
-const { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } = require('node:fs')
+const { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } = require('node:fs')
 const { join, resolve } = require('node:path')
 
 const backend = resolve(__dirname, '..')
 const root = resolve(backend, '..', '..')
 const vendor = join(backend, 'vendor')
 const TARBALL = join(vendor, 'devmetrics-webhook-processor.tgz') // package.json: "file:vendor/devmetrics-webhook-processor.tgz"
+const PLATFORM_TARBALL = join(vendor, 'devmetrics-webhook-processor-platform.tgz') // installed beside it, not saved
 const STAMP = join(backend, 'node_modules', '.devmetrics-webhook-processor.sha256')
 const force = process.argv.includes('--force')
 
@@ -26,27 +31,33 @@ const log = (message) => console.log(`[backend setup] ${message}`)
 const npm = (args, cwd) => execFileSync('npm', args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] })
 const sha256 = (file) => createHash('sha256').update(readFileSync(file)).digest('hex')
 
+/** Packs the main package and the host's platform package into vendor/; returns their digest. */
 function pack() {
-  if (!readdirSync(root).some((f) => f.endsWith('.node'))) {
+  const packAll = require(join(root, 'scripts', 'pack-all.js'))
+  const host = packAll.hostPlatform()
+  if (!host) {
     throw new Error('the addon is not built: run `npm run build` at the repository root first')
   }
+  packAll.collectBinaries() // copies it into npm/<platform>/
   mkdirSync(vendor, { recursive: true })
   const tmp = join(vendor, '.pack')
   rmSync(tmp, { recursive: true, force: true })
-  mkdirSync(tmp)
   try {
-    const [packed] = JSON.parse(npm(['pack', '--json', '--pack-destination', tmp], root))
-    renameSync(join(tmp, packed.filename), TARBALL)
-    log(`packed ${packed.name}@${packed.version} (${(packed.size / 1e6).toFixed(1)} MB, ${packed.entryCount} files)`)
+    const main = packAll.packMain(tmp, { optionalDependencies: false })
+    renameSync(main.file, TARBALL)
+    const platform = packAll.packPlatform(host, tmp)
+    renameSync(platform.file, PLATFORM_TARBALL)
+    log(`packed ${main.name} and ${platform.name} (${((main.size + platform.size) / 1e6).toFixed(1)} MB)`)
   } finally {
     rmSync(tmp, { recursive: true, force: true })
   }
-  return sha256(TARBALL)
+  return { digest: sha256(TARBALL) + sha256(PLATFORM_TARBALL), platformPackage: host.packageName }
 }
 
-function install(digest) {
+function install({ digest, platformPackage }) {
   const installed = join(backend, 'node_modules', '@devmetrics', 'webhook-processor', 'package.json')
-  if (!force && existsSync(installed) && existsSync(STAMP) && readFileSync(STAMP, 'utf8') === digest) {
+  const installedPlatform = join(backend, 'node_modules', platformPackage, 'package.json')
+  if (!force && existsSync(installed) && existsSync(installedPlatform) && existsSync(STAMP) && readFileSync(STAMP, 'utf8') === digest) {
     log('dependencies up to date')
     return
   }
@@ -61,6 +72,10 @@ function install(digest) {
   }
   log('npm install (the packed package and the backend dependencies)')
   npm(['install', '--no-audit', '--no-fund', '--prefer-offline'], backend)
+  // The platform package depends on which machine built the addon, so it is not in the
+  // backend's package.json: installed beside the main package without saving it.
+  log(`npm install ${platformPackage} (this machine's binary)`)
+  npm(['install', '--no-save', '--no-audit', '--no-fund', '--offline', PLATFORM_TARBALL], backend)
   writeFileSync(STAMP, digest)
 }
 

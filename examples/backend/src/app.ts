@@ -9,21 +9,16 @@ import { BullAdapter } from '@bull-board/api/bullAdapter'
 import { ExpressAdapter } from '@bull-board/express'
 import express, { Express, NextFunction, Request, Response } from 'express'
 import { Pool } from 'pg'
-import {
-  createWebhookWorker,
-  WebhookJobData,
-  WebhookProcessingError,
-  WebhookProcessor,
-  WebhookWorker,
-} from '@devmetrics/webhook-processor'
-import type Bull from 'bull'
+import { WebhookJobData, WebhookProcessingError, WebhookProcessor, WebhookWorker, GitHubClientOptions } from '@devmetrics/webhook-processor'
 import { BackendConfig, redact } from './config'
 import { jsonLogger, Logger } from './logger'
 import { BackendMetrics, createMetrics } from './metrics'
 import { createQueues, failuresKey, Queues } from './queues'
+import type { JobLike } from './queue-driver'
 import { RepositoryDirectory } from './repositories'
 import { webhookRouter } from './routes/webhooks'
 import { collectStats } from './stats'
+import { GitHubSide, observeGitHub, setupGitHub } from './github'
 
 export interface Backend {
   config: BackendConfig
@@ -35,6 +30,8 @@ export interface Backend {
   /** This process's worker; null for role=api. */
   worker: WebhookWorker | null
   processor: WebhookProcessor | null
+  /** The github queue and its worker (docs/github-api.md); null when no GitHub credentials are configured. */
+  github: GitHubSide | null
   logger: Logger
   /** Starts HTTP on config.host:config.port (0: a free port). */
   listen(): Promise<{ port: number; url: string }>
@@ -45,7 +42,9 @@ export interface Backend {
 export interface BackendOptions {
   logger?: Logger
   /** Called after the backend's own handling of a job that will not be retried (the seed's alert). */
-  onPermanentFailure?: (job: Bull.Job<WebhookJobData>, error: WebhookProcessingError) => unknown
+  onPermanentFailure?: (job: JobLike<WebhookJobData>, error: WebhookProcessingError) => unknown
+  /** GitHub client options instead of config.github (tests); null: API off. */
+  githubClientOptions?: GitHubClientOptions | null
 }
 
 function basicAuth(user: string, password: string) {
@@ -86,6 +85,15 @@ export async function createBackend(config: BackendConfig, options: BackendOptio
 
   let processor: WebhookProcessor | null = null
   let worker: WebhookWorker | null = null
+  let github: GitHubSide | null = null
+  const gitHubSide = (p: WebhookProcessor | null) => {
+    // The github queue and its worker are Bull's (lib/github): with QUEUE_DRIVER=bullmq they stay off.
+    if (queues.bull) return setupGitHub(config, { logger, processor: p, metricsQueue: queues.bull.metrics, clientOptions: options.githubClientOptions })
+    if ((options.githubClientOptions === undefined ? config.github : options.githubClientOptions) !== null) {
+      logger.warn('GitHub API configured but not started: its queue runs on Bull only (QUEUE_DRIVER=bull)', { queueDriver: config.queueDriver })
+    }
+    return null
+  }
   if (config.role !== 'api') {
     try {
       processor = await WebhookProcessor.connect({
@@ -98,9 +106,10 @@ export async function createBackend(config: BackendConfig, options: BackendOptio
       await Promise.allSettled([queues.close(), pool.end()])
       throw err
     }
-    worker = createWebhookWorker(queues.webhooks, {
+    github = gitHubSide(processor)
+    worker = queues.startWorker({
       processor,
-      metricsQueue: queues.metrics,
+      githubQueue: github?.queue,
       concurrency: config.concurrency,
       logger,
       async onPermanentFailure(job, error) {
@@ -119,7 +128,10 @@ export async function createBackend(config: BackendConfig, options: BackendOptio
       },
     })
     metrics.observeWorker(queues.webhooks, worker)
+  } else {
+    github = gitHubSide(null)
   }
+  if (github) observeGitHub(metrics.registry, github)
 
   const app = express()
   app.disable('x-powered-by')
@@ -147,7 +159,7 @@ export async function createBackend(config: BackendConfig, options: BackendOptio
   })
 
   app.get('/api/webhooks/stats', async (_req, res) => {
-    res.json(await collectStats(queues, pool, worker))
+    res.json({ ...(await collectStats(queues, pool, worker)), github: github ? await github.stats() : null })
   })
 
   app.get('/metrics', async (_req, res) => {
@@ -159,8 +171,11 @@ export async function createBackend(config: BackendConfig, options: BackendOptio
     board.setBasePath('/admin/queues')
     createBullBoard({
       queues: [
-        new BullAdapter(queues.webhooks, { description: 'GitHub deliveries; the failed tab is the dead letter set (npm run replay)' }),
-        new BullAdapter(queues.metrics, { description: 'metric recomputations queued by the worker' }),
+        ...queues.boardQueues({
+          webhooks: 'GitHub deliveries; the failed tab is the dead letter set (npm run replay)',
+          metrics: 'metric recomputations queued by the worker',
+        }),
+        ...(github ? [new BullAdapter(github.queue, { description: 'GitHub API work: commit line counts, truncated pushes' })] : []),
       ],
       serverAdapter: board,
     })
@@ -186,6 +201,7 @@ export async function createBackend(config: BackendConfig, options: BackendOptio
     metrics,
     worker,
     processor,
+    github,
     logger,
     listen() {
       return new Promise((resolve, reject) => {
@@ -199,6 +215,7 @@ export async function createBackend(config: BackendConfig, options: BackendOptio
             pid: process.pid,
             concurrency: worker ? config.concurrency : 0,
             queuePrefix: config.queuePrefix,
+            queueDriver: config.queueDriver,
             redis: redact(config.redisUrl),
             database: redact(config.databaseUrl),
           })
@@ -218,6 +235,7 @@ export async function createBackend(config: BackendConfig, options: BackendOptio
           await stopped
         }
         if (worker) await worker.close() // stops taking jobs, finishes the active ones
+        if (github) await github.close()
         if (processor) await processor.close()
         await queues.close()
         await pool.end()

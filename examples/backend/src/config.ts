@@ -1,6 +1,8 @@
 // Configuration from the environment (and `--role=` on the command line). Every value has a
 // development default so `npm start` runs on a local PostgreSQL and Redis as they come.
 
+import { githubOptionsFromEnv, GitHubClientOptions } from '@devmetrics/webhook-processor'
+
 export type Role = 'all' | 'api' | 'worker'
 
 export interface BackendConfig {
@@ -19,6 +21,10 @@ export interface BackendConfig {
   cacheKeyPrefix: string
   /** Bull key prefix. On Redis Cluster use a hash tag, for example `{devmetrics}`. */
   queuePrefix: string
+  /** The queue library: `bull` (default) or `bullmq` (QUEUE_DRIVER). Producers and workers of one deployment must agree. */
+  queueDriver: 'bull' | 'bullmq'
+  /** REDIS_CLUSTER: the queues' Redis is a Cluster; REDIS_URL then lists startup nodes, comma-separated. */
+  redisCluster: boolean
   /** Secret(s) of the GitHub webhook; the first signs nothing, any one verifies (rotation). */
   webhookSecrets: string[]
   /** Jobs this process's worker runs at once; its database pool gets as many connections. */
@@ -43,6 +49,8 @@ export interface BackendConfig {
    * every half of it). A killed worker's jobs are taken again once their locks expired.
    */
   lockDurationMs: number | null
+  /** GitHub's API (GITHUB_TOKEN, or GITHUB_APP_ID + GITHUB_APP_PRIVATE_KEY[_PATH], GITHUB_API_URL); null: off. See src/github.ts. */
+  github: GitHubClientOptions | null
 }
 
 export const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/devmetrics'
@@ -76,6 +84,12 @@ function roleOf(argv: string[], env: Env): Role {
   const role = flag ?? env.ROLE ?? 'all'
   if (role !== 'all' && role !== 'api' && role !== 'worker') throw new Error(`role must be all, api or worker, not ${role}`)
   return role
+}
+
+function queueDriverOf(env: Env): 'bull' | 'bullmq' {
+  const driver = env.QUEUE_DRIVER || 'bull'
+  if (driver !== 'bull' && driver !== 'bullmq') throw new Error(`QUEUE_DRIVER must be bull or bullmq, not ${JSON.stringify(driver)}`)
+  return driver
 }
 
 /**
@@ -119,6 +133,8 @@ export function loadConfig(env: Env = process.env, argv: string[] = process.argv
     cacheRedisUrl: env.CACHE_REDIS_URL === 'off' ? null : env.CACHE_REDIS_URL || redisUrl,
     cacheKeyPrefix: env.CACHE_KEY_PREFIX || defaultCachePrefix(env.DATABASE_URL || DEFAULT_DATABASE_URL),
     queuePrefix: env.QUEUE_PREFIX || 'bull',
+    queueDriver: queueDriverOf(env),
+    redisCluster: bool(env, 'REDIS_CLUSTER', false),
     webhookSecrets: secrets,
     concurrency,
     dbPoolSize: int(env, 'DB_POOL_SIZE', concurrency, 1),
@@ -134,6 +150,7 @@ export function loadConfig(env: Env = process.env, argv: string[] = process.argv
     stalledIntervalMs: optionalInt(env, 'STALLED_INTERVAL_MS'),
     retryBaseDelayMs: optionalInt(env, 'RETRY_BASE_DELAY_MS'),
     lockDurationMs: optionalInt(env, 'LOCK_DURATION_MS'),
+    github: githubOptionsFromEnv(env),
   }
 }
 

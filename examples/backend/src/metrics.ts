@@ -1,10 +1,10 @@
 // Prometheus metrics (/metrics): deliveries at the endpoint, jobs and failures of this
 // process's worker (from Bull's local events), queue depth and worker state read at scrape
 // time. One registry per backend, so several backends can live in one process (tests).
-import type Bull from 'bull'
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client'
 import type { WebhookWorker } from '@devmetrics/webhook-processor'
 import type { DeliveryJobData } from './queues'
+import type { JobLike, QueueLike } from './queue-driver'
 
 export type DeliveryOutcome =
   | 'queued'
@@ -19,9 +19,9 @@ export interface BackendMetrics {
   registry: Registry
   delivery(outcome: DeliveryOutcome, event?: string): void
   /** Records this process's worker: job outcomes, failures by code, processing time and end-to-end latency. */
-  observeWorker(queue: Bull.Queue<DeliveryJobData>, worker: WebhookWorker): void
+  observeWorker(queue: QueueLike<DeliveryJobData>, worker: WebhookWorker): void
   /** Queue depth per state, read when Prometheus scrapes. */
-  observeQueues(queues: Bull.Queue[]): void
+  observeQueues(queues: QueueLike<unknown>[]): void
 }
 
 const SECONDS_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60]
@@ -74,7 +74,7 @@ export function createMetrics(): BackendMetrics {
       deliveries.inc({ outcome, event })
     },
     observeWorker(queue, worker) {
-      queue.on('completed', (job: Bull.Job<DeliveryJobData>, result: { status?: string; metricJobs?: number }) => {
+      queue.on('completed', (job: JobLike<DeliveryJobData>, result: { status?: string; metricJobs?: number }) => {
         const event = job.data.event
         completed.inc({ event, status: result?.status ?? 'unknown' })
         metricJobs.inc(result?.metricJobs ?? 0)
@@ -82,7 +82,7 @@ export function createMetrics(): BackendMetrics {
         const received = Date.parse(job.data.receivedAt)
         if (job.finishedOn && Number.isFinite(received)) latency.observe({ event }, Math.max(0, job.finishedOn - received) / 1000)
       })
-      queue.on('failed', (job: Bull.Job<DeliveryJobData>, err: Error & { code?: string; retryable?: boolean }) => {
+      queue.on('failed', (job: JobLike<DeliveryJobData>, err: Error & { code?: string; retryable?: boolean }) => {
         const final = err.retryable === false || job.attemptsMade >= (job.opts.attempts ?? 1)
         failures.inc({ event: job.data?.event ?? 'unknown', code: err.code ?? 'UNKNOWN', final: String(final) })
       })

@@ -1,9 +1,11 @@
-// The two Bull queues: "webhooks" (deliveries, produced by the endpoint, consumed by the worker)
-// and "metrics" (metric recomputations the worker queues from each result). The retry policy is
-// the producer's: webhookJobOptions on every add, webhookQueueSettings on the queue.
-import Bull from 'bull'
+// The two queues: "webhooks" (deliveries, produced by the endpoint, consumed by the worker)
+// and "metrics" (metric recomputations the worker queues from each result), on Bull or BullMQ
+// (QUEUE_DRIVER, see queue-driver.ts). The retry policy is the producer's: webhookJobOptions on
+// every add, webhookQueueSettings on the queue (Bull); bullmqWebhookJobOptions (BullMQ).
+import type Bull from 'bull'
 import { webhookJobOptions, webhookQueueSettings, WebhookJobData } from '@devmetrics/webhook-processor'
 import type { BackendConfig } from './config'
+import { DriverQueues, openQueues, QueueLike } from './queue-driver'
 
 export const WEBHOOK_QUEUE = 'webhooks'
 export const METRICS_QUEUE = 'metrics'
@@ -25,13 +27,8 @@ export interface MetricJobData {
   deliveryId: string
 }
 
-export interface Queues {
-  webhooks: Bull.Queue<DeliveryJobData>
-  metrics: Bull.Queue<MetricJobData>
-  /** Options of every webhook job: webhookJobOptions (with the configured base delay, if any). */
-  jobOptions: Bull.JobOptions
-  close(): Promise<void>
-}
+/** The queues, on the configured driver; `jobOptions` is the policy of every webhook job (with the configured base delay, if any). */
+export type Queues = DriverQueues<DeliveryJobData, MetricJobData>
 
 export function webhookJobOptionsFor(config: Pick<BackendConfig, 'retryBaseDelayMs'>): Bull.JobOptions {
   if (!config.retryBaseDelayMs) return webhookJobOptions
@@ -40,7 +37,8 @@ export function webhookJobOptionsFor(config: Pick<BackendConfig, 'retryBaseDelay
 }
 
 export function createQueues(
-  config: Pick<BackendConfig, 'redisUrl' | 'queuePrefix' | 'stalledIntervalMs' | 'retryBaseDelayMs' | 'lockDurationMs'>,
+  config: Pick<BackendConfig, 'redisUrl' | 'queuePrefix' | 'stalledIntervalMs' | 'retryBaseDelayMs' | 'lockDurationMs'> &
+    Partial<Pick<BackendConfig, 'queueDriver' | 'redisCluster'>>,
 ): Queues {
   const settings: Bull.AdvancedSettings = { ...webhookQueueSettings }
   if (config.stalledIntervalMs) settings.stalledInterval = config.stalledIntervalMs
@@ -49,19 +47,19 @@ export function createQueues(
     settings.lockDuration = config.lockDurationMs
     settings.lockRenewTime = Math.max(1, Math.floor(config.lockDurationMs / 2))
   }
-  const webhooks = new Bull<DeliveryJobData>(WEBHOOK_QUEUE, config.redisUrl, { prefix: config.queuePrefix, settings })
-  const metrics = new Bull<MetricJobData>(METRICS_QUEUE, config.redisUrl, { prefix: config.queuePrefix })
-  return {
-    webhooks,
-    metrics,
-    jobOptions: webhookJobOptionsFor(config),
-    async close() {
-      await Promise.allSettled([webhooks.close(), metrics.close()])
+  return openQueues<DeliveryJobData, MetricJobData>(
+    {
+      ...config,
+      queueDriver: config.queueDriver ?? 'bull',
+      redisCluster: config.redisCluster ?? false,
+      bullSettings: settings,
+      bullJobOptions: webhookJobOptionsFor(config),
     },
-  }
+    { webhooks: WEBHOOK_QUEUE, metrics: METRICS_QUEUE },
+  )
 }
 
 /** Redis key (under the queue's own prefix, so a Cluster hash tag covers it) of the permanent failures by error code. */
-export function failuresKey(queue: Bull.Queue): string {
+export function failuresKey(queue: QueueLike<unknown>): string {
   return `${queue.toKey('')}stats:failures-by-code`
 }

@@ -3,8 +3,8 @@
 // job.retry() would keep the spent attempts and allow a single try) and removes the failed one.
 // Replaying is always safe: the addon is idempotent on the delivery id, so a delivery that did
 // get stored answers `duplicate` and only re-queues its metric jobs.
-import type Bull from 'bull'
 import type { DeliveryJobData, Queues } from './queues'
+import type { JobLike, QueueLike } from './queue-driver'
 
 export interface FailedJobSummary {
   id: string
@@ -26,7 +26,7 @@ export interface ReplayReport {
   notFailed: { id: string; state: string }[]
 }
 
-async function codeOf(queue: Bull.Queue, id: string): Promise<string | null> {
+async function codeOf(queue: QueueLike<DeliveryJobData>, id: string): Promise<string | null> {
   const { logs } = await queue.getJobLogs(id)
   for (const line of logs.slice().reverse()) {
     const code = /^([A-Z_]+) \(retryable/.exec(line)?.[1]
@@ -36,7 +36,7 @@ async function codeOf(queue: Bull.Queue, id: string): Promise<string | null> {
 }
 
 /** The failed set, newest first. */
-export async function listFailed(queue: Bull.Queue<DeliveryJobData>, limit = 100): Promise<FailedJobSummary[]> {
+export async function listFailed(queue: QueueLike<DeliveryJobData>, limit = 100): Promise<FailedJobSummary[]> {
   const jobs = (await queue.getFailed(0, limit - 1)).filter(Boolean)
   return Promise.all(
     jobs.map(async (job) => ({
@@ -56,7 +56,7 @@ export async function listFailed(queue: Bull.Queue<DeliveryJobData>, limit = 100
 export async function replayFailed(queues: Pick<Queues, 'webhooks' | 'jobOptions'>, target: string[] | 'all'): Promise<ReplayReport> {
   const queue = queues.webhooks
   const report: ReplayReport = { replayed: [], missing: [], notFailed: [] }
-  const jobs: Bull.Job<DeliveryJobData>[] = []
+  const jobs: JobLike<DeliveryJobData>[] = []
   if (target === 'all') {
     jobs.push(...(await queue.getFailed()).filter(Boolean))
   } else {

@@ -166,10 +166,10 @@ impl<F: FnOnce() -> Vec<u8>> Original for Reread<F> {
     }
 }
 
-/// Deserialises `T` from `scratch`: simd-json builds its tape, [`tape`] reads the declared
+/// Deserialises `T` from `scratch` (payloads, and GitHub API responses in `enrich`): simd-json builds its tape, [`tape`] reads the declared
 /// fields from it. On failure a second, slower pass over a fresh copy of the original names
 /// the field path, so the fast path pays nothing for good messages.
-fn parse_as<'a, T: Deserialize<'a>>(
+pub(crate) fn parse_as<'a, T: Deserialize<'a>>(
     scratch: &'a mut [u8],
     original: impl Original,
     describe: impl FnOnce(&mut [u8]) -> String,
@@ -187,7 +187,7 @@ fn parse_as<'a, T: Deserialize<'a>>(
 
 /// The failure of deserialising `T` from `buf`, with the path of the offending field
 /// (`commits[3].timestamp: invalid type: null, expected a borrowed string`).
-fn path_error<'b, T: Deserialize<'b>>(buf: &'b mut [u8]) -> String {
+pub(crate) fn path_error<'b, T: Deserialize<'b>>(buf: &'b mut [u8]) -> String {
     let tape = match simd_json::to_tape(buf) {
         Ok(tape) => tape,
         Err(e) => return format!("not valid JSON: {e}"),

@@ -12,6 +12,12 @@ pub struct PushEvent<'a> {
     pub git_ref: &'a str,
     #[serde(default)]
     pub deleted: bool,
+    /// The branch's head before and after the push (forty zeros for a new or deleted
+    /// branch); a truncated push is completed from `before...after` (see `enrich`).
+    #[serde(borrow, default)]
+    pub before: Option<&'a str>,
+    #[serde(borrow, default)]
+    pub after: Option<&'a str>,
     #[serde(borrow, default)]
     pub commits: Vec<PushCommit<'a>>,
     #[serde(borrow)]

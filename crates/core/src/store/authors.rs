@@ -32,8 +32,55 @@ pub struct Backfill {
     pub activity: Vec<Timestamp>,
 }
 
+/// Rows one back-fill statement attributes at most. A link attributes a person's earlier
+/// rows in passes of at most this many rows per table, each its own short transaction,
+/// before it takes the barrier; under the barrier only the rows written meanwhile are left.
+pub const BATCH_ROWS: i64 = 1000;
+
+impl Backfill {
+    /// Adds another pass's rows to these.
+    pub fn add(&mut self, other: Backfill) {
+        let r = &mut self.records;
+        r.commits = r.commits.saturating_add(other.records.commits);
+        r.pull_requests = r.pull_requests.saturating_add(other.records.pull_requests);
+        r.issues = r.issues.saturating_add(other.records.issues);
+        r.reviews = r.reviews.saturating_add(other.records.reviews);
+        self.activity.extend(other.activity);
+    }
+
+    /// Whether some table filled a whole batch, so more rows may be left.
+    fn full(&self) -> bool {
+        let r = &self.records;
+        [r.commits, r.pull_requests, r.issues, r.reviews]
+            .iter()
+            .any(|&n| i64::from(n) >= BATCH_ROWS)
+    }
+}
+
+/// Attributes the keys' committed unattributed rows in bounded passes, each statement its
+/// own transaction, without the barrier: events go on meanwhile. Call [`backfill`]
+/// afterwards for the rows in-flight events are writing.
+pub async fn backfill_committed(
+    conn: &mut PgConnection,
+    user_id: &str,
+    keys: AuthorKeys<'_>,
+) -> Result<Backfill> {
+    let mut total = Backfill::default();
+    loop {
+        let pass = backfill_pass(conn, user_id, keys).await?;
+        let more = pass.full();
+        total.add(pass);
+        if !more {
+            return Ok(total);
+        }
+    }
+}
+
 /// Sets `user_id` on every unattributed row the keys identify, under the exclusive barrier.
-/// Runs in the caller's transaction; the lock is released at its commit.
+/// Runs in the caller's transaction; the lock is released at its commit. After
+/// [`backfill_committed`] only the rows written since are left, found through the partial
+/// indexes of unattributed rows (migration `20261130120000_link_backfill_indexes`), so the
+/// time the barrier is held depends on those rows, not on the size of the tables.
 pub async fn backfill(
     conn: &mut PgConnection,
     user_id: &str,
@@ -43,16 +90,44 @@ pub async fn backfill(
         .bind(LINK_BARRIER_LOCK)
         .execute(&mut *conn)
         .await?;
-    let commits: Vec<Timestamp> = sqlx::query_scalar(
-        r#"UPDATE commits SET "authorId" = $1
-           WHERE "authorId" IS NULL AND (lower("authorLogin") = lower($2) OR lower("authorEmail") = lower($3))
-           RETURNING "committedAt""#,
-    )
-    .bind(user_id)
-    .bind(keys.login)
-    .bind(keys.email)
-    .fetch_all(&mut *conn)
-    .await?;
+    let mut total = Backfill::default();
+    loop {
+        let pass = backfill_pass(conn, user_id, keys).await?;
+        let more = pass.full();
+        total.add(pass);
+        if !more {
+            return Ok(total);
+        }
+    }
+}
+
+/// The commits back-fill: a commit is its author's by login (`author.username`) or email,
+/// case-insensitively, as new commits map (see `docs/user-mapping.md`). `$4` bounds the rows.
+pub const BACKFILL_COMMITS: &str = r#"UPDATE commits SET "authorId" = $1
+           WHERE id IN (SELECT id FROM commits
+                        WHERE "authorId" IS NULL
+                          AND (lower("authorLogin") = lower($2) OR lower("authorEmail") = lower($3))
+                        LIMIT $4)
+             AND "authorId" IS NULL
+           RETURNING "committedAt""#;
+
+/// One pass: at most [`BATCH_ROWS`] rows of each table.
+async fn backfill_pass(
+    conn: &mut PgConnection,
+    user_id: &str,
+    keys: AuthorKeys<'_>,
+) -> Result<Backfill> {
+    let commits: Vec<Timestamp> = if keys.login.is_some() || keys.email.is_some() {
+        sqlx::query_scalar(BACKFILL_COMMITS)
+            .bind(user_id)
+            .bind(keys.login)
+            .bind(keys.email)
+            .bind(BATCH_ROWS)
+            .fetch_all(&mut *conn)
+            .await?
+    } else {
+        Vec::new()
+    };
     let pull_requests = backfill_account(conn, &PULL_REQUEST_AUTHORS, user_id, keys).await?;
     let issues = backfill_account(conn, &ISSUE_AUTHORS, user_id, keys).await?;
     let reviews = backfill_account(conn, &REVIEWERS, user_id, keys).await?;
@@ -76,10 +151,9 @@ pub async fn backfill(
 /// A table whose person columns are keyed by GitHub account (id, login), unlike commits.
 struct AccountColumns {
     table: &'static str,
-    /// The mapped user id column, and the account's GitHub id and login columns.
+    /// The mapped user id column, and the account's GitHub id column.
     user_id: &'static str,
     github_id: &'static str,
-    login: &'static str,
     /// The activity time of a row, for the metric jobs a back-fill triggers.
     activity: &'static str,
 }
@@ -88,7 +162,6 @@ const PULL_REQUEST_AUTHORS: AccountColumns = AccountColumns {
     table: "pull_requests",
     user_id: r#""authorId""#,
     github_id: r#""authorGithubId""#,
-    login: r#""authorLogin""#,
     activity: r#""updatedAt""#,
 };
 
@@ -96,7 +169,6 @@ const ISSUE_AUTHORS: AccountColumns = AccountColumns {
     table: "issues",
     user_id: r#""authorId""#,
     github_id: r#""authorGithubId""#,
-    login: r#""authorLogin""#,
     activity: r#""updatedAt""#,
 };
 
@@ -104,35 +176,56 @@ const REVIEWERS: AccountColumns = AccountColumns {
     table: "pull_request_reviews",
     user_id: r#""reviewerId""#,
     github_id: r#""reviewerGithubId""#,
-    login: r#""reviewerLogin""#,
     activity: r#""submittedAt""#,
 };
 
-/// Attributes one table's unattributed rows of the account; returns each row's activity
-/// time (`None` for a review never submitted). The SQL is built from the static column
-/// names above only; values are bound.
+/// The back-fill statement of an account table: `$1` the user, `$2` the GitHub id, `$3`
+/// the bound on rows.
+fn account_statement(columns: &AccountColumns) -> String {
+    let AccountColumns {
+        table,
+        user_id,
+        github_id,
+        activity,
+    } = columns;
+    format!(
+        r#"UPDATE {table} SET {user_id} = $1
+           WHERE id IN (SELECT id FROM {table} WHERE {user_id} IS NULL AND {github_id} = $2 LIMIT $3)
+             AND {user_id} IS NULL
+           RETURNING {activity}"#
+    )
+}
+
+/// Every back-fill statement (commits, pull requests, issues, reviews), for tests that
+/// check their plans.
+pub fn backfill_statements() -> Vec<String> {
+    let mut all = vec![BACKFILL_COMMITS.to_owned()];
+    all.extend(
+        [&PULL_REQUEST_AUTHORS, &ISSUE_AUTHORS, &REVIEWERS]
+            .into_iter()
+            .map(account_statement),
+    );
+    all
+}
+
+/// Attributes one table's unattributed rows of the account, by GitHub id only: pull
+/// requests, issues and reviews map by GitHub id when they are written, so earlier rows do
+/// too (one rule, `docs/user-mapping.md`). Returns each row's activity time (`None` for a
+/// review never submitted). The SQL is built from the static column names above only;
+/// values are bound.
 async fn backfill_account(
     conn: &mut PgConnection,
     columns: &AccountColumns,
     user_id: &str,
     keys: AuthorKeys<'_>,
 ) -> Result<Vec<Option<Timestamp>>> {
-    let AccountColumns {
-        table,
-        user_id: user_col,
-        github_id,
-        login,
-        activity,
-    } = columns;
-    let sql = format!(
-        r#"UPDATE {table} SET {user_col} = $1
-           WHERE {user_col} IS NULL AND ({github_id} = $2 OR lower({login}) = lower($3))
-           RETURNING {activity}"#
-    );
-    Ok(sqlx::query_scalar(&sql)
+    let Some(github_id) = keys.github_id else {
+        return Ok(Vec::new());
+    };
+    Ok(sqlx::query_scalar(&account_statement(columns))
         .bind(user_id)
-        .bind(keys.github_id)
-        .bind(keys.login)
+        .bind(github_id)
+        .bind(BATCH_ROWS)
         .fetch_all(&mut *conn)
         .await?)
 }

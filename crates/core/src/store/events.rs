@@ -62,26 +62,32 @@ pub async fn record_ignored(
     ev: &EventRecord<'_>,
     now: Timestamp,
 ) -> Result<String> {
-    let mut conn = db.lease().await?;
-    let id = sqlx::query_scalar(
-        r#"INSERT INTO events (id, "repoId", "deliveryId", type, action, "senderGithubId", payload,
-                               processed, "processedAt", attempts, "receivedAt", "createdAt")
-           VALUES ($1, $2, $3, $4, $5, $6, $7, true, $8, 1, $9, $8)
-           ON CONFLICT ("deliveryId") DO UPDATE SET attempts = events.attempts + 1
-           RETURNING id"#,
-    )
-    .bind(new_id())
-    .bind(ev.repo_id)
-    .bind(ev.delivery_id)
-    .bind(ev.event_type)
-    .bind(ev.action)
-    .bind(ev.sender_github_id)
-    .bind(JsonbText(ev.payload))
-    .bind(now)
-    .bind(ev.received_at)
-    .fetch_one(&mut *conn)
-    .await;
-    conn.finish(id)
+    // Safe to run again: a second run only counts one more attempt.
+    let mut tries = db.tries();
+    loop {
+        let mut conn = tries.lease().await?;
+        let id = sqlx::query_scalar(
+            r#"INSERT INTO events (id, "repoId", "deliveryId", type, action, "senderGithubId", payload,
+                                   processed, "processedAt", attempts, "receivedAt", "createdAt")
+               VALUES ($1, $2, $3, $4, $5, $6, $7, true, $8, 1, $9, $8)
+               ON CONFLICT ("deliveryId") DO UPDATE SET attempts = events.attempts + 1
+               RETURNING id"#,
+        )
+        .bind(new_id())
+        .bind(ev.repo_id)
+        .bind(ev.delivery_id)
+        .bind(ev.event_type)
+        .bind(ev.action)
+        .bind(ev.sender_github_id)
+        .bind(JsonbText(ev.payload))
+        .bind(now)
+        .bind(ev.received_at)
+        .fetch_one(&mut *conn)
+        .await;
+        if let Some(id) = tries.finish(conn, id)? {
+            return Ok(id);
+        }
+    }
 }
 
 /// Leaves a visible failure: `processed = false`, one more attempt, the error's text.
@@ -92,30 +98,35 @@ pub async fn record_failure(
     error: &str,
     now: Timestamp,
 ) -> Result<()> {
-    let mut conn = db.lease().await?;
-    let done = sqlx::query(
-        r#"INSERT INTO events (id, "repoId", "deliveryId", type, action, "senderGithubId", payload,
-                               processed, attempts, "lastError", "receivedAt", "createdAt")
-           VALUES ($1, $2, $3, $4, $5, $6, $7, false, 1, $8, $9, $10)
-           ON CONFLICT ("deliveryId") DO UPDATE
-             SET attempts = events.attempts + 1, "lastError" = EXCLUDED."lastError",
-                 payload = EXCLUDED.payload, "repoId" = EXCLUDED."repoId", type = EXCLUDED.type,
-                 action = EXCLUDED.action, "senderGithubId" = EXCLUDED."senderGithubId"
-             WHERE events.processed = false"#,
-    )
-    .bind(new_id())
-    .bind(ev.repo_id)
-    .bind(ev.delivery_id)
-    .bind(ev.event_type)
-    .bind(ev.action)
-    .bind(ev.sender_github_id)
-    .bind(JsonbText(ev.payload))
-    .bind(crate::text::clean(error))
-    .bind(ev.received_at)
-    .bind(now)
-    .execute(&mut *conn)
-    .await;
-    conn.finish(done.map(drop))
+    let mut tries = db.tries();
+    loop {
+        let mut conn = tries.lease().await?;
+        let done = sqlx::query(
+            r#"INSERT INTO events (id, "repoId", "deliveryId", type, action, "senderGithubId", payload,
+                                   processed, attempts, "lastError", "receivedAt", "createdAt")
+               VALUES ($1, $2, $3, $4, $5, $6, $7, false, 1, $8, $9, $10)
+               ON CONFLICT ("deliveryId") DO UPDATE
+                 SET attempts = events.attempts + 1, "lastError" = EXCLUDED."lastError",
+                     payload = EXCLUDED.payload, "repoId" = EXCLUDED."repoId", type = EXCLUDED.type,
+                     action = EXCLUDED.action, "senderGithubId" = EXCLUDED."senderGithubId"
+                 WHERE events.processed = false"#,
+        )
+        .bind(new_id())
+        .bind(ev.repo_id)
+        .bind(ev.delivery_id)
+        .bind(ev.event_type)
+        .bind(ev.action)
+        .bind(ev.sender_github_id)
+        .bind(JsonbText(ev.payload))
+        .bind(crate::text::clean(error))
+        .bind(ev.received_at)
+        .bind(now)
+        .execute(&mut *conn)
+        .await;
+        if tries.finish(conn, done.map(drop))?.is_some() {
+            return Ok(());
+        }
+    }
 }
 
 /// A processed delivery as stored, for re-deriving a duplicate's metric jobs.
@@ -128,14 +139,19 @@ pub struct StoredEvent {
 }
 
 pub async fn find_processed(db: &Connections, delivery_id: &str) -> Result<Option<StoredEvent>> {
-    let mut conn = db.lease().await?;
-    let row = sqlx::query_as(
-        r#"SELECT id, type, "repoId", payload::text FROM events WHERE "deliveryId" = $1 AND processed"#,
-    )
-    .bind(delivery_id)
-    .fetch_optional(&mut *conn)
-    .await;
-    let row: Option<(String, String, Option<String>, String)> = conn.finish(row)?;
+    let mut tries = db.tries();
+    let row: Option<(String, String, Option<String>, String)> = loop {
+        let mut conn = tries.lease().await?;
+        let row = sqlx::query_as(
+            r#"SELECT id, type, "repoId", payload::text FROM events WHERE "deliveryId" = $1 AND processed"#,
+        )
+        .bind(delivery_id)
+        .fetch_optional(&mut *conn)
+        .await;
+        if let Some(row) = tries.finish(conn, row)? {
+            break row;
+        }
+    };
     Ok(row.map(|(id, event_type, repo_id, payload)| StoredEvent {
         id,
         event_type,

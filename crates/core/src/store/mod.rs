@@ -23,7 +23,11 @@ use std::time::Duration;
 
 /// Opens a pool whose sessions run in UTC, so `CURRENT_TIMESTAMP` defaults of Prisma's
 /// `TIMESTAMP(3)` columns hold UTC like the values we bind.
-pub async fn connect_pool(database_url: &str, max_connections: u32) -> Result<PgPool> {
+pub async fn connect_pool(
+    database_url: &str,
+    max_connections: u32,
+    ages: connections::Ages,
+) -> Result<PgPool> {
     let options = PgConnectOptions::from_str(database_url)
         .map_err(|e| {
             ProcessingError::Config(format!(
@@ -36,6 +40,8 @@ pub async fn connect_pool(database_url: &str, max_connections: u32) -> Result<Pg
     PgPoolOptions::new()
         .max_connections(max_connections)
         .acquire_timeout(Duration::from_secs(10))
+        .idle_timeout(ages.idle_timeout)
+        .max_lifetime(ages.max_lifetime)
         // sqlx pings every idle connection before handing it out: one more round trip per
         // use. A dead connection fails its first statement instead; an event then takes
         // another (`writes::write_event`). See `connections` for the ping on release.
@@ -54,14 +60,19 @@ pub async fn connect_pool(database_url: &str, max_connections: u32) -> Result<Pg
 /// or a database dropped and created again under the same name, never see each other's.
 pub async fn database_namespace(db: &Connections) -> Result<String> {
     use sha2::{Digest, Sha256};
-    let mut conn = db.lease().await?;
-    let row = sqlx::query_as(
-        "SELECT (SELECT system_identifier FROM pg_control_system())::int8, \
-                (SELECT oid FROM pg_database WHERE datname = current_database())::int8",
-    )
-    .fetch_one(&mut *conn)
-    .await;
-    let (system, oid): (i64, i64) = conn.finish(row)?;
+    let mut tries = db.tries();
+    let (system, oid): (i64, i64) = loop {
+        let mut conn = tries.lease().await?;
+        let row = sqlx::query_as(
+            "SELECT (SELECT system_identifier FROM pg_control_system())::int8, \
+                    (SELECT oid FROM pg_database WHERE datname = current_database())::int8",
+        )
+        .fetch_one(&mut *conn)
+        .await;
+        if let Some(row) = tries.finish(conn, row)? {
+            break row;
+        }
+    };
     let digest = Sha256::digest(format!("{system}/{oid}"));
     Ok(digest[..6].iter().map(|b| format!("{b:02x}")).collect())
 }

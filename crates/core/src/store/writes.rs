@@ -347,12 +347,12 @@ async fn try_write(
 
 const NOT_NULL_VIOLATION: &str = "23502";
 
-/// Writes entity rows that no delivery carried (a backfill page): no claim, no `events`
-/// row, the statements on their own in one transaction begun with the link barrier (their
-/// fallback lookups must see a concurrent link, see the module doc). The same convergent
-/// statements as an event's, so the rows end as the webhooks alone would leave them. A
-/// connection that broke under a try fails it and the page is tried again on another, as
-/// for events; nothing of the failed try is left.
+/// Writes entity rows that no delivery carried (rows from GitHub's API: a backfill page,
+/// commit counts, a completed push): no claim, no `events` row, each statement on its own,
+/// all in one transaction, begun with the shared link barrier when a write may fall back to
+/// a `users` lookup (see the module doc). The same convergent statements as an event's, so
+/// the rows end as the webhooks alone would leave them. A connection that broke is replaced
+/// as in [`write_event`]; nothing of a failed try is left.
 pub async fn write_entities<'w, F>(db: &Connections, build: F) -> Result<RecordCounts>
 where
     F: Fn() -> Vec<EntityWrite<'w>>,
@@ -362,7 +362,7 @@ where
         tries += 1;
         let writes = build();
         let mut conn = db.lease().await?;
-        let result = try_write_entities(&mut conn, writes).await;
+        let result = entities_in_transaction(&mut conn, writes).await;
         match conn.finish(result) {
             Ok(records) => return Ok(records),
             Err(e) if worth_another_connection(&e) && tries <= db.max_connections() => {
@@ -373,7 +373,7 @@ where
     }
 }
 
-async fn try_write_entities(
+async fn entities_in_transaction(
     conn: &mut PgConnection,
     writes: Vec<EntityWrite<'_>>,
 ) -> std::result::Result<RecordCounts, sqlx::Error> {
@@ -381,7 +381,11 @@ async fn try_write_entities(
     if writes.is_empty() {
         return Ok(records);
     }
-    let mut tx = conn.begin_with(&**BEGIN_WITH_BARRIER).await?;
+    let mut tx = if writes.iter().any(|w| w.looks_up_users) {
+        conn.begin_with(&**BEGIN_WITH_BARRIER).await?
+    } else {
+        conn.begin().await?
+    };
     for write in writes {
         let mut args = Args::default();
         (write.bind)(&mut args);

@@ -4,8 +4,9 @@
 //! Order matters for workers processing concurrently: (1) the `users` row commits, so any
 //! statement from now on maps the person (directly or through the author-column fallback);
 //! (2) the caches forget the identities, here and, through Redis, in every processor;
-//! (3) the back-fill waits on the barrier for in-flight event transactions, then attributes
-//! every earlier row (see `store::authors`).
+//! (3) the back-fill attributes the earlier committed rows in bounded passes, then waits on
+//! the barrier for in-flight event transactions and attributes what they wrote (see
+//! `store::authors`).
 
 use super::{Identity, UserDirectory};
 use crate::error::{ProcessingError, Result};
@@ -67,22 +68,28 @@ impl UserDirectory {
         }
 
         // (1) The mapping itself.
-        let mut conn = self.db.lease().await?;
-        let previous = sqlx::query_as(
-            r#"WITH old AS (SELECT id, "githubId", "githubLogin" FROM users WHERE id = $1 FOR UPDATE)
-               UPDATE users u SET "githubId" = COALESCE($2, u."githubId"),
-                                  "githubLogin" = COALESCE($3, u."githubLogin"),
-                                  "updatedAt" = $4
-               FROM old WHERE u.id = old.id
-               RETURNING old."githubId" AS github_id, old."githubLogin" AS login, u.email"#,
-        )
-        .bind(user_id)
-        .bind(account.id)
-        .bind(login)
-        .bind(time::now())
-        .fetch_optional(&mut *conn)
-        .await;
-        let previous: Option<Previous> = conn.finish(previous)?;
+        // Safe to run again: the update sets the same values.
+        let mut tries = self.db.tries();
+        let previous: Option<Previous> = loop {
+            let mut conn = tries.lease().await?;
+            let previous = sqlx::query_as(
+                r#"WITH old AS (SELECT id, "githubId", "githubLogin" FROM users WHERE id = $1 FOR UPDATE)
+                   UPDATE users u SET "githubId" = COALESCE($2, u."githubId"),
+                                      "githubLogin" = COALESCE($3, u."githubLogin"),
+                                      "updatedAt" = $4
+                   FROM old WHERE u.id = old.id
+                   RETURNING old."githubId" AS github_id, old."githubLogin" AS login, u.email"#,
+            )
+            .bind(user_id)
+            .bind(account.id)
+            .bind(login)
+            .bind(time::now())
+            .fetch_optional(&mut *conn)
+            .await;
+            if let Some(previous) = tries.finish(conn, previous)? {
+                break previous;
+            }
+        };
         let Some(previous) = previous else {
             return Err(ProcessingError::ConstraintViolation(format!(
                 "no user with id {user_id}"
@@ -99,7 +106,7 @@ impl UserDirectory {
         stale.push(Identity::email(&previous.email));
         stale.sort();
         stale.dedup();
-        self.invalidate(&stale).await;
+        self.invalidate(&stale).await?;
 
         // (3) Attribute earlier rows, after in-flight event transactions.
         let keys = AuthorKeys {
@@ -107,15 +114,40 @@ impl UserDirectory {
             login,
             email,
         };
-        let mut conn = self.db.lease().await?;
-        let backfill = async {
-            let mut tx = conn.begin().await?;
-            let backfill = authors::backfill(&mut tx, user_id, keys).await?;
-            tx.commit().await?;
-            Ok::<_, ProcessingError>(backfill)
+        // Earlier committed rows first, in bounded passes outside the barrier, so events go
+        // on meanwhile. Safe to run again: a second run finds only rows the first did not
+        // attribute.
+        let mut tries = self.db.tries();
+        let early = loop {
+            let mut conn = tries.lease().await?;
+            let early = authors::backfill_committed(&mut conn, user_id, keys).await;
+            if let Some(early) = tries.finish(conn, early)? {
+                break early;
+            }
+        };
+        // Then, under the barrier, what in-flight events wrote meanwhile.
+        let mut tries = self.db.tries();
+        let mut backfill = loop {
+            let mut conn = tries.lease().await?;
+            let backfill = async {
+                let mut tx = conn.begin().await?;
+                let backfill = authors::backfill(&mut tx, user_id, keys).await?;
+                tx.commit().await?;
+                Ok::<_, ProcessingError>(backfill)
+            }
+            .await;
+            if let Some(backfill) = tries.finish(conn, backfill)? {
+                break backfill;
+            }
+        };
+
+        backfill.add(early);
+
+        // Once more, best effort: a lookup that read `users` before (1) committed may have
+        // put its stale answer into Redis after (2) deleted it.
+        if let Some(redis) = &self.redis {
+            redis.invalidate(&stale).await;
         }
-        .await;
-        let backfill = conn.finish(backfill)?;
 
         let user = self.resolve(&[Identity::email(&previous.email)]).await?;
         let mapped = user.get(&Identity::email(&previous.email)).cloned();

@@ -1,0 +1,336 @@
+// GitHub API enrichment end to end: the real webhook worker and github worker on real Bull
+// queues, the real addon on PostgreSQL, and the contract server (__test__/github) standing in
+// for GitHub, which checks every request against GitHub's OpenAPI description and GraphQL
+// schema. What a user relies on: real line counts for every commit, truncated pushes
+// completed, rate limits that delay and never lose or repeat work, commits GitHub lost
+// marked once, and no second API job for a redelivery.
+import { randomUUID } from 'node:crypto'
+import Bull from 'bull'
+import {
+  createGitHubClient,
+  createGitHubWorker,
+  createWebhookWorker,
+  githubJobOptions,
+  webhookJobOptions,
+  webhookQueueSettings,
+  WebhookJobData,
+  WebhookProcessor,
+} from '../lib'
+import { createTestDatabase, insertRepository, insertTeam, insertUser, TestDatabase } from './helpers/db'
+import { eventually } from './helpers/eventually'
+import { pushPayload } from './helpers/pushes'
+import { SHARED_REDIS_URL, testPrefix } from './helpers/redis'
+import { GitHubServer, startGitHubServer } from './github/server'
+import type { WorldCommit, WorldRepository } from './github/world'
+
+const TOKEN = 'enrich-test-token'
+
+/** Delays and retried failures are expected in these tests: kept out of the console. */
+const quiet = { info() {}, warn() {}, error() {} }
+
+let db: TestDatabase
+let processor: WebhookProcessor
+let gh: GitHubServer
+const { prefix, cleanup } = testPrefix()
+const queues: Bull.Queue[] = []
+const closers: (() => Promise<void>)[] = []
+let repoCount = 0
+
+function queue(name: string): Bull.Queue {
+  const q = new Bull(name, SHARED_REDIS_URL, { prefix: `${prefix}${name}`, settings: { ...webhookQueueSettings } })
+  queues.push(q)
+  return q
+}
+
+/** A scripted repository on the contract server and its DevMetrics row. */
+async function repository(teamId?: string): Promise<{ world: WorldRepository; repoId: string; fullName: string }> {
+  repoCount++
+  const world = gh.world.addRepository({ owner: 'acme', name: `api-${repoCount}` })
+  const fullName = `acme/${world.name}`
+  const repoId = await insertRepository(db.pool, world.id, { fullName, teamId })
+  return { world, repoId, fullName }
+}
+
+/** A push delivery listing `commits` as GitHub would (author date, name, email). */
+function delivery(world: WorldRepository, commits: WorldCommit[], before?: string): WebhookJobData {
+  const payload = pushPayload({
+    repoGithubId: world.id,
+    fullName: `acme/${world.name}`,
+    before,
+    commits: commits.map((c) => ({ sha: c.sha, message: c.message, timestamp: c.author.date, name: c.author.name, email: c.author.email })),
+  })
+  return { deliveryId: randomUUID(), event: 'push', payload, receivedAt: Date.now() }
+}
+
+/** Both workers on fresh queues; the github worker's client talks to the contract server. */
+function pipeline(opts: { clientOptions?: Record<string, unknown>; processorFor?: (p: WebhookProcessor) => WebhookProcessor } = {}) {
+  const tag = randomUUID().slice(0, 6)
+  const webhooks = queue(`webhooks-${tag}`)
+  const github = queue(`github-${tag}`)
+  const webhookMetrics = queue(`metrics-web-${tag}`)
+  const githubMetrics = queue(`metrics-gh-${tag}`)
+  const client = createGitHubClient({ token: TOKEN, baseUrl: gh.url, ...opts.clientOptions })
+  const webhookWorker = createWebhookWorker(webhooks, { processor, metricsQueue: webhookMetrics, githubQueue: github })
+  const githubWorker = createGitHubWorker(github, {
+    client,
+    processor: opts.processorFor ? opts.processorFor(processor) : processor,
+    metricsQueue: githubMetrics,
+    logger: quiet,
+  })
+  closers.push(() => webhookWorker.close(), () => githubWorker.close())
+  return { webhooks, github, githubMetrics, client, webhookWorker, githubWorker }
+}
+
+/** Waits until the github queue has nothing left to do (waiting, delayed or active). */
+async function drained(github: Bull.Queue): Promise<void> {
+  await eventually(
+    () => github.getJobCounts(),
+    (c) => c.waiting + c.delayed + c.active === 0,
+    { timeoutMs: 60_000 },
+  )
+}
+
+async function statsOf(repoId: string) {
+  const { rows } = await db.pool.query(
+    `SELECT sha, additions, deletions, "filesChanged" AS files, "statsFetchedAt" IS NOT NULL AS fetched, "statsMissing" AS missing
+       FROM commits WHERE "repoId" = $1 ORDER BY sha`,
+    [repoId],
+  )
+  return new Map(rows.map((r) => [r.sha as string, r]))
+}
+
+const graphqlRequests = (from = 0) => gh.requests.slice(from).filter((r) => r.path === '/graphql')
+const okGraphqlOids = (from = 0) =>
+  graphqlRequests(from)
+    .filter((r) => r.status === 200)
+    .map((r) => Object.entries((r.body as { variables: Record<string, string> }).variables).filter(([k]) => /^o\d+$/.test(k)).map(([, v]) => v))
+
+beforeAll(async () => {
+  db = await createTestDatabase()
+  processor = await WebhookProcessor.connect({ databaseUrl: db.url })
+  gh = await startGitHubServer({ tokens: [TOKEN] })
+})
+
+afterAll(async () => {
+  for (const close of closers) await close()
+  await Promise.all(queues.map((q) => q.close()))
+  await processor.close()
+  await gh.close()
+  await cleanup()
+  await db.drop()
+})
+
+afterEach(() => gh.assertNoViolations())
+
+test('a push is enriched end to end: the scripted counts land, statsFetchedAt is set, metric jobs are queued again', async () => {
+  const team = await insertTeam(db.pool, 'core')
+  const { world, repoId } = await repository()
+  const dev = await insertUser(db.pool, { email: 'dev1@example.test', teamIds: [team] })
+  const commits = gh.world.commitChain(world, 5)
+  const { webhooks, github, githubMetrics, githubWorker } = pipeline()
+  const from = gh.requests.length
+
+  const processed = await (await webhooks.add(delivery(world, commits), webhookJobOptions)).finished()
+  expect(processed).toMatchObject({ status: 'processed', records: { commits: 5 } })
+  await drained(github)
+
+  const rows = await statsOf(repoId)
+  for (const c of commits) {
+    expect(rows.get(c.sha)).toEqual({ sha: c.sha, additions: c.additions, deletions: c.deletions, files: c.changedFiles, fetched: true, missing: false })
+  }
+  expect(graphqlRequests(from)).toHaveLength(1)
+  const metricJobs = (await githubMetrics.getJobs(['waiting'])).map((j) => [j.data.kind, j.data.id])
+  expect(metricJobs).toEqual(expect.arrayContaining([['developer', dev], ['team', team]]))
+  expect(githubWorker.health().counters).toMatchObject({ completed: 1, failed: 0, byKind: { commitStats: { completed: 1 } } })
+})
+
+test('a push of 2,100 commits, 2048 of them listed, is completed to 2,100 rows with every count', async () => {
+  const { world, repoId } = await repository()
+  const [base] = gh.world.commitChain(world, 1, 'main', 'base')
+  const range = gh.world.commitChain(world, 2100)
+  const { webhooks, github } = pipeline()
+  const from = gh.requests.length
+
+  const listed = range.slice(range.length - 2048)
+  const processed = await (await webhooks.add(delivery(world, listed, base.sha), webhookJobOptions)).finished()
+  expect(processed.records.commits).toBe(2048)
+  await drained(github)
+
+  const rows = await statsOf(repoId)
+  expect(rows.size).toBe(2100)
+  expect(range.every((c) => rows.get(c.sha)?.fetched && rows.get(c.sha)?.additions === c.additions)).toBe(true)
+  const compare = gh.requests.slice(from).filter((r) => r.path.includes('/compare/'))
+  expect(compare).toHaveLength(21) // 100 a page
+  expect(graphqlRequests(from)).toHaveLength(21) // 100 commits a request, each once
+  expect(new Set(okGraphqlOids(from).flat()).size).toBe(2100)
+})
+
+test('a secondary rate limit hit mid-batch delays the job: no attempt spent, no commit lost, no done batch asked again', async () => {
+  const { world, repoId } = await repository()
+  const commits = gh.world.commitChain(world, 250) // three GraphQL batches
+  let applied = 0
+  const { webhooks, github } = pipeline({
+    clientOptions: { maxInlineWaitMs: 0 }, // every limit goes to the queue
+    // The real processor; after the first batch is written the next request is throttled.
+    processorFor: (p) =>
+      ({
+        commitsLackingStats: (repo: string, shas: string[]) => p.commitsLackingStats(repo, shas),
+        async applyCommitStats(repo: string, text: string) {
+          const outcome = await p.applyCommitStats(repo, text)
+          if (++applied === 1) gh.throttleNext({ kind: 'secondary', status: 403, retryAfterSeconds: 1, path: '/graphql' })
+          return outcome
+        },
+        completePush: (repo: string, text: string) => p.completePush(repo, text),
+      }) as unknown as WebhookProcessor,
+  })
+  const from = gh.requests.length
+  const d = delivery(world, commits)
+  await (await webhooks.add(d, webhookJobOptions)).finished()
+  await drained(github)
+
+  const rows = await statsOf(repoId)
+  expect([...rows.values()].every((r) => r.fetched && !r.missing)).toBe(true)
+  const limited = graphqlRequests(from).filter((r) => r.status === 403)
+  expect(limited).toHaveLength(1)
+  const oids = okGraphqlOids(from).flat()
+  expect(oids).toHaveLength(250) // every commit asked once in an answered request
+  expect(new Set(oids).size).toBe(250)
+
+  const first = await github.getJob(`commitStats:${repoId}:${d.deliveryId}`)
+  expect(first?.returnvalue).toMatchObject({ delayed: true, delayMs: 1000 })
+  expect(first?.attemptsMade).toBe(0) // completed on its first attempt: the limit was not a failure
+  const resumed = await github.getJob(`commitStats:${repoId}:${d.deliveryId}#resume1`)
+  expect(resumed?.returnvalue).toMatchObject({ requests: 2, updated: 150, skipped: 100 })
+  expect(resumed?.opts.attempts).toBe(githubJobOptions.attempts)
+})
+
+test('a commit GitHub cannot resolve is marked, keeps unknown counts, and is never asked for again', async () => {
+  const { world, repoId } = await repository()
+  const known = gh.world.commitChain(world, 2)
+  const lost: WorldCommit = { ...known[1], sha: 'f'.repeat(40), message: 'force-pushed away' }
+  const { webhooks, github } = pipeline()
+  const from = gh.requests.length
+  await (await webhooks.add(delivery(world, [...known, lost]), webhookJobOptions)).finished()
+  await drained(github)
+
+  const rows = await statsOf(repoId)
+  expect(rows.get(lost.sha)).toMatchObject({ fetched: true, missing: true, additions: 0, deletions: 0 })
+  expect(rows.get(known[0].sha)).toMatchObject({ fetched: true, missing: false, additions: known[0].additions })
+  expect(graphqlRequests(from)).toHaveLength(1)
+
+  // Another push naming it again: no request at all.
+  const again = await (await webhooks.add(delivery(world, [lost]), webhookJobOptions)).finished()
+  expect(again.status).toBe('processed')
+  await drained(github)
+  expect(graphqlRequests(from)).toHaveLength(1)
+})
+
+test('a redelivery of the same push creates no second API job and no second request', async () => {
+  const { world } = await repository()
+  const commits = gh.world.commitChain(world, 3)
+  const { webhooks, github, githubWorker } = pipeline()
+  const from = gh.requests.length
+  const d = delivery(world, commits)
+  await (await webhooks.add(d, webhookJobOptions)).finished()
+  await drained(github)
+  // GitHub redelivers: same X-GitHub-Delivery, after the API job finished.
+  const again = await (await webhooks.add({ ...d, receivedAt: Date.now() }, webhookJobOptions)).finished()
+  expect(again.status).toBe('duplicate')
+  await drained(github)
+  expect(await github.getJobCounts()).toMatchObject({ completed: 1 })
+  expect(githubWorker.health().counters.completed).toBe(1)
+  expect(graphqlRequests(from)).toHaveLength(1)
+})
+
+test('502s past the client retries fail the attempt as retryable; Bull retries it and the counts land', async () => {
+  const { world, repoId } = await repository()
+  const commits = gh.world.commitChain(world, 2)
+  const { webhooks, github, githubWorker } = pipeline({ clientOptions: { retries: 0 } })
+  // The webhook path queues with githubJobOptions (15 s backoff); this job is added by hand with a short one.
+  const processed = await (await webhooks.add(delivery(world, commits), webhookJobOptions)).finished()
+  expect(processed.status).toBe('processed')
+  await drained(github)
+  gh.failNext(1, 502, '/graphql')
+  await db.pool.query('UPDATE commits SET "statsFetchedAt" = NULL WHERE "repoId" = $1', [repoId])
+  const job = await github.add(
+    { kind: 'commitStats', repoId, repository: `acme/${world.name}`, shas: commits.map((c) => c.sha), before: null, after: null },
+    { ...githubJobOptions, jobId: `manual-${randomUUID()}`, backoff: { type: 'fixed', delay: 10 } },
+  )
+  const done = await job.finished()
+  expect(done).toMatchObject({ requests: 1, updated: 2 })
+  expect((await github.getJob(job.id))?.attemptsMade).toBe(1) // one failed attempt, then success
+  expect(githubWorker.health().counters).toMatchObject({ retried: 1, discarded: 0 })
+})
+
+test('a job no retry can fix (unknown kind, bad SHAs, a repository GitHub does not resolve) is discarded after one attempt', async () => {
+  const { repoId } = await repository()
+  const { github, githubWorker } = pipeline()
+  const add = (data: Record<string, unknown>) => github.add(data, { ...githubJobOptions, jobId: `bad-${randomUUID()}` })
+  const jobs = [
+    await add({ kind: 'fetchEverything', repoId, repository: 'acme/x' }),
+    await add({ kind: 'commitStats', repoId, repository: 'acme/x', shas: ['not-a-sha'] }),
+    await add({ kind: 'completePush', repoId, repository: 'acme', before: 'a'.repeat(40), after: 'b'.repeat(40) }),
+  ]
+  gh.world.addRepository({ owner: 'acme', name: 'gone' })
+  await db.pool.query(`INSERT INTO commits (id, "repoId", sha, message, "authorName", "authorEmail", "committedAt") VALUES ($1, $2, $3, 'm', 'n', 'e', now())`, [randomUUID(), repoId, 'e'.repeat(40)])
+  jobs.push(await add({ kind: 'commitStats', repoId, repository: 'acme/not-there', shas: ['e'.repeat(40)] }))
+  const codes = []
+  for (const job of jobs) {
+    await expect(job.finished()).rejects.toBeDefined()
+    const failed = await github.getJob(job.id)
+    expect(failed?.attemptsMade).toBe(1)
+    codes.push(failed?.failedReason)
+  }
+  expect(githubWorker.health().counters).toMatchObject({ discarded: 4, retried: 0 })
+  expect(codes[0]).toMatch(/unknown github job kind/)
+  expect(codes[3]).toMatch(/does not resolve the repository acme\/not-there/)
+})
+
+test('a truncated push throttled mid-range resumes at its saved page: every compare page fetched once, no commit lost', async () => {
+  const { world, repoId } = await repository()
+  const [base] = gh.world.commitChain(world, 1, 'main', 'base')
+  const range = gh.world.commitChain(world, 2100)
+  let pages = 0
+  const { webhooks, github } = pipeline({
+    clientOptions: { maxInlineWaitMs: 0 },
+    // The real processor; after the first compare page is written the next page is throttled.
+    processorFor: (p) =>
+      ({
+        commitsLackingStats: (repo: string, shas: string[]) => p.commitsLackingStats(repo, shas),
+        applyCommitStats: (repo: string, text: string) => p.applyCommitStats(repo, text),
+        async completePush(repo: string, text: string) {
+          const outcome = await p.completePush(repo, text)
+          if (++pages === 1) gh.throttleNext({ kind: 'secondary', status: 429, retryAfterSeconds: 1, path: /\/compare\// })
+          return outcome
+        },
+      }) as unknown as WebhookProcessor,
+  })
+  const from = gh.requests.length
+  await (await webhooks.add(delivery(world, range.slice(52), base.sha), webhookJobOptions)).finished()
+  await drained(github)
+
+  const rows = await statsOf(repoId)
+  expect(rows.size).toBe(2100)
+  expect([...rows.values()].every((r) => r.fetched)).toBe(true)
+  const compare = gh.requests.slice(from).filter((r) => r.path.includes('/compare/'))
+  expect(compare.filter((r) => r.status === 429)).toHaveLength(1)
+  const answered = compare.filter((r) => r.status === 200).map((r) => r.query.page ?? '1')
+  expect(answered.sort((a, b) => Number(a) - Number(b))).toEqual(Array.from({ length: 21 }, (_, i) => String(i + 1)))
+})
+
+test('a truncated push whose range GitHub no longer has keeps the listed commits and fetches their counts', async () => {
+  const { world, repoId } = await repository()
+  const listed = gh.world.commitChain(world, 2048)
+  const { webhooks, github } = pipeline()
+  const from = gh.requests.length
+  const gone = 'd'.repeat(40) // `before` was force-pushed away
+  await (await webhooks.add(delivery(world, listed, gone), webhookJobOptions)).finished()
+  await drained(github)
+
+  const rows = await statsOf(repoId)
+  expect(rows.size).toBe(2048)
+  expect(listed.every((c) => rows.get(c.sha)?.fetched && rows.get(c.sha)?.additions === c.additions)).toBe(true)
+  const compare = gh.requests.slice(from).filter((r) => r.path.includes('/compare/'))
+  expect(compare.map((r) => r.status)).toEqual([404])
+  expect(graphqlRequests(from)).toHaveLength(21)
+})

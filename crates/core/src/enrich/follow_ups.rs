@@ -1,0 +1,95 @@
+//! Follow-ups: API work a processed push leaves, for the worker to queue on the `github`
+//! queue. Each carries a job id derived from what it is about, so a redelivery of the same
+//! push (same `X-GitHub-Delivery`), or its `duplicate` answer re-deriving them, queues no
+//! second job while the first is kept (Bull drops an add whose job id exists).
+
+use crate::payload::PushEvent;
+use crate::processors::push::is_commit_sha;
+use crate::repos::RepoInfo;
+use std::collections::BTreeSet;
+
+/// GitHub lists at most this many commits in a push payload; a push that lists exactly as
+/// many may have more.
+pub const PUSH_COMMIT_LIMIT: usize = 2048;
+
+/// What a follow-up asks the `github` worker to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FollowUpKind {
+    /// Fetch the line counts of `shas` (GraphQL, up to 100 a request).
+    CommitStats,
+    /// Insert the commits of `before...after` that the table lacks (compare API).
+    CompletePush,
+}
+
+impl FollowUpKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FollowUpKind::CommitStats => "commitStats",
+            FollowUpKind::CompletePush => "completePush",
+        }
+    }
+}
+
+/// One job for the `github` queue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FollowUp {
+    pub kind: FollowUpKind,
+    /// Bull job id: `commitStats:<repoId>:<deliveryId>` or
+    /// `completePush:<repoId>:<before>:<after>`.
+    pub job_id: String,
+    pub repo_id: String,
+    /// `owner/name`, as the payload names the repository.
+    pub repository: String,
+    /// The commits the push listed, sorted, unique: CommitStats fetches their counts;
+    /// CompletePush fetches them only if GitHub no longer has the range.
+    pub shas: Vec<String>,
+    /// CompletePush: the range's ends.
+    pub before: Option<String>,
+    pub after: Option<String>,
+}
+
+/// The follow-up of a push: counts for the commits it lists, or, for a truncated push, the
+/// completion of its range (whose job then asks for the counts of the whole range). None for a push without commits (tag pushes, branch deletes) or whose
+/// payload names no `repository.full_name` (nothing to ask GitHub about). A truncated push
+/// with an all-zero `before` (a new branch) has no range: the listed commits stand.
+pub fn of_push<'a>(event: &PushEvent<'a>, repo: &RepoInfo, delivery_id: &str) -> Vec<FollowUp> {
+    let Some(repository) = event.repository.full_name.filter(|n| n.contains('/')) else {
+        return Vec::new();
+    };
+    let shas: BTreeSet<&str> = event
+        .commits
+        .iter()
+        .map(|c| c.id)
+        .filter(|s| is_commit_sha(s))
+        .collect();
+    if shas.is_empty() {
+        return Vec::new();
+    }
+    let shas: Vec<String> = shas.into_iter().map(str::to_owned).collect();
+    let real = |s: Option<&'a str>| s.filter(|s| is_commit_sha(s) && s.bytes().any(|b| b != b'0'));
+    if event.commits.len() >= PUSH_COMMIT_LIMIT {
+        if let (Some(before), Some(after)) = (real(event.before), real(event.after)) {
+            // The range holds the listed commits too: its job fetches all their counts
+            // afterwards (or the listed ones', should GitHub no longer have the range), so
+            // no second job asks for the same commits.
+            return vec![FollowUp {
+                kind: FollowUpKind::CompletePush,
+                job_id: format!("completePush:{}:{before}:{after}", repo.id),
+                repo_id: repo.id.clone(),
+                repository: repository.to_owned(),
+                shas,
+                before: Some(before.to_owned()),
+                after: Some(after.to_owned()),
+            }];
+        }
+    }
+    vec![FollowUp {
+        kind: FollowUpKind::CommitStats,
+        job_id: format!("commitStats:{}:{delivery_id}", repo.id),
+        repo_id: repo.id.clone(),
+        repository: repository.to_owned(),
+        shas,
+        before: None,
+        after: None,
+    }]
+}

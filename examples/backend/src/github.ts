@@ -1,0 +1,124 @@
+// GitHub's API in the backend (docs/github-api.md): the `github` Bull queue that the webhook
+// worker puts each push's follow-ups on (commit line counts, truncated pushes), and the
+// worker that runs them against GitHub at its pace. Off unless the environment names a token
+// or an App (config.github, from githubOptionsFromEnv): then one line at start says so and
+// nothing else changes.
+// The queue exists in every role that has the API on, so the queue UI and /stats show it; the
+// worker runs where the webhook worker runs.
+import Bull from 'bull'
+import { Gauge, Registry } from 'prom-client'
+import {
+  createGitHubClient,
+  createGitHubWorker,
+  GitHubClient,
+  GitHubClientOptions,
+  GitHubWorker,
+  WebhookProcessor,
+} from '@devmetrics/webhook-processor'
+import type { BackendConfig } from './config'
+import type { Logger } from './logger'
+
+export const GITHUB_QUEUE = 'github'
+
+export interface GitHubSide {
+  queue: Bull.Queue
+  client: GitHubClient
+  /** Null in role=api (no processor there). */
+  worker: GitHubWorker | null
+  /** For /api/webhooks/stats: the queue's backlog, the last seen budget, the requests this process made. */
+  stats(): Promise<GitHubStats>
+  close(): Promise<void>
+}
+
+export interface GitHubStats {
+  queue: Record<string, number>
+  /** Jobs waiting, delayed (rate limits, backoff) or running. */
+  backlog: number
+  /** Requests this process made to GitHub, retries included. */
+  requests: number
+  /** Last seen `x-ratelimit-remaining` per resource (`core`, `graphql`); null before the first answer. */
+  remaining: Record<string, number | null>
+  rateLimited: { primary: number; secondary: number }
+  worker: ReturnType<GitHubWorker['health']> | null
+}
+
+export interface GitHubSetupOptions {
+  logger: Logger
+  /** The processor of this process's webhook worker; null for role=api (no github worker). */
+  processor: WebhookProcessor | null
+  metricsQueue: Bull.Queue
+  /** Client options instead of the configuration's (tests); null turns the API off. */
+  clientOptions?: GitHubClientOptions | null
+}
+
+/** The github queue and worker, or null when no GitHub credentials are configured. */
+export function setupGitHub(config: Pick<BackendConfig, 'redisUrl' | 'queuePrefix' | 'concurrency' | 'github'>, options: GitHubSetupOptions): GitHubSide | null {
+  const clientOptions = options.clientOptions === undefined ? config.github : options.clientOptions
+  if (!clientOptions) {
+    options.logger.info('GitHub API not configured: line counts and truncated pushes are not fetched (set GITHUB_TOKEN or GITHUB_APP_ID + GITHUB_APP_PRIVATE_KEY)', {})
+    return null
+  }
+  const client = createGitHubClient(clientOptions)
+  const queue = new Bull(GITHUB_QUEUE, config.redisUrl, { prefix: config.queuePrefix })
+  const worker = options.processor
+    ? createGitHubWorker(queue, {
+        client,
+        processor: options.processor,
+        metricsQueue: options.metricsQueue,
+        concurrency: Math.max(1, Math.min(4, config.concurrency)),
+        logger: options.logger,
+      })
+    : null
+  options.logger.info('GitHub API on', { mode: client.mode, baseUrl: client.baseUrl, worker: Boolean(worker) })
+  return {
+    queue,
+    client,
+    worker,
+    async stats() {
+      const counts = await queue.getJobCounts()
+      const s = client.stats()
+      return {
+        queue: { ...counts },
+        backlog: counts.waiting + counts.delayed + counts.active,
+        requests: s.requests,
+        remaining: Object.fromEntries(['core', 'graphql'].map((r) => [r, s.rateLimit[r]?.remaining ?? null])),
+        rateLimited: s.rateLimited,
+        worker: worker?.health() ?? null,
+      }
+    },
+    async close() {
+      if (worker) await worker.close()
+      await queue.close()
+    },
+  }
+}
+
+/** Prometheus gauges of the GitHub side, read at scrape time (the queue's depth is in bull_queue_jobs). */
+export function observeGitHub(registry: Registry, github: GitHubSide): void {
+  new Gauge({
+    name: 'github_api_requests',
+    help: 'Requests this process made to GitHub since it started (retries included)',
+    registers: [registry],
+    collect() {
+      this.set(github.client.stats().requests)
+    },
+  })
+  new Gauge({
+    name: 'github_api_rate_limit_remaining',
+    help: 'Last seen x-ratelimit-remaining of GitHub, per resource',
+    labelNames: ['resource'],
+    registers: [registry],
+    collect() {
+      for (const [resource, seen] of Object.entries(github.client.stats().rateLimit)) if (seen) this.set({ resource }, seen.remaining)
+    },
+  })
+  new Gauge({
+    name: 'github_queue_backlog',
+    help: 'github queue jobs waiting, delayed (rate limits, backoff) or running',
+    registers: [registry],
+    async collect() {
+      const c = await github.queue.getJobCounts()
+      this.set(c.waiting + c.delayed + c.active)
+    },
+  })
+}

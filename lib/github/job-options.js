@@ -1,0 +1,37 @@
+'use strict'
+// Job options of the `github` queue, in a leaf module so the webhook worker (which queues
+// follow-ups) and the github worker (which runs them) share them without requiring each
+// other. API work waits on GitHub, not on our database: more attempts and a longer backoff
+// than webhook jobs. A rate-limited request never spends an attempt (lib/github/worker.js
+// re-queues the work with the delay GitHub asked for); these attempts are for 5xx answers,
+// timeouts and database failures.
+
+/** Completed github jobs are kept this long so a redelivered push (GitHub keeps deliveries 3 days, GHES 7) adds no second job. */
+const KEEP_COMPLETED_SECONDS = 7 * 24 * 3600
+
+/**
+ * Options of each `github` job: 8 attempts with Bull's exponential backoff from 15 s
+ * (15 s, 45 s, 105 s, … about 32 min in all), completed jobs kept 7 days (their ids
+ * dedupe redeliveries), the last 500 failures kept.
+ */
+const githubJobOptions = Object.freeze({
+  attempts: 8,
+  backoff: Object.freeze({ type: 'exponential', delay: 15_000 }),
+  removeOnComplete: Object.freeze({ age: KEEP_COMPLETED_SECONDS }),
+  removeOnFail: 500,
+})
+
+/** The data of a github job for a follow-up of ProcessingResult.followUps. */
+function followUpJobData(followUp, deliveryId) {
+  return {
+    kind: followUp.kind,
+    repoId: followUp.repoId,
+    repository: followUp.repository,
+    shas: followUp.shas,
+    before: followUp.before ?? null,
+    after: followUp.after ?? null,
+    deliveryId: deliveryId ?? null,
+  }
+}
+
+module.exports = { githubJobOptions, followUpJobData, KEEP_COMPLETED_SECONDS }
