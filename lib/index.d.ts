@@ -453,7 +453,7 @@ export interface GitHubWorkerOptions {
   client: GitHubClient
   /** A connected processor (the worker will not close it)… */
   processor?: WebhookProcessor
-  /** …or a database URL: the worker connects its own processor and closes it. */
+  /** …or a database URL: the worker connects its own processor and closes it. Given with a processor, the backfill and reconcile jobs keep their cursors through it (else DATABASE_URL). */
   databaseUrl?: string
   /** Pool size of a processor the worker connects. Default: `concurrency`. */
   maxConnections?: number

@@ -15,6 +15,8 @@ const { githubJobOptions } = require('./job-options')
 const JOBS = {
   commitStats: require('./jobs/commit-stats'),
   completePush: require('./jobs/complete-push'),
+  backfill: require('./jobs/backfill'),
+  reconcile: require('./jobs/reconcile'),
 }
 
 const silentLogger = Object.freeze({
@@ -87,7 +89,7 @@ function createGitHubWorker(queue, options) {
       const jobKind = Object.hasOwn(JOBS, kind) ? JOBS[kind] : null
       if (!jobKind) throw new WebhookProcessingError('INVALID_JOB', `unknown github job kind ${JSON.stringify(String(kind)).slice(0, 40)}`)
       const processor = await processorReady
-      const done = await jobKind.run(job, { processor, client: options.client, metricsQueue: options.metricsQueue ?? null, githubQueue: queue, logger })
+      const done = await jobKind.run(job, { processor, client: options.client, metricsQueue: options.metricsQueue ?? null, githubQueue: queue, logger, databaseUrl: options.databaseUrl })
       counters.metricJobsQueued += done.metricJobs ?? 0
       counters.completed++
       countKind(kind, 'completed')

@@ -17,6 +17,7 @@ import {
 } from '@devmetrics/webhook-processor'
 import type { BackendConfig } from './config'
 import type { Logger } from './logger'
+import { startReconcileSchedule } from './recovery'
 
 export const GITHUB_QUEUE = 'github'
 
@@ -52,7 +53,7 @@ export interface GitHubSetupOptions {
 }
 
 /** The github queue and worker, or null when no GitHub credentials are configured. */
-export function setupGitHub(config: Pick<BackendConfig, 'redisUrl' | 'queuePrefix' | 'concurrency' | 'github'>, options: GitHubSetupOptions): GitHubSide | null {
+export function setupGitHub(config: Pick<BackendConfig, 'redisUrl' | 'queuePrefix' | 'concurrency' | 'github' | 'databaseUrl'>, options: GitHubSetupOptions): GitHubSide | null {
   const clientOptions = options.clientOptions === undefined ? config.github : options.clientOptions
   if (!clientOptions) {
     options.logger.info('GitHub API not configured: line counts and truncated pushes are not fetched (set GITHUB_TOKEN or GITHUB_APP_ID + GITHUB_APP_PRIVATE_KEY)', {})
@@ -67,8 +68,15 @@ export function setupGitHub(config: Pick<BackendConfig, 'redisUrl' | 'queuePrefi
         metricsQueue: options.metricsQueue,
         concurrency: Math.max(1, Math.min(4, config.concurrency)),
         logger: options.logger,
+        // backfill and reconcile keep their cursors in PostgreSQL (docs/recovery.md)
+        databaseUrl: config.databaseUrl,
       })
     : null
+  if (worker) {
+    startReconcileSchedule(queue, process.env, (message) => options.logger.info(message, {})).catch((err: Error) =>
+      options.logger.warn('reconcile schedule not set', { error: err.message }),
+    )
+  }
   options.logger.info('GitHub API on', { mode: client.mode, baseUrl: client.baseUrl, worker: Boolean(worker) })
   return {
     queue,
