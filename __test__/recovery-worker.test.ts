@@ -45,6 +45,8 @@ test('a queued backfill job imports the history; a reconcile job redelivers the 
   const reconcile = await queue.add({ kind: 'reconcile', hooks: [{ kind: 'repo', owner: 'acme', repo: 'widgets', hookId: 7 }] })
   const report = await reconcile.finished()
   expect(report.totals).toMatchObject({ found: 1, redelivered: 1 })
+  // The worker's counters (what /api/webhooks/stats and /metrics show) carry the run's totals.
+  expect(worker.health().counters.reconcile).toEqual({ runs: 1, found: 1, redelivered: 1, stillMissing: 0, olderThanWindow: 0 })
   const cursor = await env.db.pool.query('SELECT hook FROM github_reconcile_cursors')
   expect(cursor.rows).toEqual([{ hook: 'repo:acme/widgets#7' }])
 })

@@ -476,6 +476,8 @@ export interface GitHubWorkerCounters {
   delayed: number
   metricJobsQueued: number
   byKind: Record<string, { completed: number; failed: number; delayed: number }>
+  /** Totals of the reconcile runs this worker completed (dry runs left out): deliveries found missing, redelivered, still missing, older than GitHub's window. */
+  reconcile: { runs: number; found: number; redelivered: number; stillMissing: number; olderThanWindow: number }
 }
 
 /** A running github worker. */

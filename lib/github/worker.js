@@ -60,7 +60,22 @@ function createGitHubWorker(queue, options) {
     : WebhookProcessor.connect({ databaseUrl: options.databaseUrl, maxConnections: options.maxConnections ?? concurrency })
   processorReady.catch(() => undefined)
 
-  const counters = { completed: 0, failed: 0, retried: 0, discarded: 0, delayed: 0, metricJobsQueued: 0, byKind: {} }
+  const counters = {
+    completed: 0,
+    failed: 0,
+    retried: 0,
+    discarded: 0,
+    delayed: 0,
+    metricJobsQueued: 0,
+    byKind: {},
+    /** Totals of the reconcile runs this worker completed (dry runs left out). */
+    reconcile: { runs: 0, found: 0, redelivered: 0, stillMissing: 0, olderThanWindow: 0 },
+  }
+  const countReconcile = (report) => {
+    if (!report || report.dryRun || !report.totals) return
+    counters.reconcile.runs++
+    for (const k of ['found', 'redelivered', 'stillMissing', 'olderThanWindow']) counters.reconcile[k] += report.totals[k] ?? 0
+  }
   const countKind = (kind, field) => {
     const c = (counters.byKind[kind] ??= { completed: 0, failed: 0, delayed: 0 })
     c[field]++
@@ -93,6 +108,7 @@ function createGitHubWorker(queue, options) {
       counters.metricJobsQueued += done.metricJobs ?? 0
       counters.completed++
       countKind(kind, 'completed')
+      if (kind === 'reconcile') countReconcile(done)
       logger.info('github job completed', { ...context, ...done, durationMs: Number(process.hrtime.bigint() - started) / 1e6 })
       return done
     } catch (caught) {

@@ -13,6 +13,7 @@ import {
   GitHubClient,
   GitHubClientOptions,
   GitHubWorker,
+  GitHubWorkerCounters,
   WebhookProcessor,
 } from '@devmetrics/webhook-processor'
 import type { BackendConfig } from './config'
@@ -40,6 +41,8 @@ export interface GitHubStats {
   /** Last seen `x-ratelimit-remaining` per resource (`core`, `graphql`); null before the first answer. */
   remaining: Record<string, number | null>
   rateLimited: { primary: number; secondary: number }
+  /** Totals of this process's reconcile runs (found, redelivered, still missing, older than the window); null without a github worker. */
+  reconcile: GitHubWorkerCounters['reconcile'] | null
   worker: ReturnType<GitHubWorker['health']> | null
 }
 
@@ -91,6 +94,7 @@ export function setupGitHub(config: Pick<BackendConfig, 'redisUrl' | 'queuePrefi
         requests: s.requests,
         remaining: Object.fromEntries(['core', 'graphql'].map((r) => [r, s.rateLimit[r]?.remaining ?? null])),
         rateLimited: s.rateLimited,
+        reconcile: worker?.health().counters.reconcile ?? null,
         worker: worker?.health() ?? null,
       }
     },
@@ -118,6 +122,20 @@ export function observeGitHub(registry: Registry, github: GitHubSide): void {
     registers: [registry],
     collect() {
       for (const [resource, seen] of Object.entries(github.client.stats().rateLimit)) if (seen) this.set({ resource }, seen.remaining)
+    },
+  })
+  new Gauge({
+    name: 'github_reconcile_deliveries',
+    help: 'Deliveries the reconcile runs of this process found missing, and what became of them (found, redelivered, still_missing, older_than_window)',
+    labelNames: ['outcome'],
+    registers: [registry],
+    collect() {
+      const r = github.worker?.health().counters.reconcile
+      if (!r) return
+      this.set({ outcome: 'found' }, r.found)
+      this.set({ outcome: 'redelivered' }, r.redelivered)
+      this.set({ outcome: 'still_missing' }, r.stillMissing)
+      this.set({ outcome: 'older_than_window' }, r.olderThanWindow)
     },
   })
   new Gauge({

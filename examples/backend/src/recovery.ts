@@ -1,10 +1,9 @@
 // Recovery and history through GitHub's API, for the reference backend (docs/recovery.md):
 // the GitHub client from the environment, the `github` queue as the register command and
 // the scheduler see it, the reconcile schedule (off unless GITHUB_RECONCILE_EVERY is set),
-// and the reconcile counters on /metrics. main.ts calls `startReconcileSchedule` once the
+// (its counters are the github worker's, on /metrics and /api/webhooks/stats). main.ts calls `startReconcileSchedule` once the
 // `github` queue exists; the github worker runs the jobs (lib/github/jobs/).
 import Bull from 'bull'
-import { Counter, Registry } from 'prom-client'
 import {
   createGitHubClient,
   githubOptionsFromEnv,
@@ -12,7 +11,6 @@ import {
   unscheduleReconcile,
   DEFAULT_RECONCILE_EVERY_MS,
   parseSince,
-  type ReconcileReport,
 } from '@devmetrics/webhook-processor'
 import type { BackendConfig } from './config'
 
@@ -66,21 +64,3 @@ export async function startReconcileSchedule(
   return every
 }
 
-/** Prometheus counters of reconcile runs; `record` adds a run's totals. */
-export function createReconcileMetrics(registry: Registry) {
-  const counter = new Counter({
-    name: 'github_reconcile_deliveries_total',
-    help: 'Deliveries the reconciler found missing and what became of them: found, redelivered, still_missing, older_than_window',
-    labelNames: ['outcome'],
-    registers: [registry],
-  })
-  return {
-    record(report: ReconcileReport): void {
-      if (report.dryRun) return
-      counter.inc({ outcome: 'found' }, report.totals.found)
-      counter.inc({ outcome: 'redelivered' }, report.totals.redelivered)
-      counter.inc({ outcome: 'still_missing' }, report.totals.stillMissing)
-      counter.inc({ outcome: 'older_than_window' }, report.totals.olderThanWindow)
-    },
-  }
-}
