@@ -15,6 +15,7 @@ import { distribution, drive, fromArray } from './drive'
 import { createAddon, loadCeiling, loadImplementation, ThroughputName } from './implementations'
 import { median, memoryMb, processCpuMs, resetPeakRss, selfCpuMicros } from './measure'
 import { CountingProxy } from './pgproxy'
+import { reprocessRows } from './reprocess'
 import type { AddonTimings, LargePushResult, MemoryResult, ParseResult, ThroughputResult, WireResult } from './results'
 import { createSeed, eventKey, largePush, Workload } from './workload'
 
@@ -31,10 +32,11 @@ export type Task =
   | (Common & { kind: 'bull'; redisUrl: string; noop: boolean })
   | (Common & { kind: 'large'; name: 'addon' | 'pg'; calls: number; parseSample: number })
   | (Common & { kind: 'memory'; sampleEvery: number })
+  | (Common & { kind: 'reprocess'; batchSize: number })
 
 export type ChildMessage =
   | { type: 'window'; phase: 'start' | 'end' }
-  | { type: 'result'; result: ThroughputResult | { large: LargePushResult; parse: ParseResult | null } | MemoryResult }
+  | { type: 'result'; result: ThroughputResult | ThroughputResult[] | { large: LargePushResult; parse: ParseResult | null } | MemoryResult }
   | { type: 'error'; message: string }
 export interface ParentMessage {
   type: 'task' | 'ack'
@@ -566,6 +568,8 @@ async function runTask(task: Task) {
       return large(task)
     case 'memory':
       return memory(task)
+    case 'reprocess':
+      return reprocessRows(task, workloadJobs(task), measured, () => emptyResult('reprocess', 'addon reprocess', task))
   }
 }
 

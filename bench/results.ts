@@ -132,6 +132,9 @@ export interface MachineInfo {
   kernel: string
   loadAverage: number[]
   versions: Record<string, string>
+  /** `uptime` when the run started and when it ended (the machine is shared: how loaded it was). */
+  uptimeStart?: string
+  uptimeEnd?: string
 }
 
 export interface BenchResults {

@@ -14,6 +14,7 @@ const {
   isNonEmptyString,
   MAX_PAYLOAD_BYTES,
 } = require('./validate')
+const { normalizeReprocessOptions } = require('./reprocess')
 
 /** A connected processor: a PostgreSQL pool and the user-mapping caches. */
 class WebhookProcessor {
@@ -59,6 +60,26 @@ class WebhookProcessor {
   async linkGithubUser(userId, github) {
     const link = normalizeLink(userId, github)
     return callNative(() => this.#native.linkGithubUser(link.userId, link.github))
+  }
+
+  /**
+   * Applies the stored payloads of processed events to the entity tables again, in
+   * resumable batches (docs/reprocess.md). Resolves { events, byType, skipped, durationMs,
+   * runId, resumed, complete, totalEvents }; bad options are CONFIG_ERROR.
+   */
+  async reprocessEvents(options) {
+    const { native: opts, onProgress } = normalizeReprocessOptions(options)
+    const result = await callNative(() => this.#native.reprocessEvents(opts, onProgress))
+    return {
+      events: result.events,
+      byType: result.byType,
+      skipped: result.skipped,
+      durationMs: result.durationMs,
+      runId: result.runId,
+      resumed: result.resumed,
+      complete: result.complete,
+      totalEvents: result.totalEvents,
+    }
   }
 
   /** Counts by status and error code, cache hits and misses per tier, latency percentiles. */

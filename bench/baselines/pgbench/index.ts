@@ -9,7 +9,7 @@
 // bench database only while pgbench runs.
 
 import { execFile } from 'node:child_process'
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
@@ -55,10 +55,22 @@ function latencies(dir: string): number[] {
   return out.sort((a, b) => a - b)
 }
 
-function describe(scripts: Script[], args: string[]): string {
-  // The database URL (last) may carry a password: never in the description.
-  const header = `pgbench ${args.slice(0, -1).join(' ')} <databaseUrl>`
-  return [header, ...scripts.map((s) => `-- ${s.name} @${s.weight}\n${s.text}`)].join('\n')
+/** Where the scripts of the last run are kept for readers: bench/RESULTS.md links them. */
+export const SCRIPTS_DIR = join(__dirname, '..', '..', 'pgbench', 'ceiling')
+
+/**
+ * The command line, with each script named by its copy under bench/pgbench/ceiling/ (a
+ * Markdown link from bench/RESULTS.md) instead of pasted: the scripts hold the payloads.
+ */
+function describe(scripts: Script[], args: string[], dir: string): string {
+  mkdirSync(SCRIPTS_DIR, { recursive: true })
+  for (const f of readdirSync(SCRIPTS_DIR)) if (f.endsWith('.sql')) rmSync(join(SCRIPTS_DIR, f))
+  for (const s of scripts) writeFileSync(join(SCRIPTS_DIR, `${s.name}.sql`), `-- ${s.name}: pgbench weight ${s.weight} (bench/baselines/pgbench/scripts.ts)\n${s.text}`)
+  // The database URL (last) may carry a password: never in the description; temporary paths are
+  // shown as the kept copies.
+  const shown = args.slice(0, -1).map((a) => a.split(dir).join('pgbench/ceiling').replace(/--log-prefix=\S+/, '--log-prefix=<tmp>/tx'))
+  const links = scripts.map((s) => `[${s.name}.sql](pgbench/ceiling/${s.name}.sql) (weight ${s.weight})`).join(', ')
+  return `\`pgbench ${shown.join(' ')} <databaseUrl>\`; scripts: ${links}`
 }
 
 /** Runs the ceiling on `databaseUrl` (fresh, migrated and seeded like the implementations'). */
@@ -110,7 +122,7 @@ export async function runCeiling(databaseUrl: string, jobs: BenchJob[], opts: { 
       latencyMs: { p50: percentile(sorted, 50), p99: percentile(sorted, 99) },
       transactions: Number(processed[1]),
       clients: opts.clients,
-      script: describe(scripts, args),
+      script: describe(scripts, args, dir),
     }
   } finally {
     await pool.query(`DROP TABLE IF EXISTS ${table}`).catch(() => undefined)

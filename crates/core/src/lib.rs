@@ -15,6 +15,7 @@ pub mod payload;
 pub mod processor;
 pub mod processors;
 pub mod repos;
+pub mod reprocess;
 pub mod result;
 pub mod schema;
 pub mod stats;

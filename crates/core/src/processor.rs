@@ -166,6 +166,23 @@ impl WebhookProcessor {
         self.users.link(user_id, account).await
     }
 
+    /// Applies the stored payloads of processed events to the entity tables again, in
+    /// batches, several at once, resumably (see `crate::reprocess`). Writes no `events` rows.
+    pub async fn reprocess_events(
+        &self,
+        options: crate::reprocess::ReprocessOptions,
+        progress: Option<crate::reprocess::ProgressFn>,
+    ) -> Result<crate::reprocess::ReprocessReport> {
+        let _call = self.admit()?;
+        crate::reprocess::Reprocessor {
+            db: &self.db,
+            repos: &self.repos,
+            users: &self.users,
+        }
+        .run(options, progress)
+        .await
+    }
+
     /// Counters since connect.
     pub fn stats(&self) -> StatsSnapshot {
         self.stats.snapshot(&self.cache_counters)
@@ -452,5 +469,6 @@ fn assert_futures_are_send(p: &WebhookProcessor, job: WebhookJob) {
     fn is_send<T: Send>(_: T) {}
     is_send(p.process(job));
     is_send(p.close());
+    is_send(p.reprocess_events(Default::default(), None));
     is_send(crate::migrate::migrate(""));
 }
