@@ -3,6 +3,9 @@
 // finished batches, live deliveries arriving meanwhile converge with it, filters select what
 // they say, and no events row is ever written. The deliveries are the bench's deterministic
 // GitHub-shaped workload (pull requests with their reviews, issues, pushes).
+import { execFile } from 'node:child_process'
+import { join } from 'node:path'
+import { promisify } from 'node:util'
 import { Pool } from 'pg'
 import { WebhookProcessor } from '../lib'
 import { createSeed, seedDatabase, Workload } from '../bench/workload'
@@ -107,18 +110,22 @@ test('stopped after some batches and started again: same rows, finished batches 
     concurrency: 2,
     maxBatches: 3,
   })
-  expect(first).toMatchObject({ complete: false, resumed: false, events: 60 })
+  expect(first).toMatchObject({ complete: false, resumed: false })
   const batches = async () =>
     (
       await db.pool.query(
-        `SELECT seq, "finishedAt", applied FROM reprocess_batches WHERE "runId" = $1 ORDER BY seq`,
+        `SELECT seq, "finishedAt", applied, events, "repoId" FROM reprocess_batches WHERE "runId" = $1 ORDER BY seq`,
         [first.runId],
       )
     ).rows
   const afterFirst = await batches()
   const finished = afterFirst.filter((b) => b.finishedAt !== null)
   expect(finished).toHaveLength(3)
-  expect(afterFirst.length).toBe(Math.ceil(first.totalEvents / 20))
+  expect(first.events).toBe(finished.reduce((n, b) => n + b.applied, 0))
+  // Batches of at most 20 events, each of one repository, covering every selected event.
+  expect(afterFirst.every((b) => b.events >= 1 && b.events <= 20)).toBe(true)
+  expect(afterFirst.reduce((n, b) => n + b.events, 0)).toBe(first.totalEvents)
+  expect(new Set(afterFirst.slice(0, 3).map((b) => b.repoId)).size).toBe(3)
 
   // Same filters (types in another order): the same run, resumed. A different batchSize is
   // ignored: the run keeps the batches it was planned with.
@@ -273,7 +280,9 @@ test('an onProgress that throws or rejects stops neither the run nor the process
   })
   expect(result.complete).toBe(true)
   expect(result.events).toBeGreaterThan(40)
-  const batches = Math.ceil(result.totalEvents / 40)
+  const { rows } = await db.pool.query('SELECT count(*)::int AS n FROM reprocess_batches WHERE "runId" = $1', [result.runId])
+  const batches = rows[0].n
+  expect(batches).toBeGreaterThan(1)
   // Progress calls arrive through the event loop; the call's promise may settle first.
   await eventually(async () => calls, (n) => n === batches)
 })
@@ -283,3 +292,42 @@ test('a closed processor rejects PROCESSOR_CLOSED', async () => {
   await p.close()
   await expect(p.reprocessEvents({})).rejects.toMatchObject({ code: 'PROCESSOR_CLOSED' })
 })
+
+/** `npm run reprocess` as the backend runs it, from source (see support/run-backend.js). */
+async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const root = join(__dirname, '..')
+  try {
+    const { stdout, stderr } = await promisify(execFile)(
+      process.execPath,
+      [join(__dirname, 'support', 'run-backend.js'), join(root, 'examples/backend/src/cli/reprocess.ts'), ...args],
+      { env: { ...process.env, DATABASE_URL: db.url, NODE_ENV: 'development' }, cwd: root },
+    )
+    return { code: 0, stdout, stderr }
+  } catch (err: any) {
+    return { code: err.code, stdout: err.stdout, stderr: err.stderr }
+  }
+}
+
+test('npm run reprocess: filters by repository name and type, prints counts per type; bad arguments exit 2', async () => {
+  await deleteEntityRows(db.pool)
+  const repo = seed.repositories[2]
+  const expected = await eventsByType(db.pool, `e."repoId" = $1 AND e.type IN ('issues', 'pull_request')`, [repo.id])
+
+  const run = await cli(['--repo', repo.fullName.toUpperCase(), '--types', 'issues,pull_request', '--until', '2030-01-01'])
+
+  expect(run.stderr).toBe('')
+  expect(run.code).toBe(0)
+  for (const [type, n] of Object.entries(expected)) expect(run.stdout).toMatch(new RegExp(`^${type}\\s+${n}$`, 'm'))
+  const total = Object.values(expected).reduce((a, b) => a + b, 0)
+  expect(run.stdout).toMatch(new RegExp(`^total\\s+${total}$`, 'm'))
+  expect(run.stdout).toMatch(/^skipped\s+0$/m)
+  const after = await snapshot(db.pool)
+  expect(after.reviews).toEqual([])
+  expect(new Set(after.issues.map((i: any) => i.repoId))).toEqual(new Set([repo.id]))
+
+  for (const bad of [['--since'], ['--types', 'star'], ['--frobnicate', '1']]) {
+    const r = await cli(bad)
+    expect(r.code).toBe(bad[1] === 'star' ? 1 : 2)
+  }
+  expect((await cli(['--repo', 'nobody/nothing'])).code).toBe(2)
+}, 180_000)

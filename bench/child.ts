@@ -29,6 +29,7 @@ interface Common {
 export type Task =
   | (Common & { kind: 'throughput'; name: ThroughputName; wire: boolean })
   | (Common & { kind: 'ceiling'; seconds: number })
+  | (Common & { kind: 'ceiling-own'; seconds: number })
   | (Common & { kind: 'bull'; redisUrl: string; noop: boolean })
   | (Common & { kind: 'large'; name: 'addon' | 'pg'; calls: number; parseSample: number })
   | (Common & { kind: 'memory'; sampleEvery: number })
@@ -188,7 +189,7 @@ class TimingsCollector {
   }
 }
 
-const LABELS: Record<string, string> = { addon: 'addon (Rust)', pg: 'TypeScript + pg', prisma: 'TypeScript + Prisma 7', ceiling: 'pgbench ceiling', bull: 'addon via Bull', 'bull-noop': 'Bull alone (no-op job)' }
+const LABELS: Record<string, string> = { addon: 'addon (Rust)', pg: 'TypeScript + pg', prisma: 'TypeScript + Prisma 7', ceiling: 'pgbench ceiling', 'ceiling-own': "pgbench on the addon's own SQL", bull: 'addon via Bull', 'bull-noop': 'Bull alone (no-op job)' }
 
 async function throughput(t: Extract<Task, { kind: 'throughput' }>): Promise<ThroughputResult> {
   const result = emptyResult(t.name, LABELS[t.name], t)
@@ -252,6 +253,28 @@ async function ceiling(t: Extract<Task, { kind: 'ceiling' }>): Promise<Throughpu
     load1: m.load1,
   })
   result.notes.push(`pgbench, ${c.clients} clients, script ${c.script}; client CPU is pgbench's own (a waited-for child of this process)`)
+  return result
+}
+
+/** pgbench on the addon's own statements, captured on the wire (baselines/pgbench/own.ts). */
+async function ceilingOwn(t: Extract<Task, { kind: 'ceiling-own' }>): Promise<ThroughputResult> {
+  const result = emptyResult('ceiling-own', LABELS['ceiling-own'], t)
+  const { prepareOwnCeiling } = await import('./baselines/pgbench/own')
+  const run = await prepareOwnCeiling(t.databaseUrl, workloadJobs(t), { clients: t.concurrency, seconds: t.seconds, warmup: t.warmup })
+  const m = await measured(run)
+  const c = m.value
+  Object.assign(result, {
+    events: c.transactions,
+    wallMs: (c.transactions / c.eventsPerSecond) * 1000,
+    eventsPerSecond: c.eventsPerSecond,
+    latencyMs: { mean: NaN, p50: c.latencyMs.p50, p99: c.latencyMs.p99, max: NaN },
+    cpuMicrosPerEvent: { client: m.clientCpuMicros / c.transactions, server: m.serverCpuMs === null ? null : (m.serverCpuMs * 1000) / c.transactions },
+    rssMb: null,
+    load1: m.load1,
+  })
+  result.notes.push(
+    `pgbench on the addon's own statements (captured from the addon on the wire, its values as parameters cast to the addon's types), ${c.clients} clients, ${c.script}`,
+  )
   return result
 }
 
@@ -562,6 +585,8 @@ async function runTask(task: Task) {
       return throughput(task)
     case 'ceiling':
       return ceiling(task)
+    case 'ceiling-own':
+      return ceilingOwn(task)
     case 'bull':
       return bull(task)
     case 'large':

@@ -65,7 +65,7 @@ export async function reprocessRows(s: ReprocessSettings, jobs: BenchJob[], meas
     await pool.query('DELETE FROM pull_request_reviews; DELETE FROM pull_requests; DELETE FROM issues; DELETE FROM commits')
     await pool.query('VACUUM ANALYZE pull_request_reviews, pull_requests, issues, commits')
 
-    const options = { batchSize: s.batchSize, concurrency: Math.max(1, Math.floor(s.concurrency / 2)) }
+    const options = { batchSize: s.batchSize, concurrency: s.concurrency }
     const out: ThroughputResult[] = []
     for (const [name, label] of [
       ['reprocess', 'addon reprocess: rebuild (rows deleted)'],

@@ -180,6 +180,7 @@ async function main(): Promise<void> {
       { part: 'pg', title: 'pg', task: (db) => ({ ...common, kind: 'throughput', name: 'pg', databaseUrl: db.url, wire: true }) },
       { part: 'prisma', title: 'prisma', task: (db) => ({ ...common, kind: 'throughput', name: 'prisma', databaseUrl: db.url, wire: true }) },
       { part: 'ceiling', title: 'ceiling', task: (db) => ({ ...common, kind: 'ceiling', databaseUrl: db.url, seconds: options.ceilingSeconds }) },
+      { part: 'ceiling', title: 'ceiling (own SQL)', task: (db) => ({ ...common, kind: 'ceiling-own', databaseUrl: db.url, seconds: options.ceilingSeconds }) },
       { part: 'bull', title: 'bull', task: (db) => ({ ...common, kind: 'bull', databaseUrl: db.url, redisUrl: args['redis-url']!, noop: false }) },
       { part: 'bull', title: 'bull (no-op jobs)', task: (db) => ({ ...common, kind: 'bull', databaseUrl: db.url, redisUrl: args['redis-url']!, noop: true }) },
     ]

@@ -161,7 +161,7 @@ export interface ReprocessOptions {
   repositoryGithubIds?: number[]
   /** Events per batch, one transaction each (1–10000). Default 200. A resumed run keeps the batches it was planned with. */
   batchSize?: number
-  /** Batches in flight at once (1–1000). Default: half the processor's `maxConnections`, at least 1. */
+  /** Batches in flight at once (1–1000). Default: the processor's `maxConnections` (a batch holds one connection at a time). */
   concurrency?: number
   /** Stop after this many batches in this call; the run stays resumable. Default: no limit. */
   maxBatches?: number

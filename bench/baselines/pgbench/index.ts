@@ -55,30 +55,29 @@ function latencies(dir: string): number[] {
   return out.sort((a, b) => a - b)
 }
 
-/** Where the scripts of the last run are kept for readers: bench/RESULTS.md links them. */
-export const SCRIPTS_DIR = join(__dirname, '..', '..', 'pgbench', 'ceiling')
+/** Where the scripts of the last run are kept for readers (bench/pgbench/<keep>/): bench/RESULTS.md links them. */
+const SCRIPTS_ROOT = join(__dirname, '..', '..', 'pgbench')
 
 /**
- * The command line, with each script named by its copy under bench/pgbench/ceiling/ (a
+ * The command line, with each script named by its copy under bench/pgbench/<keep>/ (a
  * Markdown link from bench/RESULTS.md) instead of pasted: the scripts hold the payloads.
  */
-function describe(scripts: Script[], args: string[], dir: string): string {
-  mkdirSync(SCRIPTS_DIR, { recursive: true })
-  for (const f of readdirSync(SCRIPTS_DIR)) if (f.endsWith('.sql')) rmSync(join(SCRIPTS_DIR, f))
-  for (const s of scripts) writeFileSync(join(SCRIPTS_DIR, `${s.name}.sql`), `-- ${s.name}: pgbench weight ${s.weight} (bench/baselines/pgbench/scripts.ts)\n${s.text}`)
+function describe(scripts: Script[], args: string[], dir: string, keep: string): string {
+  const kept = join(SCRIPTS_ROOT, keep)
+  mkdirSync(kept, { recursive: true })
+  for (const f of readdirSync(kept)) if (f.endsWith('.sql')) rmSync(join(kept, f))
+  for (const s of scripts) writeFileSync(join(kept, `${s.name}.sql`), `-- ${s.name}: pgbench weight ${s.weight}\n${s.text}`)
   // The database URL (last) may carry a password: never in the description; temporary paths are
   // shown as the kept copies.
-  const shown = args.slice(0, -1).map((a) => a.split(dir).join('pgbench/ceiling').replace(/--log-prefix=\S+/, '--log-prefix=<tmp>/tx'))
-  const links = scripts.map((s) => `[${s.name}.sql](pgbench/ceiling/${s.name}.sql) (weight ${s.weight})`).join(', ')
+  const shown = args.slice(0, -1).map((a) => a.split(dir).join(`pgbench/${keep}`).replace(/--log-prefix=\S+/, '--log-prefix=<tmp>/tx'))
+  const links = scripts.map((s) => `[${s.name}.sql](pgbench/${keep}/${s.name}.sql) (weight ${s.weight})`).join(', ')
   return `\`pgbench ${shown.join(' ')} <databaseUrl>\`; scripts: ${links}`
 }
 
 /** Runs the ceiling on `databaseUrl` (fresh, migrated and seeded like the implementations'). */
 export async function runCeiling(databaseUrl: string, jobs: BenchJob[], opts: { clients: number; seconds?: number }): Promise<CeilingResult> {
-  const seconds = opts.seconds ?? 10
   const pool = createPool(databaseUrl, 1)
   const table = `pgbench_ceiling_${process.pid}`
-  const dir = mkdtempSync(join(tmpdir(), 'ceiling-'))
   try {
     const { rows } = await pool.query<{ id: number }>('SELECT "githubId"::float8 AS id FROM repositories')
     const repos = new Set(rows.map((r) => r.id))
@@ -93,6 +92,26 @@ export async function runCeiling(databaseUrl: string, jobs: BenchJob[], opts: { 
       const users = kind.plan ? await loadUsers(pool, planIdentities(kind.plan)) : new Map()
       scripts.push(buildScript(kind, { repo, users, envelope, pullRequests, table }))
     }
+    return await runScripts(databaseUrl, scripts, { ...opts, table, keep: 'ceiling' })
+  } finally {
+    await pool.end()
+  }
+}
+
+/**
+ * Runs pgbench over `scripts` (weighted) on `databaseUrl`: their text variables go into the
+ * helper table `table` first, the scripts are kept under bench/pgbench/<keep>/ for readers.
+ */
+export async function runScripts(
+  databaseUrl: string,
+  scripts: Script[],
+  opts: { clients: number; seconds?: number; table: string; keep: string },
+): Promise<CeilingResult> {
+  const seconds = opts.seconds ?? 10
+  const { table } = opts
+  const pool = createPool(databaseUrl, 1)
+  const dir = mkdtempSync(join(tmpdir(), 'ceiling-'))
+  try {
     const names = scripts.flatMap((s) => [...s.variables.keys()])
     const texts = scripts.flatMap((s) => [...s.variables.values()])
     await pool.query(`CREATE TABLE ${table} (name text PRIMARY KEY, value text NOT NULL)`)
@@ -122,7 +141,7 @@ export async function runCeiling(databaseUrl: string, jobs: BenchJob[], opts: { 
       latencyMs: { p50: percentile(sorted, 50), p99: percentile(sorted, 99) },
       transactions: Number(processed[1]),
       clients: opts.clients,
-      script: describe(scripts, args, dir),
+      script: describe(scripts, args, dir, opts.keep),
     }
   } finally {
     await pool.query(`DROP TABLE IF EXISTS ${table}`).catch(() => undefined)

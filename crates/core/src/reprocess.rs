@@ -38,7 +38,8 @@ pub struct ReprocessOptions {
     /// Events per batch (one transaction each). Default [`Self::DEFAULT_BATCH_SIZE`]; a
     /// resumed run keeps the batches it was planned with.
     pub batch_size: Option<u32>,
-    /// Batches in flight at once. Default: half the processor's connections, at least 1.
+    /// Batches in flight at once. Default: the processor's `maxConnections` (a batch holds one
+    /// connection at a time).
     pub concurrency: Option<u32>,
     /// Stop after this many batches in this call; the run stays resumable.
     pub max_batches: Option<u32>,
@@ -199,8 +200,6 @@ struct Run {
 #[derive(Debug, Clone)]
 struct Batch {
     seq: i32,
-    first: String,
-    last: String,
 }
 
 #[derive(Default)]
@@ -230,7 +229,6 @@ impl Reprocessor<'_> {
             as usize;
         let limit = options.max_batches.map_or(usize::MAX, |m| m as usize);
 
-        let filters = &options.filters;
         let stop = AtomicBool::new(false);
         let events_done = AtomicU64::new(done_events);
         let batches_done = AtomicU64::new(done_batches);
@@ -246,7 +244,7 @@ impl Reprocessor<'_> {
                         if stop.load(Ordering::Acquire) {
                             return BatchOutcome::default();
                         }
-                        match self.batch(&run.id, filters, &batch).await {
+                        match self.batch(&run.id, &batch).await {
                             Ok(outcome) => {
                                 if outcome.by_type.is_some() {
                                     let planned = outcome.events + outcome.skipped;
@@ -303,7 +301,9 @@ impl Reprocessor<'_> {
     }
 
     /// The unfinished run with these filters, or a new one planned now: its batches are the
-    /// selected events in id order, `batch_size` at a time.
+    /// selected events of one repository at a time, `batch_size` of them in id order, and
+    /// batches of different repositories alternate: a pull request, issue or push belongs to
+    /// one repository, so batches in flight at once rarely wait for each other's row locks.
     async fn plan(&self, filters: &RunFilters, batch_size: u32) -> Result<Run> {
         let key = filters.key();
         let mut conn = self.db.lease().await?;
@@ -350,11 +350,17 @@ impl Reprocessor<'_> {
             .await?;
             let (events, batches): (i64, i64) = sqlx::query_as(&format!(
                 r#"WITH selected AS (
-                     SELECT e.id, (row_number() OVER (ORDER BY e.id) - 1) / $7 AS seq
+                     SELECT e.id, e."repoId",
+                            (row_number() OVER (PARTITION BY e."repoId" ORDER BY e.id) - 1) / $7 AS chunk
                      FROM events e WHERE {SELECTED}),
+                   chunks AS (
+                     SELECT "repoId", chunk, array_agg(id ORDER BY id) AS ids FROM selected
+                     GROUP BY "repoId", chunk),
                    batches AS (
-                     INSERT INTO reprocess_batches ("runId", seq, "firstEventId", "lastEventId", events)
-                     SELECT $5, seq, min(id), max(id), count(*) FROM selected GROUP BY seq
+                     INSERT INTO reprocess_batches ("runId", seq, "repoId", "eventIds", events)
+                     SELECT $5, (row_number() OVER (ORDER BY chunk, "repoId") - 1)::int4, "repoId", ids,
+                            cardinality(ids)
+                     FROM chunks
                      RETURNING events)
                    SELECT COALESCE(sum(events), 0)::int8, count(*) FROM batches"#
             ))
@@ -391,21 +397,21 @@ impl Reprocessor<'_> {
     async fn pending(&self, run_id: &str) -> Result<(Vec<Batch>, u64, u64)> {
         let mut conn = self.db.lease().await?;
         let rows = sqlx::query_as(
-            r#"SELECT seq, "firstEventId", "lastEventId", events, "finishedAt" IS NOT NULL
+            r#"SELECT seq, events, "finishedAt" IS NOT NULL
                FROM reprocess_batches WHERE "runId" = $1 ORDER BY seq"#,
         )
         .bind(run_id)
         .fetch_all(&mut *conn)
         .await;
-        let rows: Vec<(i32, String, String, i32, bool)> = conn.finish(rows)?;
+        let rows: Vec<(i32, i32, bool)> = conn.finish(rows)?;
         let mut pending = Vec::new();
         let (mut events, mut batches) = (0u64, 0u64);
-        for (seq, first, last, n, finished) in rows {
+        for (seq, n, finished) in rows {
             if finished {
                 events += n.max(0) as u64;
                 batches += 1;
             } else {
-                pending.push(Batch { seq, first, last });
+                pending.push(Batch { seq });
             }
         }
         Ok((pending, events, batches))
@@ -431,13 +437,8 @@ impl Reprocessor<'_> {
 
     /// One batch: read its payloads, plan them, map their people, then write all their rows
     /// and mark the batch finished in one transaction.
-    async fn batch(
-        &self,
-        run_id: &str,
-        filters: &RunFilters,
-        batch: &Batch,
-    ) -> Result<BatchOutcome> {
-        let stored = self.read(filters, batch).await?;
+    async fn batch(&self, run_id: &str, batch: &Batch) -> Result<BatchOutcome> {
+        let stored = self.read(run_id, batch).await?;
         let mut loaded = Vec::with_capacity(stored.len());
         let mut skipped = 0u64;
         for row in stored {
@@ -537,18 +538,18 @@ impl Reprocessor<'_> {
         }
     }
 
-    async fn read(&self, filters: &RunFilters, batch: &Batch) -> Result<Vec<StoredRow>> {
+    /// The batch's stored deliveries. A delivery processed again live since the run was
+    /// planned is read as it is now.
+    async fn read(&self, run_id: &str, batch: &Batch) -> Result<Vec<StoredRow>> {
         let mut conn = self.db.lease().await?;
-        let rows = sqlx::query_as(&format!(
-            r#"SELECT e.type, e."repoId", e."receivedAt", e.payload::text FROM events e
-               WHERE e.id >= $5 AND e.id <= $6 AND {SELECTED} ORDER BY e.id"#
-        ))
-        .bind(filters.since)
-        .bind(filters.until)
-        .bind(filters.types())
-        .bind(filters.repos())
-        .bind(&batch.first)
-        .bind(&batch.last)
+        let rows = sqlx::query_as(
+            r#"SELECT e.type, e."repoId", e."receivedAt", e.payload::text
+               FROM reprocess_batches b JOIN events e ON e.id = ANY(b."eventIds")
+               WHERE b."runId" = $1 AND b.seq = $2 AND e.processed AND e."repoId" IS NOT NULL
+               ORDER BY e.id"#,
+        )
+        .bind(run_id)
+        .bind(batch.seq)
         .fetch_all(&mut *conn)
         .await;
         let rows: Vec<(String, String, Timestamp, String)> = conn.finish(rows)?;

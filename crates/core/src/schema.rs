@@ -138,8 +138,8 @@ pub const REQUIRED_COLUMNS: &[(&str, &[&str])] = &[
         &[
             "runId",
             "seq",
-            "firstEventId",
-            "lastEventId",
+            "repoId",
+            "eventIds",
             "events",
             "applied",
             "skipped",

@@ -1,6 +1,6 @@
 -- Reprocessing runs (processor.reprocessEvents, docs/reprocess.md): a run is planned once as
--- batches of event ids; a batch is marked finished in the same transaction as its writes,
--- so a run stopped and started again skips the batches already done.
+-- batches of event ids, each of one repository; a batch is marked finished in the same
+-- transaction as its writes, so a run stopped and started again skips the batches already done.
 
 -- CreateTable
 CREATE TABLE "reprocess_runs" (
@@ -23,8 +23,8 @@ CREATE TABLE "reprocess_runs" (
 CREATE TABLE "reprocess_batches" (
     "runId" TEXT NOT NULL,
     "seq" INTEGER NOT NULL,
-    "firstEventId" TEXT NOT NULL,
-    "lastEventId" TEXT NOT NULL,
+    "repoId" TEXT NOT NULL,
+    "eventIds" TEXT[],
     "events" INTEGER NOT NULL,
     "applied" INTEGER,
     "skipped" INTEGER,

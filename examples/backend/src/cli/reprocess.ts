@@ -21,7 +21,7 @@ const USAGE =
 const UNITS: Record<string, number> = { m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 }
 
 /** `30d`, `12h`, `90m`, `2w` back from the start of the current UTC hour; or an ISO date. */
-export function parseInstant(value: string, now = Date.now()): Date {
+function parseInstant(value: string, now = Date.now()): Date {
   const relative = /^(\d+)([mhdw])$/.exec(value)
   if (relative) {
     const hour = Math.floor(now / UNITS.h) * UNITS.h
@@ -98,7 +98,7 @@ async function repositoryGithubIds(databaseUrl: string, repos: string[]): Promis
 }
 
 /** The summary: events applied per type, skipped, time and rate. */
-export function summary(result: { events: number; byType: Record<string, number>; skipped: number; durationMs: number }): string {
+function summary(result: { events: number; byType: Record<string, number>; skipped: number; durationMs: number }): string {
   const rows = Object.entries(result.byType).sort(([a], [b]) => a.localeCompare(b))
   rows.push(['total', result.events])
   const width = Math.max(...rows.map(([t]) => t.length), 'skipped'.length)
@@ -115,16 +115,17 @@ export function summary(result: { events: number; byType: Record<string, number>
 }
 
 async function main(argv: string[]): Promise<number> {
+  const config = loadConfig(process.env, ['--role=worker'])
   let args: Args
+  let repositoryIds: number[]
   try {
     args = parseArgs(argv)
+    repositoryIds = await repositoryGithubIds(config.databaseUrl, args.repos)
   } catch (err) {
     if (!(err instanceof UsageError)) throw err
     console.error(`${err.message}\n${USAGE}`)
     return 2
   }
-  const config = loadConfig(process.env, ['--role=worker'])
-  const repositoryIds = await repositoryGithubIds(config.databaseUrl, args.repos)
   const processor = await WebhookProcessor.connect({ databaseUrl: config.databaseUrl, maxConnections: config.dbPoolSize })
   const tty = process.stdout.isTTY === true
   const bar = tty
@@ -164,12 +165,10 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-if (require.main === module) {
-  main(process.argv.slice(2)).then(
-    (code) => process.exit(code),
-    (err: Error & { code?: string }) => {
-      console.error(`reprocess failed: ${err.code ? `[${err.code}] ` : ''}${err.message}`)
-      process.exit(1)
-    },
-  )
-}
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: Error & { code?: string }) => {
+    console.error(`reprocess failed: ${err.code ? `[${err.code}] ` : ''}${err.message}`)
+    process.exit(1)
+  },
+)
