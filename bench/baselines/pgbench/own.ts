@@ -177,7 +177,8 @@ function entityOf(job: BenchJob): { ids: Map<string, string>; updatedAt: string 
   return { ids, updatedAt }
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
+/** A UUID v7: the ids the addon generates for new rows (`store::new_id`). */
+const GENERATED = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 const BASE = { pullRequest: 900_000_000_000, issue: 910_000_000_000, review: 920_000_000_000, number: 1_000_000 }
 const UPDATED_AT = `('2024-01-01'::timestamp + (:upd)::int * interval '1 second')`
 
@@ -189,13 +190,15 @@ function toScript(kind: ScriptKind, captured: Captured[], pullRequests: number, 
     const type = TYPES[oid]
     const cast = (e: string) => (type ? `(${e})::${type}` : e)
     if (value === null) return cast('NULL')
-    if (UUID.test(value) && (oid === 25 || oid === 2950)) return cast('gen_random_uuid()::text')
+    // Ids the addon generated (UUID v7) and the delivery id are fresh per transaction; other
+    // UUIDs are references (repository, users) and stay.
+    if ((oid === 25 || oid === 2950) && (GENERATED.test(value) || value === kind.job.deliveryId)) return cast('gen_random_uuid()::text')
     if ((oid === 20 || oid === 23) && entity.ids.has(value)) return cast(entity.ids.get(value)!)
     if (oid === 1114 && entity.updatedAt !== null && value === entity.updatedAt) return UPDATED_AT
     if (oid === 1009 && value.length > 2) {
       const items = value.slice(2, -2).split('","')
       const series = `FROM generate_series(1, ${items.length})`
-      if (items.every((i) => UUID.test(i))) return `ARRAY(SELECT gen_random_uuid()::text ${series})`
+      if (items.every((i) => GENERATED.test(i))) return `ARRAY(SELECT gen_random_uuid()::text ${series})`
       if (items.every((i) => /^[0-9a-f]{40}$/.test(i))) return `ARRAY(SELECT md5(random()::text) || left(md5(random()::text), 8) ${series} ORDER BY 1)`
     }
     if (oid === 16 || oid === 20 || oid === 21 || oid === 23) return cast(value)
