@@ -155,6 +155,28 @@ test('stopped after some batches and started again: same rows, finished batches 
   expect(third.resumed).toBe(false)
 })
 
+test('two calls with the same filters at once share the run: every batch is written once', async () => {
+  await deleteEntityRows(db.pool)
+  const other = await WebhookProcessor.connect({ databaseUrl: db.url, maxConnections: 4 })
+  try {
+    const options = { types: ['issues', 'pull_request'] as ('issues' | 'pull_request')[], batchSize: 15 }
+    const [a, b] = await Promise.all([processor.reprocessEvents(options), other.reprocessEvents(options)])
+    expect(a.runId).toBe(b.runId)
+    expect(a.events + b.events).toBe(a.totalEvents)
+    expect(a.complete || b.complete).toBe(true)
+    const { rows } = await db.pool.query(
+      'SELECT count(*) FILTER (WHERE "finishedAt" IS NULL)::int AS pending, sum(applied)::int AS applied FROM reprocess_batches WHERE "runId" = $1',
+      [a.runId],
+    )
+    expect(rows[0]).toEqual({ pending: 0, applied: a.totalEvents })
+    const after = await snapshot(db.pool)
+    expect(after.issues).toEqual(reference.issues)
+    expect(after.pull_requests.length).toBe(reference.pull_requests.length)
+  } finally {
+    await other.close()
+  }
+})
+
 test('a batch that fails rejects the call; started again, the run finishes with the same rows', async () => {
   await deleteEntityRows(db.pool)
   // One issue's row cannot be written until the trigger goes.
