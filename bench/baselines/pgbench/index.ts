@@ -77,7 +77,7 @@ function describe(scripts: Script[], args: string[], dir: string, keep: string):
 /** Runs the ceiling on `databaseUrl` (fresh, migrated and seeded like the implementations'). */
 export async function runCeiling(databaseUrl: string, jobs: BenchJob[], opts: { clients: number; seconds?: number }): Promise<CeilingResult> {
   const pool = createPool(databaseUrl, 1)
-  const table = `pgbench_ceiling_${process.pid}`
+  const table = 'pgbench_ceiling' // the database is the run's own: a fixed name keeps the kept scripts stable
   try {
     const { rows } = await pool.query<{ id: number }>('SELECT "githubId"::float8 AS id FROM repositories')
     const repos = new Set(rows.map((r) => r.id))

@@ -268,7 +268,7 @@ export async function prepareOwnCeiling(
   jobs: BenchJob[],
   opts: { clients: number; seconds?: number; warmup: number },
 ): Promise<() => Promise<CeilingResult>> {
-  const table = `pgbench_own_${process.pid}`
+  const table = 'pgbench_own' // the database is the run's own: a fixed name keeps the kept scripts stable
   const { Client } = await import('pg')
   const client = new Client({ connectionString: databaseUrl })
   await client.connect()
