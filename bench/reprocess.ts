@@ -60,6 +60,9 @@ export async function reprocessRows(s: ReprocessSettings, jobs: BenchJob[], meas
   try {
     const live = await drive(fromArray(jobs), s.concurrency, (job) => processor.process(job))
     if (live.failures > 0) throw new Error(`storing the deliveries: ${live.failures} failed (${live.errorSample[0]})`)
+    // The same deliveries processed live, in this process, right before: a side-by-side rate
+    // under the same load (warm-up included, so a little slower than the measured addon row).
+    const liveEventsPerSecond = (live.completed / live.wallMs) * 1000
     const stored = Number((await pool.query(`SELECT count(*) FROM events`)).rows[0].count)
     await keep(pool)
     await pool.query('DELETE FROM pull_request_reviews; DELETE FROM pull_requests; DELETE FROM issues; DELETE FROM commits')
@@ -85,9 +88,10 @@ export async function reprocessRows(s: ReprocessSettings, jobs: BenchJob[], meas
         rssMb: m.rss,
         load1: m.load1,
         differences: await differences(pool),
+        liveEventsPerSecond,
       })
       result.notes.push(
-        `reprocessEvents({ batchSize: ${options.batchSize}, concurrency: ${options.concurrency} }) on WebhookProcessor.connect({ maxConnections: ${s.concurrency} }) over the ${r.events} deliveries stored by live processing (warm-up and measured); DB differences are rows that differ from what live processing wrote`,
+        `reprocessEvents({ batchSize: ${options.batchSize}, concurrency: ${options.concurrency} }) on WebhookProcessor.connect({ maxConnections: ${s.concurrency} }) over the ${r.events} deliveries stored by live processing (warm-up and measured), which ran ${liveEventsPerSecond.toFixed(0)} events/s in the same process just before (${(result.eventsPerSecond / liveEventsPerSecond).toFixed(2)}× that); DB differences are rows that differ from what live processing wrote`,
       )
       out.push(result)
     }
