@@ -44,6 +44,11 @@ export declare class NativeProcessor {
    * back-fills the author and reviewer ids of earlier rows.
    */
   linkGithubUser(userId: string, github: GithubAccount): Promise<LinkResult>
+  /**
+   * Applies the stored payloads of processed events to the entity tables again, in
+   * resumable batches; `onProgress` is called after each finished batch.
+   */
+  reprocessEvents(options: NativeReprocessOptions, onProgress?: ProgressCallback | undefined | null): Promise<ReprocessResult>
   /** Counts by status and error code, cache hits and misses per tier, latency percentiles. */
   stats(): ProcessorStats
   /** Waits for in-flight calls and closes the pool; later calls reject `PROCESSOR_CLOSED`. */
@@ -161,6 +166,21 @@ export interface MetricJob {
  */
 export declare function migrate(databaseUrl: string): Promise<void>
 
+/** Options of `NativeProcessor.reprocessEvents` (the wrapper validates and converts them). */
+export interface NativeReprocessOptions {
+  /** Events received at or after this instant (epoch ms). */
+  sinceMs?: number
+  /** Events received before this instant (epoch ms). */
+  untilMs?: number
+  /** Event types; all tracked types when absent or empty. */
+  types?: Array<string>
+  /** GitHub ids of repositories; every repository when absent or empty. */
+  repositoryGithubIds?: Array<number>
+  batchSize?: number
+  concurrency?: number
+  maxBatches?: number
+}
+
 /** What a payload says about itself, from `inspectWebhook`. */
 export interface PayloadInspection {
   /** Whether a processor handles this event type; others are stored as `ignored`. */
@@ -242,6 +262,33 @@ export interface RedisTierHealth {
   available: boolean
   /** Failed Redis operations since connect. */
   errors: number
+}
+
+/** Where a reprocessing run stands, after each finished batch. */
+export interface ReprocessProgress {
+  /** Events of the run's finished batches, earlier calls included. */
+  eventsDone: number
+  totalEvents: number
+  batchesDone: number
+  totalBatches: number
+}
+
+/** What one `reprocessEvents` call did. */
+export interface ReprocessResult {
+  runId: string
+  /** Whether the call continued a run an earlier call had begun. */
+  resumed: boolean
+  /** Events applied by this call. */
+  events: number
+  /** Events applied by this call, by event type. */
+  byType: Record<string, number>
+  /** Events selected but not applicable (payload no longer parses, repository gone). */
+  skipped: number
+  /** Whether every batch of the run has finished. */
+  complete: boolean
+  /** Events the run selected when it was planned. */
+  totalEvents: number
+  durationMs: number
 }
 
 /** What applying one REST page did. */

@@ -15,6 +15,7 @@ import { distribution, drive, fromArray } from './drive'
 import { createAddon, loadCeiling, loadImplementation, ThroughputName } from './implementations'
 import { median, memoryMb, processCpuMs, resetPeakRss, selfCpuMicros } from './measure'
 import { CountingProxy } from './pgproxy'
+import { reprocessRows } from './reprocess'
 import type { AddonTimings, LargePushResult, MemoryResult, ParseResult, ThroughputResult, WireResult } from './results'
 import { createSeed, eventKey, largePush, Workload } from './workload'
 
@@ -28,14 +29,16 @@ interface Common {
 export type Task =
   | (Common & { kind: 'throughput'; name: ThroughputName; wire: boolean })
   | (Common & { kind: 'ceiling'; seconds: number })
+  | (Common & { kind: 'ceiling-own'; seconds: number })
   | (Common & { kind: 'bull'; redisUrl: string; noop: boolean })
   | (Common & { kind: 'bullmq'; redisUrl: string; noop: boolean })
   | (Common & { kind: 'large'; name: 'addon' | 'pg'; calls: number; parseSample: number })
   | (Common & { kind: 'memory'; sampleEvery: number })
+  | (Common & { kind: 'reprocess'; batchSize: number })
 
 export type ChildMessage =
   | { type: 'window'; phase: 'start' | 'end' }
-  | { type: 'result'; result: ThroughputResult | { large: LargePushResult; parse: ParseResult | null } | MemoryResult }
+  | { type: 'result'; result: ThroughputResult | ThroughputResult[] | { large: LargePushResult; parse: ParseResult | null } | MemoryResult }
   | { type: 'error'; message: string }
 export interface ParentMessage {
   type: 'task' | 'ack'
@@ -187,7 +190,7 @@ class TimingsCollector {
   }
 }
 
-const LABELS: Record<string, string> = { addon: 'addon (Rust)', pg: 'TypeScript + pg', prisma: 'TypeScript + Prisma 7', ceiling: 'pgbench ceiling', bull: 'addon via Bull', 'bull-noop': 'Bull alone (no-op job)', bullmq: 'addon via BullMQ', 'bullmq-noop': 'BullMQ alone (no-op job)' }
+const LABELS: Record<string, string> = { addon: 'addon (Rust)', pg: 'TypeScript + pg', prisma: 'TypeScript + Prisma 7', ceiling: 'pgbench ceiling', 'ceiling-own': "pgbench on the addon's own SQL", bull: 'addon via Bull', 'bull-noop': 'Bull alone (no-op job)', bullmq: 'addon via BullMQ', 'bullmq-noop': 'BullMQ alone (no-op job)' }
 
 async function throughput(t: Extract<Task, { kind: 'throughput' }>): Promise<ThroughputResult> {
   const result = emptyResult(t.name, LABELS[t.name], t)
@@ -251,6 +254,28 @@ async function ceiling(t: Extract<Task, { kind: 'ceiling' }>): Promise<Throughpu
     load1: m.load1,
   })
   result.notes.push(`pgbench, ${c.clients} clients, script ${c.script}; client CPU is pgbench's own (a waited-for child of this process)`)
+  return result
+}
+
+/** pgbench on the addon's own statements, captured on the wire (baselines/pgbench/own.ts). */
+async function ceilingOwn(t: Extract<Task, { kind: 'ceiling-own' }>): Promise<ThroughputResult> {
+  const result = emptyResult('ceiling-own', LABELS['ceiling-own'], t)
+  const { prepareOwnCeiling } = await import('./baselines/pgbench/own')
+  const run = await prepareOwnCeiling(t.databaseUrl, workloadJobs(t), { clients: t.concurrency, seconds: t.seconds, warmup: t.warmup })
+  const m = await measured(run)
+  const c = m.value
+  Object.assign(result, {
+    events: c.transactions,
+    wallMs: (c.transactions / c.eventsPerSecond) * 1000,
+    eventsPerSecond: c.eventsPerSecond,
+    latencyMs: { mean: NaN, p50: c.latencyMs.p50, p99: c.latencyMs.p99, max: NaN },
+    cpuMicrosPerEvent: { client: m.clientCpuMicros / c.transactions, server: m.serverCpuMs === null ? null : (m.serverCpuMs * 1000) / c.transactions },
+    rssMb: null,
+    load1: m.load1,
+  })
+  result.notes.push(
+    `pgbench on the addon's own statements (captured from the addon on the wire, its values as parameters cast to the addon's types), ${c.clients} clients, ${c.script}`,
+  )
   return result
 }
 
@@ -661,6 +686,8 @@ async function runTask(task: Task) {
       return throughput(task)
     case 'ceiling':
       return ceiling(task)
+    case 'ceiling-own':
+      return ceilingOwn(task)
     case 'bull':
       return bull(task)
     case 'bullmq':
@@ -669,6 +696,8 @@ async function runTask(task: Task) {
       return large(task)
     case 'memory':
       return memory(task)
+    case 'reprocess':
+      return reprocessRows(task, workloadJobs(task), measured, () => emptyResult('reprocess', 'addon reprocess', task))
   }
 }
 

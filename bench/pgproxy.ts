@@ -83,6 +83,9 @@ export class CountingProxy {
     readonly port: number,
   ) {}
 
+  /** Sees every typed client message (type byte and the whole message), e.g. to capture statements. */
+  onClientMessage: ((type: string, message: Buffer) => void) | null = null
+
   /** Listens on a free loopback port and forwards to `target` (host:port of PostgreSQL). */
   static async start(target: { host: string; port: number }): Promise<CountingProxy> {
     let proxy: CountingProxy
@@ -148,6 +151,7 @@ export class CountingProxy {
         if (type === 'P') this.counts.prepares++
         if (type === 'P' || type === 'B' || type === 'E') classify('statement')
       }
+      if (type !== 'startup') this.onClientMessage?.(type, body)
       this.counts.bytesToServer += body.length
       upstream.write(body)
     })

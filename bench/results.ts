@@ -62,6 +62,8 @@ export interface ThroughputResult {
   addonTimings?: AddonTimings
   /** Differences from the addon's database after the same workload (compareDatabases), null when not compared. */
   differences?: { count: number; sample: string[] } | null
+  /** Reprocess rows: events/s of live processing of the same deliveries, in the same process just before. */
+  liveEventsPerSecond?: number
   /** events/s of every round, in order, when the column ran in rounds (this result is the median round). */
   roundsEventsPerSecond?: number[]
   notes: string[]
@@ -132,6 +134,9 @@ export interface MachineInfo {
   kernel: string
   loadAverage: number[]
   versions: Record<string, string>
+  /** `uptime` when the run started and when it ended (the machine is shared: how loaded it was). */
+  uptimeStart?: string
+  uptimeEnd?: string
 }
 
 export interface BenchResults {

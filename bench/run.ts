@@ -7,10 +7,11 @@
 // Results go to bench/results.json, bench/RESULTS.md and bench/results.svg (bench/report.ts).
 //
 //   npm run bench -- [--events 6000] [--warmup 400] [--concurrency 8] [--seed 42]
-//                    [--only addon,pg,prisma,ceiling,bull,bullmq,large,memory] [--full]
+//                    [--only addon,pg,prisma,ceiling,bull,bullmq,reprocess,large,memory] [--full]
 //                    [--memory-events 200000] [--ceiling-seconds 10] [--large-calls 7] [--rounds 3]
 //                    [--report-only]
-import { fork } from 'node:child_process'
+import { execFileSync, fork } from 'node:child_process'
+import { loadavg } from 'node:os'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
@@ -24,7 +25,7 @@ import { printTable, RESULTS_JSON, writeReport } from './report'
 import type { BenchResults, LargePushResult, MemoryResult, ParseResult, ThroughputResult } from './results'
 import { createSeed, describeJobs, stream, Workload } from './workload'
 
-const ALL = ['addon', 'pg', 'prisma', 'ceiling', 'bull', 'bullmq', 'large', 'memory'] as const
+const ALL = ['addon', 'pg', 'prisma', 'ceiling', 'bull', 'bullmq', 'reprocess', 'large', 'memory'] as const
 type Part = (typeof ALL)[number]
 
 const { values: args } = parseArgs({
@@ -41,6 +42,7 @@ const { values: args } = parseArgs({
     rounds: { type: 'string', default: '3' },
     'redis-url': { type: 'string', default: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379' },
     'report-only': { type: 'boolean', default: false },
+    'reprocess-batch': { type: 'string', default: '200' },
   },
 })
 
@@ -148,6 +150,7 @@ async function main(): Promise<void> {
   const seed = createSeed(options.seed)
   const common = { seed: options.seed, warmup: options.warmup, events: options.events, concurrency: options.concurrency }
   const machine = await describeMachine(ADMIN_URL)
+  machine.uptimeStart = uptime()
   const described = describeJobs(stream(new Workload(seed, { largePushAt: [options.warmup + Math.floor(options.events / 2)] }), options.warmup + options.events))
   const workload = {
     ...described,
@@ -178,6 +181,7 @@ async function main(): Promise<void> {
       { part: 'pg', title: 'pg', task: (db) => ({ ...common, kind: 'throughput', name: 'pg', databaseUrl: db.url, wire: true }) },
       { part: 'prisma', title: 'prisma', task: (db) => ({ ...common, kind: 'throughput', name: 'prisma', databaseUrl: db.url, wire: true }) },
       { part: 'ceiling', title: 'ceiling', task: (db) => ({ ...common, kind: 'ceiling', databaseUrl: db.url, seconds: options.ceilingSeconds }) },
+      { part: 'ceiling', title: 'ceiling (own SQL)', task: (db) => ({ ...common, kind: 'ceiling-own', databaseUrl: db.url, seconds: options.ceilingSeconds }) },
       { part: 'bull', title: 'bull', task: (db) => ({ ...common, kind: 'bull', databaseUrl: db.url, redisUrl: args['redis-url']!, noop: false }) },
       { part: 'bull', title: 'bull (no-op jobs)', task: (db) => ({ ...common, kind: 'bull', databaseUrl: db.url, redisUrl: args['redis-url']!, noop: true }) },
       { part: 'bullmq', title: 'bullmq', task: (db) => ({ ...common, kind: 'bullmq', databaseUrl: db.url, redisUrl: args['redis-url']!, noop: false }) },
@@ -227,6 +231,20 @@ async function main(): Promise<void> {
       const all = runs.get(column.title)
       if (all) results.throughput.push(medianRound(all, column.part === 'ceiling'))
     }
+    if (parts.has('reprocess')) {
+      // After the rounds, beside the live addon row: the same deliveries stored, then applied again.
+      log(`reprocess: fresh database, ${options.warmup + options.events} deliveries stored live, then reprocessed…`)
+      const db = await freshDatabase(seed)
+      try {
+        const rows = await inChild<ThroughputResult[]>({ ...common, kind: 'reprocess', databaseUrl: db.url, batchSize: int('reprocess-batch', args['reprocess-batch']) }, db)
+        for (const r of rows) log(`${r.label}: ${r.eventsPerSecond.toFixed(0)} events/s, ${r.differences?.count ?? '?'} differences`)
+        results.throughput.push(...rows)
+      } catch (err) {
+        results.throughput.push(failedResult('reprocess', err))
+      } finally {
+        await db.drop()
+      }
+    }
     if (parts.has('large')) {
       for (const name of ['addon', 'pg'] as const) {
         log(`large push: ${name}…`)
@@ -258,8 +276,18 @@ async function main(): Promise<void> {
   } finally {
     await reference?.drop()
   }
+  results.machine.uptimeEnd = uptime()
   printTable(results)
   writeReport(results)
+}
+
+/** The `uptime` line (load averages), or the load averages alone where the command is missing. */
+function uptime(): string {
+  try {
+    return execFileSync('uptime', { encoding: 'utf8' }).trim()
+  } catch {
+    return `load average: ${loadavg().map((l) => l.toFixed(2)).join(', ')}`
+  }
 }
 
 main().catch((err) => {

@@ -241,6 +241,58 @@ export interface RestPageResult {
   unmappedUsers: string[]
 }
 
+/** Which stored deliveries `reprocessEvents` applies again, and how. */
+export interface ReprocessOptions {
+  /** Events received at or after this instant (`events.receivedAt`): a Date, ISO string or epoch ms. */
+  since?: Date | string | number
+  /** Events received before this instant (exclusive). */
+  until?: Date | string | number
+  /** Event types (`push`, `pull_request`, `issues`, `pull_request_review`). Default: all four. */
+  types?: Array<'push' | 'pull_request' | 'issues' | 'pull_request_review'>
+  /** GitHub ids of repositories (`repositories.githubId`). Default: every repository. */
+  repositoryGithubIds?: number[]
+  /** Events per batch, one transaction each (1–10000). Default 200. A resumed run keeps the batches it was planned with. */
+  batchSize?: number
+  /** Batches in flight at once (1–1000). Default: the processor's `maxConnections` (a batch holds one connection at a time). */
+  concurrency?: number
+  /** Stop after this many batches in this call; the run stays resumable. Default: no limit. */
+  maxBatches?: number
+  /**
+   * Called after each finished batch. What it throws or rejects is reported once as a process
+   * warning and never stops the run nor the process.
+   */
+  onProgress?: (progress: ReprocessProgress) => void | Promise<void>
+}
+
+/** Where a reprocessing run stands. */
+export interface ReprocessProgress {
+  /** Events of the run's finished batches, earlier calls included. */
+  eventsDone: number
+  /** Events the run selected when it was planned. */
+  totalEvents: number
+  batchesDone: number
+  totalBatches: number
+}
+
+/** What one `reprocessEvents` call did. */
+export interface ReprocessResult {
+  /** Events this call applied. */
+  events: number
+  /** Events this call applied, by event type. */
+  byType: Record<string, number>
+  /** Events selected but not applicable: the payload no longer parses, or its repository is gone. Left as they are. */
+  skipped: number
+  durationMs: number
+  /** The run (`reprocess_runs.id`) this call worked on. */
+  runId: string
+  /** Whether the call continued a run that an earlier call had begun. */
+  resumed: boolean
+  /** Whether every batch of the run has finished (false after `maxBatches`). */
+  complete: boolean
+  /** Events the run selected when it was planned. */
+  totalEvents: number
+}
+
 /** A connected processor: a PostgreSQL pool and the user-mapping caches. */
 export declare class WebhookProcessor {
   private constructor()
@@ -277,6 +329,15 @@ export declare class WebhookProcessor {
    * the page is not the list it claims to be.
    */
   applyRestPage(repoId: string, kind: RestKind, page: string | object, pullRequest?: string | object): Promise<RestPageResult>
+  /**
+   * Applies the stored payloads of processed events to the entity tables again, through the
+   * same convergent upserts as live deliveries: in batches (a transaction each), several at
+   * once, safe beside live processing, writing no `events` rows. Resumable: a call with the
+   * same filters continues the unfinished run and skips its finished batches
+   * (docs/reprocess.md). Bad options reject CONFIG_ERROR; a batch that fails for good rejects
+   * with its code, and the batches finished before it stay finished.
+   */
+  reprocessEvents(options?: ReprocessOptions): Promise<ReprocessResult>
   /** Counts by status and error code, cache hits and misses per tier, latency percentiles. */
   stats(): ProcessorStats
   /**

@@ -15,6 +15,7 @@ const {
   MAX_PAYLOAD_BYTES,
 } = require('./validate')
 const { normalizeRestPage } = require('./rest-page')
+const { normalizeReprocessOptions } = require('./reprocess')
 
 /** A connected processor: a PostgreSQL pool and the user-mapping caches. */
 class WebhookProcessor {
@@ -103,6 +104,26 @@ class WebhookProcessor {
   async applyRestPage(repoId, kind, page, pullRequest) {
     const args = normalizeRestPage(repoId, kind, page, pullRequest)
     return callNative(() => this.#native.applyRestPage(args.repoId, args.kind, args.page, args.pullRequest))
+  }
+
+  /**
+   * Applies the stored payloads of processed events to the entity tables again, in
+   * resumable batches (docs/reprocess.md). Resolves { events, byType, skipped, durationMs,
+   * runId, resumed, complete, totalEvents }; bad options are CONFIG_ERROR.
+   */
+  async reprocessEvents(options) {
+    const { native: opts, onProgress } = normalizeReprocessOptions(options)
+    const result = await callNative(() => this.#native.reprocessEvents(opts, onProgress))
+    return {
+      events: result.events,
+      byType: result.byType,
+      skipped: result.skipped,
+      durationMs: result.durationMs,
+      runId: result.runId,
+      resumed: result.resumed,
+      complete: result.complete,
+      totalEvents: result.totalEvents,
+    }
   }
 
   /** Counts by status and error code, cache hits and misses per tier, latency percentiles. */

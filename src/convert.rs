@@ -5,6 +5,7 @@ use crate::{
     CacheTierStats, GithubAccount, LatencyStats, LinkResult, MetricJob, PayloadInspection,
     ProcessingResult, ProcessorOptions, ProcessorStats, RecordCounts, RedisTierHealth, Timings,
 };
+use crate::{NativeReprocessOptions, ReprocessProgress, ReprocessResult};
 use napi::bindgen_prelude::{BufferSlice, Either};
 use napi::JsString;
 use std::collections::HashMap;
@@ -180,5 +181,52 @@ pub fn stats(
             p99: s.latency.p99 as f64,
             max: s.latency.max as f64,
         },
+    }
+}
+
+/// Reprocessing options; the wrapper has checked them, the core checks them again.
+pub fn reprocess_options(
+    o: NativeReprocessOptions,
+) -> Result<core::reprocess::ReprocessOptions, napi::Error> {
+    let at = |ms: Option<f64>, name: &str| match ms {
+        None => Ok(None),
+        Some(ms) => core::time::from_epoch_millis(ms).map(Some).ok_or_else(|| {
+            crate::error::to_napi(core::ProcessingError::Config(format!(
+                "{name} is out of range"
+            )))
+        }),
+    };
+    Ok(core::reprocess::ReprocessOptions {
+        filters: core::reprocess::RunFilters {
+            since: at(o.since_ms, "since")?,
+            until: at(o.until_ms, "until")?,
+            types: o.types.unwrap_or_default(),
+            repository_github_ids: o.repository_github_ids.unwrap_or_default(),
+        },
+        batch_size: o.batch_size,
+        concurrency: o.concurrency,
+        max_batches: o.max_batches,
+    })
+}
+
+pub fn reprocess_progress(p: core::reprocess::Progress) -> ReprocessProgress {
+    ReprocessProgress {
+        events_done: p.events_done as f64,
+        total_events: p.total_events as f64,
+        batches_done: p.batches_done as f64,
+        total_batches: p.total_batches as f64,
+    }
+}
+
+pub fn reprocess_result(r: core::reprocess::ReprocessReport) -> ReprocessResult {
+    ReprocessResult {
+        run_id: r.run_id,
+        resumed: r.resumed,
+        events: r.events as f64,
+        by_type: r.by_type.into_iter().map(|(k, v)| (k, v as f64)).collect(),
+        skipped: r.skipped as f64,
+        complete: r.complete,
+        total_events: r.total_events as f64,
+        duration_ms: r.duration.as_secs_f64() * 1000.0,
     }
 }

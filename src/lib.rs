@@ -178,6 +178,60 @@ pub struct ProcessorStats {
     pub latency_micros: LatencyStats,
 }
 
+/// Options of `NativeProcessor.reprocessEvents` (the wrapper validates and converts them).
+#[napi(object)]
+pub struct NativeReprocessOptions {
+    /// Events received at or after this instant (epoch ms).
+    pub since_ms: Option<f64>,
+    /// Events received before this instant (epoch ms).
+    pub until_ms: Option<f64>,
+    /// Event types; all tracked types when absent or empty.
+    pub types: Option<Vec<String>>,
+    /// GitHub ids of repositories; every repository when absent or empty.
+    pub repository_github_ids: Option<Vec<i64>>,
+    pub batch_size: Option<u32>,
+    pub concurrency: Option<u32>,
+    pub max_batches: Option<u32>,
+}
+
+/// Where a reprocessing run stands, after each finished batch.
+#[napi(object)]
+pub struct ReprocessProgress {
+    /// Events of the run's finished batches, earlier calls included.
+    pub events_done: f64,
+    pub total_events: f64,
+    pub batches_done: f64,
+    pub total_batches: f64,
+}
+
+/// What one `reprocessEvents` call did.
+#[napi(object)]
+pub struct ReprocessResult {
+    pub run_id: String,
+    /// Whether the call continued a run an earlier call had begun.
+    pub resumed: bool,
+    /// Events applied by this call.
+    pub events: f64,
+    /// Events applied by this call, by event type.
+    pub by_type: HashMap<String, f64>,
+    /// Events selected but not applicable (payload no longer parses, repository gone).
+    pub skipped: f64,
+    /// Whether every batch of the run has finished.
+    pub complete: bool,
+    /// Events the run selected when it was planned.
+    pub total_events: f64,
+    pub duration_ms: f64,
+}
+
+/// The progress callback as the wrapper passes it (a function that never throws).
+pub type ProgressCallback = napi::threadsafe_function::ThreadsafeFunction<
+    ReprocessProgress,
+    napi::bindgen_prelude::Unknown<'static>,
+    ReprocessProgress,
+    napi::Status,
+    false,
+>;
+
 /// A connected processor: a PostgreSQL pool and the caches. Use the wrapper's
 /// `WebhookProcessor` rather than this class directly.
 #[napi]
@@ -239,6 +293,29 @@ impl NativeProcessor {
         error::guarded(self.inner.link_github_user(&user_id, &account))
             .await
             .map(convert::link)
+    }
+
+    /// Applies the stored payloads of processed events to the entity tables again, in
+    /// resumable batches; `onProgress` is called after each finished batch.
+    #[napi]
+    pub async fn reprocess_events(
+        &self,
+        options: NativeReprocessOptions,
+        on_progress: Option<ProgressCallback>,
+    ) -> napi::Result<ReprocessResult> {
+        let options = convert::reprocess_options(options)?;
+        let progress: Option<core::reprocess::ProgressFn> = on_progress.map(|callback| {
+            let callback = Arc::new(callback);
+            Arc::new(move |p: core::reprocess::Progress| {
+                let _ = callback.call(
+                    convert::reprocess_progress(p),
+                    napi::threadsafe_function::ThreadsafeFunctionCallMode::NonBlocking,
+                );
+            }) as core::reprocess::ProgressFn
+        });
+        error::guarded(self.inner.reprocess_events(options, progress))
+            .await
+            .map(convert::reprocess_result)
     }
 
     /// Counts by status and error code, cache hits and misses per tier, latency percentiles.

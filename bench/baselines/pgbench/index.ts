@@ -9,7 +9,7 @@
 // bench database only while pgbench runs.
 
 import { execFile } from 'node:child_process'
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
@@ -55,18 +55,29 @@ function latencies(dir: string): number[] {
   return out.sort((a, b) => a - b)
 }
 
-function describe(scripts: Script[], args: string[]): string {
-  // The database URL (last) may carry a password: never in the description.
-  const header = `pgbench ${args.slice(0, -1).join(' ')} <databaseUrl>`
-  return [header, ...scripts.map((s) => `-- ${s.name} @${s.weight}\n${s.text}`)].join('\n')
+/** Where the scripts of the last run are kept for readers (bench/pgbench/<keep>/): bench/RESULTS.md links them. */
+const SCRIPTS_ROOT = join(__dirname, '..', '..', 'pgbench')
+
+/**
+ * The command line, with each script named by its copy under bench/pgbench/<keep>/ (a
+ * Markdown link from bench/RESULTS.md) instead of pasted: the scripts hold the payloads.
+ */
+function describe(scripts: Script[], args: string[], dir: string, keep: string): string {
+  const kept = join(SCRIPTS_ROOT, keep)
+  mkdirSync(kept, { recursive: true })
+  for (const f of readdirSync(kept)) if (f.endsWith('.sql')) rmSync(join(kept, f))
+  for (const s of scripts) writeFileSync(join(kept, `${s.name}.sql`), `-- ${s.name}: pgbench weight ${s.weight}\n${s.text}`)
+  // The database URL (last) may carry a password: never in the description; temporary paths are
+  // shown as the kept copies.
+  const shown = args.slice(0, -1).map((a) => a.split(dir).join(`pgbench/${keep}`).replace(/--log-prefix=\S+/, '--log-prefix=<tmp>/tx'))
+  const links = scripts.map((s) => `[${s.name}.sql](pgbench/${keep}/${s.name}.sql) (weight ${s.weight})`).join(', ')
+  return `\`pgbench ${shown.join(' ')} <databaseUrl>\`; scripts: ${links}`
 }
 
 /** Runs the ceiling on `databaseUrl` (fresh, migrated and seeded like the implementations'). */
 export async function runCeiling(databaseUrl: string, jobs: BenchJob[], opts: { clients: number; seconds?: number }): Promise<CeilingResult> {
-  const seconds = opts.seconds ?? 10
   const pool = createPool(databaseUrl, 1)
-  const table = `pgbench_ceiling_${process.pid}`
-  const dir = mkdtempSync(join(tmpdir(), 'ceiling-'))
+  const table = 'pgbench_ceiling' // the database is the run's own: a fixed name keeps the kept scripts stable
   try {
     const { rows } = await pool.query<{ id: number }>('SELECT "githubId"::float8 AS id FROM repositories')
     const repos = new Set(rows.map((r) => r.id))
@@ -81,6 +92,26 @@ export async function runCeiling(databaseUrl: string, jobs: BenchJob[], opts: { 
       const users = kind.plan ? await loadUsers(pool, planIdentities(kind.plan)) : new Map()
       scripts.push(buildScript(kind, { repo, users, envelope, pullRequests, table }))
     }
+    return await runScripts(databaseUrl, scripts, { ...opts, table, keep: 'ceiling' })
+  } finally {
+    await pool.end()
+  }
+}
+
+/**
+ * Runs pgbench over `scripts` (weighted) on `databaseUrl`: their text variables go into the
+ * helper table `table` first, the scripts are kept under bench/pgbench/<keep>/ for readers.
+ */
+export async function runScripts(
+  databaseUrl: string,
+  scripts: Script[],
+  opts: { clients: number; seconds?: number; table: string; keep: string },
+): Promise<CeilingResult> {
+  const seconds = opts.seconds ?? 10
+  const { table } = opts
+  const pool = createPool(databaseUrl, 1)
+  const dir = mkdtempSync(join(tmpdir(), 'ceiling-'))
+  try {
     const names = scripts.flatMap((s) => [...s.variables.keys()])
     const texts = scripts.flatMap((s) => [...s.variables.values()])
     await pool.query(`CREATE TABLE ${table} (name text PRIMARY KEY, value text NOT NULL)`)
@@ -110,7 +141,7 @@ export async function runCeiling(databaseUrl: string, jobs: BenchJob[], opts: { 
       latencyMs: { p50: percentile(sorted, 50), p99: percentile(sorted, 99) },
       transactions: Number(processed[1]),
       clients: opts.clients,
-      script: describe(scripts, args),
+      script: describe(scripts, args, dir, opts.keep),
     }
   } finally {
     await pool.query(`DROP TABLE IF EXISTS ${table}`).catch(() => undefined)

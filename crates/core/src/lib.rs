@@ -16,6 +16,7 @@ pub mod payload;
 pub mod processor;
 pub mod processors;
 pub mod repos;
+pub mod reprocess;
 pub mod rest;
 pub mod result;
 pub mod schema;

@@ -262,6 +262,23 @@ impl WebhookProcessor {
         crate::rest::apply_page(&self.db, &repo, &self.users, page).await
     }
 
+    /// Applies the stored payloads of processed events to the entity tables again, in
+    /// batches, several at once, resumably (see `crate::reprocess`). Writes no `events` rows.
+    pub async fn reprocess_events(
+        &self,
+        options: crate::reprocess::ReprocessOptions,
+        progress: Option<crate::reprocess::ProgressFn>,
+    ) -> Result<crate::reprocess::ReprocessReport> {
+        let _call = self.admit()?;
+        crate::reprocess::Reprocessor {
+            db: &self.db,
+            repos: &self.repos,
+            users: &self.users,
+        }
+        .run(options, progress)
+        .await
+    }
+
     /// Counters since connect.
     pub fn stats(&self) -> StatsSnapshot {
         self.stats.snapshot(&self.cache_counters)
@@ -571,5 +588,6 @@ fn assert_futures_are_send(p: &WebhookProcessor, job: WebhookJob) {
     fn is_send<T: Send>(_: T) {}
     is_send(p.process(job));
     is_send(p.close());
+    is_send(p.reprocess_events(Default::default(), None));
     is_send(crate::migrate::migrate(""));
 }

@@ -118,6 +118,36 @@ pub const REQUIRED_COLUMNS: &[(&str, &[&str])] = &[
             "createdAt",
         ],
     ),
+    // reprocessEvents' runs (migration 20261130114000_reprocess_runs).
+    (
+        "reprocess_runs",
+        &[
+            "id",
+            "key",
+            "since",
+            "until",
+            "types",
+            "repositoryGithubIds",
+            "batchSize",
+            "totalEvents",
+            "totalBatches",
+            "createdAt",
+            "finishedAt",
+        ],
+    ),
+    (
+        "reprocess_batches",
+        &[
+            "runId",
+            "seq",
+            "repoId",
+            "eventIds",
+            "events",
+            "applied",
+            "skipped",
+            "finishedAt",
+        ],
+    ),
 ];
 
 /// Enum types the addon binds by name.

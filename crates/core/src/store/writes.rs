@@ -211,7 +211,7 @@ fn event_statement(texts: &[&'static StatementText]) -> &'static str {
 
 /// `BEGIN` and the shared link barrier in one round trip (a simple query: the key is a
 /// constant, not a value).
-static BEGIN_WITH_BARRIER: LazyLock<String> = LazyLock::new(|| {
+pub(crate) static BEGIN_WITH_BARRIER: LazyLock<String> = LazyLock::new(|| {
     format!(
         "BEGIN; SELECT pg_advisory_xact_lock_shared({})",
         super::authors::LINK_BARRIER_LOCK
@@ -334,12 +334,9 @@ async fn try_write(
         return Ok(Some(Written::Duplicate));
     };
     for write in writes {
-        let mut args = Args::default();
-        (write.bind)(&mut args);
-        let result = sqlx::query_with(write.text.alone(), args.finish()?)
-            .execute(&mut *tx)
-            .await?;
-        write.table.add(records, result.rows_affected());
+        let table = write.table;
+        let rows = execute_alone(&mut tx, write).await?;
+        table.add(records, rows);
     }
     tx.commit().await?;
     Ok(Some(outcome))
@@ -387,15 +384,26 @@ async fn entities_in_transaction(
         conn.begin().await?
     };
     for write in writes {
-        let mut args = Args::default();
-        (write.bind)(&mut args);
-        let result = sqlx::query_with(write.text.alone(), args.finish()?)
-            .execute(&mut *tx)
-            .await?;
-        write.table.add(&mut records, result.rows_affected());
+        let table = write.table;
+        table.add(&mut records, execute_alone(&mut tx, write).await?);
     }
     tx.commit().await?;
     Ok(records)
+}
+
+/// Runs one entity write as its own statement on `conn` (inside the caller's transaction,
+/// after the link barrier if the write looks up users) and returns the rows it inserted
+/// or changed. Also the building block of batched reprocessing (`crate::reprocess`).
+pub async fn execute_alone(
+    conn: &mut PgConnection,
+    write: EntityWrite<'_>,
+) -> std::result::Result<u64, sqlx::Error> {
+    let mut args = Args::default();
+    (write.bind)(&mut args);
+    let result = sqlx::query_with(write.text.alone(), args.finish()?)
+        .execute(conn)
+        .await?;
+    Ok(result.rows_affected())
 }
 
 /// The claim and `writes` as one statement.
