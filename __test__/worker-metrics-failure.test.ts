@@ -44,7 +44,7 @@ test('a failure to queue metric jobs fails the attempt, retryable, after the row
   const worker = createWebhookWorker(webhooks, { processor, metricsQueue: metrics, concurrency: 1, logger: { info() {}, warn() {}, error() {} } })
   const deliveryId = randomUUID()
   const job = await webhooks.add({ deliveryId, event: 'push', payload: fixture, receivedAt: Date.now() }, { attempts: 1 })
-  await expect(job.finished()).rejects.toThrow(/metric jobs not queued/)
+  await expect(job.finished()).rejects.toThrow(/metric jobs or follow-ups not queued/)
   expect(worker.health().counters).toMatchObject({ completed: 0, failed: 1, failuresByCode: { DATABASE_UNAVAILABLE: 1 } })
   const failed = await webhooks.getJob(job.id!)
   expect(await failed!.getState()).toBe('failed')

@@ -1,8 +1,9 @@
 // A private npm registry (Verdaccio, __test__/registry/verdaccio.yaml) on a free 127.0.0.1 port
 // with its storage in a temporary folder, and an npm that talks to it only: the packages are
-// published and installed the way users install them, and nothing reaches a public registry.
+// published and installed the way users install them. Our packages come only from what the
+// test published; their dependencies come through Verdaccio from npm's configured registry.
 import { ChildProcess, execFileSync, spawn } from 'node:child_process'
-import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { join, resolve } from 'node:path'
 import { eventually } from '../helpers/eventually'
@@ -38,7 +39,10 @@ function cleanEnv(): NodeJS.ProcessEnv {
 /** Starts Verdaccio with its storage, htpasswd, npmrc and npm cache under `dir`. */
 export async function startRegistry(dir: string): Promise<LocalRegistry> {
   mkdirSync(dir, { recursive: true })
-  copyFileSync(join(ROOT, '__test__', 'registry', 'verdaccio.yaml'), join(dir, 'verdaccio.yaml'))
+  // Upstream for the dependencies: the registry npm uses here (never for @devmetrics/*).
+  const upstream = execFileSync('npm', ['config', 'get', 'registry'], { env: cleanEnv(), encoding: 'utf8' }).trim()
+  const config = readFileSync(join(ROOT, '__test__', 'registry', 'verdaccio.yaml'), 'utf8').replace('url: UPSTREAM_REGISTRY', `url: ${upstream}`)
+  writeFileSync(join(dir, 'verdaccio.yaml'), config)
   const port = await freePort()
   const url = `http://127.0.0.1:${port}/`
   let output = ''
