@@ -7,8 +7,9 @@
 // peer dependency, required only when createBullMQWorker is called, so a Bull-only backend
 // never needs it installed.
 
-const { WebhookProcessingError, toProcessingError } = require('./errors')
+const { WebhookProcessingError } = require('./errors')
 const { redactCredentials } = require('./redact')
+const { recordFailure } = require('./job-failure')
 const { metricJobOptions } = require('./worker')
 const { githubJobOptions, followUpJobData } = require('./github/job-options')
 
@@ -180,28 +181,7 @@ function createBullMQWorker(options) {
       })
       return { status: result.status, eventId: result.eventId, records: result.records, metricJobs: queued, followUps }
     } catch (thrown) {
-      const error = toProcessingError(thrown)
-      const exhausted = attempt >= attempts
-      const permanent = !error.retryable || exhausted
-      if (!error.retryable) counters.discarded++
-      else if (!exhausted) counters.retried++
-      counters.failed++
-      counters.failuresByCode[error.code] = (counters.failuresByCode[error.code] ?? 0) + 1
-      logger.error('webhook job failed', {
-        ...context,
-        code: error.code,
-        retryable: error.retryable,
-        willRetry: !permanent,
-        error: redactCredentials(error.message),
-        durationMs: Number(process.hrtime.bigint() - started) / 1e6,
-      })
-      if (permanent && options.onPermanentFailure) {
-        try {
-          await options.onPermanentFailure(job, error)
-        } catch (alertError) {
-          logger.warn('onPermanentFailure threw', { ...context, error: redactCredentials(alertError && alertError.message) })
-        }
-      }
+      const error = await recordFailure(thrown, { job, context, started, counters, logger, onPermanentFailure: options.onPermanentFailure })
       if (error.retryable) throw error
       // BullMQ's "do not retry": the job goes to the failed set whatever attempts are left.
       throw Object.assign(new UnrecoverableError(error.message), { code: error.code, retryable: false, cause: error })

@@ -6,6 +6,7 @@
 
 const { WebhookProcessingError, toProcessingError } = require('./errors')
 const { redactCredentials } = require('./redact')
+const { recordFailure } = require('./job-failure')
 const { githubJobOptions, followUpJobData } = require('./github/job-options')
 
 /** Name of the backoff strategy in webhookQueueSettings.backoffStrategies. */
@@ -242,32 +243,9 @@ function createWebhookWorker(queue, options) {
       })
       return { status: result.status, eventId: result.eventId, records: result.records, metricJobs: queued }
     } catch (thrown) {
-      const error = toProcessingError(thrown)
-      const exhausted = attempt >= attempts
-      const permanent = !error.retryable || exhausted
-      if (!error.retryable) {
-        job.discard()
-        counters.discarded++
-      } else if (!exhausted) {
-        counters.retried++
-      }
-      counters.failed++
-      counters.failuresByCode[error.code] = (counters.failuresByCode[error.code] ?? 0) + 1
-      logger.error('webhook job failed', {
-        ...context,
-        code: error.code,
-        retryable: error.retryable,
-        willRetry: !permanent,
-        error: redactCredentials(error.message),
-        durationMs: Number(process.hrtime.bigint() - started) / 1e6,
-      })
-      if (permanent && options.onPermanentFailure) {
-        try {
-          await options.onPermanentFailure(job, error)
-        } catch (alertError) {
-          logger.warn('onPermanentFailure threw', { ...context, error: redactCredentials(alertError && alertError.message) })
-        }
-      }
+      const error = await recordFailure(thrown, { job, context, started, counters, logger, onPermanentFailure: options.onPermanentFailure })
+      // Bull's "do not retry": the job goes to the failed set whatever attempts are left.
+      if (!error.retryable) job.discard()
       throw error
     } finally {
       active--
