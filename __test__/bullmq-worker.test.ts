@@ -9,9 +9,11 @@ import {
   createBullMQWorker,
   WebhookJobData,
   WebhookProcessingError,
+  migrate,
   WebhookProcessor,
 } from '../lib'
-import { createTestDatabase, insertRepository, insertUser, TestDatabase } from './helpers/db'
+import { Client, Pool } from 'pg'
+import { ADMIN_URL, createTestDatabase, insertRepository, insertUser, TestDatabase } from './helpers/db'
 import { eventually } from './helpers/eventually'
 import { SHARED_REDIS_URL, testPrefix } from './helpers/redis'
 
@@ -274,4 +276,47 @@ test('bullmq is optional: without it the package loads and runs Bull, and create
   const { execFileSync } = await import('node:child_process')
   const out = JSON.parse(execFileSync(process.execPath, ['-e', script], { encoding: 'utf8' }))
   expect(out).toEqual({ bull: 'function', options: 4, code: 'CONFIG_ERROR: createBullMQWorker needs the bullmq package: npm install bullmq' })
+})
+
+test('a BullMQ worker started before its database connects once it exists and is migrated; queued jobs succeed', async () => {
+  const name = `wp_test_mqlate_${randomUUID().replace(/-/g, '').slice(0, 12)}`
+  const url = new URL(ADMIN_URL)
+  url.pathname = `/${name}`
+  const admin = async (sql: string) => {
+    const client = new Client({ connectionString: ADMIN_URL })
+    await client.connect()
+    try {
+      await client.query(sql)
+    } finally {
+      await client.end()
+    }
+  }
+  const queueName = `late-${randomUUID().slice(0, 8)}`
+  const webhooks = queue(queueName)
+  const events = queueEvents(queueName)
+  const quiet = { info() {}, warn() {}, error() {} }
+  const worker = createBullMQWorker({ queueName, connection, prefix, databaseUrl: url.toString(), concurrency: 2, reconnectMaxDelayMs: 200, logger: quiet })
+  try {
+    const jobs = await Promise.all(
+      [1, 2].map((i) => webhooks.add('push', { deliveryId: `mq-late-${i}`, event: 'push', payload: fixture, receivedAt: Date.now() }, bullmqWebhookJobOptions)),
+    )
+    // No database yet: it keeps trying, and says why.
+    const absent = await eventually(async () => worker.health().waitingFor, (w) => w !== null && w.attempts >= 2)
+    expect(absent).toMatchObject({ what: 'database', code: 'DATABASE_UNAVAILABLE' })
+
+    await admin(`CREATE DATABASE ${name}`)
+    await migrate(url.toString())
+    const pool = new Pool({ connectionString: url.toString(), max: 1 })
+    try {
+      await insertRepository(pool)
+      const results = await Promise.all(jobs.map((j) => j.waitUntilFinished(events)))
+      expect(results.map((r) => r.status)).toEqual(['processed', 'processed'])
+      expect(worker.health()).toMatchObject({ waitingFor: null, counters: { completed: 2, failed: 0 } })
+    } finally {
+      await pool.end()
+    }
+  } finally {
+    await worker.close()
+    await admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
+  }
 })

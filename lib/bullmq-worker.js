@@ -10,7 +10,7 @@
 const { WebhookProcessingError } = require('./errors')
 const { redactCredentials } = require('./redact')
 const { recordFailure } = require('./job-failure')
-const { metricJobOptions } = require('./worker')
+const { metricJobOptions, workerDatabase } = require('./worker')
 const { githubJobOptions, followUpJobData } = require('./github/job-options')
 
 /** Job options for the producer: the first try and 3 retries (2 s, 4 s, 8 s), the last 500 failures kept. */
@@ -89,17 +89,7 @@ function createBullMQWorker(options) {
   const metricsQueue = options.metricsQueue ?? null
   const githubQueue = options.githubQueue ?? null
   const ownsProcessor = !options.processor
-  const processorReady = options.processor
-    ? Promise.resolve(options.processor)
-    : WebhookProcessor.connect({
-        databaseUrl: options.databaseUrl,
-        redisUrl: options.redisUrl,
-        redisKeyPrefix: options.redisKeyPrefix,
-        userCacheTtlSeconds: options.userCacheTtlSeconds,
-        maxConnections: options.maxConnections ?? concurrency,
-      })
-  // A failed connect surfaces in each job (retryable or not, by its code), not as an unhandled rejection.
-  processorReady.catch(() => undefined)
+  const database = workerDatabase(WebhookProcessor, options, concurrency, logger)
 
   const counters = {
     completed: 0,
@@ -113,8 +103,6 @@ function createBullMQWorker(options) {
   }
   let active = 0
   let closing = null
-  let connectedProcessor = options.processor ?? null
-  processorReady.then((p) => (connectedProcessor = p), () => undefined)
 
   async function queueMetricJobs(result) {
     if (!metricsQueue || result.metricJobs.length === 0) return 0
@@ -149,7 +137,7 @@ function createBullMQWorker(options) {
     const context = { jobId: job.id, deliveryId: job.data && job.data.deliveryId, event: job.data && job.data.event, attempt, attempts }
     active++
     try {
-      const processor = await processorReady
+      const processor = await database.ready()
       const result = await processor.process(job.data)
       let queued
       let followUps
@@ -211,15 +199,19 @@ function createBullMQWorker(options) {
         concurrency,
         active,
         counters: structuredClone(counters),
-        processor: connectedProcessor ? connectedProcessor.stats() : null,
+        processor: database.current() ? database.current().stats() : null,
+        waitingFor: database.waitingFor(),
       }
     },
     /** Stops taking jobs, waits for the active ones, closes what the worker created. */
     close() {
       closing ??= (async () => {
+        // Jobs still waiting for the database give up first (retryable), or close would wait for them.
+        const stopped = database.close()
         await worker.close() // stops fetching; resolves when its active jobs finished
+        await stopped
         if (ownsProcessor) {
-          const processor = await processorReady.catch(() => null)
+          const processor = database.current()
           if (processor) await processor.close()
         }
         logger.info('webhook worker closed', { queue: queueName, counters })

@@ -148,6 +148,31 @@ function connectWithBackoff(WebhookProcessor, connectOptions, maxDelayMs, logger
 }
 
 /**
+ * The processor a worker runs on, as `{ ready(), current(), waitingFor(), close() }`: the one
+ * the caller gave, or one the worker connects itself from `databaseUrl`, with backoff until
+ * the database is there and migrated (both queue drivers use this).
+ */
+function workerDatabase(WebhookProcessor, options, concurrency, logger) {
+  if (options.processor) {
+    return { ready: () => Promise.resolve(options.processor), current: () => options.processor, waitingFor: () => null, close: async () => {} }
+  }
+  return connectWithBackoff(
+    WebhookProcessor,
+    {
+      databaseUrl: options.databaseUrl,
+      redisUrl: options.redisUrl,
+      redisKeyPrefix: options.redisKeyPrefix,
+      userCacheTtlSeconds: options.userCacheTtlSeconds,
+      maxConnections: options.maxConnections ?? concurrency,
+      idleTimeoutMs: options.idleTimeoutMs,
+      maxLifetimeMs: options.maxLifetimeMs,
+    },
+    options.reconnectMaxDelayMs ?? RECONNECT_MAX_DELAY_MS,
+    logger,
+  )
+}
+
+/**
  * Starts processing `queue` (`queue.process(concurrency, …)`). See lib/index.d.ts for the
  * options and the returned WebhookWorker.
  */
@@ -158,17 +183,7 @@ function createWebhookWorker(queue, options) {
   const logger = options.logger ?? silentLogger
   const metricsQueue = options.metricsQueue ?? null
   const ownsProcessor = !options.processor
-  const database = options.processor
-    ? { ready: () => Promise.resolve(options.processor), current: () => options.processor, waitingFor: () => null, close: async () => {} }
-    : connectWithBackoff(WebhookProcessor, {
-        databaseUrl: options.databaseUrl,
-        redisUrl: options.redisUrl,
-        redisKeyPrefix: options.redisKeyPrefix,
-        userCacheTtlSeconds: options.userCacheTtlSeconds,
-        maxConnections: options.maxConnections ?? concurrency,
-        idleTimeoutMs: options.idleTimeoutMs,
-        maxLifetimeMs: options.maxLifetimeMs,
-      }, options.reconnectMaxDelayMs ?? RECONNECT_MAX_DELAY_MS, logger)
+  const database = workerDatabase(WebhookProcessor, options, concurrency, logger)
 
   const counters = {
     completed: 0,
@@ -291,6 +306,7 @@ function createWebhookWorker(queue, options) {
 
 module.exports = {
   createWebhookWorker,
+  workerDatabase,
   webhookJobOptions,
   webhookQueueSettings,
   webhookBackoff,
