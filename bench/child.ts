@@ -13,7 +13,7 @@ import { bullmqWebhookJobOptions, createBullMQWorker, createWebhookWorker, inspe
 import type { BenchJob, Implementation } from './baselines/types'
 import { distribution, drive, fromArray } from './drive'
 import { createAddon, loadCeiling, loadImplementation, ThroughputName } from './implementations'
-import { median, memoryMb, processCpuMs, resetPeakRss, selfCpuMicros } from './measure'
+import { median, memoryMb, processCpuMs, resetPeakRss, selfCpuMicros, threadCpuMicros } from './measure'
 import { CountingProxy } from './pgproxy'
 import { reprocessRows } from './reprocess'
 import type { AddonTimings, LargePushResult, MemoryResult, ParseResult, ThroughputResult, WireResult } from './results'
@@ -85,22 +85,38 @@ function emptyResult(name: string, label: string, t: Common): ThroughputResult {
   }
 }
 
+/**
+ * A process's CPU per event by thread kind, largest first: `node` is the JS thread (the bench's
+ * driver, the JS wrapper, napi's calls and promises), `tokio-runtime-w` the addon's runtime
+ * (parse, planning, sqlx), the rest V8's and libuv's helpers.
+ */
+function byThread(threads: Map<string, number>, events: number): string {
+  return [...threads]
+    .filter(([, micros]) => micros > 0)
+    .sort((a, b) => b[1] - a[1])
+    .map(([name, micros]) => `${name} ${Math.round(micros / events)} µs`)
+    .join(', ')
+}
+
 /** Measured window: GC, reset the RSS peak, CPU before and after, server CPU from the parent. */
 async function measured<T>(
   fn: () => Promise<T>,
-): Promise<{ value: T; clientCpuMicros: number; serverCpuMs: number | null; rss: { start: number; peak: number }; load1: number }> {
+): Promise<{ value: T; clientCpuMicros: number; threadCpuMicros: Map<string, number>; serverCpuMs: number | null; rss: { start: number; peak: number }; load1: number }> {
   global.gc?.()
   resetPeakRss()
   const start = memoryMb().rss
   await window('start')
   const cpu0 = selfCpuMicros()
+  const threads0 = threadCpuMicros()
   const children0 = processCpuMs('self')!.children
   const value = await fn()
   const clientCpuMicros = selfCpuMicros() - cpu0 + (processCpuMs('self')!.children - children0) * 1000
+  const threads = threadCpuMicros()
+  for (const [name, micros] of threads) threads.set(name, micros - (threads0.get(name) ?? 0))
   const peak = memoryMb().peak
   const load1 = os.loadavg()[0]
   const ack = await window('end')
-  return { value, clientCpuMicros, serverCpuMs: ack.serverCpuMs ?? null, rss: { start, peak }, load1 }
+  return { value, clientCpuMicros, threadCpuMicros: threads, serverCpuMs: ack.serverCpuMs ?? null, rss: { start, peak }, load1 }
 }
 
 // ---------------------------------------------------------------- tasks
@@ -229,6 +245,7 @@ async function throughput(t: Extract<Task, { kind: 'throughput' }>): Promise<Thr
       result.addonTimings = timings.result()
       result.notes.push(
         `WebhookProcessor.connect({ maxConnections: ${t.concurrency} }).process(job); processWebhook() is the same call on a default instance (10 connections)`,
+        `client CPU per event by thread: ${byThread(m.threadCpuMicros, d.completed)}`,
       )
     }
   } finally {

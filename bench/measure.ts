@@ -1,6 +1,6 @@
 // Measuring helpers of the bench: percentiles, the process's own CPU and resident memory
 // (from /proc, Linux), and the CPU time of the PostgreSQL backends serving one database.
-import { readFileSync, writeFileSync } from 'node:fs'
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { Client } from 'pg'
 
 /** Clock ticks per second of /proc/<pid>/stat times (`getconf CLK_TCK`, 100 on Linux). */
@@ -46,6 +46,34 @@ export function processCpuMs(pid: number | 'self'): { own: number; children: num
   const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
   const ticks = (i: number) => Number(f[i - 3])
   return { own: ((ticks(14) + ticks(15)) * 1000) / CLK_TCK, children: ((ticks(16) + ticks(17)) * 1000) / CLK_TCK }
+}
+
+/**
+ * utime + stime of each thread of this process in µs, summed by thread name (`comm`: `node`
+ * is the JS thread; the addon's runtime threads, V8's and libuv's workers have their own).
+ * Read from /proc/self/task; a thread that exited is not counted.
+ */
+export function threadCpuMicros(): Map<string, number> {
+  const byName = new Map<string, number>()
+  let tids: string[]
+  try {
+    tids = readdirSync('/proc/self/task')
+  } catch {
+    return byName
+  }
+  for (const tid of tids) {
+    let stat: string
+    try {
+      stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8')
+    } catch {
+      continue
+    }
+    const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'))
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    const micros = ((Number(f[11]) + Number(f[12])) * 1e6) / CLK_TCK
+    byName.set(name, (byName.get(name) ?? 0) + micros)
+  }
+  return byName
 }
 
 /** CPU of this process (all threads: V8, libuv, the addon's tokio workers), in µs. */
