@@ -176,7 +176,7 @@ test('a push listing exactly 2048 commits whose range is complete costs 21 reque
   const { world, repoId } = await repository()
   const [base] = gh.world.commitChain(world, 3, 'main', 'base').slice(-1)
   const listed = gh.world.commitChain(world, 2048)
-  const { webhooks, github } = pipeline()
+  const { webhooks, github } = pipeline({ clientOptions: { writeSpacingMs: 0 } }) // GraphQL requests unspaced: this test counts them
   const from = gh.requests.length
 
   const d = delivery(world, listed, base.sha)
@@ -208,7 +208,7 @@ test('a forced push of 2048 listed commits is completed from compare: the histor
   world.branches.set('old', trunk[9].sha)
   const old = gh.world.commitChain(world, 62, 'old', 'old')
   const range = gh.world.commitChain(world, 2100)
-  const { webhooks, github } = pipeline()
+  const { webhooks, github } = pipeline({ clientOptions: { writeSpacingMs: 0 } })
   const from = gh.requests.length
 
   const d = delivery(world, range.slice(range.length - 2048), old[old.length - 1].sha, true)
@@ -236,7 +236,7 @@ test('a rate limit on the first request (the one carrying the check) delays the 
   const listed = gh.world.commitChain(world, 2048)
   let applied = 0
   const { webhooks, github } = pipeline({
-    clientOptions: { maxInlineWaitMs: 0 }, // every limit goes to the queue
+    clientOptions: { maxInlineWaitMs: 0, writeSpacingMs: 0 }, // every limit goes to the queue
     // The real processor; once the first batch is written, the next GraphQL request is throttled too.
     processorFor: (p) =>
       ({
@@ -438,7 +438,7 @@ test.each([
 ])('a truncated push whose range GitHub no longer has keeps the listed commits and fetches their counts (%s)', async (_, forced, compareStatuses, graphql) => {
   const { world, repoId } = await repository()
   const listed = gh.world.commitChain(world, 2048)
-  const { webhooks, github } = pipeline()
+  const { webhooks, github } = pipeline({ clientOptions: { writeSpacingMs: 0 } })
   const from = gh.requests.length
   const gone = 'd'.repeat(40) // `before` was force-pushed away
   await (await webhooks.add(delivery(world, listed, gone, forced), webhookJobOptions)).finished()
