@@ -111,6 +111,12 @@ export interface FollowUp {
   /** completePush: the range's ends. */
   before?: string
   after?: string
+  /**
+   * completePush: the push payload's `forced` (null for commitStats, or a payload
+   * without it). `false`: `before` is an ancestor of `after`, and the job sizes the range
+   * from the two commits' history counts in its first GraphQL request instead of compare.
+   */
+  forced?: boolean
 }
 
 /** The GitHub side of `linkGithubUser`. */

@@ -133,6 +133,48 @@ describe('answers from the scripted world', () => {
     expect(missing.body.errors[0].type).toBe('NOT_FOUND')
   })
 
+  test('GraphQL: a commit\'s history counts its ancestors in the scripted graph, merges followed, as git rev-list --count', async () => {
+    // trunk: t0 - t1 - t2 - t3 - M ; side: t1 - s0 - s1 - M (M merges s1 into trunk)
+    const repo = gh.world.addRepository({ owner: 'acme', name: 'graph' })
+    const [t0, t1, t2, t3] = gh.world.commitChain(repo, 4, 'main', 't')
+    repo.branches.set('side', t1.sha)
+    const [, s1] = gh.world.commitChain(repo, 2, 'side', 's')
+    const merge = gh.world.addCommit(repo, { sha: shaOf('graph:merge'), parents: [t3.sha, s1.sha] }, 'main')
+    const count = '... on Commit { history(first: 1) { totalCount nodes { oid } pageInfo { hasNextPage } } }'
+    const query = `query($a: GitObjectID!, $b: GitObjectID!, $c: GitObjectID!, $gone: GitObjectID!) { repository(owner: "acme", name: "graph") {
+      a: object(oid: $a) { ${count} } b: object(oid: $b) { ${count} } c: object(oid: $c) { ${count} } gone: object(oid: $gone) { ${count} } } }`
+    const r = await call('POST', '/graphql', { body: { query, variables: { a: t0.sha, b: t2.sha, c: merge.sha, gone: shaOf('graph:gone') } } })
+    expect(r.body).toEqual({
+      data: {
+        repository: {
+          a: { history: { totalCount: 1, nodes: [{ oid: t0.sha }], pageInfo: { hasNextPage: false } } },
+          b: { history: { totalCount: 3, nodes: [{ oid: t2.sha }], pageInfo: { hasNextPage: true } } },
+          c: { history: { totalCount: 7, nodes: [{ oid: merge.sha }], pageInfo: { hasNextPage: true } } },
+          gone: null,
+        },
+      },
+    })
+    // The range t2...merge holds 7 - 3 = 4 commits: t3, s0, s1, merge (what compare says).
+    const compare = await call('GET', `/repos/acme/graph/compare/${t2.sha}...${merge.sha}?per_page=100`)
+    expect(compare.body.total_commits).toBe(4)
+  })
+
+  test('GraphQL: a connection without first/last, or beyond 100, is refused as GitHub\'s node limit says', async () => {
+    const repo = gh.world.repository('acme', 'api')!
+    const [a] = repo.commits.values()
+    const ask = (args: string, variables: Record<string, unknown> = {}) =>
+      call('POST', '/graphql', { body: { query: `query${args.includes('$n') ? '($n: Int)' : ''} { repository(owner: "acme", name: "api") { object(oid: "${a.sha}") { ... on Commit { history${args} { totalCount } } } } }`, variables } })
+    const before = gh.rejectedGraphql.length
+    const missing = await ask('')
+    expect(missing.body.data).toBeUndefined()
+    expect(missing.body.errors[0]).toMatchObject({ type: 'MISSING_PAGINATION_BOUNDARIES' })
+    expect((await ask('(first: 101)')).body.errors[0]).toMatchObject({ type: 'EXCESSIVE_PAGINATION' })
+    expect((await ask('(first: 0)')).body.errors[0]).toMatchObject({ type: 'EXCESSIVE_PAGINATION' })
+    expect((await ask('(last: $n)', { n: 500 })).body.errors[0]).toMatchObject({ type: 'EXCESSIVE_PAGINATION' })
+    expect(gh.rejectedGraphql.length).toBe(before + 4)
+    expect((await ask('(first: $n)', { n: 100 })).body).toEqual({ data: { repository: { object: { history: { totalCount: 1 } } } } })
+  })
+
   test('compare pages with per_page/page and Link headers, oldest commit first', async () => {
     const repo = gh.world.repository('acme', 'api')!
     const all = [...repo.commits.values()]

@@ -52,11 +52,12 @@ async function repository(teamId?: string): Promise<{ world: WorldRepository; re
 }
 
 /** A push delivery listing `commits` as GitHub would (author date, name, email). */
-function delivery(world: WorldRepository, commits: WorldCommit[], before?: string): WebhookJobData {
+function delivery(world: WorldRepository, commits: WorldCommit[], before?: string, forced = false): WebhookJobData {
   const payload = pushPayload({
     repoGithubId: world.id,
     fullName: `acme/${world.name}`,
     before,
+    forced,
     commits: commits.map((c) => ({ sha: c.sha, message: c.message, timestamp: c.author.date, name: c.author.name, email: c.author.email })),
   })
   return { deliveryId: randomUUID(), event: 'push', payload, receivedAt: Date.now() }
@@ -100,6 +101,9 @@ async function statsOf(repoId: string) {
 }
 
 const graphqlRequests = (from = 0) => gh.requests.slice(from).filter((r) => r.path === '/graphql')
+const compareRequests = (from = 0) => gh.requests.slice(from).filter((r) => r.path.includes('/compare/'))
+/** GraphQL requests that carried completePush's truncation check (the history counts of `before` and `after`). */
+const rangeChecks = (from = 0) => graphqlRequests(from).filter((r) => /\brange: repository\(/.test(String((r.body as { query?: string }).query)))
 const okGraphqlOids = (from = 0) =>
   graphqlRequests(from)
     .filter((r) => r.status === 200)
@@ -162,7 +166,113 @@ test('a push of 2,100 commits, 2048 of them listed, is completed to 2,100 rows w
   const compare = gh.requests.slice(from).filter((r) => r.path.includes('/compare/'))
   expect(compare).toHaveLength(21) // 100 a page
   expect(graphqlRequests(from)).toHaveLength(21) // 100 commits a request, each once
+  expect(rangeChecks(from)).toHaveLength(1) // the first of them also sized the range
+  expect(okGraphqlOids(from).flat()).toHaveLength(2100)
   expect(new Set(okGraphqlOids(from).flat()).size).toBe(2100)
+  expect(gh.requests.length - from).toBe(42) // 1 GraphQL with the check + 21 compare pages + 20 GraphQL
+})
+
+test('a push listing exactly 2048 commits whose range is complete costs 21 requests in all: the check rides on the first batch of counts', async () => {
+  const { world, repoId } = await repository()
+  const [base] = gh.world.commitChain(world, 3, 'main', 'base').slice(-1)
+  const listed = gh.world.commitChain(world, 2048)
+  const { webhooks, github } = pipeline({ clientOptions: { writeSpacingMs: 0 } }) // GraphQL requests unspaced: this test counts them
+  const from = gh.requests.length
+
+  const d = delivery(world, listed, base.sha)
+  const processed = await (await webhooks.add(d, webhookJobOptions)).finished()
+  expect(processed.records.commits).toBe(2048)
+  await drained(github)
+
+  const rows = await statsOf(repoId)
+  expect(rows.size).toBe(2048)
+  for (const c of listed) {
+    expect(rows.get(c.sha)).toEqual({ sha: c.sha, additions: c.additions, deletions: c.deletions, files: c.changedFiles, fetched: true, missing: false })
+  }
+  expect(gh.requests.length - from).toBe(21) // the goal: at most 21
+  expect(compareRequests(from)).toHaveLength(0)
+  expect(rangeChecks(from)).toHaveLength(1)
+  expect(okGraphqlOids(from).flat()).toHaveLength(2048) // every commit asked once
+  expect(new Set(okGraphqlOids(from).flat()).size).toBe(2048)
+  const body = JSON.parse(d.payload as string)
+  const job = await github.getJob(`completePush:${repoId}:${body.before}:${body.after}`)
+  expect(job?.returnvalue).toMatchObject({ requests: 1, graphql: 1, pages: 0, updated: 100, statsJobs: 20, complete: true, range: 'complete' })
+})
+
+test('a forced push of 2048 listed commits is completed from compare: the history counts of a rewritten branch say nothing of its range', async () => {
+  // main: b0..b9; the branch was at old (b9 + 62 commits), and is force-pushed to b9 + 2100
+  // new commits. History counts: after 10 + 2100, before 10 + 62: a difference of 2048 that
+  // would wrongly pass for a complete push; compare says 2100.
+  const { world, repoId } = await repository()
+  const trunk = gh.world.commitChain(world, 10, 'main', 'b')
+  world.branches.set('old', trunk[9].sha)
+  const old = gh.world.commitChain(world, 62, 'old', 'old')
+  const range = gh.world.commitChain(world, 2100)
+  const { webhooks, github } = pipeline({ clientOptions: { writeSpacingMs: 0 } })
+  const from = gh.requests.length
+
+  const d = delivery(world, range.slice(range.length - 2048), old[old.length - 1].sha, true)
+  const processed = await (await webhooks.add(d, webhookJobOptions)).finished()
+  expect(processed.records.commits).toBe(2048)
+  const body = JSON.parse(d.payload as string)
+  const job = (await github.getJob(`completePush:${repoId}:${body.before}:${body.after}`))!
+  expect(job.data.forced).toBe(true) // the payload's word, carried to the job
+  await drained(github)
+
+  const rows = await statsOf(repoId)
+  expect(rows.size).toBe(2100) // the whole rewritten range, none of the commits pushed away
+  expect(range.every((c) => rows.get(c.sha)?.fetched && rows.get(c.sha)?.additions === c.additions)).toBe(true)
+  expect(old.some((c) => rows.has(c.sha))).toBe(false)
+  expect(compareRequests(from)).toHaveLength(21)
+  expect(rangeChecks(from)).toHaveLength(0) // no history counts asked for a forced push
+  expect(new Set(okGraphqlOids(from).flat()).size).toBe(2100)
+  expect(okGraphqlOids(from).flat()).toHaveLength(2100)
+  expect(gh.requests.length - from).toBe(42) // 21 compare pages + 21 GraphQL
+})
+
+test('a rate limit on the first request (the one carrying the check) delays the job; it resumes with no loss and no batch asked twice', async () => {
+  const { world, repoId } = await repository()
+  const [base] = gh.world.commitChain(world, 1, 'main', 'base')
+  const listed = gh.world.commitChain(world, 2048)
+  let applied = 0
+  const { webhooks, github } = pipeline({
+    clientOptions: { maxInlineWaitMs: 0, writeSpacingMs: 0 }, // every limit goes to the queue
+    // The real processor; once the first batch is written, the next GraphQL request is throttled too.
+    processorFor: (p) =>
+      ({
+        commitsLackingStats: (repo: string, shas: string[]) => p.commitsLackingStats(repo, shas),
+        async applyCommitStats(repo: string, text: string) {
+          const outcome = await p.applyCommitStats(repo, text)
+          if (++applied === 1) gh.throttleNext({ kind: 'secondary', status: 429, retryAfterSeconds: 1, path: '/graphql' })
+          return outcome
+        },
+        completePush: (repo: string, text: string) => p.completePush(repo, text),
+      }) as unknown as WebhookProcessor,
+  })
+  const from = gh.requests.length
+  gh.throttleNext({ kind: 'secondary', status: 403, retryAfterSeconds: 1, path: '/graphql' })
+  const d = delivery(world, listed, base.sha)
+  await (await webhooks.add(d, webhookJobOptions)).finished()
+  await drained(github)
+
+  const rows = await statsOf(repoId)
+  expect(rows.size).toBe(2048)
+  expect([...rows.values()].every((r) => r.fetched && !r.missing)).toBe(true)
+  const limited = graphqlRequests(from).filter((r) => r.status !== 200)
+  expect(limited.map((r) => r.status)).toEqual([403, 429])
+  expect(rangeChecks(from).filter((r) => r.status === 200)).toHaveLength(1) // answered once
+  const oids = okGraphqlOids(from).flat()
+  expect(oids).toHaveLength(2048) // every commit asked once in an answered request
+  expect(new Set(oids).size).toBe(2048)
+  expect(gh.requests.length - from).toBe(21 + 2) // the 21 requests, plus the two that were throttled
+  expect(compareRequests(from)).toHaveLength(0)
+
+  const body = JSON.parse(d.payload as string)
+  const id = `completePush:${repoId}:${body.before}:${body.after}`
+  expect((await github.getJob(id))?.returnvalue).toMatchObject({ delayed: true, delayMs: 1000 })
+  const resumed = await github.getJob(`${id}#resume1`)
+  expect(resumed?.returnvalue).toMatchObject({ requests: 1, updated: 100, statsJobs: 20, complete: true })
+  expect(resumed?.attemptsMade).toBe(0)
 })
 
 test('a secondary rate limit hit mid-batch delays the job: no attempt spent, no commit lost, no done batch asked again', async () => {
@@ -316,21 +426,28 @@ test('a truncated push throttled mid-range resumes at its saved page: every comp
   expect(compare.filter((r) => r.status === 429)).toHaveLength(1)
   const answered = compare.filter((r) => r.status === 200).map((r) => r.query.page ?? '1')
   expect(answered.sort((a, b) => Number(a) - Number(b))).toEqual(Array.from({ length: 21 }, (_, i) => String(i + 1)))
+  // The check was made before the limit and saved in the job: the resumed job did not ask it again.
+  expect(rangeChecks(from)).toHaveLength(1)
+  expect(okGraphqlOids(from).flat()).toHaveLength(2100)
+  expect(new Set(okGraphqlOids(from).flat()).size).toBe(2100)
 })
 
-test('a truncated push whose range GitHub no longer has keeps the listed commits and fetches their counts', async () => {
+test.each([
+  ['not forced: GraphQL answers null for it, compare is never asked', false, [], 21],
+  ['forced: compare answers 404', true, [404], 21],
+])('a truncated push whose range GitHub no longer has keeps the listed commits and fetches their counts (%s)', async (_, forced, compareStatuses, graphql) => {
   const { world, repoId } = await repository()
   const listed = gh.world.commitChain(world, 2048)
-  const { webhooks, github } = pipeline()
+  const { webhooks, github } = pipeline({ clientOptions: { writeSpacingMs: 0 } })
   const from = gh.requests.length
   const gone = 'd'.repeat(40) // `before` was force-pushed away
-  await (await webhooks.add(delivery(world, listed, gone), webhookJobOptions)).finished()
+  await (await webhooks.add(delivery(world, listed, gone, forced), webhookJobOptions)).finished()
   await drained(github)
 
   const rows = await statsOf(repoId)
   expect(rows.size).toBe(2048)
-  expect(listed.every((c) => rows.get(c.sha)?.fetched && rows.get(c.sha)?.additions === c.additions)).toBe(true)
-  const compare = gh.requests.slice(from).filter((r) => r.path.includes('/compare/'))
-  expect(compare.map((r) => r.status)).toEqual([404])
-  expect(graphqlRequests(from)).toHaveLength(21)
+  expect(listed.every((c) => rows.get(c.sha)?.fetched && !rows.get(c.sha)?.missing && rows.get(c.sha)?.additions === c.additions)).toBe(true)
+  expect(compareRequests(from).map((r) => r.status)).toEqual(compareStatuses)
+  expect(graphqlRequests(from)).toHaveLength(graphql)
+  expect(new Set(okGraphqlOids(from).flat()).size).toBe(2048)
 })

@@ -66,6 +66,7 @@ test('a push queues one commitStats job under its stable id; a redelivery adds n
     shas: [0, 1, 2].map((i) => JSON.parse(delivery.payload as string).commits[i].id).sort(),
     before: null,
     after: null,
+    forced: null,
     deliveryId: delivery.deliveryId,
   })
   expect(job.opts).toMatchObject({ attempts: githubJobOptions.attempts, backoff: githubJobOptions.backoff })
@@ -89,7 +90,7 @@ test('a truncated push of 2048 commits queues one completePush job carrying the 
   expect(jobs.map((j) => j.data.kind)).toEqual(['completePush'])
   const body = JSON.parse(delivery.payload as string)
   expect(jobs[0].id).toBe(`completePush:${repoId}:${body.before}:${body.after}`)
-  expect(jobs[0].data).toMatchObject({ before: body.before, after: body.after })
+  expect(jobs[0].data).toMatchObject({ before: body.before, after: body.after, forced: false })
   expect(jobs[0].data.shas).toHaveLength(2048)
   await worker.close()
 })

@@ -89,6 +89,7 @@ export interface CommitStatsFollowUp {
   shas: string[]
   before: null
   after: null
+  forced: null
 }
 
 /** Insert the commits of `before...after` that a truncated push (2048 listed) left out. */
@@ -106,6 +107,13 @@ export interface CompletePushFollowUp {
   shas: string[]
   before: string
   after: string
+  /**
+   * The push payload's `forced`; null when the payload lacks it. `false` (a fast-forward:
+   * `before` is an ancestor of `after`) lets the job size the range from the two commits'
+   * history counts in its first GraphQL request; otherwise it asks compare. Not part of
+   * `jobId`.
+   */
+  forced: boolean | null
 }
 
 /** One job for the `github` queue; queue it with `jobId` as Bull's jobId. */

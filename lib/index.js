@@ -48,6 +48,7 @@ class WebhookProcessor {
     for (const f of result.followUps) {
       f.before ??= null
       f.after ??= null
+      f.forced ??= null
     }
     return result
   }

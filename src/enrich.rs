@@ -24,6 +24,10 @@ pub struct FollowUp {
     /// completePush: the range's ends.
     pub before: Option<String>,
     pub after: Option<String>,
+    /// completePush: the push payload's `forced` (null for commitStats, or a payload
+    /// without it). `false`: `before` is an ancestor of `after`, and the job sizes the range
+    /// from the two commits' history counts in its first GraphQL request instead of compare.
+    pub forced: Option<bool>,
 }
 
 /// What `applyCommitStats` wrote.
@@ -63,6 +67,7 @@ pub fn follow_ups(f: Vec<core::FollowUp>) -> Vec<FollowUp> {
             shas: f.shas,
             before: f.before,
             after: f.after,
+            forced: f.forced,
         })
         .collect()
 }

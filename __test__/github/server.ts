@@ -9,8 +9,10 @@
  *   422 (unparsable JSON 400), an unknown query parameter 422 too (`strictQuery`, default on:
  *   GitHub ignores them, but here they are a client bug);
  * - every GraphQL query is validated against GitHub's official schema (`@octokit/graphql-schema`)
- *   and executed against the scripted world (`repository { object(oid:) { ... on Commit } }`,
- *   aliases, `rateLimit`);
+ *   and GitHub's node limit (`first` or `last`, 1–100, on every connection), and executed
+ *   against the scripted world (`repository { object(oid:) { ... on Commit } }`, aliases,
+ *   `Commit.history(first|last) { totalCount nodes edges pageInfo }` counted from the commit
+ *   graph, `rateLimit`);
  * - every REST answer it sends is checked against the operation's response schema: a violation
  *   is recorded in `violations` (tests call `assertNoViolations()`) and answered 500;
  * - every request must authenticate: a token from `tokens`, an installation token this server

@@ -18,8 +18,8 @@ export interface PushCommitSpec {
   username?: string
 }
 
-/** A push of `commits` to `fullName` (GitHub id `repoGithubId`) from `before` to the last commit. */
-export function pushPayload(opts: { repoGithubId: number; fullName: string; commits: PushCommitSpec[]; before?: string }): string {
+/** A push of `commits` to `fullName` (GitHub id `repoGithubId`) from `before` to the last commit; `forced` default false. */
+export function pushPayload(opts: { repoGithubId: number; fullName: string; commits: PushCommitSpec[]; before?: string; forced?: boolean }): string {
   const commits = opts.commits.map((c) => {
     const author = { name: c.name ?? 'Some One', email: c.email ?? 'someone@example.com', ...(c.username ? { username: c.username } : {}) }
     return {
@@ -43,7 +43,7 @@ export function pushPayload(opts: { repoGithubId: number; fullName: string; comm
     after: head ? head.id : '0'.repeat(40),
     created: false,
     deleted: false,
-    forced: false,
+    forced: opts.forced ?? false,
     base_ref: null,
     compare: `https://github.com/${opts.fullName}/compare/x...y`,
     commits,

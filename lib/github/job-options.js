@@ -30,6 +30,7 @@ function followUpJobData(followUp, deliveryId) {
     shas: followUp.shas,
     before: followUp.before ?? null,
     after: followUp.after ?? null,
+    forced: followUp.forced ?? null,
     deliveryId: deliveryId ?? null,
   }
 }

@@ -128,6 +128,29 @@ async fn a_push_of_2048_commits_is_completed_unless_it_opened_the_branch() {
         complete.job_id,
         format!("completePush:{repo_id}:{}:{}", sha(999_999_999), sha(2048))
     );
+    assert_eq!(
+        complete.forced,
+        Some(false),
+        "the payload's forced, carried"
+    );
+
+    // A forced push, and one whose payload lacks `forced`: the same job id (the id names the
+    // range, not how it was pushed), `forced` as the payload says.
+    for (forced, expected) in [(json!(true), Some(true)), (Value::Null, None)] {
+        let mut body: Value = serde_json::from_slice(&payload(REPO, commits.clone())).unwrap();
+        if forced.is_null() {
+            body.as_object_mut().unwrap().remove("forced");
+        } else {
+            body["forced"] = forced;
+        }
+        let result = processor
+            .process(job(&delivery(), "push", serde_json::to_vec(&body).unwrap()))
+            .await
+            .unwrap();
+        assert_eq!(result.follow_ups.len(), 1);
+        assert_eq!(result.follow_ups[0].forced, expected);
+        assert_eq!(result.follow_ups[0].job_id, complete.job_id);
+    }
 
     let mut new_branch: Value = serde_json::from_slice(&payload(REPO, commits)).unwrap();
     new_branch["before"] = json!("0".repeat(40));
@@ -142,6 +165,7 @@ async fn a_push_of_2048_commits_is_completed_unless_it_opened_the_branch() {
         .unwrap();
     let kinds: Vec<_> = result.follow_ups.iter().map(|f| f.kind).collect();
     assert_eq!(kinds, [FollowUpKind::CommitStats], "no range to compare");
+    assert_eq!(result.follow_ups[0].forced, None);
 }
 
 #[tokio::test]

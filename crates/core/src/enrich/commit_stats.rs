@@ -243,6 +243,25 @@ mod tests {
     }
 
     #[test]
+    fn ignores_other_root_fields_of_the_answer() {
+        // completePush's first request also asks `range: repository { before/after history
+        // counts }` beside the commits; only `data.repository` is read.
+        let body = format!(
+            r#"{{"data":{{"repository":{{"c{a}":{{"oid":"{a}","additions":3,"deletions":1,"changedFilesIfAvailable":2}}}},
+                "range":{{"before":{{"history":{{"totalCount":1}}}},"after":null}}}}}}"#,
+            a = sha('a')
+        );
+        let stats = parse(body.as_bytes()).unwrap();
+        assert_eq!(
+            stats,
+            vec![Stats {
+                sha: sha('a'),
+                counts: Some((3, 1, Some(2)))
+            }]
+        );
+    }
+
+    #[test]
     fn refuses_what_it_cannot_trust() {
         let a = sha('a');
         let cases = [

@@ -135,6 +135,7 @@ pub async fn apply(
         deleted: false,
         before: None,
         after: None,
+        forced: None,
         commits: as_push_commits(listed)?,
         repository: RepositoryRef {
             id: repo.github_id,

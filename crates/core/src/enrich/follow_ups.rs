@@ -46,6 +46,10 @@ pub struct FollowUp {
     /// CompletePush: the range's ends.
     pub before: Option<String>,
     pub after: Option<String>,
+    /// CompletePush: the payload's `forced` (None when it lacks it). `Some(false)` says
+    /// `before` is an ancestor of `after`, so the job can size the range from the two
+    /// commits' history counts instead of asking compare; not part of the job id.
+    pub forced: Option<bool>,
 }
 
 /// The follow-up of a push: counts for the commits it lists, or, for a truncated push, the
@@ -80,6 +84,7 @@ pub fn of_push<'a>(event: &PushEvent<'a>, repo: &RepoInfo, delivery_id: &str) ->
                 shas,
                 before: Some(before.to_owned()),
                 after: Some(after.to_owned()),
+                forced: event.forced,
             }];
         }
     }
@@ -91,5 +96,6 @@ pub fn of_push<'a>(event: &PushEvent<'a>, repo: &RepoInfo, delivery_id: &str) ->
         shas,
         before: None,
         after: None,
+        forced: None,
     }]
 }

@@ -18,6 +18,10 @@ pub struct PushEvent<'a> {
     pub before: Option<&'a str>,
     #[serde(borrow, default)]
     pub after: Option<&'a str>,
+    /// True when the push was not a fast-forward (history rewritten): `before` is then not
+    /// an ancestor of `after`. None when the payload lacks it.
+    #[serde(default)]
+    pub forced: Option<bool>,
     #[serde(borrow, default)]
     pub commits: Vec<PushCommit<'a>>,
     #[serde(borrow)]
