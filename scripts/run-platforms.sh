@@ -161,20 +161,30 @@ run_darwin() {
     set -- $spec
     local bin; bin="$(binary "$1")"
     echo "\$ file ${bin#$root/}"; file -b "$bin"
-    file -b "$bin" | grep -q "Mach-O 64-bit.*dynamically linked shared library.*$2" || fail "$1: not a $2 Mach-O dylib"
+    # file(1) versions order the words differently ("Mach-O 64-bit x86_64 dynamically linked …").
+    local kind; kind="$(file -b "$bin")"
+    for word in "Mach-O 64-bit" "dynamically linked shared library" " $2 "; do
+      [[ "$kind " == *"$word"* ]] || fail "$1: not a $2 Mach-O dylib"
+    done
     local minos
-    minos="$(llvm-objdump --macho --private-headers "$bin" | awk '/cmd LC_BUILD_VERSION/{f=1} f&&$1=="minos"{print $2; exit}')"
-    echo "LC_BUILD_VERSION minos $minos"
+    # The minimum macOS: LC_BUILD_VERSION's minos, or LC_VERSION_MIN_MACOSX's version (the older
+    # command, which linkers still write for targets before 10.14).
+    local headers; headers="$(llvm-objdump --macho --private-headers "$bin")"
+    minos="$(printf '%s\n' "$headers" | awk '/cmd LC_BUILD_VERSION/{f="minos"} /cmd LC_VERSION_MIN_MACOSX/{f="version"} f&&$1==f{print $2; exit}')"
+    echo "minimum macOS (LC_BUILD_VERSION minos / LC_VERSION_MIN_MACOSX version): $minos"
     [ "$minos" = "$3" ] || fail "$1: minos $minos, expected $3"
     local exported undefined
     exported="$(llvm-nm -gU "$bin" | awk '{print $3}' | grep -c '^_napi_register_module_v1$' || true)"
-    undefined="$(llvm-nm -u "$bin" | grep -c ' _napi_' || true)"
+    undefined="$(llvm-nm -u "$bin" | grep -cE '(^|[[:space:]])_napi_' || true)"
     echo "exports _napi_register_module_v1: $exported; napi_* left for Node to provide (dynamic_lookup): $undefined"
     [ "$exported" = 1 ] && [ "$undefined" -gt 20 ] || fail "$1: napi symbols"
-    # Every library it loads must be one every Mac has.
-    echo "libraries it loads:"
-    llvm-objdump --macho --dylibs-used "$bin" | tail -n +2 | sed 's/ (compat.*//; s/^\s*/  /'
-    if llvm-objdump --macho --dylibs-used "$bin" | tail -n +2 | grep -vqE '^\s*(/usr/lib/|/System/Library/Frameworks/)'; then
+    # Every library it loads must be one every Mac has. --dylibs-used also lists the dylib's own
+    # install name (LC_ID_DYLIB, the build path; unused when Node loads the file by its path).
+    local id libs
+    id="$(llvm-objdump --macho --dylib-id "$bin" | tail -n +2)"
+    libs="$(llvm-objdump --macho --dylibs-used "$bin" | tail -n +2 | sed 's/ (compat.*//; s/^\s*//' | grep -vxF "$id" | sort -u)"
+    echo "libraries it loads:"; printf '  %s\n' $libs
+    if printf '%s\n' "$libs" | grep -vqE '^(/usr/lib/|/System/Library/Frameworks/)'; then
       fail "$1 loads a library outside /usr/lib and /System/Library/Frameworks"
     fi
     echo "OK $1"
