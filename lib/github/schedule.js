@@ -30,7 +30,13 @@ async function scheduleReconcile(queue, { everyMs = DEFAULT_RECONCILE_EVERY_MS, 
   if (!Number.isInteger(everyMs) || everyMs < 60_000) throw new WebhookProcessingError('CONFIG_ERROR', 'the reconcile interval must be at least one minute')
   if (isBullMQQueue(queue)) {
     checkBullMQ(queue)
-    return queue.upsertJobScheduler(RECONCILE_JOB_ID, { every: everyMs }, { name: 'reconcile', data: { kind: 'reconcile', ...data }, opts: { ...RECONCILE_JOB_OPTIONS } })
+    // The first run one interval from now, as on Bull (BullMQ's `every` would run at once);
+    // an upsert of the same interval keeps the scheduled run, another interval starts afresh.
+    return queue.upsertJobScheduler(
+      RECONCILE_JOB_ID,
+      { every: everyMs, startDate: Date.now() + everyMs },
+      { name: 'reconcile', data: { kind: 'reconcile', ...data }, opts: { ...RECONCILE_JOB_OPTIONS } },
+    )
   }
   await unscheduleReconcile(queue, everyMs)
   return queue.add({ kind: 'reconcile', ...data }, { repeat: { every: everyMs }, jobId: RECONCILE_JOB_ID, ...RECONCILE_JOB_OPTIONS })
