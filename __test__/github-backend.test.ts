@@ -1,7 +1,8 @@
-// The reference backend with GitHub's API on and off: with credentials the github queue and
-// worker exist, a delivered push gets its counts from the contract server, and the queue UI,
-// /api/webhooks/stats and /metrics show the queue's backlog, the budget and the requests made;
-// without them one line says so and nothing else changes.
+// The reference backend with GitHub's API on and off (on Bull; the .bullmq twin runs the same
+// on BullMQ): with credentials the github queue and worker exist, a delivered push gets its
+// counts from the contract server, and the queue UI, /api/webhooks/stats and /metrics show the
+// queue's backlog, the budget and the requests made; without them one line says so and
+// nothing else changes.
 import { Backend, createBackend } from '../examples/backend/src/app'
 import { loadConfig } from '../examples/backend/src/config'
 import { createTestDatabase, insertRepository, TestDatabase } from './helpers/db'
@@ -9,6 +10,7 @@ import { eventually } from './helpers/eventually'
 import { testPrefix } from './helpers/redis'
 import { GitHubServer, startGitHubServer } from './github/server'
 import { backendEnv, deliver, memoryLogger } from './support/backend'
+import { suiteDriver } from './support/driver'
 
 const TOKEN = 'backend-github-token'
 
@@ -42,7 +44,7 @@ test('with a token: a delivered push gets its counts, and the github queue shows
   const commits = gh.world.commitChain(world, 3)
   const repoId = await insertRepository(db.pool, world.id, { fullName: 'acme/backend' })
   const { url, logger } = await start({ token: TOKEN, baseUrl: gh.url })
-  expect(logger.lines.find((l) => l.message === 'GitHub API on')).toMatchObject({ mode: 'token' })
+  expect(logger.lines.find((l) => l.message === 'GitHub API on')).toMatchObject({ mode: 'token', worker: true, queueDriver: suiteDriver.current })
 
   const payload = {
     ref: 'refs/heads/main',

@@ -1,27 +1,20 @@
-// GitHub API enrichment end to end: the real webhook worker and github worker on real Bull
-// queues, the real addon on PostgreSQL, and the contract server (__test__/github) standing in
-// for GitHub, which checks every request against GitHub's OpenAPI description and GraphQL
-// schema. What a user relies on: real line counts for every commit, truncated pushes
-// completed, rate limits that delay and never lose or repeat work, commits GitHub lost
-// marked once, and no second API job for a redelivery.
+// GitHub API enrichment end to end: the real webhook worker and github worker on real queues
+// (Bull here; github-enrich.bullmq.test.ts runs the same tests on BullMQ), the real addon on
+// PostgreSQL, and the contract server (__test__/github) standing in for GitHub, which checks
+// every request against GitHub's OpenAPI description and GraphQL schema. What a user relies
+// on: real line counts for every commit, truncated pushes completed, rate limits that delay
+// and never lose or repeat work, commits GitHub lost marked once, and no second API job for a
+// redelivery.
 import { randomUUID } from 'node:crypto'
-import Bull from 'bull'
-import {
-  createGitHubClient,
-  createGitHubWorker,
-  createWebhookWorker,
-  githubJobOptions,
-  webhookJobOptions,
-  webhookQueueSettings,
-  WebhookJobData,
-  WebhookProcessor,
-} from '../lib'
+import { createGitHubClient, githubJobOptions, WebhookJobData, WebhookProcessor } from '../lib'
 import { createTestDatabase, insertRepository, insertTeam, insertUser, TestDatabase } from './helpers/db'
 import { eventually } from './helpers/eventually'
 import { pushPayload } from './helpers/pushes'
-import { SHARED_REDIS_URL, testPrefix } from './helpers/redis'
+import { testPrefix } from './helpers/redis'
 import { GitHubServer, startGitHubServer } from './github/server'
 import type { WorldCommit, WorldRepository } from './github/world'
+import { suiteDriver } from './support/driver'
+import { PipelineQueue, pipelineFactory } from './support/github-pipeline'
 
 const TOKEN = 'enrich-test-token'
 
@@ -32,15 +25,8 @@ let db: TestDatabase
 let processor: WebhookProcessor
 let gh: GitHubServer
 const { prefix, cleanup } = testPrefix()
-const queues: Bull.Queue[] = []
-const closers: (() => Promise<void>)[] = []
+const pipelines = pipelineFactory(prefix)
 let repoCount = 0
-
-function queue(name: string): Bull.Queue {
-  const q = new Bull(name, SHARED_REDIS_URL, { prefix: `${prefix}${name}`, settings: { ...webhookQueueSettings } })
-  queues.push(q)
-  return q
-}
 
 /** A scripted repository on the contract server and its DevMetrics row. */
 async function repository(teamId?: string): Promise<{ world: WorldRepository; repoId: string; fullName: string }> {
@@ -63,27 +49,14 @@ function delivery(world: WorldRepository, commits: WorldCommit[], before?: strin
   return { deliveryId: randomUUID(), event: 'push', payload, receivedAt: Date.now() }
 }
 
-/** Both workers on fresh queues; the github worker's client talks to the contract server. */
+/** Both workers on fresh queues of the suite's driver; the github worker's client talks to the contract server. */
 function pipeline(opts: { clientOptions?: Record<string, unknown>; processorFor?: (p: WebhookProcessor) => WebhookProcessor } = {}) {
-  const tag = randomUUID().slice(0, 6)
-  const webhooks = queue(`webhooks-${tag}`)
-  const github = queue(`github-${tag}`)
-  const webhookMetrics = queue(`metrics-web-${tag}`)
-  const githubMetrics = queue(`metrics-gh-${tag}`)
   const client = createGitHubClient({ token: TOKEN, baseUrl: gh.url, ...opts.clientOptions })
-  const webhookWorker = createWebhookWorker(webhooks, { processor, metricsQueue: webhookMetrics, githubQueue: github })
-  const githubWorker = createGitHubWorker(github, {
-    client,
-    processor: opts.processorFor ? opts.processorFor(processor) : processor,
-    metricsQueue: githubMetrics,
-    logger: quiet,
-  })
-  closers.push(() => webhookWorker.close(), () => githubWorker.close())
-  return { webhooks, github, githubMetrics, client, webhookWorker, githubWorker }
+  return pipelines.open({ client, processor, githubProcessor: opts.processorFor?.(processor), logger: quiet })
 }
 
 /** Waits until the github queue has nothing left to do (waiting, delayed or active). */
-async function drained(github: Bull.Queue): Promise<void> {
+async function drained(github: PipelineQueue): Promise<void> {
   await eventually(
     () => github.getJobCounts(),
     (c) => c.waiting + c.delayed + c.active === 0,
@@ -116,8 +89,7 @@ beforeAll(async () => {
 })
 
 afterAll(async () => {
-  for (const close of closers) await close()
-  await Promise.all(queues.map((q) => q.close()))
+  await pipelines.closeAll()
   await processor.close()
   await gh.close()
   await cleanup()
@@ -131,10 +103,10 @@ test('a push is enriched end to end: the scripted counts land, statsFetchedAt is
   const { world, repoId } = await repository()
   const dev = await insertUser(db.pool, { email: 'dev1@example.test', teamIds: [team] })
   const commits = gh.world.commitChain(world, 5)
-  const { webhooks, github, githubMetrics, githubWorker } = pipeline()
+  const { deliver, github, githubMetrics, githubWorker } = pipeline()
   const from = gh.requests.length
 
-  const processed = await (await webhooks.add(delivery(world, commits), webhookJobOptions)).finished()
+  const processed = await deliver(delivery(world, commits))
   expect(processed).toMatchObject({ status: 'processed', records: { commits: 5 } })
   await drained(github)
 
@@ -143,7 +115,7 @@ test('a push is enriched end to end: the scripted counts land, statsFetchedAt is
     expect(rows.get(c.sha)).toEqual({ sha: c.sha, additions: c.additions, deletions: c.deletions, files: c.changedFiles, fetched: true, missing: false })
   }
   expect(graphqlRequests(from)).toHaveLength(1)
-  const metricJobs = (await githubMetrics.getJobs(['waiting'])).map((j) => [j.data.kind, j.data.id])
+  const metricJobs = (await githubMetrics.jobData(['waiting'])).map((d) => [d.kind, d.id])
   expect(metricJobs).toEqual(expect.arrayContaining([['developer', dev], ['team', team]]))
   expect(githubWorker.health().counters).toMatchObject({ completed: 1, failed: 0, byKind: { commitStats: { completed: 1 } } })
 })
@@ -152,11 +124,11 @@ test('a push of 2,100 commits, 2048 of them listed, is completed to 2,100 rows w
   const { world, repoId } = await repository()
   const [base] = gh.world.commitChain(world, 1, 'main', 'base')
   const range = gh.world.commitChain(world, 2100)
-  const { webhooks, github } = pipeline()
+  const { deliver, github, githubWorker } = pipeline()
   const from = gh.requests.length
 
   const listed = range.slice(range.length - 2048)
-  const processed = await (await webhooks.add(delivery(world, listed, base.sha), webhookJobOptions)).finished()
+  const processed = await deliver(delivery(world, listed, base.sha))
   expect(processed.records.commits).toBe(2048)
   await drained(github)
 
@@ -176,11 +148,11 @@ test('a push listing exactly 2048 commits whose range is complete costs 21 reque
   const { world, repoId } = await repository()
   const [base] = gh.world.commitChain(world, 3, 'main', 'base').slice(-1)
   const listed = gh.world.commitChain(world, 2048)
-  const { webhooks, github } = pipeline({ clientOptions: { writeSpacingMs: 0 } }) // GraphQL requests unspaced: this test counts them
+  const { deliver, github } = pipeline({ clientOptions: { writeSpacingMs: 0 } }) // GraphQL requests unspaced: this test counts them
   const from = gh.requests.length
 
   const d = delivery(world, listed, base.sha)
-  const processed = await (await webhooks.add(d, webhookJobOptions)).finished()
+  const processed = await deliver(d)
   expect(processed.records.commits).toBe(2048)
   await drained(github)
 
@@ -208,11 +180,11 @@ test('a forced push of 2048 listed commits is completed from compare: the histor
   world.branches.set('old', trunk[9].sha)
   const old = gh.world.commitChain(world, 62, 'old', 'old')
   const range = gh.world.commitChain(world, 2100)
-  const { webhooks, github } = pipeline({ clientOptions: { writeSpacingMs: 0 } })
+  const { deliver, github } = pipeline({ clientOptions: { writeSpacingMs: 0 } })
   const from = gh.requests.length
 
   const d = delivery(world, range.slice(range.length - 2048), old[old.length - 1].sha, true)
-  const processed = await (await webhooks.add(d, webhookJobOptions)).finished()
+  const processed = await deliver(d)
   expect(processed.records.commits).toBe(2048)
   const body = JSON.parse(d.payload as string)
   const job = (await github.getJob(`completePush:${repoId}:${body.before}:${body.after}`))!
@@ -235,7 +207,7 @@ test('a rate limit on the first request (the one carrying the check) delays the 
   const [base] = gh.world.commitChain(world, 1, 'main', 'base')
   const listed = gh.world.commitChain(world, 2048)
   let applied = 0
-  const { webhooks, github } = pipeline({
+  const { deliver, github } = pipeline({
     clientOptions: { maxInlineWaitMs: 0, writeSpacingMs: 0 }, // every limit goes to the queue
     // The real processor; once the first batch is written, the next GraphQL request is throttled too.
     processorFor: (p) =>
@@ -252,7 +224,7 @@ test('a rate limit on the first request (the one carrying the check) delays the 
   const from = gh.requests.length
   gh.throttleNext({ kind: 'secondary', status: 403, retryAfterSeconds: 1, path: '/graphql' })
   const d = delivery(world, listed, base.sha)
-  await (await webhooks.add(d, webhookJobOptions)).finished()
+  await deliver(d)
   await drained(github)
 
   const rows = await statsOf(repoId)
@@ -269,17 +241,24 @@ test('a rate limit on the first request (the one carrying the check) delays the 
 
   const body = JSON.parse(d.payload as string)
   const id = `completePush:${repoId}:${body.before}:${body.after}`
-  expect((await github.getJob(id))?.returnvalue).toMatchObject({ delayed: true, delayMs: 1000 })
-  const resumed = await github.getJob(`${id}#resume1`)
-  expect(resumed?.returnvalue).toMatchObject({ requests: 1, updated: 100, statsJobs: 20, complete: true })
-  expect(resumed?.attemptsMade).toBe(0)
+  const first = await github.getJob(id)
+  expect(first?.attemptsRun).toBe(1) // the limit was not a failure
+  const resumedOutcome = { requests: 1, updated: 100, statsJobs: 20, complete: true }
+  if (suiteDriver.current === 'bull') {
+    // Bull: the attempt ends with the delay, its work goes on in a new job.
+    expect(first?.returnvalue).toMatchObject({ delayed: true, delayMs: 1000 })
+    expect((await github.getJob(`${id}#resume1`))?.returnvalue).toMatchObject(resumedOutcome)
+  } else {
+    // BullMQ: the same job went back to the delayed set and went on where it stopped.
+    expect(first?.returnvalue).toMatchObject(resumedOutcome)
+  }
 })
 
 test('a secondary rate limit hit mid-batch delays the job: no attempt spent, no commit lost, no done batch asked again', async () => {
   const { world, repoId } = await repository()
   const commits = gh.world.commitChain(world, 250) // three GraphQL batches
   let applied = 0
-  const { webhooks, github } = pipeline({
+  const { deliver, github, githubWorker } = pipeline({
     clientOptions: { maxInlineWaitMs: 0 }, // every limit goes to the queue
     // The real processor; after the first batch is written the next request is throttled.
     processorFor: (p) =>
@@ -295,7 +274,7 @@ test('a secondary rate limit hit mid-batch delays the job: no attempt spent, no 
   })
   const from = gh.requests.length
   const d = delivery(world, commits)
-  await (await webhooks.add(d, webhookJobOptions)).finished()
+  await deliver(d)
   await drained(github)
 
   const rows = await statsOf(repoId)
@@ -306,21 +285,29 @@ test('a secondary rate limit hit mid-batch delays the job: no attempt spent, no 
   expect(oids).toHaveLength(250) // every commit asked once in an answered request
   expect(new Set(oids).size).toBe(250)
 
+  expect(githubWorker.health().counters).toMatchObject({ delayed: 1, failed: 0, completed: 1, retried: 0 })
   const first = await github.getJob(`commitStats:${repoId}:${d.deliveryId}`)
-  expect(first?.returnvalue).toMatchObject({ delayed: true, delayMs: 1000 })
-  expect(first?.attemptsMade).toBe(0) // completed on its first attempt: the limit was not a failure
-  const resumed = await github.getJob(`commitStats:${repoId}:${d.deliveryId}#resume1`)
-  expect(resumed?.returnvalue).toMatchObject({ requests: 2, updated: 150, skipped: 100 })
-  expect(resumed?.opts.attempts).toBe(githubJobOptions.attempts)
+  expect(first?.attemptsRun).toBe(1) // completed on its one attempt: the limit was not a failure
+  if (suiteDriver.current === 'bull') {
+    // Bull: the attempt ends with the delay, its work goes on in a new job with all its attempts.
+    expect(first?.returnvalue).toMatchObject({ delayed: true, delayMs: 1000 })
+    const resumed = await github.getJob(`commitStats:${repoId}:${d.deliveryId}#resume1`)
+    expect(resumed?.returnvalue).toMatchObject({ requests: 2, updated: 150, skipped: 100 })
+    expect(resumed?.opts.attempts).toBe(githubJobOptions.attempts)
+  } else {
+    // BullMQ: the same job went back to the delayed set and went on where it stopped.
+    expect(first?.returnvalue).toMatchObject({ requests: 2, updated: 150, skipped: 100 })
+    expect(first?.opts.attempts).toBe(githubJobOptions.attempts)
+  }
 })
 
 test('a commit GitHub cannot resolve is marked, keeps unknown counts, and is never asked for again', async () => {
   const { world, repoId } = await repository()
   const known = gh.world.commitChain(world, 2)
   const lost: WorldCommit = { ...known[1], sha: 'f'.repeat(40), message: 'force-pushed away' }
-  const { webhooks, github } = pipeline()
+  const { deliver, github, githubWorker } = pipeline()
   const from = gh.requests.length
-  await (await webhooks.add(delivery(world, [...known, lost]), webhookJobOptions)).finished()
+  await deliver(delivery(world, [...known, lost]))
   await drained(github)
 
   const rows = await statsOf(repoId)
@@ -329,7 +316,7 @@ test('a commit GitHub cannot resolve is marked, keeps unknown counts, and is nev
   expect(graphqlRequests(from)).toHaveLength(1)
 
   // Another push naming it again: no request at all.
-  const again = await (await webhooks.add(delivery(world, [lost]), webhookJobOptions)).finished()
+  const again = await deliver(delivery(world, [lost]))
   expect(again.status).toBe('processed')
   await drained(github)
   expect(graphqlRequests(from)).toHaveLength(1)
@@ -338,13 +325,13 @@ test('a commit GitHub cannot resolve is marked, keeps unknown counts, and is nev
 test('a redelivery of the same push creates no second API job and no second request', async () => {
   const { world } = await repository()
   const commits = gh.world.commitChain(world, 3)
-  const { webhooks, github, githubWorker } = pipeline()
+  const { deliver, github, githubWorker } = pipeline()
   const from = gh.requests.length
   const d = delivery(world, commits)
-  await (await webhooks.add(d, webhookJobOptions)).finished()
+  await deliver(d)
   await drained(github)
   // GitHub redelivers: same X-GitHub-Delivery, after the API job finished.
-  const again = await (await webhooks.add({ ...d, receivedAt: Date.now() }, webhookJobOptions)).finished()
+  const again = await deliver({ ...d, receivedAt: Date.now() })
   expect(again.status).toBe('duplicate')
   await drained(github)
   expect(await github.getJobCounts()).toMatchObject({ completed: 1 })
@@ -352,23 +339,23 @@ test('a redelivery of the same push creates no second API job and no second requ
   expect(graphqlRequests(from)).toHaveLength(1)
 })
 
-test('502s past the client retries fail the attempt as retryable; Bull retries it and the counts land', async () => {
+test('502s past the client retries fail the attempt as retryable; the queue retries it and the counts land', async () => {
   const { world, repoId } = await repository()
   const commits = gh.world.commitChain(world, 2)
-  const { webhooks, github, githubWorker } = pipeline({ clientOptions: { retries: 0 } })
+  const { deliver, github, githubWorker } = pipeline({ clientOptions: { retries: 0 } })
   // The webhook path queues with githubJobOptions (15 s backoff); this job is added by hand with a short one.
-  const processed = await (await webhooks.add(delivery(world, commits), webhookJobOptions)).finished()
+  const processed = await deliver(delivery(world, commits))
   expect(processed.status).toBe('processed')
   await drained(github)
   gh.failNext(1, 502, '/graphql')
   await db.pool.query('UPDATE commits SET "statsFetchedAt" = NULL WHERE "repoId" = $1', [repoId])
-  const job = await github.add(
+  const id = await github.add(
     { kind: 'commitStats', repoId, repository: `acme/${world.name}`, shas: commits.map((c) => c.sha), before: null, after: null },
     { ...githubJobOptions, jobId: `manual-${randomUUID()}`, backoff: { type: 'fixed', delay: 10 } },
   )
-  const done = await job.finished()
+  const done = await github.finished(id)
   expect(done).toMatchObject({ requests: 1, updated: 2 })
-  expect((await github.getJob(job.id))?.attemptsMade).toBe(1) // one failed attempt, then success
+  expect((await github.getJob(id))?.attemptsRun).toBe(2) // one failed attempt, then success
   expect(githubWorker.health().counters).toMatchObject({ retried: 1, discarded: 0 })
 })
 
@@ -385,10 +372,10 @@ test('a job no retry can fix (unknown kind, bad SHAs, a repository GitHub does n
   await db.pool.query(`INSERT INTO commits (id, "repoId", sha, message, "authorName", "authorEmail", "committedAt") VALUES ($1, $2, $3, 'm', 'n', 'e', now())`, [randomUUID(), repoId, 'e'.repeat(40)])
   jobs.push(await add({ kind: 'commitStats', repoId, repository: 'acme/not-there', shas: ['e'.repeat(40)] }))
   const codes = []
-  for (const job of jobs) {
-    await expect(job.finished()).rejects.toBeDefined()
-    const failed = await github.getJob(job.id)
-    expect(failed?.attemptsMade).toBe(1)
+  for (const id of jobs) {
+    await expect(github.finished(id)).rejects.toBeDefined()
+    const failed = await github.getJob(id)
+    expect(failed?.attemptsRun).toBe(1)
     codes.push(failed?.failedReason)
   }
   expect(githubWorker.health().counters).toMatchObject({ discarded: 4, retried: 0 })
@@ -401,7 +388,7 @@ test('a truncated push throttled mid-range resumes at its saved page: every comp
   const [base] = gh.world.commitChain(world, 1, 'main', 'base')
   const range = gh.world.commitChain(world, 2100)
   let pages = 0
-  const { webhooks, github } = pipeline({
+  const { deliver, github, githubWorker } = pipeline({
     clientOptions: { maxInlineWaitMs: 0 },
     // The real processor; after the first compare page is written the next page is throttled.
     processorFor: (p) =>
@@ -416,7 +403,7 @@ test('a truncated push throttled mid-range resumes at its saved page: every comp
       }) as unknown as WebhookProcessor,
   })
   const from = gh.requests.length
-  await (await webhooks.add(delivery(world, range.slice(52), base.sha), webhookJobOptions)).finished()
+  await deliver(delivery(world, range.slice(52), base.sha))
   await drained(github)
 
   const rows = await statsOf(repoId)
@@ -438,10 +425,10 @@ test.each([
 ])('a truncated push whose range GitHub no longer has keeps the listed commits and fetches their counts (%s)', async (_, forced, compareStatuses, graphql) => {
   const { world, repoId } = await repository()
   const listed = gh.world.commitChain(world, 2048)
-  const { webhooks, github } = pipeline({ clientOptions: { writeSpacingMs: 0 } })
+  const { deliver, github } = pipeline({ clientOptions: { writeSpacingMs: 0 } })
   const from = gh.requests.length
   const gone = 'd'.repeat(40) // `before` was force-pushed away
-  await (await webhooks.add(delivery(world, listed, gone, forced), webhookJobOptions)).finished()
+  await deliver(delivery(world, listed, gone, forced))
   await drained(github)
 
   const rows = await statsOf(repoId)

@@ -1,16 +1,23 @@
-// The reconcile schedule (issue 16): a Bull repeatable job on the `github` queue, off unless
+// The reconcile schedule (issue 16): a repeatable job on the `github` queue, off unless
 // configured (GITHUB_RECONCILE_EVERY), default every 10 minutes, one schedule however often
-// it is set up, removed when turned off. Real Bull on the shared Redis under a test prefix.
+// it is set up, removed when turned off. Real Bull on the shared Redis under a test prefix;
+// recovery-schedule.bullmq.test.ts runs the same on BullMQ (a job scheduler).
 import Bull from 'bull'
+import { Queue as BullMQQueue } from 'bullmq'
 import { scheduleReconcile, unscheduleReconcile } from '../lib'
 import { reconcileEveryMs, startReconcileSchedule } from '../examples/backend/src/recovery'
 import { SHARED_REDIS_URL, testPrefix } from './helpers/redis'
+import { suiteDriver } from './support/driver'
 
 const redis = testPrefix()
-let queue: Bull.Queue
+let queue: Bull.Queue | BullMQQueue
 
 beforeAll(() => {
-  queue = new Bull('github', SHARED_REDIS_URL, { prefix: redis.prefix.slice(0, -1) })
+  const url = new URL(SHARED_REDIS_URL)
+  queue =
+    suiteDriver.current === 'bull'
+      ? new Bull('github', SHARED_REDIS_URL, { prefix: redis.prefix.slice(0, -1) })
+      : new BullMQQueue('github', { connection: { host: url.hostname, port: Number(url.port || 6379) }, prefix: redis.prefix.slice(0, -1) })
 })
 
 afterAll(async () => {
@@ -18,7 +25,11 @@ afterAll(async () => {
   await redis.cleanup()
 })
 
-const schedules = async () => (await queue.getRepeatableJobs()).map((r) => ({ id: r.id, every: Number(r.every) }))
+/** The reconcile schedules as `{ id, every }`: Bull's repeatable jobs, BullMQ's job schedulers. */
+const schedules = async () =>
+  queue instanceof BullMQQueue
+    ? (await queue.getJobSchedulers()).map((r) => ({ id: r.key, every: Number(r.every) }))
+    : (await queue.getRepeatableJobs()).map((r) => ({ id: r.id, every: Number(r.every) }))
 
 test('scheduled every 10 minutes by default, once however often; another interval replaces it; unscheduling removes it', async () => {
   await scheduleReconcile(queue)

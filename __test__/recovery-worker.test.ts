@@ -1,17 +1,21 @@
 // The github worker runs the recovery jobs (issue 16): a `backfill` job queued by the register
 // step and a `reconcile` job (as its repeatable schedule queues it) go through
-// createGitHubWorker like the other kinds, with their cursors in PostgreSQL.
+// createGitHubWorker like the other kinds, with their cursors in PostgreSQL;
+// recovery-worker.bullmq.test.ts runs the same through createGitHubBullMQWorker.
 import Bull from 'bull'
-import { createGitHubWorker, queueBackfill } from '../lib'
+import { Queue as BullMQQueue, QueueEvents } from 'bullmq'
+import { createGitHubBullMQWorker, createGitHubWorker, GitHubWorker, queueBackfill } from '../lib'
 import { insertRepository } from './helpers/db'
 import { SHARED_REDIS_URL, testPrefix } from './helpers/redis'
 import { recoveryEnv, RecoveryEnv } from './recovery/github-env'
+import { suiteDriver } from './support/driver'
 
 const REPO_ID = 67_000_001
 let env: RecoveryEnv
 const redis = testPrefix()
-let queue: Bull.Queue
-let worker: ReturnType<typeof createGitHubWorker>
+let queue: Bull.Queue | BullMQQueue
+let events: QueueEvents | null = null
+let worker: GitHubWorker
 let repoId: string
 
 beforeAll(async () => {
@@ -24,12 +28,28 @@ beforeAll(async () => {
     repo.pulls.push({ id: 9_700_000 + i, number: i, title: `PR ${i}`, state: 'open', draft: false, user: { login: 'mona' }, created_at: recent(500), updated_at: recent(400 - i), closed_at: null, merged_at: null })
   }
   w.addDelivery({ repo: 'acme/widgets', hookId: 7 }, { event: 'issues', repository_id: REPO_ID, status_code: 500, delivered_at: recent(30) })
-  queue = new Bull('github', SHARED_REDIS_URL, { prefix: redis.prefix.slice(0, -1) })
-  worker = createGitHubWorker(queue, { client: env.client, processor: env.processor, databaseUrl: env.db.url, concurrency: 1 })
+  const options = { client: env.client, processor: env.processor, databaseUrl: env.db.url, concurrency: 1 }
+  if (suiteDriver.current === 'bull') {
+    queue = new Bull('github', SHARED_REDIS_URL, { prefix: redis.prefix.slice(0, -1) })
+    worker = createGitHubWorker(queue, options)
+  } else {
+    const url = new URL(SHARED_REDIS_URL)
+    const where = { connection: { host: url.hostname, port: Number(url.port || 6379) }, prefix: redis.prefix.slice(0, -1) }
+    queue = new BullMQQueue('github', where)
+    events = new QueueEvents('github', where)
+    await events.waitUntilReady()
+    worker = createGitHubBullMQWorker({ ...options, ...where })
+  }
 })
+
+/** A job's result once it completed, on either driver. */
+async function finished(job: any): Promise<any> {
+  return events ? job.waitUntilFinished(events) : job.finished()
+}
 
 afterAll(async () => {
   await worker.close()
+  await events?.close()
   await queue.close()
   await env.close()
   await redis.cleanup()
@@ -37,13 +57,14 @@ afterAll(async () => {
 
 test('a queued backfill job imports the history; a reconcile job redelivers the failed delivery', async () => {
   const job = await queueBackfill(queue, { id: repoId, fullName: 'acme/widgets' }, '30d')
-  const done = await job.finished()
+  const done = await finished(job)
   expect(done).toMatchObject({ repository: 'acme/widgets', items: 3 })
   const { rows } = await env.db.pool.query('SELECT count(*)::int AS n FROM pull_requests')
   expect(rows[0].n).toBe(3)
 
-  const reconcile = await queue.add({ kind: 'reconcile', hooks: [{ kind: 'repo', owner: 'acme', repo: 'widgets', hookId: 7 }] })
-  const report = await reconcile.finished()
+  const data = { kind: 'reconcile', hooks: [{ kind: 'repo', owner: 'acme', repo: 'widgets', hookId: 7 }] }
+  const reconcile = queue instanceof BullMQQueue ? await queue.add('reconcile', data) : await queue.add(data)
+  const report = await finished(reconcile)
   expect(report.totals).toMatchObject({ found: 1, redelivered: 1 })
   // The worker's counters (what /api/webhooks/stats and /metrics show) carry the run's totals.
   expect(worker.health().counters.reconcile).toEqual({ runs: 1, found: 1, redelivered: 1, stillMissing: 0, olderThanWindow: 0 })

@@ -64,13 +64,13 @@ function notQueued(what, err) {
   })
 }
 
-/** bullmq, or CONFIG_ERROR saying to install it (an optional peer dependency). */
-function requireBullMQ() {
+/** bullmq, or CONFIG_ERROR saying `caller` needs it installed (an optional peer dependency). */
+function requireBullMQ(caller = 'createBullMQWorker') {
   try {
     return require('bullmq')
   } catch (err) {
     if (err && err.code === 'MODULE_NOT_FOUND' && /'bullmq'/.test(err.message)) {
-      throw new WebhookProcessingError('CONFIG_ERROR', 'createBullMQWorker needs the bullmq package: npm install bullmq', { cause: err })
+      throw new WebhookProcessingError('CONFIG_ERROR', `${caller} needs the bullmq package: npm install bullmq`, { cause: err })
     }
     throw err
   }
@@ -221,4 +221,4 @@ function createBullMQWorker(options) {
   }
 }
 
-module.exports = { createBullMQWorker, bullmqWebhookJobOptions, bullmqJobId }
+module.exports = { createBullMQWorker, bullmqWebhookJobOptions, bullmqJobId, requireBullMQ, workerDefaults }

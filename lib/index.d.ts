@@ -491,7 +491,7 @@ export interface BullMQWorkerOptions extends Omit<WorkerOptions, 'metricsQueue' 
   prefix?: string
   /** The BullMQ queue metric jobs go to (name = kind, data `{ kind, id, date, deliveryId }`, jobId from the result with `:` made `.`). */
   metricsQueue?: import('bullmq').Queue
-  /** The BullMQ queue a result's follow-ups go to: name = kind, data and options as the Bull worker's (`githubQueue`), jobId with `:` made `.`. The package's github worker runs on Bull only: consume these yourself. */
+  /** The BullMQ queue a result's follow-ups go to: name = kind, data and options as the Bull worker's (`githubQueue`), jobId with `:` made `.`; `createGitHubBullMQWorker` runs them. */
   githubQueue?: import('bullmq').Queue
   /** Called once per job that will not be retried: failed with UnrecoverableError (not retryable) or out of attempts. */
   onPermanentFailure?: (job: import('bullmq').Job<WebhookJobData>, error: WebhookProcessingError) => unknown
@@ -557,14 +557,45 @@ export interface GitHubWorker {
 }
 
 /**
- * Runs the `github` queue: one module per job kind (commitStats, completePush). A
- * rate-limited job is re-queued with GitHub's delay and spends no attempt; 5xx and timeouts
+ * Runs the `github` queue on Bull: one module per job kind (commitStats, completePush,
+ * backfill, reconcile). A rate-limited job is re-queued with GitHub's delay and spends no attempt; 5xx and timeouts
  * are retried with githubJobOptions' backoff; what cannot succeed is discarded.
  */
 export declare function createGitHubWorker(queue: Queue, options: GitHubWorkerOptions): GitHubWorker
 
 /** Job options of the github queue: 8 attempts, exponential backoff from 15 s, completed jobs kept 7 days (their ids dedupe redeliveries), removeOnFail 500. */
 export declare const githubJobOptions: JobOptions
+
+/** Options of createGitHubBullMQWorker: those of createGitHubWorker, plus where the BullMQ queue lives. */
+export interface GitHubBullMQWorkerOptions extends Omit<GitHubWorkerOptions, 'metricsQueue'> {
+  /** The queue's name. Default `github`. No `:`. */
+  queueName?: string
+  /** BullMQ's connection: ioredis options, or an ioredis `Redis` or `Cluster` instance (a shared instance is not closed by the worker). */
+  connection: import('bullmq').ConnectionOptions
+  /** BullMQ key prefix (default `bull`); the webhook worker's `githubQueue` must use the same. On Redis Cluster use a hash tag, for example `{devmetrics}`. */
+  prefix?: string
+  /** The BullMQ queue the metric jobs of fetched counts and completed commits go to (name = kind, jobId with `:` made `.`, as createBullMQWorker queues them). */
+  metricsQueue?: import('bullmq').Queue
+  /** Extra BullMQ WorkerOptions merged over the defaults (lockDuration 30 s, lockRenewTime 15 s, stalledInterval 30 s, maxStalledCount 1). */
+  workerOptions?: Partial<import('bullmq').WorkerOptions>
+}
+
+/** A running github worker on BullMQ. */
+export interface GitHubBullMQWorker extends GitHubWorker {
+  /** The BullMQ Worker, for its events (`completed`, `failed`). Close it through `close()`. */
+  worker: import('bullmq').Worker
+}
+
+/**
+ * Runs the `github` queue on BullMQ with createGitHubWorker's semantics and the same job
+ * kinds: a rate-limited job goes back to the delayed set with GitHub's delay
+ * (`job.moveToDelayed`, no attempt spent) and resumes from its saved progress; 5xx and
+ * timeouts are retried with the job's options (githubJobOptions, BullMQ's exponential:
+ * 15 s·2^(n−1)); what cannot succeed fails at once (`UnrecoverableError`). Jobs the kinds add
+ * (a truncated push's commitStats, backfill's) go on the same queue, `:` in ids made `.`.
+ * Needs the optional peer dependency `bullmq` (CONFIG_ERROR otherwise).
+ */
+export declare function createGitHubBullMQWorker(options: GitHubBullMQWorkerOptions): GitHubBullMQWorker
 
 // ---- Recovery and history through GitHub's API (docs/recovery.md) ----
 
@@ -594,8 +625,8 @@ export declare function registerRepository(
   options: DatabaseAccess & { client?: { forOwner(owner: string, repo?: string): Promise<any> } },
 ): Promise<RegisteredRepository>
 
-/** Queues a repository's backfill on the `github` queue (job id per repository and day). */
-export declare function queueBackfill(queue: Queue<any>, registered: { id: string; fullName: string }, since?: string, jobOptions?: JobOptions): Promise<any>
+/** Queues a repository's backfill on the `github` queue, Bull or BullMQ (job id per repository and day). */
+export declare function queueBackfill(queue: Queue<any> | import('bullmq').Queue, registered: { id: string; fullName: string }, since?: string, jobOptions?: JobOptions): Promise<any>
 
 /** Context of the `github` queue's jobs; without `pool` or `databaseUrl`, DATABASE_URL is used. */
 export type GitHubJobContext = {
@@ -605,10 +636,10 @@ export type GitHubJobContext = {
   client: any
   /** A connected processor (backfill writes through it). */
   processor?: WebhookProcessor
-  /** Bull queue of metric jobs; backfill queues the metric jobs of what it wrote. */
-  metricsQueue?: Queue<any>
-  /** The `github` queue: backfill queues a `commitStats` job per page of commits (their line counts). */
-  githubQueue?: Queue<any>
+  /** Bull or BullMQ queue of metric jobs; backfill queues the metric jobs of what it wrote. */
+  metricsQueue?: Queue<any> | import('bullmq').Queue
+  /** The `github` queue (Bull or BullMQ): backfill queues a `commitStats` job per page of commits (their line counts). */
+  githubQueue?: Queue<any> | import('bullmq').Queue
   /** winston-compatible logger. */
   logger?: { info(...a: unknown[]): void; warn(...a: unknown[]): void; error(...a: unknown[]): void }
   /** Stops a backfill between pages (what was written stays, the cursor says where to resume). */
@@ -704,10 +735,14 @@ export declare function runReconcile(
   ctx: GitHubJobContext & { now?: () => number },
 ): Promise<ReconcileReport>
 
-/** Schedules the reconcile job on the `github` queue every `everyMs` (default 10 minutes, at least 1). */
-export declare function scheduleReconcile(queue: Queue<any>, options?: { everyMs?: number; data?: Record<string, unknown> }): Promise<any>
-/** Removes the reconcile schedule. */
-export declare function unscheduleReconcile(queue: Queue<any>): Promise<void>
+/**
+ * Schedules the reconcile job on the `github` queue every `everyMs` (default 10 minutes, at
+ * least 1): a Bull repeatable job, or on a BullMQ queue a job scheduler (`upsertJobScheduler`,
+ * bullmq ≥ 5.16). One schedule however often it is called; another interval replaces it.
+ */
+export declare function scheduleReconcile(queue: Queue<any> | import('bullmq').Queue, options?: { everyMs?: number; data?: Record<string, unknown> }): Promise<any>
+/** Removes the reconcile schedule (Bull or BullMQ). */
+export declare function unscheduleReconcile(queue: Queue<any> | import('bullmq').Queue): Promise<void>
 /** 10 minutes. */
 export declare const DEFAULT_RECONCILE_EVERY_MS: number
 /** `24h`, `90d`, `30m`, `2w` before now, or an ISO time; INVALID_JOB otherwise. */

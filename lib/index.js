@@ -221,6 +221,7 @@ async function migrate(databaseUrl) {
 const worker = require('./worker')
 const bullmqWorker = require('./bullmq-worker')
 const githubWorker = require('./github/worker')
+const { createGitHubBullMQWorker } = require('./github/bullmq-worker')
 const { redactCredentials } = require('./redact')
 const recovery = require('./recovery')
 const { createGitHubClient } = require('./github/client')
@@ -235,6 +236,7 @@ module.exports = {
   bullmqWebhookJobOptions: bullmqWorker.bullmqWebhookJobOptions,
   createGitHubWorker: githubWorker.createGitHubWorker,
   githubJobOptions: githubWorker.githubJobOptions,
+  createGitHubBullMQWorker,
   WebhookProcessor,
   WebhookProcessingError,
   ERROR_CODES,

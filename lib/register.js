@@ -10,6 +10,7 @@ const { randomUUID } = require('node:crypto')
 const { WebhookProcessingError } = require('./errors')
 const { openDatabase } = require('./github/sync-state')
 const { parseRepository } = require('./github/jobs/backfill')
+const { bullShapedQueue } = require('./github/queue-shape')
 
 const invalid = (message) => new WebhookProcessingError('INVALID_JOB', message)
 
@@ -69,14 +70,14 @@ async function registerRepository(repository, options = {}) {
 }
 
 /**
- * Queues the backfill of a registered repository on the `github` queue (Bull): job data
- * `{ kind: 'backfill', repository, repoId, since }`, with a job id per repository and day so a
- * repeated registration the same day does not queue it twice.
+ * Queues the backfill of a registered repository on the `github` queue (Bull or BullMQ): job
+ * data `{ kind: 'backfill', repository, repoId, since }`, with a job id per repository and day
+ * so a repeated registration the same day does not queue it twice (on BullMQ, `.` for `:`).
  */
 async function queueBackfill(queue, registered, since = '90d', jobOptions = {}) {
   if (!queue || typeof queue.add !== 'function') throw new WebhookProcessingError('CONFIG_ERROR', 'queueBackfill needs the github queue')
   const day = new Date().toISOString().slice(0, 10)
-  return queue.add(
+  return bullShapedQueue(queue).add(
     { kind: 'backfill', repository: registered.fullName, repoId: registered.id, since },
     { attempts: 10, backoff: { type: 'exponential', delay: 60_000 }, removeOnComplete: 100, removeOnFail: 500, ...jobOptions, jobId: `backfill:${registered.id}:${day}` },
   )

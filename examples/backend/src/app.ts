@@ -5,7 +5,6 @@ import { createHash, timingSafeEqual } from 'node:crypto'
 import type { AddressInfo } from 'node:net'
 import type { Server } from 'node:http'
 import { createBullBoard } from '@bull-board/api'
-import { BullAdapter } from '@bull-board/api/bullAdapter'
 import { ExpressAdapter } from '@bull-board/express'
 import express, { Express, NextFunction, Request, Response } from 'express'
 import { Pool } from 'pg'
@@ -86,14 +85,8 @@ export async function createBackend(config: BackendConfig, options: BackendOptio
   let processor: WebhookProcessor | null = null
   let worker: WebhookWorker | null = null
   let github: GitHubSide | null = null
-  const gitHubSide = (p: WebhookProcessor | null) => {
-    // The github queue and its worker are Bull's (lib/github): with QUEUE_DRIVER=bullmq they stay off.
-    if (queues.bull) return setupGitHub(config, { logger, processor: p, metricsQueue: queues.bull.metrics, clientOptions: options.githubClientOptions })
-    if ((options.githubClientOptions === undefined ? config.github : options.githubClientOptions) !== null) {
-      logger.warn('GitHub API configured but not started: its queue runs on Bull only (QUEUE_DRIVER=bull)', { queueDriver: config.queueDriver })
-    }
-    return null
-  }
+  const gitHubSide = (p: WebhookProcessor | null) =>
+    setupGitHub(config, { logger, processor: p, queues, clientOptions: options.githubClientOptions })
   if (config.role !== 'api') {
     try {
       processor = await WebhookProcessor.connect({
@@ -175,7 +168,7 @@ export async function createBackend(config: BackendConfig, options: BackendOptio
           webhooks: 'GitHub deliveries; the failed tab is the dead letter set (npm run replay)',
           metrics: 'metric recomputations queued by the worker',
         }),
-        ...(github ? [new BullAdapter(github.queue, { description: 'GitHub API work: commit line counts, truncated pushes' })] : []),
+        ...(github ? [github.queue.boardQueue('GitHub API work: commit line counts, truncated pushes, backfill, reconcile')] : []),
       ],
       serverAdapter: board,
     })

@@ -1,15 +1,14 @@
-// GitHub's API in the backend (docs/github-api.md): the `github` Bull queue that the webhook
+// GitHub's API in the backend (docs/github-api.md): the `github` queue that the webhook
 // worker puts each push's follow-ups on (commit line counts, truncated pushes), and the
-// worker that runs them against GitHub at its pace. Off unless the environment names a token
+// worker that runs them against GitHub at its pace, on the configured queue driver (Bull or
+// BullMQ, queue-driver.ts). Off unless the environment names a token
 // or an App (config.github, from githubOptionsFromEnv): then one line at start says so and
 // nothing else changes.
 // The queue exists in every role that has the API on, so the queue UI and /stats show it; the
 // worker runs where the webhook worker runs.
-import Bull from 'bull'
 import { Gauge, Registry } from 'prom-client'
 import {
   createGitHubClient,
-  createGitHubWorker,
   GitHubClient,
   GitHubClientOptions,
   GitHubWorker,
@@ -18,12 +17,14 @@ import {
 } from '@devmetrics/webhook-processor'
 import type { BackendConfig } from './config'
 import type { Logger } from './logger'
+import type { Queues } from './queues'
+import type { GitHubQueue } from './queue-driver'
 import { startReconcileSchedule } from './recovery'
 
 export const GITHUB_QUEUE = 'github'
 
 export interface GitHubSide {
-  queue: Bull.Queue
+  queue: GitHubQueue
   client: GitHubClient
   /** Null in role=api (no processor there). */
   worker: GitHubWorker | null
@@ -50,7 +51,8 @@ export interface GitHubSetupOptions {
   logger: Logger
   /** The processor of this process's webhook worker; null for role=api (no github worker). */
   processor: WebhookProcessor | null
-  metricsQueue: Bull.Queue
+  /** The backend's queues: the github queue opens on their driver, its worker's metric jobs go to their metrics queue. */
+  queues: Queues
   /** Client options instead of the configuration's (tests); null turns the API off. */
   clientOptions?: GitHubClientOptions | null
 }
@@ -63,12 +65,11 @@ export function setupGitHub(config: Pick<BackendConfig, 'redisUrl' | 'queuePrefi
     return null
   }
   const client = createGitHubClient(clientOptions)
-  const queue = new Bull(GITHUB_QUEUE, config.redisUrl, { prefix: config.queuePrefix })
+  const queue = options.queues.openGitHubQueue(GITHUB_QUEUE)
   const worker = options.processor
-    ? createGitHubWorker(queue, {
+    ? queue.startWorker({
         client,
         processor: options.processor,
-        metricsQueue: options.metricsQueue,
         concurrency: Math.max(1, Math.min(4, config.concurrency)),
         logger: options.logger,
         // backfill and reconcile keep their cursors in PostgreSQL (docs/recovery.md)
@@ -76,11 +77,11 @@ export function setupGitHub(config: Pick<BackendConfig, 'redisUrl' | 'queuePrefi
       })
     : null
   if (worker) {
-    startReconcileSchedule(queue, process.env, (message) => options.logger.info(message, {})).catch((err: Error) =>
+    startReconcileSchedule(queue.native, process.env, (message) => options.logger.info(message, {})).catch((err: Error) =>
       options.logger.warn('reconcile schedule not set', { error: err.message }),
     )
   }
-  options.logger.info('GitHub API on', { mode: client.mode, baseUrl: client.baseUrl, worker: Boolean(worker) })
+  options.logger.info('GitHub API on', { mode: client.mode, baseUrl: client.baseUrl, worker: Boolean(worker), queueDriver: options.queues.driver })
   return {
     queue,
     client,

@@ -13,7 +13,11 @@ import IORedis, { Cluster, ClusterOptions, Redis, RedisOptions } from 'ioredis'
 import {
   bullmqWebhookJobOptions,
   createBullMQWorker,
+  createGitHubBullMQWorker,
+  createGitHubWorker,
   createWebhookWorker,
+  GitHubWorker,
+  GitHubWorkerOptions,
   WebhookProcessingError,
   WebhookWorker,
   WorkerOptions,
@@ -145,18 +149,38 @@ class BullMQQueueAdapter<T> extends EventEmitter implements QueueLike<T> {
   }
 }
 
+/** A queue as its library has it (Bull's or BullMQ's), for the package's functions that take one. */
+export type NativeQueue = Bull.Queue | BullMQ.Queue
+
+/** The `github` queue (API work, docs/github-api.md) on the chosen driver. */
+export interface GitHubQueue {
+  readonly name: string
+  /** The queue itself: the webhook worker's `githubQueue`, scheduleReconcile, queueBackfill. */
+  native: NativeQueue
+  /** Jobs per state (the backlog in stats and metrics). */
+  getJobCounts(): Promise<JobCountsLike>
+  /** Runs the package's github worker for this driver, metric jobs to the metrics queue. */
+  startWorker(options: Omit<GitHubWorkerOptions, 'metricsQueue'>): GitHubWorker
+  /** bull-board's adapter for it. */
+  boardQueue(description: string): Parameters<typeof createBullBoard>[0]['queues'][number]
+  /** Closes the worker's connection (after the worker closed) and the queue. */
+  close(): Promise<void>
+}
+
 /** The queues of one backend process, on the chosen driver. */
 export interface DriverQueues<W, M> {
   driver: QueueDriverName
   webhooks: QueueLike<W>
   metrics: QueueLike<M>
+  /** The metrics queue as its library has it, for the package's functions that take a queue (runBackfill). */
+  metricsNative: NativeQueue
   /** The producer's job options: the package's policy for this driver (with the configured base delay, if any). */
   jobOptions: Record<string, unknown>
-  /** The Bull queues themselves, for what runs on Bull only (the GitHub API side); null on BullMQ. */
-  bull: { webhooks: Bull.Queue<W>; metrics: Bull.Queue<M> } | null
-  /** Runs the package's worker for this driver on the webhooks queue, metric jobs to the metrics queue (follow-ups to `githubQueue`, Bull only). */
+  /** Opens the `github` queue on this driver (same Redis and prefix). */
+  openGitHubQueue(name: string): GitHubQueue
+  /** Runs the package's worker for this driver on the webhooks queue, metric jobs to the metrics queue, follow-ups to `githubQueue`. */
   startWorker(options: Omit<WorkerOptions, 'metricsQueue' | 'githubQueue' | 'onPermanentFailure'> & {
-    githubQueue?: Bull.Queue
+    githubQueue?: GitHubQueue
     onPermanentFailure?: (job: JobLike<W>, error: WebhookProcessingError) => unknown
   }): WebhookWorker
   /** bull-board adapters for both queues. */
@@ -200,14 +224,26 @@ function openBull<W, M>(config: DriverConfig, names: { webhooks: string; metrics
   const metrics = url ? new Bull<M>(names.metrics, url, { prefix: config.queuePrefix }) : new Bull<M>(names.metrics, { prefix: config.queuePrefix, ...clusterClients })
   return {
     driver: 'bull',
-    bull: { webhooks, metrics },
     webhooks: webhooks as unknown as QueueLike<W>,
     metrics: metrics as unknown as QueueLike<M>,
+    metricsNative: metrics,
     jobOptions: config.bullJobOptions as Record<string, unknown>,
+    openGitHubQueue(name) {
+      const queue = url ? new Bull(name, url, { prefix: config.queuePrefix }) : new Bull(name, { prefix: config.queuePrefix, ...clusterClients })
+      return {
+        name,
+        native: queue,
+        getJobCounts: async () => ({ ...(await queue.getJobCounts()) }) as JobCountsLike,
+        startWorker: (options) => createGitHubWorker(queue, { ...options, metricsQueue: metrics }),
+        boardQueue: (description) => new BullAdapter(queue, { description }),
+        close: () => queue.close(),
+      }
+    },
     startWorker(options) {
       return createWebhookWorker(webhooks as unknown as Bull.Queue, {
         ...options,
         metricsQueue: metrics,
+        githubQueue: options.githubQueue?.native as Bull.Queue | undefined,
         onPermanentFailure: options.onPermanentFailure as WorkerOptions['onPermanentFailure'],
       })
     },
@@ -236,10 +272,29 @@ function openBullMQ<W, M>(config: DriverConfig, names: { webhooks: string; metri
   let workerConnection: Redis | Cluster | null = null
   return {
     driver: 'bullmq',
-    bull: null,
     webhooks,
     metrics,
+    metricsNative,
     jobOptions,
+    openGitHubQueue(name) {
+      const queue = new Queue(name, { connection: client, prefix: config.queuePrefix })
+      // The github worker blocks on its own connection, as the webhook worker does.
+      let githubWorkerConnection: Redis | Cluster | null = null
+      return {
+        name,
+        native: queue,
+        getJobCounts: async () => (await queue.getJobCounts()) as JobCountsLike,
+        startWorker(options) {
+          githubWorkerConnection = connectRedis(config, true)
+          return createGitHubBullMQWorker({ ...options, queueName: name, connection: githubWorkerConnection, prefix: config.queuePrefix, metricsQueue: metricsNative })
+        },
+        boardQueue: (description) => new BullMQAdapter(queue, { description }),
+        async close() {
+          await queue.close()
+          await githubWorkerConnection?.quit().catch(() => undefined)
+        },
+      }
+    },
     startWorker(options) {
       workerConnection = connectRedis(config, true)
       const workerOptions: Partial<BullMQ.WorkerOptions> = {}
@@ -248,13 +303,13 @@ function openBullMQ<W, M>(config: DriverConfig, names: { webhooks: string; metri
         workerOptions.lockDuration = config.lockDurationMs
         workerOptions.lockRenewTime = Math.max(1, Math.floor(config.lockDurationMs / 2))
       }
-      const { githubQueue: _bullOnly, ...common } = options
       const running = createBullMQWorker({
-        ...common,
+        ...options,
         queueName: names.webhooks,
         connection: workerConnection,
         prefix: config.queuePrefix,
         metricsQueue: metricsNative,
+        githubQueue: options.githubQueue?.native as BullMQ.Queue | undefined,
         workerOptions,
         onPermanentFailure: options.onPermanentFailure as never,
       })

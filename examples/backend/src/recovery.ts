@@ -3,7 +3,6 @@
 // the scheduler see it, the reconcile schedule (off unless GITHUB_RECONCILE_EVERY is set),
 // (its counters are the github worker's, on /metrics and /api/webhooks/stats). main.ts calls `startReconcileSchedule` once the
 // `github` queue exists; the github worker runs the jobs (lib/github/jobs/).
-import Bull from 'bull'
 import {
   createGitHubClient,
   githubOptionsFromEnv,
@@ -12,7 +11,8 @@ import {
   DEFAULT_RECONCILE_EVERY_MS,
   parseSince,
 } from '@devmetrics/webhook-processor'
-import type { BackendConfig } from './config'
+import type { NativeQueue } from './queue-driver'
+import type { Queues } from './queues'
 
 export const GITHUB_QUEUE = 'github'
 
@@ -24,9 +24,9 @@ export function githubFromEnv(env: Env = process.env) {
   return options ? { client: createGitHubClient(options), hooks: options.hooks ?? [] } : null
 }
 
-/** The `github` queue (same name and prefix as the worker's), for producers such as the register command. */
-export function openGithubQueue(config: Pick<BackendConfig, 'redisUrl' | 'queuePrefix'>): Bull.Queue {
-  return new Bull(GITHUB_QUEUE, config.redisUrl, { prefix: config.queuePrefix })
+/** The `github` queue (same name, prefix and driver as the worker's), for producers such as the register command. */
+export function openGithubQueue(queues: Queues) {
+  return queues.openGitHubQueue(GITHUB_QUEUE)
 }
 
 /**
@@ -45,7 +45,7 @@ export function reconcileEveryMs(env: Env = process.env): number | null {
 
 /** Schedules (or removes) the repeatable reconcile job as configured; says so once. */
 export async function startReconcileSchedule(
-  githubQueue: Bull.Queue,
+  githubQueue: NativeQueue,
   env: Env = process.env,
   log: (message: string) => void = () => undefined,
 ): Promise<number | null> {

@@ -20,6 +20,7 @@
 const { WebhookProcessingError } = require('../../errors')
 const { parseSince } = require('../duration')
 const state = require('../sync-state')
+const { bullShapedQueue } = require('../queue-shape')
 
 /** The lists a backfill reads, in order. Reviews ride with their pull requests' pages. */
 const BACKFILL_KINDS = Object.freeze(['pulls', 'issues', 'commits'])
@@ -89,6 +90,8 @@ async function backfill(job, ctx) {
   if (!ctx || !ctx.client || !ctx.processor) {
     throw new WebhookProcessingError('CONFIG_ERROR', 'backfill needs a GitHub client and a processor')
   }
+  // Bull or BullMQ queues alike: the adds below are written in Bull's shape.
+  ctx = { ...ctx, metricsQueue: bullShapedQueue(ctx.metricsQueue), githubQueue: bullShapedQueue(ctx.githubQueue) }
   const kinds = data.kinds ?? BACKFILL_KINDS
   if (!Array.isArray(kinds) || kinds.some((k) => !BACKFILL_KINDS.includes(k))) {
     throw new WebhookProcessingError('INVALID_JOB', `kinds must be among ${BACKFILL_KINDS.join(', ')}`)

@@ -7,7 +7,6 @@
 // where an interrupted run stopped; a rate limit is waited out and the run goes on. The
 // commits' line counts are left to the github worker (a commitStats job per page of commits).
 import { SingleBar, Presets } from 'cli-progress'
-import { Queue } from 'bull'
 import { WebhookProcessor, runBackfill, parseSince, type BackfillSummary } from '@devmetrics/webhook-processor'
 import { loadConfig } from '../config'
 import { createQueues } from '../queues'
@@ -27,7 +26,7 @@ async function main(argv: string[]): Promise<number> {
   const processor = await WebhookProcessor.connect({ databaseUrl: config.databaseUrl, maxConnections: 2 })
   const queues = createQueues(config)
   // Commit line counts: a commitStats job per page of commits, for the github worker.
-  const githubQueue = openGithubQueue(config)
+  const githubQueue = openGithubQueue(queues)
   const bar = process.stdout.isTTY
     ? new SingleBar({ format: '{kind} |{bar}| page {page} · {items} items · {rate} items/s · {rows} rows', hideCursor: true }, Presets.shades_classic)
     : null
@@ -44,8 +43,8 @@ async function main(argv: string[]): Promise<number> {
             client: github.client,
             processor,
             databaseUrl: config.databaseUrl,
-            metricsQueue: queues.metrics as unknown as Queue<any>,
-            githubQueue,
+            metricsQueue: queues.metricsNative,
+            githubQueue: githubQueue.native,
             onProgress: (p) => {
               const rows = p.records.pullRequests + p.records.reviews + p.records.issues + p.records.commits
               const rate = Math.round(p.items / Math.max(1, (Date.now() - started) / 1000))
@@ -76,7 +75,8 @@ async function main(argv: string[]): Promise<number> {
     }
   } finally {
     bar?.stop()
-    await Promise.allSettled([processor.close(), queues.close(), githubQueue.close()])
+    await Promise.allSettled([processor.close(), githubQueue.close()])
+    await queues.close()
   }
   printSummary(summary!, Date.now() - started)
   return 0

@@ -4,9 +4,10 @@
 // the API when GitHub access is configured and --github-id is not given), optionally in a
 // team (created if missing), and with --backfill queues the import of its history on the
 // `github` queue (a running worker imports it; `npm run backfill` does it in the foreground).
-// Uses DATABASE_URL, REDIS_URL, QUEUE_PREFIX and the GITHUB_* variables.
+// Uses DATABASE_URL, REDIS_URL, QUEUE_PREFIX, QUEUE_DRIVER and the GITHUB_* variables.
 import { registerRepository, queueBackfill, parseSince } from '@devmetrics/webhook-processor'
 import { loadConfig } from '../config'
+import { createQueues } from '../queues'
 import { githubFromEnv, openGithubQueue } from '../recovery'
 import { parseArgs, fail, runCli } from './args'
 
@@ -26,12 +27,14 @@ async function main(argv: string[]): Promise<number> {
   console.log(`${registered.created ? 'registered' : 'updated'} ${registered.fullName} (GitHub id ${registered.githubId}, id ${registered.id}${registered.teamId ? `, team ${args.values['--team']}` : ''})`)
   if (backfill !== undefined) {
     if (!github) return fail('--backfill needs GitHub API access: set GITHUB_TOKEN, or GITHUB_APP_ID with GITHUB_APP_PRIVATE_KEY')
-    const queue = openGithubQueue(config)
+    const queues = createQueues(config)
+    const queue = openGithubQueue(queues)
     try {
-      const job = await queueBackfill(queue, registered, backfill)
+      const job = await queueBackfill(queue.native, registered, backfill)
       console.log(`queued the backfill of the last ${backfill} as job ${job.id} on the github queue (npm run backfill -- ${registered.fullName} --since ${backfill} runs it here instead)`)
     } finally {
       await queue.close()
+      await queues.close()
     }
   }
   return 0
