@@ -71,7 +71,10 @@ beforeAll(() => {
   project = join(tmp, 'consumer')
   mkdirSync(project)
   run('npm', ['init', '-y'], project)
-  run('npm', ['install', dev.file, platform.file, '--no-audit', '--no-fund', '--offline'], project)
+  // The package's runtime dependencies (octokit) come from npm's cache when it has them, else
+  // from npm's configured registry: --offline failed whenever the cache held a newer packument
+  // than tarball for one of them (ENOTCACHED on a transitive dependency).
+  run('npm', ['install', dev.file, platform.file, '--no-audit', '--no-fund', '--prefer-offline'], project)
   writeFileSync(join(project, 'consumer.js'), consumer)
 }, 120_000)
 
