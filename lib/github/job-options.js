@@ -10,9 +10,9 @@
 const KEEP_COMPLETED_SECONDS = 7 * 24 * 3600
 
 /**
- * Options of each `github` job: 8 attempts with Bull's exponential backoff from 15 s
- * (15 s, 45 s, 105 s, … about 32 min in all), completed jobs kept 7 days (their ids
- * dedupe redeliveries), the last 500 failures kept.
+ * Options of each `github` job: 8 attempts with exponential backoff from 15 s (Bull waits
+ * 15 s, 45 s, 105 s, … about 62 min in all; BullMQ 15 s, 30 s, 60 s, … about 32 min),
+ * completed jobs kept 7 days (their ids dedupe redeliveries), the last 500 failures kept.
  */
 const githubJobOptions = Object.freeze({
   attempts: 8,
