@@ -20,8 +20,10 @@ use crate::error::{ProcessingError, Result};
 use crate::payload::{self, EventKind};
 use crate::processors::{self, Plan, WriteContext};
 use crate::repos::{RepoInfo, RepositoryDirectory};
+use crate::store::batch;
+use crate::store::commits::{self, NewCommit};
 use crate::store::connections::{worth_another_connection, Connections};
-use crate::store::writes::{self, EntityWrite, BEGIN_WITH_BARRIER};
+use crate::store::writes::{EntityWrite, BEGIN_WITH_BARRIER};
 use crate::time::{self, Timestamp};
 use crate::users::{Identity, UserDirectory};
 use futures_util::StreamExt;
@@ -506,13 +508,7 @@ impl Reprocessor<'_> {
         for p in &planned {
             *by_type.entry(p.kind.name().to_owned()).or_default() += 1;
         }
-        let build = || -> Vec<EntityWrite<'_>> {
-            planned
-                .iter()
-                .zip(&contexts)
-                .flat_map(|(p, ctx)| p.plan.writes(ctx))
-                .collect()
-        };
+        let build = || batch_writes(&planned, &contexts);
 
         let applied = planned.len() as u64;
         let mut tries = 0;
@@ -599,6 +595,34 @@ fn sort_key(plan: &Plan<'_>, repo: &RepoInfo) -> (u8, String, i64) {
     }
 }
 
+/// The batch's writes, in its lock order: each event's upserts (composed into multi-row
+/// statements by `store::batch`), then the commits of all its pushes as one set per
+/// repository, sorted by sha and unique (a sha in several pushes is inserted from the first
+/// of them, as one push after another would), so they too take few statements.
+fn batch_writes<'s>(
+    planned: &'s [Planned<'_>],
+    contexts: &'s [WriteContext<'_>],
+) -> Vec<EntityWrite<'s>> {
+    let mut writes = Vec::new();
+    let mut commits: BTreeMap<&str, Vec<NewCommit<'s>>> = BTreeMap::new();
+    for (p, ctx) in planned.iter().zip(contexts) {
+        match &p.plan {
+            Plan::Push(push) => commits
+                .entry(ctx.repo.id.as_str())
+                .or_default()
+                .extend(push.commit_rows(ctx.users)),
+            plan => writes.extend(plan.writes(ctx)),
+        }
+    }
+    for (repo_id, mut rows) in commits {
+        // Stable: the first push's row of a sha comes first and stays.
+        rows.sort_by(|a, b| a.sha.cmp(b.sha));
+        rows.dedup_by(|later, first| later.sha == first.sha);
+        writes.extend(commits::insert(repo_id, &rows));
+    }
+    writes
+}
+
 /// One try of a batch's transaction. `Ok(false)`: the batch was finished or is being
 /// written by another caller (`SKIP LOCKED`), so nothing was written.
 async fn write_batch(
@@ -623,9 +647,7 @@ async fn write_batch(
         tx.rollback().await?;
         return Ok(false);
     }
-    for write in writes {
-        writes::execute_alone(&mut tx, write).await?;
-    }
+    batch::execute_batch(&mut tx, writes).await?;
     sqlx::query(
         r#"UPDATE reprocess_batches SET "finishedAt" = $3, applied = $4, skipped = $5
            WHERE "runId" = $1 AND seq = $2"#,
