@@ -4,8 +4,9 @@
 //! Why it can be fast and safe: every entity write is a convergent upsert (see
 //! `store::converge`) or an insert that skips what exists (commits), so the rows depend on
 //! the set of payloads applied, not on their order. Events therefore run in batches, a
-//! transaction per batch (one commit, one claim of the batch, the statements of all its
-//! events) instead of one per event, several batches at once, beside live deliveries, which
+//! transaction per batch (one commit, one claim of the batch, its events' writes composed
+//! into a few multi-row statements by `store::batch`) instead of one per event, several
+//! batches at once, beside live deliveries, which
 //! converge with them. No `events` row is written: the claim of live processing is replaced
 //! by the claim of the batch.
 //!
@@ -30,7 +31,7 @@ use futures_util::StreamExt;
 use sqlx::Connection;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 use std::time::{Duration, Instant};
 
 /// Which stored deliveries a run applies, and how.
@@ -623,6 +624,19 @@ fn batch_writes<'s>(
     writes
 }
 
+/// A batch's `BEGIN`, in one round trip: the link barrier, and generic plans. Each
+/// connection runs a batch's few statements only a few times per run, and PostgreSQL plans
+/// a prepared statement anew for each of its first five runs: with the multi-row
+/// statements' long texts that planning was a tenth of a batch's server time. Their plans
+/// do not depend on the values (arrays unnested in order, upserts arbitrated by the
+/// conflict index, lookups by unique keys).
+static BEGIN_BATCH: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "{}; SET LOCAL plan_cache_mode = force_generic_plan",
+        *BEGIN_WITH_BARRIER
+    )
+});
+
 /// One try of a batch's transaction. `Ok(false)`: the batch was finished or is being
 /// written by another caller (`SKIP LOCKED`), so nothing was written.
 async fn write_batch(
@@ -634,7 +648,7 @@ async fn write_batch(
     skipped: u64,
 ) -> std::result::Result<bool, sqlx::Error> {
     // The link barrier, as an event with unmapped people takes it (store::authors).
-    let mut tx = conn.begin_with(&**BEGIN_WITH_BARRIER).await?;
+    let mut tx = conn.begin_with(&**BEGIN_BATCH).await?;
     let claimed: Option<i32> = sqlx::query_scalar(
         r#"SELECT seq FROM reprocess_batches WHERE "runId" = $1 AND seq = $2 AND "finishedAt" IS NULL
            FOR UPDATE SKIP LOCKED"#,
