@@ -465,7 +465,8 @@ async fn entities_in_transaction(
 
 /// Runs one entity write as its own statement on `conn` (inside the caller's transaction,
 /// after the link barrier if the write looks up users) and returns the rows it inserted
-/// or changed. Also the building block of batched reprocessing (`crate::reprocess`).
+/// or changed. Batched reprocessing runs the writes without a multi-row form with it
+/// (`store::batch`).
 pub async fn execute_alone(
     conn: &mut PgConnection,
     write: EntityWrite<'_>,
