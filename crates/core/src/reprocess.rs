@@ -4,8 +4,9 @@
 //! Why it can be fast and safe: every entity write is a convergent upsert (see
 //! `store::converge`) or an insert that skips what exists (commits), so the rows depend on
 //! the set of payloads applied, not on their order. Events therefore run in batches, a
-//! transaction per batch (one commit, one claim of the batch, the statements of all its
-//! events) instead of one per event, several batches at once, beside live deliveries, which
+//! transaction per batch (one commit, one claim of the batch, its events' writes composed
+//! into a few multi-row statements by `store::batch`) instead of one per event, several
+//! batches at once, beside live deliveries, which
 //! converge with them. No `events` row is written: the claim of live processing is replaced
 //! by the claim of the batch.
 //!
@@ -20,15 +21,17 @@ use crate::error::{ProcessingError, Result};
 use crate::payload::{self, EventKind};
 use crate::processors::{self, Plan, WriteContext};
 use crate::repos::{RepoInfo, RepositoryDirectory};
+use crate::store::batch;
+use crate::store::commits::{self, NewCommit};
 use crate::store::connections::{worth_another_connection, Connections};
-use crate::store::writes::{self, EntityWrite, BEGIN_WITH_BARRIER};
+use crate::store::writes::{EntityWrite, BEGIN_WITH_BARRIER};
 use crate::time::{self, Timestamp};
 use crate::users::{Identity, UserDirectory};
 use futures_util::StreamExt;
 use sqlx::Connection;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 use std::time::{Duration, Instant};
 
 /// Which stored deliveries a run applies, and how.
@@ -506,13 +509,7 @@ impl Reprocessor<'_> {
         for p in &planned {
             *by_type.entry(p.kind.name().to_owned()).or_default() += 1;
         }
-        let build = || -> Vec<EntityWrite<'_>> {
-            planned
-                .iter()
-                .zip(&contexts)
-                .flat_map(|(p, ctx)| p.plan.writes(ctx))
-                .collect()
-        };
+        let build = || batch_writes(&planned, &contexts);
 
         let applied = planned.len() as u64;
         let mut tries = 0;
@@ -599,6 +596,47 @@ fn sort_key(plan: &Plan<'_>, repo: &RepoInfo) -> (u8, String, i64) {
     }
 }
 
+/// The batch's writes, in its lock order: each event's upserts (composed into multi-row
+/// statements by `store::batch`), then the commits of all its pushes as one set per
+/// repository, sorted by sha and unique (a sha in several pushes is inserted from the first
+/// of them, as one push after another would), so they too take few statements.
+fn batch_writes<'s>(
+    planned: &'s [Planned<'_>],
+    contexts: &'s [WriteContext<'_>],
+) -> Vec<EntityWrite<'s>> {
+    let mut writes = Vec::new();
+    let mut commits: BTreeMap<&str, Vec<NewCommit<'s>>> = BTreeMap::new();
+    for (p, ctx) in planned.iter().zip(contexts) {
+        match &p.plan {
+            Plan::Push(push) => commits
+                .entry(ctx.repo.id.as_str())
+                .or_default()
+                .extend(push.commit_rows(ctx.users)),
+            plan => writes.extend(plan.writes(ctx)),
+        }
+    }
+    for (repo_id, mut rows) in commits {
+        // Stable: the first push's row of a sha comes first and stays.
+        rows.sort_by(|a, b| a.sha.cmp(b.sha));
+        rows.dedup_by(|later, first| later.sha == first.sha);
+        writes.extend(commits::insert(repo_id, &rows));
+    }
+    writes
+}
+
+/// A batch's `BEGIN`, in one round trip: the link barrier, and generic plans. Each
+/// connection runs a batch's few statements only a few times per run, and PostgreSQL plans
+/// a prepared statement anew for each of its first five runs: with the multi-row
+/// statements' long texts that planning was a tenth of a batch's server time. Their plans
+/// do not depend on the values (arrays unnested in order, upserts arbitrated by the
+/// conflict index, lookups by unique keys).
+static BEGIN_BATCH: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "{}; SET LOCAL plan_cache_mode = force_generic_plan",
+        *BEGIN_WITH_BARRIER
+    )
+});
+
 /// One try of a batch's transaction. `Ok(false)`: the batch was finished or is being
 /// written by another caller (`SKIP LOCKED`), so nothing was written.
 async fn write_batch(
@@ -610,7 +648,7 @@ async fn write_batch(
     skipped: u64,
 ) -> std::result::Result<bool, sqlx::Error> {
     // The link barrier, as an event with unmapped people takes it (store::authors).
-    let mut tx = conn.begin_with(&**BEGIN_WITH_BARRIER).await?;
+    let mut tx = conn.begin_with(&**BEGIN_BATCH).await?;
     let claimed: Option<i32> = sqlx::query_scalar(
         r#"SELECT seq FROM reprocess_batches WHERE "runId" = $1 AND seq = $2 AND "finishedAt" IS NULL
            FOR UPDATE SKIP LOCKED"#,
@@ -623,9 +661,7 @@ async fn write_batch(
         tx.rollback().await?;
         return Ok(false);
     }
-    for write in writes {
-        writes::execute_alone(&mut tx, write).await?;
-    }
+    batch::execute_batch(&mut tx, writes).await?;
     sqlx::query(
         r#"UPDATE reprocess_batches SET "finishedAt" = $3, applied = $4, skipped = $5
            WHERE "runId" = $1 AND seq = $2"#,

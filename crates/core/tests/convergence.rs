@@ -8,12 +8,14 @@
 //!
 //! `PROPTEST_CASES` sets the number of timelines (default 96); each is delivered in
 //! chronological order, in `ORDERS` shuffled orders and `CONCURRENT_RUNS` times at once:
-//! over two thousand orders by default.
+//! over two thousand orders by default. The deliveries of the last run are then reprocessed
+//! in one batch (`reprocess_events`), which must give the same rows.
 
 mod common;
 mod timeline;
 
 use common::TestDb;
+use devmetrics_webhook_core::reprocess::ReprocessOptions;
 use devmetrics_webhook_core::WebhookProcessor;
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
@@ -398,6 +400,37 @@ async fn run_concurrent(
     Ok(snapshot(db).await)
 }
 
+/// The stored deliveries of the last run applied again by `reprocess_events`, over the entity
+/// rows deleted and then over the rows it left. The timeline fits one batch, so several
+/// deliveries of one pull request, its reviews and one issue share the batch's multi-row
+/// statements (`store::batch`, one round per repeated entity); the rows must be those the
+/// deliveries one by one gave.
+async fn run_reprocess(
+    processor: &WebhookProcessor,
+    db: &TestDb,
+    deliveries: usize,
+) -> Result<[Vec<Value>; 2], TestCaseError> {
+    sqlx::raw_sql(
+        "DELETE FROM pull_request_reviews; DELETE FROM pull_requests; DELETE FROM issues",
+    )
+    .execute(&db.pool)
+    .await
+    .expect("empty the entity tables");
+    let mut rows = Vec::new();
+    for _ in 0..2 {
+        let report = processor
+            .reprocess_events(ReprocessOptions::default(), None)
+            .await
+            .map_err(|e| TestCaseError::fail(format!("reprocess: {e}")))?;
+        prop_assert_eq!(
+            (report.events, report.skipped, report.complete),
+            (deliveries as u64, 0, true)
+        );
+        rows.push(snapshot(db).await);
+    }
+    Ok(rows.try_into().expect("two snapshots"))
+}
+
 /// A seeded Fisher–Yates shuffle (xorshift64*), so an order is reproducible from its seed.
 fn shuffled(deliveries: &[Delivery], seed: u64) -> Vec<&Delivery> {
     let mut order: Vec<&Delivery> = deliveries.iter().collect();
@@ -510,6 +543,11 @@ fn any_delivery_order_ends_in_the_same_rows() {
                 let rows = run_concurrent(&processor, &db, &scenario.deliveries).await?;
                 prop_assert_eq!(&rows, &reference, "concurrent run {}", run);
             }
+            // The deliveries the last concurrent run stored, reprocessed in one batch.
+            let [rebuilt, again] =
+                run_reprocess(&processor, &db, scenario.deliveries.len()).await?;
+            prop_assert_eq!(&rebuilt, &reference, "reprocessed over deleted rows");
+            prop_assert_eq!(&again, &reference, "reprocessed over its own rows");
             Ok(())
         })
     });

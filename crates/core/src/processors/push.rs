@@ -146,8 +146,12 @@ impl PushPlan<'_> {
 
     /// The statements that insert the commits (none for a push without any).
     pub fn writes<'s>(&'s self, repo: &'s RepoInfo, users: &'s UserMap) -> Vec<EntityWrite<'s>> {
-        let rows: Vec<NewCommit> = self
-            .commits
+        commits::insert(&repo.id, &self.commit_rows(users))
+    }
+
+    /// The commits' rows, sorted by sha and unique (see [`commits::insert`]).
+    pub fn commit_rows<'s>(&'s self, users: &'s UserMap) -> Vec<NewCommit<'s>> {
+        self.commits
             .iter()
             .map(|c| NewCommit {
                 sha: c.sha,
@@ -160,8 +164,7 @@ impl PushPlan<'_> {
                 files_changed: c.files_changed,
                 committed_at: c.committed_at,
             })
-            .collect();
-        commits::insert(&repo.id, &rows)
+            .collect()
     }
 
     pub fn activities(&self, users: &UserMap) -> MappedActivity {

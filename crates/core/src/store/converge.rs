@@ -119,26 +119,20 @@ impl Merge {
     }
 }
 
+/// A fragment of a single-row statement (its `$k` values) rewritten for the multi-row form
+/// ([`ConvergentUpsert::sql_rows`]): `$k` becomes the current row's `k`-th column.
+pub fn for_rows(fragment: &str) -> String {
+    super::writes::replace_params(fragment, |k| format!("{ROW}.p{k}"))
+}
+
+/// The row alias of the multi-row form (unused by any subquery of the values).
+const ROW: &str = "batch_row";
+
 impl ConvergentUpsert {
     /// The statement's text, built once per entity; values are always bound. With
     /// `Some(gate)` the row is only written if the relation `gate` has a row (an event's
     /// claim, see `store::writes`).
     pub fn sql(&self, gate: Option<&str>) -> String {
-        let mut sets = Vec::new();
-        let mut any = Vec::new();
-        for group in self.groups {
-            let wins = group.wins();
-            for col in group.columns {
-                sets.push(format!(
-                    "{col} = CASE WHEN {wins} THEN EXCLUDED.{col} ELSE t.{col} END"
-                ));
-            }
-            any.push(wins);
-        }
-        for merge in self.merges {
-            sets.push(format!("{} = {}", merge.column(), merge.value()));
-            any.push(merge.changes());
-        }
         let from_gate = gate.map(|g| format!(" FROM {g}")).unwrap_or_default();
         let insert = match self.lock {
             None if gate.is_none() => {
@@ -156,8 +150,61 @@ impl ConvergentUpsert {
                 lock.class, lock.id_param, self.target, self.values
             ),
         };
+        format!("{insert} {}", self.on_conflict())
+    }
+
+    /// The multi-row form of the same upsert, for applying many payloads in one statement
+    /// (batched reprocessing, `store::batch`): `$k` is an array holding the single-row
+    /// form's `$k` of every row, and the rows are upserted in array order, each exactly as
+    /// the single-row statement would (the same groups, merges and guard; the entity lock
+    /// taken row by row, in that order, before the row's conflict check). PostgreSQL
+    /// refuses to upsert one conflict key twice in a statement, so the caller must not bind
+    /// the same entity twice.
+    pub fn sql_rows(&self) -> String {
+        let n = super::writes::max_param(self.values);
+        let columns: Vec<String> = (1..=n).map(|k| format!("p{k}")).collect();
+        let arrays: Vec<String> = (1..=n).map(|k| format!("${k}")).collect();
+        let source = format!(
+            "UNNEST({}) AS {ROW}({})",
+            arrays.join(", "),
+            columns.join(", ")
+        );
+        let values = for_rows(self.values);
+        let insert = match self.lock {
+            None => format!("INSERT INTO {} SELECT {values} FROM {source}", self.target),
+            // A CTE with a volatile function is not inlined: it runs as the insert pulls
+            // its rows, so each row's lock is taken before that row's conflict check.
+            Some(lock) => format!(
+                "WITH entity_lock AS (SELECT pg_advisory_xact_lock({}, hashint8({})) AS locked, {ROW}.* \
+                 FROM {source}) INSERT INTO {} SELECT {values} FROM entity_lock AS {ROW}",
+                lock.class,
+                for_rows(lock.id_param),
+                self.target
+            ),
+        };
+        format!("{insert} {}", self.on_conflict())
+    }
+
+    /// `ON CONFLICT … DO UPDATE SET … WHERE …`: the convergence rules, the same for both
+    /// forms.
+    fn on_conflict(&self) -> String {
+        let mut sets = Vec::new();
+        let mut any = Vec::new();
+        for group in self.groups {
+            let wins = group.wins();
+            for col in group.columns {
+                sets.push(format!(
+                    "{col} = CASE WHEN {wins} THEN EXCLUDED.{col} ELSE t.{col} END"
+                ));
+            }
+            any.push(wins);
+        }
+        for merge in self.merges {
+            sets.push(format!("{} = {}", merge.column(), merge.value()));
+            any.push(merge.changes());
+        }
         format!(
-            "{insert} ON CONFLICT ({}) DO UPDATE SET {} WHERE {}",
+            "ON CONFLICT ({}) DO UPDATE SET {} WHERE {}",
             self.conflict,
             sets.join(", "),
             any.join(" OR ")
@@ -211,6 +258,43 @@ mod tests {
             sql.ends_with("OR EXCLUDED.a < COALESCE(t.a, 'infinity')"),
             "{sql}"
         );
+    }
+
+    #[test]
+    fn the_multi_row_form_has_the_same_rules_over_arrays() {
+        let mut upsert = ConvergentUpsert {
+            target: "x AS t (id, v, who)",
+            values: "$1, $2, (SELECT u.id FROM users u WHERE u.gh = $3)",
+            conflict: "id",
+            lock: Some(EntityLock {
+                class: 7,
+                id_param: "$1",
+            }),
+            groups: &[FieldGroup {
+                as_of: None,
+                key: &["{side}.v"],
+                columns: &["v"],
+            }],
+            merges: &[],
+        };
+        let rows = upsert.sql_rows();
+        assert_eq!(
+            rows,
+            "WITH entity_lock AS (SELECT pg_advisory_xact_lock(7, hashint8(batch_row.p1)) AS locked, \
+             batch_row.* FROM UNNEST($1, $2, $3) AS batch_row(p1, p2, p3)) \
+             INSERT INTO x AS t (id, v, who) SELECT batch_row.p1, batch_row.p2, \
+             (SELECT u.id FROM users u WHERE u.gh = batch_row.p3) FROM entity_lock AS batch_row \
+             ON CONFLICT (id) DO UPDATE SET v = CASE WHEN ROW(EXCLUDED.v) > ROW(t.v) THEN EXCLUDED.v ELSE t.v END \
+             WHERE ROW(EXCLUDED.v) > ROW(t.v)"
+        );
+        let alone = upsert.sql(None);
+        assert!(alone.ends_with(&rows[rows.find(" ON CONFLICT").unwrap()..]));
+        upsert.lock = None;
+        assert!(upsert.sql_rows().starts_with(
+            "INSERT INTO x AS t (id, v, who) SELECT batch_row.p1, batch_row.p2, \
+             (SELECT u.id FROM users u WHERE u.gh = batch_row.p3) \
+             FROM UNNEST($1, $2, $3) AS batch_row(p1, p2, p3) ON CONFLICT (id)"
+        ));
     }
 
     #[test]

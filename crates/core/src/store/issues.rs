@@ -50,60 +50,64 @@ pub struct IssueRow<'a> {
 /// Advisory lock class of issues (see [`EntityLock`]).
 const LOCK_CLASS: i32 = 0x6470_7202;
 
-static UPSERT: StatementText = StatementText::new(|gate| {
-    ConvergentUpsert {
-        target: r#"issues AS t
+/// The upsert's one definition; both forms are built from it.
+const DEFINITION: ConvergentUpsert = ConvergentUpsert {
+    target: r#"issues AS t
                (id, "repoId", "githubId", number, title, state, "stateReason", "authorId",
                 "authorGithubId", "authorLogin", "authorIsBot", "closedAt", "createdAt",
                 "updatedAt", "resolutionTimeSeconds", "deletedAt")"#,
-        values: r#"$1, $2, $3, $4, $5, $6::"IssueState", $7,
+    values: r#"$1, $2, $3, $4, $5, $6::"IssueState", $7,
                -- A user linked after this event's lookup still attributes the row
                -- (see store::authors).
                COALESCE($8, (SELECT u.id FROM users u WHERE u."githubId" = $9)),
                $9, $10, $11, $12, $13, $14, $15, $16"#,
-        conflict: r#""githubId""#,
-        lock: Some(EntityLock {
-            class: LOCK_CLASS,
-            id_param: "$3",
-        }),
-        groups: &[FieldGroup {
-            as_of: None,
-            key: &[
-                r#"{side}."deletedAt" IS NOT NULL"#,
-                r#"{side}."updatedAt""#,
-                "{side}.state",
-                r#"COALESCE({side}."closedAt", '-infinity')"#,
-                r#"COALESCE({side}."stateReason", '') COLLATE "C""#,
-                r#"{side}.title COLLATE "C""#,
-                r#"COALESCE({side}."authorLogin", '') COLLATE "C""#,
-                r#"COALESCE({side}."authorGithubId", -1)"#,
-                r#"{side}."authorIsBot""#,
-            ],
-            columns: &[
-                "title",
-                "state",
-                r#""stateReason""#,
-                r#""authorGithubId""#,
-                r#""authorLogin""#,
-                r#""authorIsBot""#,
-                r#""closedAt""#,
-                r#""createdAt""#,
-                r#""updatedAt""#,
-                r#""resolutionTimeSeconds""#,
-            ],
-        }],
-        merges: &[
-            Merge::Earliest(r#""deletedAt""#),
-            Merge::Fill(r#""authorId""#),
+    conflict: r#""githubId""#,
+    lock: Some(EntityLock {
+        class: LOCK_CLASS,
+        id_param: "$3",
+    }),
+    groups: &[FieldGroup {
+        as_of: None,
+        key: &[
+            r#"{side}."deletedAt" IS NOT NULL"#,
+            r#"{side}."updatedAt""#,
+            "{side}.state",
+            r#"COALESCE({side}."closedAt", '-infinity')"#,
+            r#"COALESCE({side}."stateReason", '') COLLATE "C""#,
+            r#"{side}.title COLLATE "C""#,
+            r#"COALESCE({side}."authorLogin", '') COLLATE "C""#,
+            r#"COALESCE({side}."authorGithubId", -1)"#,
+            r#"{side}."authorIsBot""#,
         ],
-    }
-    .sql(gate.map(|g| g.from))
-});
+        columns: &[
+            "title",
+            "state",
+            r#""stateReason""#,
+            r#""authorGithubId""#,
+            r#""authorLogin""#,
+            r#""authorIsBot""#,
+            r#""closedAt""#,
+            r#""createdAt""#,
+            r#""updatedAt""#,
+            r#""resolutionTimeSeconds""#,
+        ],
+    }],
+    merges: &[
+        Merge::Earliest(r#""deletedAt""#),
+        Merge::Fill(r#""authorId""#),
+    ],
+};
+
+static UPSERT: StatementText = StatementText::with_rows(
+    |gate| DEFINITION.sql(gate.map(|g| g.from)),
+    || DEFINITION.sql_rows(),
+);
 
 /// The write that inserts the issue or folds the payload into the stored row; it counts 1
 /// when the row was inserted or changed, 0 when the stored row already knew better.
 pub fn upsert<'a>(repo_id: &'a str, issue: IssueRow<'a>) -> EntityWrite<'a> {
     let looks_up_users = issue.author_id.is_none();
+    let key = issue.github_id;
     EntityWrite::new(&UPSERT, Table::Issues, looks_up_users, move |args| {
         args.add(super::new_id())
             .add(repo_id)
@@ -122,4 +126,5 @@ pub fn upsert<'a>(repo_id: &'a str, issue: IssueRow<'a>) -> EntityWrite<'a> {
             .add(issue.resolution_time_seconds)
             .add(issue.deleted_at);
     })
+    .keyed(key)
 }

@@ -2,6 +2,7 @@
 //! binds its values; nothing is interpolated into SQL.
 
 pub mod authors;
+pub mod batch;
 pub mod commits;
 pub mod connections;
 pub mod converge;

@@ -72,87 +72,91 @@ pub struct PullRequestRow<'a> {
 /// Advisory lock class of pull requests (see [`EntityLock`]).
 const LOCK_CLASS: i32 = 0x6470_7201;
 
-static UPSERT: StatementText = StatementText::new(|gate| {
-    ConvergentUpsert {
-        target: r#"pull_requests AS t
+/// The upsert's one definition; both forms are built from it.
+const DEFINITION: ConvergentUpsert = ConvergentUpsert {
+    target: r#"pull_requests AS t
                (id, "repoId", "githubId", number, title, state, draft, "draftUpdatedAt",
                 "authorId", "authorGithubId", "authorLogin", "authorIsBot", "headRef", "baseRef",
                 additions, deletions, "filesChanged", "countsUpdatedAt", "mergedAt", "closedAt",
                 "createdAt", "updatedAt", "firstReviewAt", "cycleTimeSeconds")"#,
-        values: r#"$1, $2, $3, $4, $5, $6::"PRState", $7, $8,
+    values: r#"$1, $2, $3, $4, $5, $6::"PRState", $7, $8,
                -- A user linked after this event's lookup still attributes the row
                -- (see store::authors).
                COALESCE($9, (SELECT u.id FROM users u WHERE u."githubId" = $10)),
                $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24"#,
-        conflict: r#""githubId""#,
-        lock: Some(EntityLock {
-            class: LOCK_CLASS,
-            id_param: "$3",
-        }),
-        groups: &[
-            FieldGroup {
-                as_of: None,
-                key: &[
-                    "{side}.state = 'MERGED'",
-                    r#"{side}."updatedAt""#,
-                    "{side}.state",
-                    r#"COALESCE({side}."mergedAt", '-infinity')"#,
-                    r#"COALESCE({side}."closedAt", '-infinity')"#,
-                    r#"{side}.title COLLATE "C""#,
-                    r#"COALESCE({side}."headRef", '') COLLATE "C""#,
-                    r#"COALESCE({side}."baseRef", '') COLLATE "C""#,
-                    r#"COALESCE({side}."authorLogin", '') COLLATE "C""#,
-                    r#"COALESCE({side}."authorGithubId", -1)"#,
-                    r#"{side}."authorIsBot""#,
-                ],
-                columns: &[
-                    "title",
-                    "state",
-                    r#""authorGithubId""#,
-                    r#""authorLogin""#,
-                    r#""authorIsBot""#,
-                    r#""headRef""#,
-                    r#""baseRef""#,
-                    r#""mergedAt""#,
-                    r#""closedAt""#,
-                    r#""createdAt""#,
-                    r#""updatedAt""#,
-                    r#""cycleTimeSeconds""#,
-                ],
-            },
-            FieldGroup {
-                as_of: Some(r#""countsUpdatedAt""#),
-                key: &[
-                    r#"{side}."countsUpdatedAt""#,
-                    "{side}.additions",
-                    "{side}.deletions",
-                    r#"{side}."filesChanged""#,
-                ],
-                columns: &[
-                    "additions",
-                    "deletions",
-                    r#""filesChanged""#,
-                    r#""countsUpdatedAt""#,
-                ],
-            },
-            FieldGroup {
-                as_of: Some(r#""draftUpdatedAt""#),
-                key: &[r#"{side}."draftUpdatedAt""#, "{side}.draft"],
-                columns: &["draft", r#""draftUpdatedAt""#],
-            },
-        ],
-        merges: &[
-            Merge::Earliest(r#""firstReviewAt""#),
-            Merge::Fill(r#""authorId""#),
-        ],
-    }
-    .sql(gate.map(|g| g.from))
-});
+    conflict: r#""githubId""#,
+    lock: Some(EntityLock {
+        class: LOCK_CLASS,
+        id_param: "$3",
+    }),
+    groups: &[
+        FieldGroup {
+            as_of: None,
+            key: &[
+                "{side}.state = 'MERGED'",
+                r#"{side}."updatedAt""#,
+                "{side}.state",
+                r#"COALESCE({side}."mergedAt", '-infinity')"#,
+                r#"COALESCE({side}."closedAt", '-infinity')"#,
+                r#"{side}.title COLLATE "C""#,
+                r#"COALESCE({side}."headRef", '') COLLATE "C""#,
+                r#"COALESCE({side}."baseRef", '') COLLATE "C""#,
+                r#"COALESCE({side}."authorLogin", '') COLLATE "C""#,
+                r#"COALESCE({side}."authorGithubId", -1)"#,
+                r#"{side}."authorIsBot""#,
+            ],
+            columns: &[
+                "title",
+                "state",
+                r#""authorGithubId""#,
+                r#""authorLogin""#,
+                r#""authorIsBot""#,
+                r#""headRef""#,
+                r#""baseRef""#,
+                r#""mergedAt""#,
+                r#""closedAt""#,
+                r#""createdAt""#,
+                r#""updatedAt""#,
+                r#""cycleTimeSeconds""#,
+            ],
+        },
+        FieldGroup {
+            as_of: Some(r#""countsUpdatedAt""#),
+            key: &[
+                r#"{side}."countsUpdatedAt""#,
+                "{side}.additions",
+                "{side}.deletions",
+                r#"{side}."filesChanged""#,
+            ],
+            columns: &[
+                "additions",
+                "deletions",
+                r#""filesChanged""#,
+                r#""countsUpdatedAt""#,
+            ],
+        },
+        FieldGroup {
+            as_of: Some(r#""draftUpdatedAt""#),
+            key: &[r#"{side}."draftUpdatedAt""#, "{side}.draft"],
+            columns: &["draft", r#""draftUpdatedAt""#],
+        },
+    ],
+    merges: &[
+        Merge::Earliest(r#""firstReviewAt""#),
+        Merge::Fill(r#""authorId""#),
+    ],
+};
+
+static UPSERT: StatementText = StatementText::with_rows(
+    |gate| DEFINITION.sql(gate.map(|g| g.from)),
+    || DEFINITION.sql_rows(),
+);
 
 /// The write that inserts the pull request or folds the payload into the stored row; it
 /// counts 1 when the row was inserted or changed, 0 when the stored row already knew better.
 pub fn upsert<'a>(repo_id: &'a str, pr: PullRequestRow<'a>) -> EntityWrite<'a> {
     let looks_up_users = pr.author_id.is_none();
+    let key = pr.github_id;
     EntityWrite::new(&UPSERT, Table::PullRequests, looks_up_users, move |args| {
         let counts = pr.counts;
         args.add(super::new_id())
@@ -180,4 +184,5 @@ pub fn upsert<'a>(repo_id: &'a str, pr: PullRequestRow<'a>) -> EntityWrite<'a> {
             .add(pr.first_review_at)
             .add(pr.cycle_time_seconds);
     })
+    .keyed(key)
 }

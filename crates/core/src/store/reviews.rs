@@ -3,7 +3,7 @@
 //! DISMISSED and the dismissal payload's fields). `dismissedAt` keeps the earliest
 //! dismissal received, `reviewerId` is filled once a mapping is known.
 
-use super::converge::{ConvergentUpsert, FieldGroup, Merge};
+use super::converge::{for_rows, ConvergentUpsert, FieldGroup, Merge};
 use super::writes::{EntityWrite, Gate, StatementText, Table};
 use crate::time::Timestamp;
 
@@ -60,42 +60,54 @@ pub struct ReviewRow<'a> {
     pub turnaround_seconds: Option<i32>,
 }
 
-static UPSERT: StatementText = StatementText::new(|gate| {
-    ConvergentUpsert {
-        target: r#"pull_request_reviews AS t
+/// The upsert's one definition; both forms are built from it (`{pull_request}` is filled
+/// in by [`pull_request_id`]).
+const DEFINITION: ConvergentUpsert = ConvergentUpsert {
+    target: r#"pull_request_reviews AS t
                (id, "githubId", "repoId", "pullRequestId", "reviewerId", "reviewerGithubId",
                 "reviewerLogin", "reviewerIsBot", state, "commitId", "submittedAt", "dismissedAt",
                 "turnaroundSeconds")"#,
-        values: r#"$1, $2, $3, {pull_request},
+    values: r#"$1, $2, $3, {pull_request},
                -- A user linked after this event's lookup still attributes the row
                -- (see store::authors).
                COALESCE($5, (SELECT u.id FROM users u WHERE u."githubId" = $6)),
                $6, $7, $8, $9::"ReviewState", $10, $11, $12, $13"#,
-        conflict: r#""githubId""#,
-        // The only unique index is the conflict target, which PostgreSQL arbitrates; and
-        // writers of one review already hold its pull request's lock.
-        lock: None,
-        groups: &[FieldGroup {
-            as_of: None,
-            key: &["{side}.state = 'DISMISSED'"],
-            columns: &[
-                r#""reviewerGithubId""#,
-                r#""reviewerLogin""#,
-                r#""reviewerIsBot""#,
-                "state",
-                r#""commitId""#,
-                r#""submittedAt""#,
-                r#""turnaroundSeconds""#,
-            ],
-        }],
-        merges: &[
-            Merge::Earliest(r#""dismissedAt""#),
-            Merge::Fill(r#""reviewerId""#),
+    conflict: r#""githubId""#,
+    // The only unique index is the conflict target, which PostgreSQL arbitrates; and
+    // writers of one review already hold its pull request's lock.
+    lock: None,
+    groups: &[FieldGroup {
+        as_of: None,
+        key: &["{side}.state = 'DISMISSED'"],
+        columns: &[
+            r#""reviewerGithubId""#,
+            r#""reviewerLogin""#,
+            r#""reviewerIsBot""#,
+            "state",
+            r#""commitId""#,
+            r#""submittedAt""#,
+            r#""turnaroundSeconds""#,
         ],
-    }
-    .sql(gate.map(|g| g.from))
-    .replace("{pull_request}", &pull_request_id(gate))
-});
+    }],
+    merges: &[
+        Merge::Earliest(r#""dismissedAt""#),
+        Merge::Fill(r#""reviewerId""#),
+    ],
+};
+
+static UPSERT: StatementText = StatementText::with_rows(
+    |gate| {
+        DEFINITION
+            .sql(gate.map(|g| g.from))
+            .replace("{pull_request}", &pull_request_id(gate))
+    },
+    // A later statement than its pull request's upsert (`store::batch`): the lookup finds it.
+    || {
+        DEFINITION
+            .sql_rows()
+            .replace("{pull_request}", &for_rows(PULL_REQUEST_LOOKUP))
+    },
+);
 
 /// The review's `pullRequestId`. On its own the review is a later statement of the event's
 /// transaction than its pull request's upsert, so a lookup finds the row. Composed after
@@ -105,18 +117,21 @@ static UPSERT: StatementText = StatementText::new(|gate| {
 /// then the value is `NULL`, the column's `NOT NULL` fails the statement, and the event
 /// runs again as a transaction (`store::writes`).
 fn pull_request_id(gate: Option<Gate<'_>>) -> String {
-    let lookup = r#"(SELECT p.id FROM pull_requests p WHERE p."githubId" = $4)"#;
     match gate.and_then(|g| g.previous) {
-        None => lookup.to_owned(),
-        Some(previous) => format!("COALESCE((SELECT id FROM {previous}), {lookup})"),
+        None => PULL_REQUEST_LOOKUP.to_owned(),
+        Some(previous) => format!("COALESCE((SELECT id FROM {previous}), {PULL_REQUEST_LOOKUP})"),
     }
 }
+
+/// The pull request's row id, by its GitHub id (`$4`).
+const PULL_REQUEST_LOOKUP: &str = r#"(SELECT p.id FROM pull_requests p WHERE p."githubId" = $4)"#;
 
 /// The write that inserts the review or folds the payload into the stored row; it counts 1
 /// when the row was inserted or changed. It must follow the upsert of its pull request
 /// (see [`pull_request_id`]).
 pub fn upsert<'a>(repo_id: &'a str, review: ReviewRow<'a>) -> EntityWrite<'a> {
     let looks_up_users = review.reviewer_id.is_none();
+    let key = review.github_id;
     EntityWrite::new(&UPSERT, Table::Reviews, looks_up_users, move |args| {
         args.add(super::new_id())
             .add(review.github_id)
@@ -132,6 +147,7 @@ pub fn upsert<'a>(repo_id: &'a str, review: ReviewRow<'a>) -> EntityWrite<'a> {
             .add(review.dismissed_at)
             .add(review.turnaround_seconds);
     })
+    .keyed(key)
 }
 
 #[cfg(test)]

@@ -21,6 +21,7 @@
 //! the snapshot cannot answer it the statement fails, writes nothing, and the event runs as
 //! a transaction instead.
 
+use super::batch::Columns;
 use super::connections::{worth_another_connection, Connections};
 use super::events::{self, EventRecord};
 use crate::error::Result;
@@ -33,27 +34,60 @@ use std::sync::{LazyLock, Mutex, OnceLock};
 
 /// Bound values of one statement, in `$n` order. Remembers the first value that failed to
 /// encode, so building reads as a list of `add`s.
+///
+/// The same binders also fill a multi-row statement (`store::batch`): in columns mode each
+/// `add` appends the value to the array of its position, and `$n` is that array.
 #[derive(Default)]
 pub struct Args {
     values: PgArguments,
+    columns: Option<Columns>,
     error: Option<BoxDynError>,
 }
 
 impl Args {
+    /// Values for a multi-row statement: call [`Self::end_row`] after each row's binder.
+    pub(crate) fn columns() -> Self {
+        Args {
+            columns: Some(Columns::default()),
+            ..Args::default()
+        }
+    }
+
     /// Binds the next `$n`.
     pub fn add<'q, T>(&mut self, value: T) -> &mut Self
     where
         T: Encode<'q, Postgres> + Type<Postgres> + 'q,
     {
         if self.error.is_none() {
-            if let Err(e) = Arguments::add(&mut self.values, value) {
+            let added = match &mut self.columns {
+                None => Arguments::add(&mut self.values, value),
+                Some(columns) => columns.add(value),
+            };
+            if let Err(e) = added {
                 self.error = Some(e);
             }
         }
         self
     }
 
-    fn finish(self) -> std::result::Result<PgArguments, sqlx::Error> {
+    /// Columns mode: the row's values are all bound.
+    pub(crate) fn end_row(&mut self) {
+        if let Some(columns) = &mut self.columns {
+            if let Err(e) = columns.end_row() {
+                self.error.get_or_insert(e);
+            }
+        }
+    }
+
+    pub(crate) fn finish(mut self) -> std::result::Result<PgArguments, sqlx::Error> {
+        if let (None, Some(columns)) = (&self.error, self.columns.take()) {
+            for array in columns.finish() {
+                if let Err(e) = array.and_then(|a| Arguments::add(&mut self.values, a)) {
+                    self.error = Some(e);
+                    break;
+                }
+            }
+        }
         match self.error {
             None => Ok(self.values),
             Some(e) => Err(sqlx::Error::Encode(e)),
@@ -99,6 +133,11 @@ pub struct StatementText {
     /// row of `gate.from` (so not at all when the delivery was a duplicate).
     build: fn(Option<Gate<'_>>) -> String,
     alone: OnceLock<String>,
+    /// Builds the multi-row form, for statements that have one (the convergent upserts,
+    /// [`super::converge::ConvergentUpsert::sql_rows`]): `$n` is an array of every row's
+    /// `$n`, as [`Args::columns`] binds them.
+    build_rows: Option<fn() -> String>,
+    rows: OnceLock<String>,
 }
 
 impl StatementText {
@@ -106,12 +145,30 @@ impl StatementText {
         StatementText {
             build,
             alone: OnceLock::new(),
+            build_rows: None,
+            rows: OnceLock::new(),
+        }
+    }
+
+    /// A statement that also has a multi-row form.
+    pub const fn with_rows(build: fn(Option<Gate<'_>>) -> String, rows: fn() -> String) -> Self {
+        StatementText {
+            build,
+            alone: OnceLock::new(),
+            build_rows: Some(rows),
+            rows: OnceLock::new(),
         }
     }
 
     /// The statement on its own, with its `$1…` values.
     fn alone(&self) -> &str {
         self.alone.get_or_init(|| (self.build)(None))
+    }
+
+    /// The multi-row form, if the statement has one.
+    pub(crate) fn rows(&self) -> Option<&str> {
+        let build = self.build_rows?;
+        Some(self.rows.get_or_init(build))
     }
 }
 
@@ -120,10 +177,13 @@ type Binder<'a> = Box<dyn FnOnce(&mut Args) + Send + 'a>;
 
 /// One statement writing one table, and how to bind its values.
 pub struct EntityWrite<'a> {
-    text: &'static StatementText,
-    bind: Binder<'a>,
-    table: Table,
+    pub(crate) text: &'static StatementText,
+    pub(crate) bind: Binder<'a>,
+    pub(crate) table: Table,
     looks_up_users: bool,
+    /// The entity's conflict key (its GitHub id), for statements with a multi-row form: two
+    /// writes of one key never share a multi-row statement (`store::batch`).
+    pub(crate) key: Option<i64>,
 }
 
 impl<'a> EntityWrite<'a> {
@@ -140,7 +200,14 @@ impl<'a> EntityWrite<'a> {
             bind: Box::new(bind),
             table,
             looks_up_users,
+            key: None,
         }
+    }
+
+    /// The entity's conflict key, for a statement with a multi-row form.
+    pub fn keyed(mut self, key: i64) -> Self {
+        self.key = Some(key);
+        self
     }
 }
 
@@ -219,19 +286,24 @@ pub(crate) static BEGIN_WITH_BARRIER: LazyLock<String> = LazyLock::new(|| {
 });
 
 /// The highest `$n` in a statement.
-fn max_param(sql: &str) -> usize {
+pub(crate) fn max_param(sql: &str) -> usize {
     params(sql).map(|(_, _, n)| n).max().unwrap_or(0)
 }
 
-/// The statement with every `$n` renumbered `$(n + by)`. Our statements hold no string
+/// The statement with every `$n` renumbered `$(n + by)`.
+fn shift_params(sql: &str, by: usize) -> String {
+    replace_params(sql, |n| format!("${}", n + by))
+}
+
+/// The statement with every `$n` replaced by `with(n)`. Our statements hold no string
 /// literal or dollar-quoted text with a `$` in it, so every `$` followed by digits is a
 /// placeholder.
-fn shift_params(sql: &str, by: usize) -> String {
+pub(crate) fn replace_params(sql: &str, with: impl Fn(usize) -> String) -> String {
     let mut out = String::with_capacity(sql.len() + 16);
     let mut last = 0;
     for (start, end, n) in params(sql) {
         out.push_str(&sql[last..start]);
-        out.push_str(&format!("${}", n + by));
+        out.push_str(&with(n));
         last = end;
     }
     out.push_str(&sql[last..]);
@@ -393,7 +465,8 @@ async fn entities_in_transaction(
 
 /// Runs one entity write as its own statement on `conn` (inside the caller's transaction,
 /// after the link barrier if the write looks up users) and returns the rows it inserted
-/// or changed. Also the building block of batched reprocessing (`crate::reprocess`).
+/// or changed. Batched reprocessing runs the writes without a multi-row form with it
+/// (`store::batch`).
 pub async fn execute_alone(
     conn: &mut PgConnection,
     write: EntityWrite<'_>,
