@@ -62,7 +62,7 @@ const SCRIPTS_ROOT = join(__dirname, '..', '..', 'pgbench')
  * The command line, with each script named by its copy under bench/pgbench/<keep>/ (a
  * Markdown link from bench/RESULTS.md) instead of pasted: the scripts hold the payloads.
  */
-function describe(scripts: Script[], args: string[], dir: string, keep: string): string {
+function describe(scripts: Script[], args: string[], dir: string, keep: string, pgoptions: string): string {
   const kept = join(SCRIPTS_ROOT, keep)
   mkdirSync(kept, { recursive: true })
   for (const f of readdirSync(kept)) if (f.endsWith('.sql')) rmSync(join(kept, f))
@@ -71,7 +71,7 @@ function describe(scripts: Script[], args: string[], dir: string, keep: string):
   // shown as the kept copies.
   const shown = args.slice(0, -1).map((a) => a.split(dir).join(`pgbench/${keep}`).replace(/--log-prefix=\S+/, '--log-prefix=<tmp>/tx'))
   const links = scripts.map((s) => `[${s.name}.sql](pgbench/${keep}/${s.name}.sql) (weight ${s.weight})`).join(', ')
-  return `\`pgbench ${shown.join(' ')} <databaseUrl>\`; scripts: ${links}`
+  return `\`PGOPTIONS='${pgoptions}' pgbench ${shown.join(' ')} <databaseUrl>\`; scripts: ${links}`
 }
 
 /** Runs the ceiling on `databaseUrl` (fresh, migrated and seeded like the implementations'). */
@@ -105,7 +105,7 @@ export async function runCeiling(databaseUrl: string, jobs: BenchJob[], opts: { 
 export async function runScripts(
   databaseUrl: string,
   scripts: Script[],
-  opts: { clients: number; seconds?: number; table: string; keep: string },
+  opts: { clients: number; seconds?: number; table: string; keep: string; sessionSettings?: Record<string, string> },
 ): Promise<CeilingResult> {
   const seconds = opts.seconds ?? 10
   const { table } = opts
@@ -124,8 +124,12 @@ export async function runScripts(
       args.push('-D', `l_${s.name}=0`, '-f', `${file}@${s.weight}`)
     }
     args.push('-l', `--log-prefix=${join(dir, 'tx')}`, databaseUrl)
+    // Session settings, as the implementation whose SQL this is runs its sessions.
+    const pgoptions = Object.entries({ TimeZone: 'UTC', ...opts.sessionSettings })
+      .map(([k, v]) => `-c ${k}=${v}`)
+      .join(' ')
     const { stdout } = await promisify(execFile)(pgbenchBinary(), args, {
-      env: { ...process.env, PGOPTIONS: '-c TimeZone=UTC' },
+      env: { ...process.env, PGOPTIONS: pgoptions },
       maxBuffer: 64 * 1024 * 1024,
     }).catch((e: Error & { stderr?: string }) => {
       throw new Error(`pgbench failed: ${e.stderr?.trim().split('\n').slice(-5).join('\n') ?? e.message}`)
@@ -141,7 +145,7 @@ export async function runScripts(
       latencyMs: { p50: percentile(sorted, 50), p99: percentile(sorted, 99) },
       transactions: Number(processed[1]),
       clients: opts.clients,
-      script: describe(scripts, args, dir, opts.keep),
+      script: describe(scripts, args, dir, opts.keep, pgoptions),
     }
   } finally {
     await pool.query(`DROP TABLE IF EXISTS ${table}`).catch(() => undefined)

@@ -283,5 +283,8 @@ export async function prepareOwnCeiling(
   const captured = await captureKinds(databaseUrl, kinds, jobs.slice(0, opts.warmup))
   const pullRequests = distinctPullRequests(jobs, repos)
   const scripts = kinds.map((k) => toScript(k, captured.get(k.name) ?? [], pullRequests, table))
-  return () => runScripts(databaseUrl, scripts, { clients: opts.clients, seconds: opts.seconds, table, keep: 'own' })
+  // The addon's sessions run with these settings (crates/core/src/store/mod.rs, SESSION_OPTIONS):
+  // its statements are driven as the addon runs them.
+  const sessionSettings = { TimeZone: 'UTC', plan_cache_mode: 'force_generic_plan' }
+  return () => runScripts(databaseUrl, scripts, { clients: opts.clients, seconds: opts.seconds, table, keep: 'own', sessionSettings })
 }

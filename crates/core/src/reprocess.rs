@@ -31,7 +31,7 @@ use futures_util::StreamExt;
 use sqlx::Connection;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, LazyLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Which stored deliveries a run applies, and how.
@@ -624,18 +624,6 @@ fn batch_writes<'s>(
     writes
 }
 
-/// A batch's `BEGIN`, in one round trip: the link barrier, and generic plans. Each
-/// connection runs a batch's few statements only a few times per run, and PostgreSQL plans
-/// a prepared statement anew for each of its first five runs: with the multi-row
-/// statements' long texts that planning was a tenth of a batch's server time. Their plans
-/// do not depend on the values (arrays unnested in order, upserts arbitrated by the
-/// conflict index, lookups by unique keys).
-static BEGIN_BATCH: LazyLock<String> = LazyLock::new(|| {
-    format!(
-        "{}; SET LOCAL plan_cache_mode = force_generic_plan",
-        *BEGIN_WITH_BARRIER
-    )
-});
 
 /// One try of a batch's transaction. `Ok(false)`: the batch was finished or is being
 /// written by another caller (`SKIP LOCKED`), so nothing was written.
@@ -648,7 +636,7 @@ async fn write_batch(
     skipped: u64,
 ) -> std::result::Result<bool, sqlx::Error> {
     // The link barrier, as an event with unmapped people takes it (store::authors).
-    let mut tx = conn.begin_with(&**BEGIN_BATCH).await?;
+    let mut tx = conn.begin_with(&**BEGIN_WITH_BARRIER).await?;
     let claimed: Option<i32> = sqlx::query_scalar(
         r#"SELECT seq FROM reprocess_batches WHERE "runId" = $1 AND seq = $2 AND "finishedAt" IS NULL
            FOR UPDATE SKIP LOCKED"#,

@@ -22,8 +22,24 @@ use sqlx::{Encode, PgPool, Postgres, Type};
 use std::str::FromStr;
 use std::time::Duration;
 
+/// Settings of every session the processor opens (sent in the startup packet).
+///
+/// `plan_cache_mode = force_generic_plan`: sqlx prepares each statement once per connection,
+/// and PostgreSQL plans a prepared statement anew for each of its first five runs and then
+/// keeps doing so whenever the generic plan's estimate is not lower than the custom plans'
+/// average; for the one-statement events (a CTE of the claim and the entity writes) that
+/// planning was ~18% of the server's time per event (bench/ANALYSIS.md). None of our plans
+/// depends on the values: upserts are arbitrated by their conflict index, lookups are by
+/// unique keys, arrays are unnested in order, and the link back-fill's partial indexes serve
+/// the generic plan (`crates/core/tests/link_rules.rs` checks that with EXPLAIN).
+pub const SESSION_OPTIONS: [(&str, &str); 2] = [
+    ("TimeZone", "UTC"),
+    ("plan_cache_mode", "force_generic_plan"),
+];
+
 /// Opens a pool whose sessions run in UTC, so `CURRENT_TIMESTAMP` defaults of Prisma's
-/// `TIMESTAMP(3)` columns hold UTC like the values we bind.
+/// `TIMESTAMP(3)` columns hold UTC like the values we bind, and with generic plans
+/// ([`SESSION_OPTIONS`]).
 pub async fn connect_pool(
     database_url: &str,
     max_connections: u32,
@@ -36,7 +52,7 @@ pub async fn connect_pool(
                 redact_credentials(&e.to_string())
             ))
         })?
-        .options([("TimeZone", "UTC")])
+        .options(SESSION_OPTIONS)
         .application_name("devmetrics-webhook-processor");
     PgPoolOptions::new()
         .max_connections(max_connections)
