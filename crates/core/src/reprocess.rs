@@ -624,7 +624,6 @@ fn batch_writes<'s>(
     writes
 }
 
-
 /// One try of a batch's transaction. `Ok(false)`: the batch was finished or is being
 /// written by another caller (`SKIP LOCKED`), so nothing was written.
 async fn write_batch(
