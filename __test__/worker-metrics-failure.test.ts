@@ -5,7 +5,8 @@ import { randomUUID } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import Bull from 'bull'
-import { createWebhookWorker, webhookQueueSettings, WebhookProcessor } from '../lib'
+import { Queue as BullMQQueue, QueueEvents } from 'bullmq'
+import { createBullMQWorker, createWebhookWorker, webhookQueueSettings, WebhookProcessor } from '../lib'
 import { createTestDatabase, insertRepository, insertUser, TestDatabase } from './helpers/db'
 import { SHARED_REDIS_URL, testPrefix } from './helpers/redis'
 
@@ -55,4 +56,30 @@ test('a failure to queue metric jobs fails the attempt, retryable, after the row
   expect(again.status).toBe('duplicate')
   expect(again.metricJobs.length).toBeGreaterThan(0)
   await worker.close()
+})
+
+test('on BullMQ the same: the attempt fails retryable after the rows are committed, and the job is not discarded', async () => {
+  const url = new URL(SHARED_REDIS_URL)
+  const connection = { host: url.hostname, port: Number(url.port || 6379), db: Number(url.pathname.slice(1) || 0) }
+  const mqPrefix = `${prefix}mq`
+  const webhooks = new BullMQQueue('webhooks', { connection, prefix: mqPrefix })
+  const metrics = new BullMQQueue('metrics', { connection, prefix: mqPrefix })
+  await metrics.waitUntilReady()
+  await metrics.close() // every addBulk now rejects
+  const events = new QueueEvents('webhooks', { connection, prefix: mqPrefix })
+  await events.waitUntilReady()
+  const worker = createBullMQWorker({ connection, prefix: mqPrefix, processor, metricsQueue: metrics, concurrency: 1, logger: { info() {}, warn() {}, error() {} } })
+  try {
+    const deliveryId = randomUUID()
+    // Two attempts: a retryable failure is retried (an UnrecoverableError would fail it after one).
+    const job = await webhooks.add('push', { deliveryId, event: 'push', payload: fixture, receivedAt: Date.now() }, { attempts: 2, backoff: { type: 'fixed', delay: 10 } })
+    await expect(job.waitUntilFinished(events)).rejects.toThrow(/metric jobs or follow-ups not queued/)
+    expect(worker.health().counters).toMatchObject({ completed: 0, failed: 2, retried: 1, discarded: 0, failuresByCode: { DATABASE_UNAVAILABLE: 2 } })
+    const { rows } = await db.pool.query(`SELECT processed FROM events WHERE "deliveryId" = $1`, [deliveryId])
+    expect(rows).toEqual([{ processed: true }])
+  } finally {
+    await worker.close()
+    await events.close()
+    await webhooks.close()
+  }
 })

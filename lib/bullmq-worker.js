@@ -9,9 +9,9 @@
 
 const { WebhookProcessingError } = require('./errors')
 const { redactCredentials } = require('./redact')
-const { recordFailure } = require('./job-failure')
-const { metricJobOptions, workerDatabase } = require('./worker')
-const { githubJobOptions, followUpJobData } = require('./github/job-options')
+const { webhookAttempt, webhookCounters } = require('./webhook-attempt')
+const { workerDatabase } = require('./worker')
+const { bullmqJobId } = require('./github/queue-shape')
 
 /** Job options for the producer: the first try and 3 retries (2 s, 4 s, 8 s), the last 500 failures kept. */
 const bullmqWebhookJobOptions = Object.freeze({
@@ -24,15 +24,6 @@ const bullmqWebhookJobOptions = Object.freeze({
 
 /** Lock and stall settings of the Worker, as webhookQueueSettings gives Bull. */
 const workerDefaults = Object.freeze({ lockDuration: 30_000, lockRenewTime: 15_000, stalledInterval: 30_000, maxStalledCount: 1 })
-
-/**
- * BullMQ refuses custom job ids with `:` (unless in its legacy three-part form) and integers;
- * the addon's ids use `:` (`developer:<user>:<date>:<minute>`). The same id always maps to the
- * same BullMQ id, so coalescing works as on Bull.
- */
-function bullmqJobId(id) {
-  return String(id).replaceAll(':', '.')
-}
 
 const silentLogger = Object.freeze({
   info() {},
@@ -57,13 +48,6 @@ function checkOptions(options) {
   return { queueName, concurrency }
 }
 
-/** A retryable error for a queue that did not take the result's jobs: a retry answers `duplicate` and queues them again. */
-function notQueued(what, err) {
-  return Object.assign(new WebhookProcessingError('DATABASE_UNAVAILABLE', `${what} not queued: ${redactCredentials(err && err.message)}`), {
-    retryable: true,
-  })
-}
-
 /** bullmq, or CONFIG_ERROR saying `caller` needs it installed (an optional peer dependency). */
 function requireBullMQ(caller = 'createBullMQWorker') {
   try {
@@ -86,90 +70,18 @@ function createBullMQWorker(options) {
   const { Worker, UnrecoverableError } = requireBullMQ()
   const { WebhookProcessor } = require('./index')
   const logger = options.logger ?? silentLogger
-  const metricsQueue = options.metricsQueue ?? null
-  const githubQueue = options.githubQueue ?? null
   const ownsProcessor = !options.processor
   const database = workerDatabase(WebhookProcessor, options, concurrency, logger)
-
-  const counters = {
-    completed: 0,
-    failed: 0,
-    retried: 0,
-    discarded: 0,
-    metricJobsQueued: 0,
-    followUpsQueued: 0,
-    byStatus: { processed: 0, duplicate: 0, ignored: 0 },
-    failuresByCode: {},
-  }
+  const counters = webhookCounters()
+  const attempt = webhookAttempt({ database, metricsQueue: options.metricsQueue, githubQueue: options.githubQueue, counters, logger, onPermanentFailure: options.onPermanentFailure })
   let active = 0
   let closing = null
 
-  async function queueMetricJobs(result) {
-    if (!metricsQueue || result.metricJobs.length === 0) return 0
-    await metricsQueue.addBulk(
-      result.metricJobs.map((m) => ({
-        name: m.kind,
-        data: { kind: m.kind, id: m.id, date: m.date, deliveryId: result.deliveryId },
-        opts: { ...metricJobOptions, jobId: bullmqJobId(m.jobId) },
-      })),
-    )
-    return result.metricJobs.length
-  }
-
-  async function queueFollowUps(result) {
-    const followUps = result.followUps ?? []
-    if (!githubQueue || followUps.length === 0) return 0
-    await githubQueue.addBulk(
-      followUps.map((f) => ({
-        name: f.kind,
-        data: followUpJobData(f, result.deliveryId),
-        // The Bull worker's options (completed jobs kept 7 days: their ids dedupe redeliveries).
-        opts: { ...githubJobOptions, jobId: bullmqJobId(f.jobId) },
-      })),
-    )
-    return followUps.length
-  }
-
   async function handle(job) {
-    const started = process.hrtime.bigint()
-    const attempt = job.attemptsMade + 1
-    const attempts = job.opts.attempts ?? 1
-    const context = { jobId: job.id, deliveryId: job.data && job.data.deliveryId, event: job.data && job.data.event, attempt, attempts }
     active++
     try {
-      const processor = await database.ready()
-      const result = await processor.process(job.data)
-      let queued
-      let followUps
-      try {
-        queued = await queueMetricJobs(result)
-      } catch (err) {
-        throw notQueued('metric jobs', err)
-      }
-      try {
-        followUps = await queueFollowUps(result)
-      } catch (err) {
-        throw notQueued('follow-up jobs', err)
-      }
-      counters.completed++
-      counters.byStatus[result.status]++
-      counters.metricJobsQueued += queued
-      counters.followUpsQueued += followUps
-      logger.info('webhook job completed', {
-        ...context,
-        status: result.status,
-        action: result.action,
-        repoId: result.repoId,
-        records: result.records,
-        metricJobs: queued,
-        followUps,
-        unmappedUsers: result.unmappedUsers.length,
-        durationMs: Number(process.hrtime.bigint() - started) / 1e6,
-        timings: result.timings,
-      })
-      return { status: result.status, eventId: result.eventId, records: result.records, metricJobs: queued, followUps }
-    } catch (thrown) {
-      const error = await recordFailure(thrown, { job, context, started, counters, logger, onPermanentFailure: options.onPermanentFailure })
+      return await attempt(job)
+    } catch (error) {
       if (error.retryable) throw error
       // BullMQ's "do not retry": the job goes to the failed set whatever attempts are left.
       throw Object.assign(new UnrecoverableError(error.message), { code: error.code, retryable: false, cause: error })

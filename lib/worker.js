@@ -6,8 +6,7 @@
 
 const { WebhookProcessingError, toProcessingError } = require('./errors')
 const { redactCredentials } = require('./redact')
-const { recordFailure } = require('./job-failure')
-const { githubJobOptions, followUpJobData } = require('./github/job-options')
+const { webhookAttempt, webhookCounters, metricJobOptions } = require('./webhook-attempt')
 
 /** Name of the backoff strategy in webhookQueueSettings.backoffStrategies. */
 const WEBHOOK_BACKOFF = 'devmetricsWebhook'
@@ -44,7 +43,6 @@ const webhookJobOptions = Object.freeze({
 })
 
 /** Options of each metric job: removed on completion so a later trigger with the same id is not dropped. */
-const metricJobOptions = Object.freeze({ removeOnComplete: true, removeOnFail: 500 })
 
 const silentLogger = Object.freeze({
   info() {},
@@ -181,84 +179,18 @@ function createWebhookWorker(queue, options) {
   // Required lazily: the package's main entry requires this file.
   const { WebhookProcessor } = require('./index')
   const logger = options.logger ?? silentLogger
-  const metricsQueue = options.metricsQueue ?? null
   const ownsProcessor = !options.processor
   const database = workerDatabase(WebhookProcessor, options, concurrency, logger)
-
-  const counters = {
-    completed: 0,
-    failed: 0,
-    retried: 0,
-    discarded: 0,
-    metricJobsQueued: 0,
-    followUpsQueued: 0,
-    byStatus: { processed: 0, duplicate: 0, ignored: 0 },
-    failuresByCode: {},
-  }
+  const counters = webhookCounters()
+  const attempt = webhookAttempt({ database, metricsQueue: options.metricsQueue, githubQueue: options.githubQueue, counters, logger, onPermanentFailure: options.onPermanentFailure })
   let active = 0
   let closing = null
 
-  async function queueMetricJobs(result) {
-    if (!metricsQueue || result.metricJobs.length === 0) return 0
-    await metricsQueue.addBulk(
-      result.metricJobs.map((m) => ({
-        data: { kind: m.kind, id: m.id, date: m.date, deliveryId: result.deliveryId },
-        opts: { ...metricJobOptions, jobId: m.jobId },
-      })),
-    )
-    return result.metricJobs.length
-  }
-
-  // API work the result leaves (result.followUps), on the github queue when one is given;
-  // each follow-up's stable jobId makes a redelivery's add a no-op.
-  async function queueFollowUps(result) {
-    const followUps = result.followUps ?? []
-    if (!options.githubQueue || followUps.length === 0) return 0
-    await options.githubQueue.addBulk(
-      followUps.map((f) => ({ data: followUpJobData(f, result.deliveryId), opts: { ...githubJobOptions, jobId: f.jobId } })),
-    )
-    return followUps.length
-  }
-
   async function handle(job) {
-    const started = process.hrtime.bigint()
-    const attempt = job.attemptsMade + 1
-    const attempts = job.opts.attempts ?? 1
-    const context = { jobId: job.id, deliveryId: job.data && job.data.deliveryId, event: job.data && job.data.event, attempt, attempts }
     active++
     try {
-      const processor = await database.ready()
-      const result = await processor.process(job.data)
-      let queued
-      let followUps
-      try {
-        queued = await queueMetricJobs(result)
-        followUps = await queueFollowUps(result)
-      } catch (err) {
-        // The rows are committed; a retry answers `duplicate` and re-derives the metric jobs and follow-ups.
-        throw Object.assign(new WebhookProcessingError('DATABASE_UNAVAILABLE', `metric jobs or follow-ups not queued: ${redactCredentials(err.message)}`), {
-          retryable: true,
-        })
-      }
-      counters.followUpsQueued += followUps
-      counters.completed++
-      counters.byStatus[result.status]++
-      counters.metricJobsQueued += queued
-      logger.info('webhook job completed', {
-        ...context,
-        status: result.status,
-        action: result.action,
-        repoId: result.repoId,
-        records: result.records,
-        metricJobs: queued,
-        followUps,
-        unmappedUsers: result.unmappedUsers.length,
-        durationMs: Number(process.hrtime.bigint() - started) / 1e6,
-        timings: result.timings,
-      })
-      return { status: result.status, eventId: result.eventId, records: result.records, metricJobs: queued }
-    } catch (thrown) {
-      const error = await recordFailure(thrown, { job, context, started, counters, logger, onPermanentFailure: options.onPermanentFailure })
+      return await attempt(job)
+    } catch (error) {
       // Bull's "do not retry": the job goes to the failed set whatever attempts are left.
       if (!error.retryable) job.discard()
       throw error

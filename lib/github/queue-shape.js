@@ -7,7 +7,14 @@
 // always maps to the same BullMQ id (bullmqJobId), so deduplication and coalescing work as on
 // Bull. A Bull queue (or a view already made) is returned as it is.
 
-const { bullmqJobId } = require('../bullmq-worker')
+/**
+ * BullMQ refuses custom job ids with `:` (unless in its legacy three-part form) and integers;
+ * the addon's ids use `:` (`developer:<user>:<date>:<minute>`). The same id always maps to the
+ * same BullMQ id, so coalescing works as on Bull.
+ */
+function bullmqJobId(id) {
+  return String(id).replaceAll(':', '.')
+}
 
 const VIEW = Symbol('devmetrics.bullShapedQueue')
 
@@ -52,4 +59,4 @@ function bullShapedJob(job) {
   return Object.create(job, { update: { value: (data) => job.updateData(data) } })
 }
 
-module.exports = { bullShapedQueue, bullShapedJob, isBullMQQueue }
+module.exports = { bullShapedQueue, bullShapedJob, isBullMQQueue, bullmqJobId }
