@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import Bull from 'bull'
 import { Client, Pool } from 'pg'
-import { createWebhookWorker, migrate, webhookJobOptions, webhookQueueSettings, WebhookWorker } from '../lib'
+import { createGitHubClient, createGitHubWorker, createWebhookWorker, githubJobOptions, migrate, webhookJobOptions, webhookQueueSettings, WebhookWorker } from '../lib'
 import { ADMIN_URL, insertRepository } from './helpers/db'
 import { eventually } from './helpers/eventually'
 import { SHARED_REDIS_URL, testPrefix } from './helpers/redis'
@@ -20,7 +20,7 @@ const url = (() => {
   return u.toString()
 })()
 const queues: Bull.Queue[] = []
-const workers: WebhookWorker[] = []
+const workers: Pick<WebhookWorker, 'close'>[] = []
 const quiet = { info() {}, warn() {}, error() {} }
 
 async function admin(sql: string): Promise<void> {
@@ -93,4 +93,31 @@ test('close() of a worker still waiting for its database returns, and its job is
   expect(worker.health().counters.failuresByCode).toEqual({ PROCESSOR_CLOSED: 1 })
   const state = await (await webhooks.getJob(job.id))!.getState()
   expect(['delayed', 'waiting']).toContain(state)
+})
+
+test('a github worker started before its database waits for it the same way; its job then completes, none fails', async () => {
+  const late = `wp_test_late_gh_${randomUUID().replace(/-/g, '').slice(0, 12)}`
+  const lateUrl = new URL(ADMIN_URL)
+  lateUrl.pathname = `/${late}`
+  const github = queue('github-late')
+  // No request is made: the job's commits are not in the table, so none lacks counts.
+  const client = createGitHubClient({ token: 'unused', baseUrl: 'http://127.0.0.1:9' })
+  const worker = createGitHubWorker(github, { client, databaseUrl: lateUrl.toString(), concurrency: 1, reconnectMaxDelayMs: 200, logger: quiet })
+  workers.push(worker)
+  try {
+    const job = await github.add(
+      { kind: 'commitStats', repoId: randomUUID(), repository: 'acme/late', shas: ['a'.repeat(40)], before: null, after: null },
+      { ...githubJobOptions, jobId: `late-${randomUUID()}` },
+    )
+    const absent = await eventually(async () => worker.health().waitingFor, (w) => w !== null && w.attempts >= 2)
+    expect(absent).toMatchObject({ what: 'database', code: 'DATABASE_UNAVAILABLE' })
+    await admin(`CREATE DATABASE ${late}`)
+    await migrate(lateUrl.toString())
+    expect(await job.finished()).toMatchObject({ requests: 0 })
+    expect(worker.health()).toMatchObject({ waitingFor: null, counters: { completed: 1, failed: 0 } })
+    expect(await github.getFailedCount()).toBe(0)
+  } finally {
+    await worker.close()
+    await admin(`DROP DATABASE IF EXISTS ${late} WITH (FORCE)`)
+  }
 })

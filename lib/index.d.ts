@@ -526,6 +526,16 @@ export interface GitHubWorkerOptions {
   databaseUrl?: string
   /** Pool size of a processor the worker connects. Default: `concurrency`. */
   maxConnections?: number
+  /** Idle timeout of the connections of a processor the worker connects (see ProcessorOptions). */
+  idleTimeoutMs?: number
+  /** Maximum connection lifetime of a processor the worker connects (see ProcessorOptions). */
+  maxLifetimeMs?: number
+  /**
+   * A worker that connects its own processor keeps trying until the database is reachable and
+   * migrated, as the webhook worker does (jobs wait meanwhile, `health().waitingFor` says why):
+   * 250 ms after the first failure, doubling up to this many milliseconds. Default 15000.
+   */
+  reconnectMaxDelayMs?: number
   /** The Bull queue the metric jobs of fetched counts and completed commits go to. */
   metricsQueue?: Queue
   /** Jobs processed at once. Default 2 (GitHub's secondary limits punish bursts). */
@@ -551,7 +561,15 @@ export interface GitHubWorkerCounters {
 
 /** A running github worker. */
 export interface GitHubWorker {
-  health(): { status: 'running' | 'closing'; queue: string; concurrency: number; active: number; counters: GitHubWorkerCounters }
+  health(): {
+    status: 'running' | 'closing'
+    queue: string
+    concurrency: number
+    active: number
+    counters: GitHubWorkerCounters
+    /** What the worker is waiting for before it can run jobs (its own processor's database); null once connected. */
+    waitingFor: WorkerWaiting | null
+  }
   /** Stops taking jobs, waits for the active ones, closes what the worker created (not the queues). */
   close(): Promise<void>
 }

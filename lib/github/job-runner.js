@@ -156,7 +156,15 @@ function createGitHubJobRunner(context) {
   return {
     attempt,
     /** Liveness and counters, for a health endpoint. */
-    health: (status, queue, concurrency) => ({ status, queue, concurrency, active, counters: structuredClone(counters) }),
+    health: (status, queue, concurrency) => ({
+      status,
+      queue,
+      concurrency,
+      active,
+      counters: structuredClone(counters),
+      // What a worker that connects its own processor waits for (lib/worker.js workerDatabase); null once connected.
+      waitingFor: context.database.waitingFor(),
+    }),
     /** The counters as they are now (for the closing log line). */
     counters: () => counters,
   }
