@@ -496,27 +496,27 @@ impl Reprocessor<'_> {
             planned.iter().flat_map(|p| p.plan.identities()).collect();
         identities.sort();
         identities.dedup();
-        let users = self.users.resolve(&identities).await?;
-        let contexts: Vec<WriteContext<'_>> = planned
-            .iter()
-            .map(|p| WriteContext {
-                repo: p.repo,
-                users: &users,
-                received_at: p.received_at,
-            })
-            .collect();
+        let mut users = self.users.resolve(&identities).await?;
         let mut by_type: BTreeMap<String, u64> = BTreeMap::new();
         for p in &planned {
             *by_type.entry(p.kind.name().to_owned()).or_default() += 1;
         }
-        let build = || batch_writes(&planned, &contexts);
 
         let applied = planned.len() as u64;
         let mut tries = 0;
         loop {
             tries += 1;
+            let contexts: Vec<WriteContext<'_>> = planned
+                .iter()
+                .map(|p| WriteContext {
+                    repo: p.repo,
+                    users: &users,
+                    received_at: p.received_at,
+                })
+                .collect();
+            let writes = batch_writes(&planned, &contexts);
             let mut conn = self.db.lease().await?;
-            let result = write_batch(&mut conn, run_id, batch.seq, build(), applied, skipped).await;
+            let result = write_batch(&mut conn, run_id, batch.seq, writes, applied, skipped).await;
             match conn.finish(result) {
                 Ok(true) => {
                     return Ok(BatchOutcome {
@@ -526,6 +526,14 @@ impl Reprocessor<'_> {
                     })
                 }
                 Ok(false) => return Ok(BatchOutcome::default()),
+                // A cached user the backend has deleted since (live processing's rule,
+                // `WebhookProcessor::plan_and_write`): resolve the batch's people from the
+                // database again; the failed try rolled back whole.
+                Err(e) if tries < BATCH_TRIES && e.is_stale_user() => {
+                    tracing::debug!("reprocess: a cached user no longer exists; resolving again");
+                    drop(contexts);
+                    users = self.users.refresh(&identities).await?;
+                }
                 Err(e) if tries < BATCH_TRIES && worth_another_try(&e) => {
                     tracing::debug!(error = %crate::text::redact_credentials(&e.to_string()), "reprocess: batch tried again");
                     tokio::time::sleep(Duration::from_millis(20 * u64::from(tries))).await;

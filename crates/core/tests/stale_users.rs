@@ -142,3 +142,41 @@ async fn a_backfill_page_by_a_cached_user_deleted_since_is_written_unmapped() {
     assert_eq!(applied.unmapped_users, ["octocat"]);
     processor.close().await;
 }
+
+#[tokio::test]
+async fn a_reprocess_by_a_cached_user_deleted_since_writes_the_rows_unmapped() {
+    use devmetrics_webhook_core::reprocess::ReprocessOptions;
+    let db = TestDb::migrated().await;
+    db.insert_repository(REPO, None).await;
+    let user = db
+        .insert_user("mona@corp.example", Some("octocat"), Some(OCTOCAT), &[])
+        .await;
+    let processor = db.processor().await;
+    // Cached by the delivery that is then reprocessed.
+    let first = processor
+        .process(job("pr-1", "pull_request", pull_request(1)))
+        .await
+        .unwrap();
+    assert!(first.unmapped_users.is_empty());
+    sqlx::raw_sql("DELETE FROM pull_requests")
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    sqlx::query("DELETE FROM users WHERE id = $1")
+        .bind(&user)
+        .execute(&db.pool)
+        .await
+        .unwrap();
+
+    let report = processor
+        .reprocess_events(ReprocessOptions::default(), None)
+        .await
+        .expect("a stale cached user must not fail a reprocess batch");
+    assert_eq!((report.events, report.skipped), (1, 0));
+    let author: Option<String> = sqlx::query_scalar(r#"SELECT "authorId" FROM pull_requests"#)
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(author, None);
+    processor.close().await;
+}
