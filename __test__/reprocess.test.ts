@@ -164,6 +164,8 @@ test('two calls with the same filters at once share the run: every batch is writ
     expect(a.runId).toBe(b.runId)
     expect(a.events + b.events).toBe(a.totalEvents)
     expect(a.complete || b.complete).toBe(true)
+    // Each call waits for the batches the other held before it returns: both see the run finished.
+    expect([a.complete, b.complete]).toEqual([true, true])
     const { rows } = await db.pool.query(
       'SELECT count(*) FILTER (WHERE "finishedAt" IS NULL)::int AS pending, sum(applied)::int AS applied FROM reprocess_batches WHERE "runId" = $1',
       [a.runId],
@@ -205,6 +207,72 @@ test('a batch that fails rejects the call; started again, the run finishes with 
   const resumed = await processor.reprocessEvents({ since, batchSize: 30 })
   expect(resumed).toMatchObject({ runId: run[0].id, resumed: true, complete: true })
   expect(await snapshot(db.pool)).toEqual(reference)
+})
+
+test('connections the server kills while the run goes are replaced: the run finishes with the same rows', async () => {
+  await deleteEntityRows(db.pool)
+  let killed = 0
+  // After each batch, every session of the processor on this database is terminated (idle ones
+  // and any that is reading or writing the next batch).
+  const kill = async () => {
+    const { rows } = await db.pool.query(
+      `SELECT count(*) FILTER (WHERE pg_terminate_backend(pid))::int AS n FROM pg_stat_activity
+       WHERE datname = current_database() AND application_name = 'devmetrics-webhook-processor'`,
+    )
+    killed += rows[0].n
+  }
+  const kills: Promise<void>[] = []
+  const result = await processor.reprocessEvents({
+    until: new Date(receivedAt(jobs.length)).toISOString(), // a run of its own (runs are named by their filters)
+    batchSize: 20,
+    concurrency: 2,
+    onProgress: () => {
+      kills.push(kill())
+    },
+  })
+  await Promise.all(kills)
+  expect(killed).toBeGreaterThan(0)
+  expect(result).toMatchObject({ skipped: 0, complete: true })
+  expect(await snapshot(db.pool)).toEqual(reference)
+})
+
+test('a batch held by a session that dies mid-transaction is written before the call returns: complete, same rows', async () => {
+  await deleteEntityRows(db.pool)
+  const filters = { types: ['pull_request', 'pull_request_review', 'issues', 'push'] as ('pull_request' | 'pull_request_review' | 'issues' | 'push')[], batchSize: 40 }
+  const first = await processor.reprocessEvents({ ...filters, maxBatches: 1 })
+  expect(first.complete).toBe(false)
+  // Another session holds the run's batch 1 (as a writer would), then dies without committing.
+  const holder = new Pool({ connectionString: db.url, max: 1 })
+  const held = await holder.connect()
+  try {
+    await held.query('BEGIN')
+    const { rows } = await held.query(
+      `SELECT pg_backend_pid() AS pid FROM reprocess_batches WHERE "runId" = $1 AND seq = 1 AND "finishedAt" IS NULL FOR UPDATE`,
+      [first.runId],
+    )
+    expect(rows).toHaveLength(1)
+    held.on('error', () => {}) // its connection is about to be terminated
+    const call = processor.reprocessEvents(filters)
+    // The call has written every other batch and now waits for that lock.
+    await eventually(
+      async () =>
+        (
+          await db.pool.query(
+            `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database()
+               AND application_name = 'devmetrics-webhook-processor' AND wait_event_type = 'Lock'`,
+          )
+        ).rows[0].n,
+      (n) => n > 0,
+    )
+    await db.pool.query('SELECT pg_terminate_backend($1)', [rows[0].pid])
+    const result = await call
+    expect(result).toMatchObject({ runId: first.runId, resumed: true, complete: true, skipped: 0 })
+    expect(first.events + result.events).toBe(result.totalEvents)
+    expect(await snapshot(db.pool)).toEqual(reference)
+  } finally {
+    held.release(true)
+    await holder.end().catch(() => {})
+  }
 })
 
 test('while deliveries for the same pull requests arrive, the rows converge to those of all deliveries', async () => {

@@ -203,6 +203,9 @@ struct Run {
 #[derive(Debug, Clone)]
 struct Batch {
     seq: i32,
+    /// Claim it waiting for a lock another transaction holds on it, rather than skipping it
+    /// (see the second pass in [`Reprocessor::run`]).
+    wait: bool,
 }
 
 #[derive(Default)]
@@ -236,8 +239,8 @@ impl Reprocessor<'_> {
         let events_done = AtomicU64::new(done_events);
         let batches_done = AtomicU64::new(done_batches);
         let first_error: std::sync::Mutex<Option<ProcessingError>> = Default::default();
-        let outcomes: Vec<BatchOutcome> =
-            futures_util::stream::iter(pending.into_iter().take(limit))
+        let apply = |batches: Vec<Batch>| {
+            futures_util::stream::iter(batches)
                 .map(|batch| {
                     let (stop, first_error, events_done, batches_done) =
                         (&stop, &first_error, &events_done, &batches_done);
@@ -275,8 +278,24 @@ impl Reprocessor<'_> {
                     }
                 })
                 .buffer_unordered(concurrency.max(1))
-                .collect()
-                .await;
+                .collect::<Vec<BatchOutcome>>()
+        };
+        let mut outcomes = apply(pending.into_iter().take(limit).collect()).await;
+        // Second pass: batches the first skipped because a transaction held them (another
+        // caller writing them, or a session of ours the server killed whose backend had not
+        // yet let go) are claimed again, waiting for that lock: one another caller finished
+        // is then seen finished, one nobody finished is written. So a call without
+        // `maxBatches` that returns without error has finished the run.
+        if options.max_batches.is_none() && first_error.lock().expect("first error").is_none() {
+            let (left, _, _) = self.pending(&run.id).await?;
+            if !left.is_empty() {
+                let waiting = left
+                    .into_iter()
+                    .map(|b| Batch { wait: true, ..b })
+                    .collect();
+                outcomes.extend(apply(waiting).await);
+            }
+        }
         if let Some(e) = first_error.into_inner().expect("first error") {
             return Err(e);
         }
@@ -309,8 +328,12 @@ impl Reprocessor<'_> {
     /// one repository, so batches in flight at once rarely wait for each other's row locks.
     async fn plan(&self, filters: &RunFilters, batch_size: u32) -> Result<Run> {
         let key = filters.key();
-        let mut conn = self.db.lease().await?;
-        let result = async {
+        // Safe to run again on another connection if this one broke: a try that failed
+        // rolled back whole.
+        let mut tries = self.db.tries();
+        loop {
+            let mut conn = tries.lease().await?;
+            let result = async {
             let mut tx = conn.begin().await?;
             sqlx::query("SELECT pg_advisory_xact_lock($1, hashtext($2))")
                 .bind(RUN_LOCK_CLASS)
@@ -393,20 +416,28 @@ impl Reprocessor<'_> {
             })
         }
         .await;
-        conn.finish(result)
+            if let Some(run) = tries.finish(conn, result)? {
+                return Ok(run);
+            }
+        }
     }
 
     /// The run's unfinished batches in order, and the events and batches already finished.
     async fn pending(&self, run_id: &str) -> Result<(Vec<Batch>, u64, u64)> {
-        let mut conn = self.db.lease().await?;
-        let rows = sqlx::query_as(
-            r#"SELECT seq, events, "finishedAt" IS NOT NULL
-               FROM reprocess_batches WHERE "runId" = $1 ORDER BY seq"#,
-        )
-        .bind(run_id)
-        .fetch_all(&mut *conn)
-        .await;
-        let rows: Vec<(i32, i32, bool)> = conn.finish(rows)?;
+        let mut tries = self.db.tries();
+        let rows: Vec<(i32, i32, bool)> = loop {
+            let mut conn = tries.lease().await?;
+            let rows = sqlx::query_as(
+                r#"SELECT seq, events, "finishedAt" IS NOT NULL
+                   FROM reprocess_batches WHERE "runId" = $1 ORDER BY seq"#,
+            )
+            .bind(run_id)
+            .fetch_all(&mut *conn)
+            .await;
+            if let Some(rows) = tries.finish(conn, rows)? {
+                break rows;
+            }
+        };
         let mut pending = Vec::new();
         let (mut events, mut batches) = (0u64, 0u64);
         for (seq, n, finished) in rows {
@@ -414,7 +445,7 @@ impl Reprocessor<'_> {
                 events += n.max(0) as u64;
                 batches += 1;
             } else {
-                pending.push(Batch { seq });
+                pending.push(Batch { seq, wait: false });
             }
         }
         Ok((pending, events, batches))
@@ -422,8 +453,10 @@ impl Reprocessor<'_> {
 
     /// Marks the run finished when no batch is left; whether it is.
     async fn finish_if_done(&self, run_id: &str) -> Result<bool> {
-        let mut conn = self.db.lease().await?;
-        let done = sqlx::query_scalar(
+        let mut tries = self.db.tries();
+        loop {
+            let mut conn = tries.lease().await?;
+            let done = sqlx::query_scalar(
             r#"WITH done AS (
                  UPDATE reprocess_runs SET "finishedAt" = COALESCE("finishedAt", $2)
                  WHERE id = $1 AND NOT EXISTS (
@@ -435,7 +468,10 @@ impl Reprocessor<'_> {
         .bind(time::now())
         .fetch_one(&mut *conn)
         .await;
-        conn.finish(done)
+            if let Some(done) = tries.finish(conn, done)? {
+                return Ok(done);
+            }
+        }
     }
 
     /// One batch: read its payloads, plan them, map their people, then write all their rows
@@ -504,6 +540,7 @@ impl Reprocessor<'_> {
 
         let applied = planned.len() as u64;
         let mut tries = 0;
+        let mut connections = self.db.tries();
         loop {
             tries += 1;
             let contexts: Vec<WriteContext<'_>> = planned
@@ -515,9 +552,15 @@ impl Reprocessor<'_> {
                 })
                 .collect();
             let writes = batch_writes(&planned, &contexts);
-            let mut conn = self.db.lease().await?;
-            let result = write_batch(&mut conn, run_id, batch.seq, writes, applied, skipped).await;
-            match conn.finish(result) {
+            let mut conn = connections.lease().await?;
+            let result = write_batch(&mut conn, run_id, batch, writes, applied, skipped).await;
+            // A broken connection: the same try on another (the transaction rolled back), at
+            // most once per connection the processor may hold, as every query path does.
+            let Some(result) = connections.finish(conn, result).transpose() else {
+                tries -= 1;
+                continue;
+            };
+            match result {
                 Ok(true) => {
                     return Ok(BatchOutcome {
                         by_type: Some(by_type),
@@ -546,18 +589,23 @@ impl Reprocessor<'_> {
     /// The batch's stored deliveries. A delivery processed again live since the run was
     /// planned is read as it is now.
     async fn read(&self, run_id: &str, batch: &Batch) -> Result<Vec<StoredRow>> {
-        let mut conn = self.db.lease().await?;
-        let rows = sqlx::query_as(
-            r#"SELECT e.type, e."repoId", e."receivedAt", e.payload::text
-               FROM reprocess_batches b JOIN events e ON e.id = ANY(b."eventIds")
-               WHERE b."runId" = $1 AND b.seq = $2 AND e.processed AND e."repoId" IS NOT NULL
-               ORDER BY e.id"#,
-        )
-        .bind(run_id)
-        .bind(batch.seq)
-        .fetch_all(&mut *conn)
-        .await;
-        let rows: Vec<(String, String, Timestamp, String)> = conn.finish(rows)?;
+        let mut tries = self.db.tries();
+        let rows: Vec<(String, String, Timestamp, String)> = loop {
+            let mut conn = tries.lease().await?;
+            let rows = sqlx::query_as(
+                r#"SELECT e.type, e."repoId", e."receivedAt", e.payload::text
+                   FROM reprocess_batches b JOIN events e ON e.id = ANY(b."eventIds")
+                   WHERE b."runId" = $1 AND b.seq = $2 AND e.processed AND e."repoId" IS NOT NULL
+                   ORDER BY e.id"#,
+            )
+            .bind(run_id)
+            .bind(batch.seq)
+            .fetch_all(&mut *conn)
+            .await;
+            if let Some(rows) = tries.finish(conn, rows)? {
+                break rows;
+            }
+        };
         Ok(rows
             .into_iter()
             .map(|(event_type, repo_id, received_at, payload)| StoredRow {
@@ -637,21 +685,25 @@ fn batch_writes<'s>(
 async fn write_batch(
     conn: &mut sqlx::PgConnection,
     run_id: &str,
-    seq: i32,
+    batch: &Batch,
     writes: Vec<EntityWrite<'_>>,
     applied: u64,
     skipped: u64,
 ) -> std::result::Result<bool, sqlx::Error> {
     // The link barrier, as an event with unmapped people takes it (store::authors).
     let mut tx = conn.begin_with(&**BEGIN_WITH_BARRIER).await?;
-    let claimed: Option<i32> = sqlx::query_scalar(
+    let claim = if batch.wait {
         r#"SELECT seq FROM reprocess_batches WHERE "runId" = $1 AND seq = $2 AND "finishedAt" IS NULL
-           FOR UPDATE SKIP LOCKED"#,
-    )
-    .bind(run_id)
-    .bind(seq)
-    .fetch_optional(&mut *tx)
-    .await?;
+           FOR UPDATE"#
+    } else {
+        r#"SELECT seq FROM reprocess_batches WHERE "runId" = $1 AND seq = $2 AND "finishedAt" IS NULL
+           FOR UPDATE SKIP LOCKED"#
+    };
+    let claimed: Option<i32> = sqlx::query_scalar(claim)
+        .bind(run_id)
+        .bind(batch.seq)
+        .fetch_optional(&mut *tx)
+        .await?;
     if claimed.is_none() {
         tx.rollback().await?;
         return Ok(false);
@@ -662,7 +714,7 @@ async fn write_batch(
            WHERE "runId" = $1 AND seq = $2"#,
     )
     .bind(run_id)
-    .bind(seq)
+    .bind(batch.seq)
     .bind(time::now())
     .bind(applied as i32)
     .bind(skipped as i32)
