@@ -99,7 +99,9 @@ foreign_debs() {
     -o Dir::State::status="$apt/status" -o Dir::Cache::Archives="$apt/archives" -o APT::Architectures::="$arch"
     -o Debug::NoLocking=1)
   apt-get "${opts[@]}" update -q >/dev/null
-  (cd "$dir/debs" && apt-get "${opts[@]}" download -q "$@" 2>&1 | grep -v unsandboxed >/dev/null || true)
+  # (apt warns that root downloads unsandboxed: kept out of the output, shown with any failure)
+  (cd "$dir/debs" && apt-get "${opts[@]}" download -q "$@" >/dev/null 2>"$dir/download.log") ||
+    { cat "$dir/download.log" >&2; fail "apt-get download $* ($suite, $arch)"; }
   for deb in "$dir"/debs/*.deb; do dpkg -x "$deb" "$dir/root"; done
 }
 
