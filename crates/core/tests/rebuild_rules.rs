@@ -1,0 +1,75 @@
+//! What a rebuild (`reprocess_events` over stored deliveries) must give: the rows live
+//! processing gave. Each test here is one way they differed (issue 22); the standing property
+//! over random timelines is `rebuild.rs`.
+
+mod common;
+mod timeline;
+
+use common::TestDb;
+use devmetrics_webhook_core::reprocess::ReprocessOptions;
+use devmetrics_webhook_core::{Status, WebhookProcessor};
+use timeline::{issue_payload, naive, Account, Delivery, Issue, BASE, REPO};
+
+const MONA: Account = Account::user(201, "mona");
+
+async fn reprocess(processor: &WebhookProcessor) -> devmetrics_webhook_core::reprocess::ReprocessReport {
+    processor
+        .reprocess_events(ReprocessOptions::default(), None)
+        .await
+        .expect("reprocess")
+}
+
+async fn issue_deleted_at(db: &TestDb) -> Option<chrono::NaiveDateTime> {
+    sqlx::query_scalar(r#"SELECT "deletedAt" FROM issues"#)
+        .fetch_one(&db.pool)
+        .await
+        .unwrap()
+}
+
+/// A delivery whose first attempt (at T1) failed and which GitHub redelivered (at T2): the
+/// writes used T2, so the stored event says T2 and a rebuild writes T2 too (item 10).
+#[tokio::test]
+async fn a_redelivery_after_a_failed_attempt_rebuilds_with_the_time_the_writes_used() {
+    let db = TestDb::migrated().await;
+    db.insert_repository(REPO, None).await;
+    let processor = db.processor().await;
+    let mut issue = Issue::opened(60_001, 501, MONA, BASE);
+    processor
+        .process(Delivery::new("open", "issues", issue_payload("opened", &issue), BASE + 1).job())
+        .await
+        .unwrap();
+    issue.updated_at = BASE + 100;
+    let deleted = issue_payload("deleted", &issue);
+
+    // The first attempt fails inside its transaction (a database error), leaving a failure row.
+    sqlx::raw_sql(
+        "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'refused'; END $$;
+         CREATE TRIGGER refuse BEFORE INSERT ON issues FOR EACH ROW EXECUTE FUNCTION refuse();",
+    )
+    .execute(&db.pool)
+    .await
+    .unwrap();
+    let (t1, t2) = (BASE + 200, BASE + 5_000);
+    processor
+        .process(Delivery::new("delete", "issues", deleted.clone(), t1).job())
+        .await
+        .expect_err("the first attempt fails");
+    sqlx::raw_sql("DROP TRIGGER refuse ON issues")
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    let redelivered = processor
+        .process(Delivery::new("delete", "issues", deleted, t2).job())
+        .await
+        .unwrap();
+    assert_eq!(redelivered.status, Status::Processed);
+    assert_eq!(issue_deleted_at(&db).await, Some(naive(t2)));
+
+    // Over the rows live left, and over deleted rows: the same time.
+    assert_eq!(reprocess(&processor).await.events, 2);
+    assert_eq!(issue_deleted_at(&db).await, Some(naive(t2)));
+    sqlx::raw_sql("DELETE FROM issues").execute(&db.pool).await.unwrap();
+    assert_eq!(reprocess(&processor).await.events, 2);
+    assert_eq!(issue_deleted_at(&db).await, Some(naive(t2)));
+    processor.close().await;
+}
