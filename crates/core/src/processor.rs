@@ -301,6 +301,11 @@ impl WebhookProcessor {
 
     async fn run(&self, job: WebhookJob, started: Instant) -> Result<ProcessingResult> {
         job.validate()?;
+        if crate::text::nul_escape_in_key(&job.payload) {
+            return Err(ProcessingError::InvalidPayload(
+                "a JSON key contains \\u0000, which cannot be stored as the delivery sent it".into(),
+            ));
+        }
         let now = time::now();
         let received_at = job.received_at.unwrap_or(now);
         let stored = strip_json_nul_escapes(&job.payload);

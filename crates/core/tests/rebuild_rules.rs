@@ -7,7 +7,7 @@ mod timeline;
 
 use common::TestDb;
 use devmetrics_webhook_core::reprocess::ReprocessOptions;
-use devmetrics_webhook_core::{Status, WebhookProcessor};
+use devmetrics_webhook_core::{ErrorCode, Status, WebhookProcessor};
 use timeline::{issue_payload, naive, Account, Delivery, Issue, BASE, REPO};
 
 const MONA: Account = Account::user(201, "mona");
@@ -71,5 +71,50 @@ async fn a_redelivery_after_a_failed_attempt_rebuilds_with_the_time_the_writes_u
     sqlx::raw_sql("DELETE FROM issues").execute(&db.pool).await.unwrap();
     assert_eq!(reprocess(&processor).await.events, 2);
     assert_eq!(issue_deleted_at(&db).await, Some(naive(t2)));
+    processor.close().await;
+}
+
+/// A `\u0000` inside a JSON key: stripping it for storage would turn `"ti\u0000tle"` into a
+/// second `"title"`, and a rebuild would read that one. Such a delivery is refused
+/// `INVALID_PAYLOAD` and writes nothing (item 11); a NUL inside a value is still stripped.
+#[tokio::test]
+async fn a_nul_inside_a_json_key_is_refused_and_writes_nothing() {
+    let db = TestDb::migrated().await;
+    db.insert_repository(REPO, None).await;
+    let processor = db.processor().await;
+    let issue = Issue::opened(60_002, 502, MONA, BASE);
+    let text = String::from_utf8(issue_payload("opened", &issue)).unwrap();
+    let with_key = text.replacen(
+        r#""title":"#,
+        r#""ti\u0000tle":"Another title","title":"#,
+        1,
+    );
+    assert_ne!(with_key, text);
+    let err = processor
+        .process(Delivery::new("nul-key", "issues", with_key.into_bytes(), BASE).job())
+        .await
+        .expect_err("a NUL inside a key is refused");
+    assert_eq!(err.code(), ErrorCode::InvalidPayload);
+    assert_eq!(db.count("events").await, 0);
+    assert_eq!(db.count("issues").await, 0);
+
+    let in_value = text.replacen(r#""title":""#, r#""title":"Wid\u0000"#, 1);
+    assert_ne!(in_value, text);
+    let ok = processor
+        .process(Delivery::new("nul-value", "issues", in_value.into_bytes(), BASE).job())
+        .await
+        .unwrap();
+    assert_eq!(ok.status, Status::Processed);
+    let title: String = sqlx::query_scalar("SELECT title FROM issues")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    sqlx::raw_sql("DELETE FROM issues").execute(&db.pool).await.unwrap();
+    reprocess(&processor).await;
+    let rebuilt: String = sqlx::query_scalar("SELECT title FROM issues")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(rebuilt, title);
     processor.close().await;
 }
