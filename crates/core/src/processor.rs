@@ -303,7 +303,8 @@ impl WebhookProcessor {
         job.validate()?;
         if crate::text::nul_escape_in_key(&job.payload) {
             return Err(ProcessingError::InvalidPayload(
-                "a JSON key contains \\u0000, which cannot be stored as the delivery sent it".into(),
+                "a JSON key contains \\u0000, which cannot be stored as the delivery sent it"
+                    .into(),
             ));
         }
         let now = time::now();

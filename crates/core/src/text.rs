@@ -110,7 +110,10 @@ mod tests {
         assert!(nul_escape_in_key(br#"{"a":1,"ti\u0000tle":"x"}"#));
         assert!(nul_escape_in_key(br#"{"a":{"b\u0000" : 2}}"#));
         assert!(!nul_escape_in_key(br#"{"title":"a\u0000b","x":[":"]}"#));
-        assert!(!nul_escape_in_key(br#"{"k\\u0000":"v"}"#), "an escaped backslash");
+        assert!(
+            !nul_escape_in_key(br#"{"k\\u0000":"v"}"#),
+            "an escaped backslash"
+        );
         assert!(!nul_escape_in_key(br#"{"k":"\"\u0000", "z": 1}"#));
         assert!(!nul_escape_in_key(br#"{"title":"plain"}"#));
     }
