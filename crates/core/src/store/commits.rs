@@ -1,6 +1,6 @@
 //! The `commits` table: bulk inserts deduplicated on `[repoId, sha]`.
 
-use super::writes::{EntityWrite, StatementText, Table};
+use super::statement::{EntityWrite, StatementText, Table};
 use crate::time::Timestamp;
 
 /// Rows per statement. Each statement binds 11 arrays whatever the batch size (far from

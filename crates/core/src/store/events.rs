@@ -5,7 +5,7 @@
 //! A failed call records `attempts` and `lastError` outside it, so failures stay visible.
 
 use super::connections::Connections;
-use super::writes::Args;
+use super::statement::Args;
 use super::JsonbText;
 use crate::error::Result;
 use crate::time::Timestamp;
