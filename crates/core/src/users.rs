@@ -96,14 +96,21 @@ struct UserRow {
     login: Option<String>,
     email: String,
     team_ids: Vec<String>,
+    /// Of the emails asked for, those linked to the user (`user_github_emails`).
+    linked_emails: Vec<String>,
 }
 
-/// Users matching any of the identities, with their teams.
+/// Users matching any of the identities, with their teams. An email matches a user's own
+/// `users.email` or an email linked to the user by `linkGithubUser` (`user_github_emails`,
+/// stored lowercased).
 const SELECT_USERS: &str = r#"SELECT u.id, u."githubId" AS github_id, lower(u."githubLogin") AS login, lower(u.email) AS email,
               COALESCE(array_agg(tm."teamId" ORDER BY tm."teamId")
-                       FILTER (WHERE tm."teamId" IS NOT NULL), '{}') AS team_ids
+                       FILTER (WHERE tm."teamId" IS NOT NULL), '{}') AS team_ids,
+              ARRAY(SELECT ge.email FROM user_github_emails ge
+                    WHERE ge."userId" = u.id AND ge.email = ANY($3)) AS linked_emails
        FROM users u LEFT JOIN team_members tm ON tm."userId" = u.id
        WHERE u."githubId" = ANY($1) OR lower(u."githubLogin") = ANY($2) OR lower(u.email) = ANY($3)
+          OR u.id IN (SELECT ge."userId" FROM user_github_emails ge WHERE ge.email = ANY($3))
        GROUP BY u.id"#;
 
 /// Resolves identities to users, caching both hits and misses.
@@ -334,12 +341,14 @@ impl UserDirectory {
             }
         };
         let mut found = HashMap::new();
+        let mut linked = Vec::new();
         for UserRow {
             id,
             github_id,
             login,
             email,
             team_ids,
+            linked_emails,
         } in rows
         {
             let user = Arc::new(MappedUser { id, team_ids });
@@ -349,6 +358,12 @@ impl UserDirectory {
             if let Some(l) = login {
                 found.insert(Identity::Login(l), user.clone());
             }
+            linked.extend(linked_emails.into_iter().map(|e| (e, user.clone())));
+            found.entry(Identity::Email(email)).or_insert(user);
+        }
+        // A user's own address first: a link never takes over another user's `users.email`
+        // (`link` refuses it; this keeps the rule for addresses changed since).
+        for (email, user) in linked {
             found.entry(Identity::Email(email)).or_insert(user);
         }
         Ok(found)

@@ -12,7 +12,9 @@ use timeline::{issue_payload, naive, Account, Delivery, Issue, BASE, REPO};
 
 const MONA: Account = Account::user(201, "mona");
 
-async fn reprocess(processor: &WebhookProcessor) -> devmetrics_webhook_core::reprocess::ReprocessReport {
+async fn reprocess(
+    processor: &WebhookProcessor,
+) -> devmetrics_webhook_core::reprocess::ReprocessReport {
     processor
         .reprocess_events(ReprocessOptions::default(), None)
         .await
@@ -68,7 +70,10 @@ async fn a_redelivery_after_a_failed_attempt_rebuilds_with_the_time_the_writes_u
     // Over the rows live left, and over deleted rows: the same time.
     assert_eq!(reprocess(&processor).await.events, 2);
     assert_eq!(issue_deleted_at(&db).await, Some(naive(t2)));
-    sqlx::raw_sql("DELETE FROM issues").execute(&db.pool).await.unwrap();
+    sqlx::raw_sql("DELETE FROM issues")
+        .execute(&db.pool)
+        .await
+        .unwrap();
     assert_eq!(reprocess(&processor).await.events, 2);
     assert_eq!(issue_deleted_at(&db).await, Some(naive(t2)));
     processor.close().await;
@@ -109,12 +114,95 @@ async fn a_nul_inside_a_json_key_is_refused_and_writes_nothing() {
         .fetch_one(&db.pool)
         .await
         .unwrap();
-    sqlx::raw_sql("DELETE FROM issues").execute(&db.pool).await.unwrap();
+    sqlx::raw_sql("DELETE FROM issues")
+        .execute(&db.pool)
+        .await
+        .unwrap();
     reprocess(&processor).await;
     let rebuilt: String = sqlx::query_scalar("SELECT title FROM issues")
         .fetch_one(&db.pool)
         .await
         .unwrap();
     assert_eq!(rebuilt, title);
+    processor.close().await;
+}
+
+async fn commit_authors(db: &TestDb) -> Vec<(String, Option<String>)> {
+    sqlx::query_as(r#"SELECT sha, "authorId" FROM commits ORDER BY sha"#)
+        .fetch_all(&db.pool)
+        .await
+        .unwrap()
+}
+
+/// A link by email is stored: a later push by that address maps like the commits the link
+/// back-filled, and a rebuild maps them all (item 2). An address is one user's.
+#[tokio::test]
+async fn a_link_by_email_maps_later_pushes_and_rebuilds() {
+    use common::push;
+    use devmetrics_webhook_core::users::link::GithubAccount;
+    let db = TestDb::migrated().await;
+    db.insert_repository(REPO, None).await;
+    let user = db.insert_user("mona@corp.example", None, None, &[]).await;
+    let other = db.insert_user("lisa@corp.example", None, None, &[]).await;
+    let processor = db.processor().await;
+    let by_email =
+        |n: u64| push::commit(n, "2024-05-01T10:00:00Z", "Mona", "Mona@Home.example", None);
+    let e1 = processor
+        .process(common::job(
+            "p1",
+            "push",
+            push::payload(REPO, vec![by_email(1)]),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(e1.unmapped_users, ["Mona@Home.example"]);
+
+    let account = GithubAccount {
+        email: Some("mona@home.example".into()),
+        ..Default::default()
+    };
+    let linked = processor.link_github_user(&user, &account).await.unwrap();
+    assert_eq!(linked.backfilled.commits, 1);
+
+    let e2 = processor
+        .process(common::job(
+            "p2",
+            "push",
+            push::payload(REPO, vec![by_email(2)]),
+        ))
+        .await
+        .unwrap();
+    assert!(e2.unmapped_users.is_empty(), "{:?}", e2.unmapped_users);
+    let live = commit_authors(&db).await;
+    assert_eq!(
+        live.iter().map(|(_, a)| a.as_deref()).collect::<Vec<_>>(),
+        [Some(user.as_str()), Some(user.as_str())]
+    );
+
+    sqlx::raw_sql("DELETE FROM commits")
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(reprocess(&processor).await.events, 2);
+    assert_eq!(commit_authors(&db).await, live);
+
+    // The address is Mona's: linking it to someone else, or linking Lisa's own address to
+    // Mona, is refused.
+    let err = processor
+        .link_github_user(&other, &account)
+        .await
+        .expect_err("an address linked to another user");
+    assert_eq!(err.code(), ErrorCode::ConstraintViolation);
+    let err = processor
+        .link_github_user(
+            &user,
+            &GithubAccount {
+                email: Some("LISA@corp.example".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect_err("another user's own address");
+    assert_eq!(err.code(), ErrorCode::ConstraintViolation);
     processor.close().await;
 }
