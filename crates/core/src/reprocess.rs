@@ -42,8 +42,9 @@ pub struct ReprocessOptions {
     /// Events per batch (one transaction each). Default [`Self::DEFAULT_BATCH_SIZE`]; a
     /// resumed run keeps the batches it was planned with.
     pub batch_size: Option<u32>,
-    /// Batches in flight at once. Default: the processor's `maxConnections` (a batch holds one
-    /// connection at a time).
+    /// Batches in flight at once. Default: half the processor's `maxConnections`, at least 1
+    /// ([`Self::default_concurrency`]; a batch holds one connection at a time, and the other
+    /// half is left to live deliveries and the batches' own lookups).
     pub concurrency: Option<u32>,
     /// Stop after this many batches in this call; the run stays resumable.
     pub max_batches: Option<u32>,
@@ -52,6 +53,12 @@ pub struct ReprocessOptions {
 impl ReprocessOptions {
     pub const DEFAULT_BATCH_SIZE: u32 = 200;
     pub const MAX_BATCH_SIZE: u32 = 10_000;
+
+    /// Batches in flight when `concurrency` is not given, for a processor of
+    /// `max_connections`.
+    pub fn default_concurrency(max_connections: u32) -> u32 {
+        (max_connections / 2).max(1)
+    }
 
     fn validate(&self) -> Result<()> {
         let bad = |m: &str| Err(ProcessingError::Config(m.to_owned()));
@@ -68,7 +75,27 @@ impl ReprocessOptions {
         if self.max_batches == Some(0) {
             return bad("maxBatches must be positive");
         }
-        for t in &self.filters.types {
+        if self.filters.types.as_ref().is_some_and(Vec::is_empty) {
+            return bad(
+                "types is empty: name at least one type, or leave it out for every tracked type",
+            );
+        }
+        if self
+            .filters
+            .repository_github_ids
+            .as_ref()
+            .is_some_and(Vec::is_empty)
+        {
+            return bad("repositoryGithubIds is empty: name at least one repository, or leave it out for every repository");
+        }
+        for (name, t) in [("since", self.filters.since), ("until", self.filters.until)] {
+            if t.is_some_and(|t| !time::in_database_range(t)) {
+                return Err(ProcessingError::Config(format!(
+                    "{name} is before the earliest time the database holds (4714 BC)"
+                )));
+            }
+        }
+        for t in self.filters.types.iter().flatten() {
             if EventKind::from_name(t).is_none() {
                 return Err(ProcessingError::Config(format!(
                     "types: {t:?} is not a tracked event type (push, pull_request, issues, pull_request_review)"
@@ -90,21 +117,22 @@ impl ReprocessOptions {
 pub struct RunFilters {
     pub since: Option<Timestamp>,
     pub until: Option<Timestamp>,
-    /// Event type names; empty: every tracked type.
-    pub types: Vec<String>,
-    /// GitHub ids of repositories; empty: every repository.
-    pub repository_github_ids: Vec<i64>,
+    /// Event type names; `None`: every tracked type. An empty list is refused
+    /// (`CONFIG_ERROR`): a caller who computed no types did not mean all of them.
+    pub types: Option<Vec<String>>,
+    /// GitHub ids of repositories; `None`: every repository. An empty list is refused, as
+    /// for `types`.
+    pub repository_github_ids: Option<Vec<i64>>,
 }
 
 impl RunFilters {
     /// The types as selected (sorted, unique; every tracked type when none was given).
     fn types(&self) -> Vec<String> {
-        let mut types: Vec<String> = if self.types.is_empty() {
-            ["issues", "pull_request", "pull_request_review", "push"]
+        let mut types: Vec<String> = match &self.types {
+            Some(types) if !types.is_empty() => types.clone(),
+            _ => ["issues", "pull_request", "pull_request_review", "push"]
                 .map(str::to_owned)
-                .to_vec()
-        } else {
-            self.types.clone()
+                .to_vec(),
         };
         types.sort();
         types.dedup();
@@ -112,7 +140,7 @@ impl RunFilters {
     }
 
     fn repos(&self) -> Vec<i64> {
-        let mut repos = self.repository_github_ids.clone();
+        let mut repos = self.repository_github_ids.clone().unwrap_or_default();
         repos.sort_unstable();
         repos.dedup();
         repos
@@ -232,7 +260,7 @@ impl Reprocessor<'_> {
         let (pending, done_events, done_batches) = self.pending(&run.id).await?;
         let concurrency = options
             .concurrency
-            .unwrap_or_else(|| (self.db.max_connections() / 2).max(1))
+            .unwrap_or_else(|| ReprocessOptions::default_concurrency(self.db.max_connections()))
             as usize;
         let limit = options.max_batches.map_or(usize::MAX, |m| m as usize);
 
@@ -475,13 +503,37 @@ impl Reprocessor<'_> {
         }
     }
 
+    /// One batch (see [`Self::batch_once`]). A repository deleted since it was cached (the
+    /// write failed on its foreign key): the batch is read again, its events of that
+    /// repository now without one (`events."repoId"` is set to NULL), so they are skipped.
+    async fn batch(&self, run_id: &str, batch: &Batch) -> Result<BatchOutcome> {
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            match self.batch_once(run_id, batch).await {
+                Err(e) if e.is_stale_repository() && tries < BATCH_TRIES => {
+                    tracing::debug!(
+                        "reprocess: a cached repository no longer exists; reading the batch again"
+                    );
+                }
+                other => return other,
+            }
+        }
+    }
+
     /// One batch: read its payloads, plan them, map their people, then write all their rows
     /// and mark the batch finished in one transaction.
-    async fn batch(&self, run_id: &str, batch: &Batch) -> Result<BatchOutcome> {
+    async fn batch_once(&self, run_id: &str, batch: &Batch) -> Result<BatchOutcome> {
         let stored = self.read(run_id, batch).await?;
         let mut loaded = Vec::with_capacity(stored.len());
         let mut skipped = 0u64;
         for row in stored {
+            // Gone since the run was planned: its repository deleted (the event keeps no
+            // repository), or the event row deleted.
+            let Some(row) = row else {
+                skipped += 1;
+                continue;
+            };
             let Some(kind) = EventKind::from_name(&row.event_type) else {
                 skipped += 1;
                 continue;
@@ -570,6 +622,14 @@ impl Reprocessor<'_> {
                     })
                 }
                 Ok(false) => return Ok(BatchOutcome::default()),
+                // A cached repository the backend has deleted since: forgotten, and the
+                // caller reads the batch again (`batch`).
+                Err(e) if e.is_stale_repository() => {
+                    for p in &planned {
+                        self.repos.forget(p.repo);
+                    }
+                    return Err(e);
+                }
                 // A cached user the backend has deleted since (live processing's rule,
                 // `WebhookProcessor::plan_and_write`): resolve the batch's people from the
                 // database again; the failed try rolled back whole.
@@ -587,17 +647,26 @@ impl Reprocessor<'_> {
         }
     }
 
-    /// The batch's stored deliveries. A delivery processed again live since the run was
-    /// planned is read as it is now.
-    async fn read(&self, run_id: &str, batch: &Batch) -> Result<Vec<StoredRow>> {
+    /// The batch's stored deliveries, one entry per planned event: `None` for an event
+    /// that is no longer there to apply (its repository deleted, or its row). A delivery
+    /// processed again live since the run was planned is read as it is now.
+    async fn read(&self, run_id: &str, batch: &Batch) -> Result<Vec<Option<StoredRow>>> {
+        type Row = (
+            Option<String>,
+            Option<String>,
+            Option<Timestamp>,
+            Option<String>,
+        );
         let mut tries = self.db.tries();
-        let rows: Vec<(String, String, Timestamp, String)> = loop {
+        let rows: Vec<Row> = loop {
             let mut conn = tries.lease().await?;
             let rows = sqlx::query_as(
                 r#"SELECT e.type, e."repoId", e."receivedAt", e.payload::text
-                   FROM reprocess_batches b JOIN events e ON e.id = ANY(b."eventIds")
-                   WHERE b."runId" = $1 AND b.seq = $2 AND e.processed AND e."repoId" IS NOT NULL
-                   ORDER BY e.id"#,
+                   FROM reprocess_batches b CROSS JOIN LATERAL unnest(b."eventIds") AS planned(id)
+                   LEFT JOIN events e
+                     ON e.id = planned.id AND e.processed AND e."repoId" IS NOT NULL
+                   WHERE b."runId" = $1 AND b.seq = $2
+                   ORDER BY planned.id"#,
             )
             .bind(run_id)
             .bind(batch.seq)
@@ -609,11 +678,13 @@ impl Reprocessor<'_> {
         };
         Ok(rows
             .into_iter()
-            .map(|(event_type, repo_id, received_at, payload)| StoredRow {
-                event_type,
-                repo_id,
-                received_at,
-                payload,
+            .map(|(event_type, repo_id, received_at, payload)| {
+                Some(StoredRow {
+                    event_type: event_type?,
+                    repo_id: repo_id?,
+                    received_at: received_at?,
+                    payload: payload?,
+                })
             })
             .collect())
     }
@@ -746,12 +817,12 @@ mod tests {
         let a = RunFilters {
             since: Some(at("2026-11-01T00:00:00Z")),
             until: None,
-            types: vec!["push".into(), "issues".into(), "push".into()],
-            repository_github_ids: vec![3, 1],
+            types: Some(vec!["push".into(), "issues".into(), "push".into()]),
+            repository_github_ids: Some(vec![3, 1]),
         };
         let b = RunFilters {
-            types: vec!["issues".into(), "push".into()],
-            repository_github_ids: vec![1, 3, 3],
+            types: Some(vec!["issues".into(), "push".into()]),
+            repository_github_ids: Some(vec![1, 3, 3]),
             ..a.clone()
         };
         assert_eq!(a.key(), b.key());
@@ -771,13 +842,37 @@ mod tests {
         let code = |o: ReprocessOptions| o.validate().unwrap_err().code();
         let types = |t: &str| ReprocessOptions {
             filters: RunFilters {
-                types: vec![t.into()],
+                types: Some(vec![t.into()]),
                 ..Default::default()
             },
             ..Default::default()
         };
         use crate::error::ErrorCode::ConfigError;
         assert_eq!(code(types("star")), ConfigError);
+        // Empty lists select nothing a caller could mean: refused, not a full rebuild.
+        let empty = |types: Option<Vec<String>>, repos: Option<Vec<i64>>| ReprocessOptions {
+            filters: RunFilters {
+                types,
+                repository_github_ids: repos,
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        assert_eq!(code(empty(Some(vec![]), None)), ConfigError);
+        assert_eq!(code(empty(None, Some(vec![]))), ConfigError);
+        assert!(empty(None, Some(vec![1])).validate().is_ok());
+        // Before PostgreSQL's earliest timestamp: refused before anything runs.
+        assert_eq!(
+            code(ReprocessOptions {
+                filters: RunFilters {
+                    since: chrono::DateTime::from_timestamp_millis(-8_000_000_000_000_000)
+                        .map(|t| t.naive_utc()),
+                    ..Default::default()
+                },
+                ..Default::default()
+            }),
+            ConfigError
+        );
         assert!(types("pull_request").validate().is_ok());
         assert_eq!(
             code(ReprocessOptions {

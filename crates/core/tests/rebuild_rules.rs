@@ -206,3 +206,55 @@ async fn a_link_by_email_maps_later_pushes_and_rebuilds() {
     assert_eq!(err.code(), ErrorCode::ConstraintViolation);
     processor.close().await;
 }
+
+/// A repository deleted while a run is under way: its events are counted in `skipped`, and
+/// the run is complete with every planned event accounted for (item 14).
+#[tokio::test]
+async fn events_of_a_repository_deleted_mid_run_are_counted_as_skipped() {
+    let db = TestDb::migrated().await;
+    let first = db.insert_repository(REPO, None).await;
+    let second = db.insert_repository(REPO + 1, None).await;
+    let processor = db.processor().await;
+    for (n, repo) in [(1, REPO), (2, REPO), (3, REPO + 1), (4, REPO + 1)] {
+        let issue = Issue::opened(70_000 + n, n, MONA, BASE + n);
+        let body = String::from_utf8(issue_payload("opened", &issue))
+            .unwrap()
+            .replace(&format!(r#""id":{REPO},"#), &format!(r#""id":{repo},"#));
+        processor
+            .process(Delivery::new(format!("d{n}"), "issues", body.into_bytes(), BASE + n).job())
+            .await
+            .unwrap();
+    }
+    let repos: Vec<String> =
+        sqlx::query_scalar(r#"SELECT "repoId" FROM issues ORDER BY "githubId""#)
+            .fetch_all(&db.pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        repos,
+        [first.clone(), first.clone(), second.clone(), second.clone()]
+    );
+
+    // One batch per repository: the first call applies one of them.
+    let options = ReprocessOptions {
+        max_batches: Some(1),
+        ..Default::default()
+    };
+    let one = processor.reprocess_events(options, None).await.unwrap();
+    assert_eq!((one.total_events, one.events, one.complete), (4, 2, false));
+    // Delete the repository of the batch left.
+    let left: String =
+        sqlx::query_scalar(r#"SELECT "repoId" FROM reprocess_batches WHERE "finishedAt" IS NULL"#)
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+    sqlx::query("DELETE FROM repositories WHERE id = $1")
+        .bind(&left)
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    let rest = reprocess(&processor).await;
+    assert!(rest.resumed);
+    assert_eq!((rest.events, rest.skipped, rest.complete), (0, 2, true));
+    processor.close().await;
+}
