@@ -261,6 +261,13 @@ export interface ReprocessOptions {
   repositoryGithubIds?: number[]
   /** Events per batch, one transaction each (1–10000). Default 200. A resumed run keeps the batches it was planned with. */
   batchSize?: number
+  /**
+   * Payload bytes per batch (1–2^30): a batch also ends once its stored payloads (JSON text) reach
+   * this many bytes, so the addon's memory follows bytes, not only the event count (a batch holds
+   * at least one event, so it may exceed the bound by one payload). Default 8 MiB. A resumed run
+   * keeps the batches it was planned with.
+   */
+  batchBytes?: number
   /** Batches in flight at once (1–1000). Default: half the processor's `maxConnections`, at least 1 (a batch holds one connection at a time; the rest is left to live deliveries). */
   concurrency?: number
   /** Stop after this many batches in this call; the run stays resumable. Default: no limit. */

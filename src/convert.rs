@@ -206,6 +206,7 @@ pub fn reprocess_options(
             repository_github_ids: o.repository_github_ids,
         },
         batch_size: o.batch_size,
+        batch_bytes: o.batch_bytes,
         concurrency: o.concurrency,
         max_batches: o.max_batches,
     })

@@ -190,6 +190,8 @@ pub struct NativeReprocessOptions {
     /// GitHub ids of repositories; every repository when absent (empty: CONFIG_ERROR).
     pub repository_github_ids: Option<Vec<i64>>,
     pub batch_size: Option<u32>,
+    /// Payload bytes per batch; default 8 MiB.
+    pub batch_bytes: Option<u32>,
     pub concurrency: Option<u32>,
     pub max_batches: Option<u32>,
 }

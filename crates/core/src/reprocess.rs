@@ -42,6 +42,12 @@ pub struct ReprocessOptions {
     /// Events per batch (one transaction each). Default [`Self::DEFAULT_BATCH_SIZE`]; a
     /// resumed run keeps the batches it was planned with.
     pub batch_size: Option<u32>,
+    /// Payload bytes per batch (their JSON text, as read): a batch is closed at `batch_size`
+    /// events or once its payloads reach this many bytes, whichever comes first, so a
+    /// batch's memory follows bytes, not only the count. A batch holds at least one event,
+    /// so it may exceed the bound by one payload. Default [`Self::DEFAULT_BATCH_BYTES`]; a
+    /// resumed run keeps the batches it was planned with.
+    pub batch_bytes: Option<u32>,
     /// Batches in flight at once. Default: half the processor's `maxConnections`, at least 1
     /// ([`Self::default_concurrency`]; a batch holds one connection at a time, and the other
     /// half is left to live deliveries and the batches' own lookups).
@@ -53,6 +59,11 @@ pub struct ReprocessOptions {
 impl ReprocessOptions {
     pub const DEFAULT_BATCH_SIZE: u32 = 200;
     pub const MAX_BATCH_SIZE: u32 = 10_000;
+    /// 8 MiB: a batch of a few dozen large pushes, or the default 200 events of usual size
+    /// (a few KB each). The addon's peak memory for a batch is a small multiple of it (the
+    /// payload text, its parsed copy, the planned rows).
+    pub const DEFAULT_BATCH_BYTES: u32 = 8 * 1024 * 1024;
+    pub const MAX_BATCH_BYTES: u32 = 1 << 30;
 
     /// Batches in flight when `concurrency` is not given, for a processor of
     /// `max_connections`.
@@ -65,6 +76,11 @@ impl ReprocessOptions {
         if let Some(b) = self.batch_size {
             if !(1..=Self::MAX_BATCH_SIZE).contains(&b) {
                 return bad("batchSize must be between 1 and 10000");
+            }
+        }
+        if let Some(b) = self.batch_bytes {
+            if !(1..=Self::MAX_BATCH_BYTES).contains(&b) {
+                return bad("batchBytes must be between 1 and 1073741824");
             }
         }
         if let Some(c) = self.concurrency {
@@ -256,7 +272,10 @@ impl Reprocessor<'_> {
         let batch_size = options
             .batch_size
             .unwrap_or(ReprocessOptions::DEFAULT_BATCH_SIZE);
-        let run = self.plan(&options.filters, batch_size).await?;
+        let batch_bytes = options
+            .batch_bytes
+            .unwrap_or(ReprocessOptions::DEFAULT_BATCH_BYTES);
+        let run = self.plan(&options.filters, batch_size, batch_bytes).await?;
         let (pending, done_events, done_batches) = self.pending(&run.id).await?;
         let concurrency = options
             .concurrency
@@ -352,10 +371,11 @@ impl Reprocessor<'_> {
     }
 
     /// The unfinished run with these filters, or a new one planned now: its batches are the
-    /// selected events of one repository at a time, `batch_size` of them in id order, and
+    /// selected events of one repository at a time in id order, `batch_size` of them or as
+    /// many as start within a span of `batch_bytes` payload bytes, whichever is fewer, and
     /// batches of different repositories alternate: a pull request, issue or push belongs to
     /// one repository, so batches in flight at once rarely wait for each other's row locks.
-    async fn plan(&self, filters: &RunFilters, batch_size: u32) -> Result<Run> {
+    async fn plan(&self, filters: &RunFilters, batch_size: u32, batch_bytes: u32) -> Result<Run> {
         let key = filters.key();
         // Safe to run again on another connection if this one broke: a try that failed
         // rolled back whole.
@@ -404,16 +424,23 @@ impl Reprocessor<'_> {
             .execute(&mut *tx)
             .await?;
             let (events, batches): (i64, i64) = sqlx::query_as(&format!(
-                r#"WITH selected AS (
-                     SELECT e.id, e."repoId",
-                            (row_number() OVER (PARTITION BY e."repoId" ORDER BY e.id) - 1) / $7 AS chunk
+                r#"WITH sized AS (
+                     SELECT e.id, e."repoId", octet_length(e.payload::text)::int8 AS size
                      FROM events e WHERE {SELECTED}),
+                   selected AS (
+                     -- A batch per `batch_size` events and per span of `batch_bytes` bytes
+                     -- in which its events start (the bytes before each event, in order).
+                     SELECT id, "repoId",
+                            (row_number() OVER w - 1) / $7 AS chunk,
+                            ((sum(size) OVER w)::int8 - size) / $8 AS span
+                     FROM sized WINDOW w AS (PARTITION BY "repoId" ORDER BY id)),
                    chunks AS (
-                     SELECT "repoId", chunk, array_agg(id ORDER BY id) AS ids FROM selected
-                     GROUP BY "repoId", chunk),
+                     SELECT "repoId", row_number() OVER (PARTITION BY "repoId" ORDER BY min(id)) AS k,
+                            array_agg(id ORDER BY id) AS ids
+                     FROM selected GROUP BY "repoId", chunk, span),
                    batches AS (
                      INSERT INTO reprocess_batches ("runId", seq, "repoId", "eventIds", events)
-                     SELECT $5, (row_number() OVER (ORDER BY chunk, "repoId") - 1)::int4, "repoId", ids,
+                     SELECT $5, (row_number() OVER (ORDER BY k, "repoId") - 1)::int4, "repoId", ids,
                             cardinality(ids)
                      FROM chunks
                      RETURNING events)
@@ -426,6 +453,7 @@ impl Reprocessor<'_> {
             .bind(&id)
             .bind(&key)
             .bind(i64::from(batch_size))
+            .bind(i64::from(batch_bytes))
             .fetch_one(&mut *tx)
             .await?;
             sqlx::query(

@@ -258,3 +258,65 @@ async fn events_of_a_repository_deleted_mid_run_are_counted_as_skipped() {
     assert_eq!((rest.events, rest.skipped, rest.complete), (0, 2, true));
     processor.close().await;
 }
+
+/// Batches are bounded by payload bytes too, not only by count: large payloads make more,
+/// smaller batches (item 12), and the rows are the same.
+#[tokio::test]
+async fn large_payloads_make_smaller_batches() {
+    let db = TestDb::migrated().await;
+    db.insert_repository(REPO, None).await;
+    let processor = db.processor().await;
+    let mut sizes = Vec::new();
+    for n in 0..6 {
+        let mut issue = Issue::opened(80_000 + n, 600 + n, MONA, BASE + n);
+        issue.title = format!("{n} {}", "x".repeat(20_000));
+        let body = issue_payload("opened", &issue);
+        sizes.push(body.len());
+        processor
+            .process(Delivery::new(format!("big{n}"), "issues", body, BASE + n).job())
+            .await
+            .unwrap();
+    }
+    let live: Vec<String> = sqlx::query_scalar(r#"SELECT title FROM issues ORDER BY "githubId""#)
+        .fetch_all(&db.pool)
+        .await
+        .unwrap();
+    sqlx::raw_sql("DELETE FROM issues")
+        .execute(&db.pool)
+        .await
+        .unwrap();
+
+    // Two payloads' bytes per batch (as stored, which is what a batch reads): three batches
+    // of two, although 200 events would fit.
+    let stored: Vec<i32> = sqlx::query_scalar("SELECT octet_length(payload::text) FROM events")
+        .fetch_all(&db.pool)
+        .await
+        .unwrap();
+    assert!(stored
+        .iter()
+        .all(|&n| n == stored[0] && n as usize >= sizes[0]));
+    let per_batch = (stored[0] * 2) as u32;
+    let report = processor
+        .reprocess_events(
+            ReprocessOptions {
+                batch_bytes: Some(per_batch),
+                ..Default::default()
+            },
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!((report.events, report.complete), (6, true));
+    let batches: Vec<i32> = sqlx::query_scalar("SELECT events FROM reprocess_batches ORDER BY seq")
+        .fetch_all(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(batches, [2, 2, 2]);
+    let rebuilt: Vec<String> =
+        sqlx::query_scalar(r#"SELECT title FROM issues ORDER BY "githubId""#)
+            .fetch_all(&db.pool)
+            .await
+            .unwrap();
+    assert_eq!(rebuilt, live);
+    processor.close().await;
+}
