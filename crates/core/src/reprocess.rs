@@ -25,7 +25,6 @@ use crate::store::batch;
 use crate::store::commits::{self, NewCommit};
 use crate::store::connections::{worth_another_connection, Connections};
 use crate::store::statement::EntityWrite;
-use crate::store::writes::BEGIN_WITH_BARRIER;
 use crate::time::{self, Timestamp};
 use crate::users::{Identity, UserDirectory};
 use futures_util::StreamExt;
@@ -633,8 +632,23 @@ impl Reprocessor<'_> {
                 })
                 .collect();
             let writes = batch_writes(&planned, &contexts);
+            let unmapped: Vec<&Identity> = identities
+                .iter()
+                .filter(|i| users.get(i).is_none())
+                .collect();
             let mut conn = connections.lease().await?;
-            let result = write_batch(&mut conn, run_id, batch, writes, applied, skipped).await;
+            let result = write_batch(
+                &mut conn,
+                BatchWrite {
+                    run_id,
+                    batch,
+                    writes,
+                    unmapped: &unmapped,
+                    applied,
+                    skipped,
+                },
+            )
+            .await;
             // A broken connection: the same try on another (the transaction rolled back), at
             // most once per connection the processor may hold, as every query path does.
             let Some(result) = connections.finish(conn, result).transpose() else {
@@ -642,14 +656,29 @@ impl Reprocessor<'_> {
                 continue;
             };
             match result {
-                Ok(true) => {
+                Ok(Claimed::Written) => {
                     return Ok(BatchOutcome {
                         by_type: Some(by_type),
                         events: applied,
                         skipped,
                     })
                 }
-                Ok(false) => return Ok(BatchOutcome::default()),
+                Ok(Claimed::NotOurs) => return Ok(BatchOutcome::default()),
+                // A link committed while the batch was written maps someone it wrote
+                // unmapped: nothing was committed; the people are resolved again and the
+                // batch written again (not counted as a failed try: it failed nothing).
+                Ok(Claimed::LinkedMeanwhile) if tries < BATCH_TRIES * 4 => {
+                    tracing::debug!(
+                        "reprocess: a link committed during the batch; writing it again"
+                    );
+                    drop(contexts);
+                    users = self.users.refresh(&identities).await?;
+                }
+                Ok(Claimed::LinkedMeanwhile) => {
+                    return Err(ProcessingError::Database(
+                        "reprocess: links kept changing the batch's people; call again".into(),
+                    ))
+                }
                 // A cached repository the backend has deleted since: forgotten, and the
                 // caller reads the batch again (`batch`).
                 Err(e) if e.is_stale_repository() => {
@@ -780,18 +809,50 @@ fn batch_writes<'s>(
     writes
 }
 
-/// One try of a batch's transaction. `Ok(false)`: the batch was finished or is being
-/// written by another caller (`SKIP LOCKED`), so nothing was written.
-async fn write_batch(
-    conn: &mut sqlx::PgConnection,
-    run_id: &str,
-    batch: &Batch,
-    writes: Vec<EntityWrite<'_>>,
+/// What one try of a batch's transaction did.
+enum Claimed {
+    /// Its rows are written and it is marked finished.
+    Written,
+    /// It was finished or is being written by another caller (`SKIP LOCKED`): nothing
+    /// written.
+    NotOurs,
+    /// A link committed since the batch's people were looked up maps one it would have
+    /// written unmapped: rolled back, nothing written.
+    LinkedMeanwhile,
+}
+
+/// One try's inputs: the batch, its writes, and the identities they write unmapped.
+struct BatchWrite<'a, 'w> {
+    run_id: &'a str,
+    batch: &'a Batch,
+    writes: Vec<EntityWrite<'w>>,
+    unmapped: &'a [&'a Identity],
     applied: u64,
     skipped: u64,
-) -> std::result::Result<bool, sqlx::Error> {
-    // The link barrier, as an event with unmapped people takes it (store::authors).
-    let mut tx = conn.begin_with(&**BEGIN_WITH_BARRIER).await?;
+}
+
+/// One try of a batch's transaction.
+///
+/// The link barrier (`store::authors`) is taken at the end, after the writes, and held only
+/// until the commit: a `linkGithubUser` (and the live events queued behind its exclusive
+/// request) never waits for a whole batch. Safe because, once the barrier is held, a new
+/// statement sees every link whose back-fill already ran: if one maps a person the batch
+/// wrote unmapped, the batch rolls back and is written again with the new mapping
+/// ([`Claimed::LinkedMeanwhile`]); any later link's back-fill waits for this commit and
+/// attributes the batch's rows.
+async fn write_batch(
+    conn: &mut sqlx::PgConnection,
+    w: BatchWrite<'_, '_>,
+) -> std::result::Result<Claimed, sqlx::Error> {
+    let BatchWrite {
+        run_id,
+        batch,
+        writes,
+        unmapped,
+        applied,
+        skipped,
+    } = w;
+    let mut tx = conn.begin().await?;
     let claim = if batch.wait {
         r#"SELECT seq FROM reprocess_batches WHERE "runId" = $1 AND seq = $2 AND "finishedAt" IS NULL
            FOR UPDATE"#
@@ -806,9 +867,14 @@ async fn write_batch(
         .await?;
     if claimed.is_none() {
         tx.rollback().await?;
-        return Ok(false);
+        return Ok(Claimed::NotOurs);
     }
     batch::execute_batch(&mut tx, writes).await?;
+    sqlx::query(&BARRIER_SHARED).execute(&mut *tx).await?;
+    if !unmapped.is_empty() && crate::users::any_mapped(&mut tx, unmapped).await? {
+        tx.rollback().await?;
+        return Ok(Claimed::LinkedMeanwhile);
+    }
     sqlx::query(
         r#"UPDATE reprocess_batches SET "finishedAt" = $3, applied = $4, skipped = $5
            WHERE "runId" = $1 AND seq = $2"#,
@@ -821,8 +887,16 @@ async fn write_batch(
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
-    Ok(true)
+    Ok(Claimed::Written)
 }
+
+/// The shared link barrier, as a statement of its own (a constant key).
+static BARRIER_SHARED: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "SELECT pg_advisory_xact_lock_shared({})",
+        crate::store::authors::LINK_BARRIER_LOCK
+    )
+});
 
 /// A deadlock or serialization failure, a broken connection, or a concurrent insert of the
 /// same entity: the batch rolled back whole and another try can succeed.

@@ -113,6 +113,42 @@ const SELECT_USERS: &str = r#"SELECT u.id, u."githubId" AS github_id, lower(u."g
           OR u.id IN (SELECT ge."userId" FROM user_github_emails ge WHERE ge.email = ANY($3))
        GROUP BY u.id"#;
 
+/// Whether any of the identities maps to a user now, by the lookup's rule
+/// ([`SELECT_USERS`]), read on the caller's connection (inside its transaction, after the
+/// link barrier: reprocessing's check that no link committed meanwhile).
+pub(crate) async fn any_mapped(
+    conn: &mut sqlx::PgConnection,
+    identities: &[&Identity],
+) -> sqlx::Result<bool> {
+    let (ids, logins, emails) = split(identities);
+    sqlx::query_scalar(
+        r#"SELECT EXISTS (SELECT 1 FROM users u
+                          WHERE u."githubId" = ANY($1) OR lower(u."githubLogin") = ANY($2)
+                             OR lower(u.email) = ANY($3))
+               OR EXISTS (SELECT 1 FROM user_github_emails ge WHERE ge.email = ANY($3))"#,
+    )
+    .bind(&ids)
+    .bind(&logins)
+    .bind(&emails)
+    .fetch_one(conn)
+    .await
+}
+
+/// Identities by kind: GitHub ids, logins, emails.
+fn split<'i>(identities: &[&'i Identity]) -> (Vec<i64>, Vec<&'i str>, Vec<&'i str>) {
+    let mut ids = Vec::new();
+    let mut logins = Vec::new();
+    let mut emails = Vec::new();
+    for identity in identities {
+        match identity {
+            Identity::GithubId(id) => ids.push(*id),
+            Identity::Login(l) => logins.push(l.as_str()),
+            Identity::Email(e) => emails.push(e.as_str()),
+        }
+    }
+    (ids, logins, emails)
+}
+
 /// Resolves identities to users, caching both hits and misses.
 pub struct UserDirectory {
     db: Arc<Connections>,
@@ -317,16 +353,7 @@ impl UserDirectory {
 
     /// One query for all identities of an event; logins and emails match case-insensitively.
     async fn load(&self, identities: &[&Identity]) -> Result<HashMap<Identity, Arc<MappedUser>>> {
-        let mut ids = Vec::new();
-        let mut logins = Vec::new();
-        let mut emails = Vec::new();
-        for identity in identities {
-            match identity {
-                Identity::GithubId(id) => ids.push(*id),
-                Identity::Login(l) => logins.push(l.as_str()),
-                Identity::Email(e) => emails.push(e.as_str()),
-            }
-        }
+        let (ids, logins, emails) = split(identities);
         let mut tries = self.db.tries();
         let rows: Vec<UserRow> = loop {
             let mut conn = tries.lease().await?;

@@ -320,3 +320,97 @@ async fn large_payloads_make_smaller_batches() {
     assert_eq!(rebuilt, live);
     processor.close().await;
 }
+
+/// Whether a session of the test database waits for a lock of this type.
+async fn waiting_lock(db: &TestDb, locktype: &str) -> bool {
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+                        WHERE NOT l.granted AND l.locktype = $1 AND a.datname = current_database())",
+    )
+    .bind(locktype)
+    .fetch_one(&db.pool)
+    .await
+    .unwrap()
+}
+
+/// A `linkGithubUser` while a reprocess batch is held up mid-transaction (here by a row lock
+/// of another session) completes without waiting for the batch: the batch takes the link
+/// barrier only at its end (item 13). And the person the link maps, whom the batch had
+/// already written unmapped, is attributed once the batch commits.
+#[tokio::test]
+async fn a_link_does_not_wait_for_a_reprocess_batch() {
+    use devmetrics_webhook_core::users::link::GithubAccount;
+    let db = TestDb::migrated().await;
+    db.insert_repository(REPO, None).await;
+    let user = db.insert_user("ann@corp.example", None, None, &[]).await;
+    let processor = std::sync::Arc::new(db.processor().await);
+    let ann = Account::user(301, "ann");
+    let bob = Account::user(302, "bob");
+    // Issue A by Ann (lower id: written first in a batch), issue B by Bob.
+    for (n, author) in [(1, ann.clone()), (2, bob.clone())] {
+        let issue = Issue::opened(90_000 + n, 700 + n, author, BASE + n);
+        processor
+            .process(
+                Delivery::new(
+                    format!("i{n}"),
+                    "issues",
+                    issue_payload("opened", &issue),
+                    BASE + n,
+                )
+                .job(),
+            )
+            .await
+            .unwrap();
+    }
+    // A is rebuilt (its row deleted); B's row is held by another session, so the batch
+    // stops on it after writing A.
+    sqlx::query(r#"DELETE FROM issues WHERE "githubId" = 90001"#)
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    let mut holder = db.pool.begin().await.unwrap();
+    sqlx::query(r#"SELECT 1 FROM issues WHERE "githubId" = 90002 FOR UPDATE"#)
+        .execute(&mut *holder)
+        .await
+        .unwrap();
+    let run = tokio::spawn({
+        let processor = processor.clone();
+        async move {
+            processor
+                .reprocess_events(ReprocessOptions::default(), None)
+                .await
+        }
+    });
+    while !waiting_lock(&db, "transactionid").await {
+        tokio::task::yield_now().await;
+    }
+
+    let account = GithubAccount {
+        id: Some(ann.id),
+        ..Default::default()
+    };
+    let link = processor.link_github_user(&user, &account);
+    tokio::pin!(link);
+    let linked = loop {
+        tokio::select! {
+            linked = &mut link => break linked.unwrap(),
+            waits = waiting_lock(&db, "advisory") => {
+                if waits {
+                    holder.rollback().await.unwrap();
+                    panic!("the link waits for the reprocess batch's transaction");
+                }
+            }
+        }
+    };
+    assert_eq!(linked.backfilled.issues, 0, "A is not committed yet");
+    holder.rollback().await.unwrap();
+    let report = run.await.unwrap().unwrap();
+    assert_eq!((report.events, report.complete), (2, true));
+    let authors: Vec<(i64, Option<String>)> =
+        sqlx::query_as(r#"SELECT "githubId", "authorId" FROM issues ORDER BY "githubId""#)
+            .fetch_all(&db.pool)
+            .await
+            .unwrap();
+    assert_eq!(authors, [(90_001, Some(user.clone())), (90_002, None)]);
+    processor.close().await;
+}
