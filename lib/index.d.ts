@@ -173,7 +173,7 @@ export interface GithubAccount {
   id?: number
   /** GitHub login: maps commit authors (`author.username`), case-insensitively. */
   login?: string
-  /** A commit email to back-fill commits by; not stored. */
+  /** A commit email of the user: stored (`user_github_emails`), so earlier commits by it are back-filled and later and rebuilt ones map too. */
   email?: string
 }
 
