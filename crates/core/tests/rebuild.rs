@@ -127,7 +127,7 @@ fn pr_at(entity: i64, variant: u8, at: i64, nul: bool) -> (Pr, &'static str) {
 
 fn pull_request(d: &Draw) -> Vec<u8> {
     let (pr, action) = pr_at(d.entity % 3, d.variant, d.at, d.nul_in_value);
-    pull_request_payload(action, &pr, d.variant % 2 == 0)
+    pull_request_payload(action, &pr, d.variant.is_multiple_of(2))
 }
 
 fn issues(d: &Draw) -> Vec<u8> {
@@ -180,7 +180,7 @@ fn pull_request_review(d: &Draw) -> Vec<u8> {
         submitted_at: Some(submitted),
     };
     let action = if dismissed { "dismissed" } else { "submitted" };
-    review_payload(action, &review, &pr, d.variant % 2 == 0)
+    review_payload(action, &review, &pr, d.variant.is_multiple_of(2))
 }
 
 fn push_event(d: &Draw) -> Vec<u8> {
