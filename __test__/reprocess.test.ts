@@ -342,6 +342,7 @@ test('bad options are CONFIG_ERROR and plan nothing', async () => {
     { since: 2000, until: 1000 },
     { repositoryGithubIds: [0] },
     { batchSize: 0 },
+    { batchBytes: 0 },
     { concurrency: 1.5 },
     { maxBatches: -1 },
     { onProgress: 'bar' },
