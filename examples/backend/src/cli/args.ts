@@ -69,7 +69,9 @@ export function parseArgs(argv: string[], spec: ArgsSpec, usage: string): Parsed
     // positional; a --help anywhere still wins over the error.
     if (argv.includes('--help') || argv.includes('-h')) throw new HelpRequested(usage)
     const unknown = /^Unknown option '([^']+)'/.exec(e.message)
-    throw new UsageError(`${unknown ? `unknown option ${unknown[1]}` : e.message}\n${usage}`)
+    const missing = /^Option '(-[^ ']+)(?: <value>)?' argument missing/.exec(e.message)
+    const message = unknown ? `unknown option ${unknown[1]}` : missing ? `${missing[1]} needs a value` : e.message
+    throw new UsageError(`${message}\n${usage}`)
   }
   if (parsed.values.help) throw new HelpRequested(usage)
   const out: ParsedArgs = { positional: parsed.positionals, values: {}, lists: {}, flags: new Set() }
