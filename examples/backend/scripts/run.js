@@ -22,13 +22,15 @@ if (!entry || entry.startsWith('-')) {
   console.error('usage: node examples/backend/scripts/run.js <main|cli/register|cli/backfill|…> [arguments of the entry]')
   process.exit(2)
 }
+const file = join(dist, `${entry}.js`)
+// `--help` only prints the entry's usage: no setup for it once the backend is compiled.
+const helpOnly = (args.includes('--help') || args.includes('-h')) && existsSync(file)
 try {
-  setup()
+  if (!helpOnly) setup()
 } catch (err) {
   console.error(`[backend setup] failed: ${err.message}`)
   process.exit(1)
 }
-const file = join(dist, `${entry}.js`)
 if (!existsSync(file)) {
   console.error(`no such entry of the backend: ${entry} (${file})`)
   process.exit(2)
