@@ -77,6 +77,12 @@ test('bad options are CONFIG_ERROR before anything connects', () => {
   expect(() => createBullMQWorker({ processor } as never)).toThrow(expect.objectContaining({ code: 'CONFIG_ERROR' }))
   expect(() => createBullMQWorker({ connection, processor, concurrency: 0 })).toThrow(expect.objectContaining({ code: 'CONFIG_ERROR' }))
   expect(() => createBullMQWorker({ connection, processor, queueName: 'a:b' })).toThrow(expect.objectContaining({ code: 'CONFIG_ERROR' }))
+  // As Bull's glue: a zero or negative delay would try to connect in a busy loop.
+  for (const reconnectMaxDelayMs of [-1, 0, 1.5]) {
+    expect(() => createBullMQWorker({ connection, databaseUrl: 'postgres://127.0.0.1:1/none', reconnectMaxDelayMs })).toThrow(
+      expect.objectContaining({ code: 'CONFIG_ERROR', message: expect.stringMatching(/reconnectMaxDelayMs/) }),
+    )
+  }
   expect(() => createBullMQWorker({ connection } as never)).toThrow(/processor or a databaseUrl/)
 })
 
