@@ -21,6 +21,8 @@ const { WebhookProcessingError } = require('../../errors')
 const { parseSince } = require('../duration')
 const state = require('../sync-state')
 const { bullShapedQueue } = require('../queue-shape')
+const { LOGIN_SOURCE, REPO_NAME_SOURCE } = require('../names')
+const { commitStatsJobs } = require('../job-options')
 
 /** The lists a backfill reads, in order. Reviews ride with their pull requests' pages. */
 const BACKFILL_KINDS = Object.freeze(['pulls', 'issues', 'commits'])
@@ -29,7 +31,7 @@ const DEFAULT_SINCE = '90d'
 const PER_PAGE = 100
 const METRIC_JOB_OPTIONS = Object.freeze({ removeOnComplete: true, removeOnFail: 500 })
 
-const REPOSITORY = /^([A-Za-z0-9](?:[A-Za-z0-9-]{0,38}))\/([A-Za-z0-9._-]{1,100})$/
+const REPOSITORY = new RegExp(`^(${LOGIN_SOURCE})/(${REPO_NAME_SOURCE})$`)
 
 /** `owner/name` split, INVALID_JOB otherwise. */
 function parseRepository(fullName) {
@@ -38,14 +40,24 @@ function parseRepository(fullName) {
   return { owner: m[1], repo: m[2], fullName: `${m[1]}/${m[2]}` }
 }
 
-/** The registered repository by id or full name (case-insensitive); UNKNOWN_REPOSITORY if none. */
-async function findRepository(pool, repoId, fullName) {
-  const { rows } = repoId
-    ? await pool.query('SELECT id, "githubId", "fullName" FROM repositories WHERE id = $1', [repoId])
-    : await pool.query('SELECT id, "githubId", "fullName" FROM repositories WHERE lower("fullName") = lower($1) ORDER BY "createdAt" LIMIT 1', [fullName])
-  if (!rows[0]) {
-    throw new WebhookProcessingError('UNKNOWN_REPOSITORY', `${repoId ? `no repository with id ${repoId}` : `${fullName} is not registered`} (npm run register -- ${fullName})`)
+/**
+ * The registered repository: by DevMetrics id, or by full name matched on the GitHub id
+ * GitHub reports for that name (a repository deleted and created again under its name leaves
+ * an old row with that name and another GitHub id; a renamed one a row under its old name).
+ * A name no row carries is refused before any request. UNKNOWN_REPOSITORY if none matches.
+ */
+async function findRepository(pool, repoId, fullName, githubIdOfName) {
+  const unknown = (why) => new WebhookProcessingError('UNKNOWN_REPOSITORY', `${why} (npm run register -- ${fullName})`)
+  if (repoId) {
+    const { rows } = await pool.query('SELECT id, "githubId"::text AS "githubId", "fullName" FROM repositories WHERE id = $1', [repoId])
+    if (!rows[0]) throw unknown(`no repository with id ${repoId}`)
+    return rows[0]
   }
+  const named = await pool.query('SELECT count(*)::int AS n FROM repositories WHERE lower("fullName") = lower($1)', [fullName])
+  if (named.rows[0].n === 0) throw unknown(`${fullName} is not registered`)
+  const githubId = await githubIdOfName()
+  const { rows } = await pool.query('SELECT id, "githubId"::text AS "githubId", "fullName" FROM repositories WHERE "githubId" = $1::bigint', [String(githubId)])
+  if (!rows[0]) throw unknown(`${fullName} is GitHub repository ${githubId} now, which is not registered`)
   return rows[0]
 }
 
@@ -111,9 +123,14 @@ async function backfill(job, ctx) {
     unmappedUsers: [],
   }
   try {
-    const registered = await findRepository(db.pool, data.repoId, fullName)
+    let client = null
+    const api = async () => (client ??= await ctx.client.forOwner(owner, repo))
+    const registered = await findRepository(db.pool, data.repoId, fullName, async () => {
+      const { data: found } = await (await api()).request('GET /repos/{owner}/{repo}', { owner, repo })
+      return found.id
+    })
     summary.repoId = registered.id
-    const octokit = await ctx.client.forOwner(owner, repo)
+    const octokit = await api()
 
     const queueMetricJobs = async (jobs) => {
       const fresh = jobs.filter((m) => !queuedJobs.has(m.jobId))
@@ -222,17 +239,14 @@ async function backfillKind(kind, { ctx, db, octokit, owner, repo, registered, r
 
 /**
  * The commits list carries no line counts: with the `github` queue at hand (the github
- * worker's context), a page's commits get a `commitStats` job, which asks GraphQL for the
- * counts still unknown (one request per 100 commits) and skips the ones already known.
+ * worker's context), a page's commits get `commitStats` jobs, the same jobs (data, options,
+ * ids) as complete-push queues, which ask GraphQL for the counts still unknown (one request
+ * per 100 commits) and skip the ones already known.
  */
 async function queueCommitStats(ctx, repoId, repository, items) {
   const queue = ctx.githubQueue
   if (!queue || items.length === 0) return
-  const shas = items.map((c) => c.sha)
-  await queue.add(
-    { kind: 'commitStats', repoId, repository, shas },
-    { jobId: `commitStats:backfill:${repoId}:${shas[0]}`, attempts: 8, backoff: { type: 'exponential', delay: 5000 }, removeOnComplete: true, removeOnFail: 500 },
-  )
+  await queue.addBulk(commitStatsJobs({ repoId, repository }, items.map((c) => c.sha)))
 }
 
 /**
