@@ -5,10 +5,13 @@
 // finished backfill is not read again.
 import Bull from 'bull'
 import { runBackfill, githubJobOptions } from '../lib'
-import { followUpJobData } from '../lib/github/job-options'
 import { SHARED_REDIS_URL, testPrefix } from './helpers/redis'
 import { insertRepository } from './helpers/db'
 import { recoveryEnv, RecoveryEnv, requestsTo } from './recovery/github-env'
+
+// The follow-up job data (plain JS, no types).
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { followUpJobData } = require('../lib/github/job-options')
 
 const REPO_ID = 62_000_001
 const SINCE = '2026-06-01T00:00:00Z'

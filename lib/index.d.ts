@@ -765,6 +765,39 @@ export declare function unscheduleReconcile(queue: Queue<any> | import('bullmq')
 export declare const DEFAULT_RECONCILE_EVERY_MS: number
 /** `24h`, `90d`, `30m`, `2w` before now, or an ISO time; INVALID_JOB otherwise. */
 export declare function parseSince(value: string | number | Date, now?: number): Date
+
+/** What `queueUnknownCommitStats` queued. */
+export interface UnknownCommitStatsQueued {
+  /** Commits whose line counts are still unknown (statsFetchedAt NULL) and old enough. */
+  commits: number
+  /** commitStats jobs added to the github queue (100 commits each; an id already queued today adds nothing). */
+  jobs: number
+  repositories: number
+}
+
+/**
+ * Queues commitStats jobs on the github queue (Bull or BullMQ) for the commits whose line
+ * counts are still unknown: a batch GitHub never answered, a job discarded (GITHUB_NOT_FOUND,
+ * GITHUB_AUTH) or failed for good. Job ids carry the day, so running it often (the reconcile job
+ * runs it) queues each set at most once a day. See docs/github-api.md.
+ */
+export declare function queueUnknownCommitStats(
+  githubQueue: Queue | import('bullmq').Queue,
+  options: {
+    /** A pg pool… */
+    pool?: { query(text: string, values?: unknown[]): Promise<{ rows: any[] }> }
+    /** …or a database URL (else DATABASE_URL). */
+    databaseUrl?: string
+    /** Only this repository (DevMetrics id). Default: all. */
+    repoId?: string
+    /** Only commits written at least this long ago. Default 3600000 (1 hour): their own job had its chance. */
+    olderThanMs?: number
+    /** At most this many commits. Default 10000. */
+    limit?: number
+    /** Count, queue nothing. */
+    dryRun?: boolean
+  },
+): Promise<UnknownCommitStatsQueued>
 // GitHub's API (lib/github/): the client, its options and errors; see docs/github-api.md.
 export {
   createGitHubClient,

@@ -6,7 +6,8 @@
 
 const { WebhookProcessingError } = require('./errors')
 const { redactCredentials } = require('./redact')
-const { webhookAttempt, webhookCounters, metricJobOptions } = require('./webhook-attempt')
+const { webhookAttempt, webhookCounters } = require('./webhook-attempt')
+const { metricJobOptions } = require('./metric-jobs')
 const { workerDatabase, checkReconnectMaxDelay } = require('./worker-database')
 
 /** Name of the backoff strategy in webhookQueueSettings.backoffStrategies. */

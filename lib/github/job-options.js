@@ -44,9 +44,10 @@ const COMMITS_PER_STATS_JOB = 100
  * The commitStats jobs (`{ data, opts }` for addBulk) that fetch the line counts of `shas` in
  * `repository`: 100 commits each, sorted, with the data of a follow-up (followUpJobData) and
  * githubJobOptions, ids from their content (`commitStats:<repoId>:<digest>`) so the same
- * commits queued again by any producer (complete-push, backfill) add no second job.
+ * commits queued again by any producer (complete-push, backfill) add no second job;
+ * `idSuffix` makes them another job (the catch-up's, once a day).
  */
-function commitStatsJobs({ repoId, repository, deliveryId = null }, shas) {
+function commitStatsJobs({ repoId, repository, deliveryId = null }, shas, idSuffix = '') {
   const sorted = [...new Set(shas)].sort()
   const jobs = []
   for (let i = 0; i < sorted.length; i += COMMITS_PER_STATS_JOB) {
@@ -54,7 +55,7 @@ function commitStatsJobs({ repoId, repository, deliveryId = null }, shas) {
     const digest = createHash('sha256').update(chunk.join(',')).digest('hex').slice(0, 24)
     jobs.push({
       data: followUpJobData({ kind: 'commitStats', repoId, repository, shas: chunk }, deliveryId),
-      opts: { ...githubJobOptions, jobId: `commitStats:${repoId}:${digest}` },
+      opts: { ...githubJobOptions, jobId: `commitStats:${repoId}:${digest}${idSuffix}` },
     })
   }
   return jobs

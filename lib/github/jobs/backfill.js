@@ -23,13 +23,13 @@ const state = require('../sync-state')
 const { bullShapedQueue } = require('../queue-shape')
 const { LOGIN_SOURCE, REPO_NAME_SOURCE } = require('../names')
 const { commitStatsJobs } = require('../job-options')
+const metricJobs = require('../../metric-jobs')
 
 /** The lists a backfill reads, in order. Reviews ride with their pull requests' pages. */
 const BACKFILL_KINDS = Object.freeze(['pulls', 'issues', 'commits'])
 /** Default history: 90 days of `updated_at` (pull requests, issues) or commit dates. */
 const DEFAULT_SINCE = '90d'
 const PER_PAGE = 100
-const METRIC_JOB_OPTIONS = Object.freeze({ removeOnComplete: true, removeOnFail: 500 })
 
 const REPOSITORY = new RegExp(`^(${LOGIN_SOURCE})/(${REPO_NAME_SOURCE})$`)
 
@@ -132,14 +132,12 @@ async function backfill(job, ctx) {
     summary.repoId = registered.id
     const octokit = await api()
 
+    // Every page's triggers are queued (a job of an earlier page may have started before this
+    // page's writes); the summary counts distinct jobs.
     const queueMetricJobs = async (jobs) => {
-      const fresh = jobs.filter((m) => !queuedJobs.has(m.jobId))
-      for (const m of fresh) queuedJobs.add(m.jobId)
-      summary.metricJobs += fresh.length
-      if (!ctx.metricsQueue || fresh.length === 0) return
-      await ctx.metricsQueue.addBulk(
-        fresh.map((m) => ({ data: { kind: m.kind, id: m.id, date: m.date, source: 'backfill' }, opts: { ...METRIC_JOB_OPTIONS, jobId: m.jobId } })),
-      )
+      for (const m of jobs) queuedJobs.add(m.jobId)
+      summary.metricJobs = queuedJobs.size
+      await metricJobs.queueMetricJobs(ctx.metricsQueue, jobs, { source: 'backfill' })
     }
     const apply = async (kind, items, pullRequest) => {
       const r = await ctx.processor.applyRestPage(registered.id, kind, items, pullRequest)

@@ -80,8 +80,15 @@ async function run(job, { processor, client, metricsQueue, githubQueue }) {
   const octokit = await client.forOwner(owner, repo)
 
   if (done.range === null && job.data.forced === false) {
-    // The truncation check, folded into the first batch of counts the push needs anyway.
-    const batch = (await processor.commitsLackingStats(repoId, listed)).slice(0, COMMITS_PER_REQUEST)
+    // The truncation check, folded into the first batch of counts the push needs anyway. The
+    // batch is saved in the job before its counts are written: should queueing their metric
+    // jobs fail, the retry asks for the same commits again (known by then) and writing them
+    // again re-derives those jobs.
+    let batch = Array.isArray(job.data.checkBatch) ? job.data.checkBatch.filter((s) => typeof s === 'string' && SHA.test(s)) : null
+    if (batch === null) {
+      batch = (await processor.commitsLackingStats(repoId, listed)).slice(0, COMMITS_PER_REQUEST)
+      await job.update({ ...job.data, checkBatch: batch })
+    }
     done.requests++
     done.graphql++
     const { body, answer } = await requestCounts(octokit, { owner, name: repo }, batch, { before, after })
