@@ -129,9 +129,9 @@ test('stopped after the second page of pull requests, then resumed: every page a
   // The cut-short list went on from page 3.
   expect(summary.kinds.pulls).toMatchObject({ resumedFromPage: 3, since: '2026-06-01T00:00:00.000Z', finished: true })
   expect(summary.kinds.issues).toMatchObject({ skipped: 30, finished: true })
+  // Each page once, then the catch-up's first page (what changed since the run started: nothing).
   const pullPages = pagesRequested(/^\/repos\/acme\/widgets\/pulls$/)
-  expect(pullPages).toEqual([...new Set(pullPages)])
-  expect(pullPages).toEqual([1, 2, 3, 4].map((n) => `/repos/acme/widgets/pulls?page=${n}`))
+  expect(pullPages).toEqual([1, 2, 3, 4, 1].map((n) => `/repos/acme/widgets/pulls?page=${n}`))
   expect(expected.pulls).toBe(307)
   // Reviews: one request per pull request imported, none twice.
   const reviewPages = pagesRequested(/\/reviews$/)
@@ -157,8 +157,10 @@ test('a finished backfill is not read again; --restart reads it again and change
   const before = env.server.requests.length
   const again = await runBackfill({ data: { repository: 'acme/widgets', since: '90d' } }, ctx())
   expect(Object.values(again.kinds).map((k) => k!.alreadyImported)).toEqual([true, true, true])
-  // Only the name resolved to its GitHub id; no list read.
-  expect(env.server.requests.slice(before).map((r) => r.path)).toEqual(['/repos/acme/widgets'])
+  // The name resolved to its GitHub id, then only each list's catch-up: one page of what changed since it finished (nothing).
+  const after = env.server.requests.slice(before)
+  expect(after.map((r) => r.path)).toEqual(['/repos/acme/widgets', '/repos/acme/widgets/pulls', '/repos/acme/widgets/issues', '/repos/acme/widgets', '/repos/acme/widgets/commits'])
+  expect(Object.values(again.kinds).map((k) => k!.caughtUp)).toEqual([0, 0, 0])
 
   const rowsBefore = await env.db.pool.query('SELECT * FROM pull_requests ORDER BY "githubId"')
   const restarted = await runBackfill({ data: { repository: 'acme/widgets', since: SINCE, restart: true, kinds: ['pulls'] } }, ctx())
@@ -179,8 +181,9 @@ test('a page that fails stops the backfill; the next run resumes at that page', 
   const summary = await runBackfill({ data: { repository: 'acme/widgets', since: SINCE, kinds: ['commits'] } }, ctx())
   expect(summary.kinds.commits).toMatchObject({ resumedFromPage: 1, finished: true })
   const pages = env.server.requests.slice(first).filter((r) => r.path === '/repos/acme/widgets/commits')
-  // The failed attempt, then each page once.
-  expect(pages.map((r) => [r.status, r.query.page ?? '1'])).toEqual([[502, '1'], [200, '1']])
+  // The failed attempt, then each page once, then the catch-up (commits since the run started: none).
+  expect(pages.map((r) => [r.status, r.query.page ?? '1'])).toEqual([[502, '1'], [200, '1'], [200, '1']])
+  expect(pages[2].query.since).not.toBe(pages[1].query.since)
   expect((await counts()).commits).toBe(expected.commits)
 })
 

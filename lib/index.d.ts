@@ -683,8 +683,10 @@ export interface BackfillKindSummary {
   records: BackfillRecords
   /** The page a cut-short backfill resumed at, or null. */
   resumedFromPage: number | null
-  /** A finished backfill already covered `since`: nothing was requested. */
+  /** A finished backfill already covered `since`: the list was not read again, only its catch-up. */
   alreadyImported: boolean
+  /** Items the catch-up pass read again: changed after the run started (or, already imported, after it finished). */
+  caughtUp: number
   finished: boolean
 }
 
@@ -706,7 +708,8 @@ export interface BackfillSummary {
  * reviews, issues and default-branch commits updated since `since` (default `90d`), resumable.
  */
 export declare function runBackfill(
-  job: { data: { repository: string; repoId?: string; since?: string | Date; kinds?: Array<'pulls' | 'issues' | 'commits'>; restart?: boolean } },
+  /** `repository` by name is matched on the GitHub id GitHub reports for it; `perPage`: items per list page (1–100, default 100). */
+  job: { data: { repository: string; repoId?: string; since?: string | Date; kinds?: Array<'pulls' | 'issues' | 'commits'>; restart?: boolean; perPage?: number } },
   ctx: GitHubJobContext,
 ): Promise<BackfillSummary>
 
@@ -719,7 +722,7 @@ export interface ReconcileDelivery {
   deliveredAt: string
   attempts: number
   lastStatus: number
-  /** `redelivered`, `would redeliver`, `over this run's limit`, `older than the window`, `given up after N redeliveries`, `redelivery refused: …`. */
+  /** `redelivered`, `would redeliver`, `over this run's limit`, `older than the window`, `given up after N redeliveries`, `redelivery refused: …` (a 4xx refusal is settled: not asked for again). */
   outcome: string
 }
 

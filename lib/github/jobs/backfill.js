@@ -30,6 +30,10 @@ const BACKFILL_KINDS = Object.freeze(['pulls', 'issues', 'commits'])
 /** Default history: 90 days of `updated_at` (pull requests, issues) or commit dates. */
 const DEFAULT_SINCE = '90d'
 const PER_PAGE = 100
+/** Catch-up passes at most (each reads what changed since the one before began). */
+const CATCH_UP_PASSES = 3
+/** The catch-up reads from a minute before the run started: GitHub's clock and ours may differ a little. */
+const CLOCK_MARGIN_MS = 60_000
 
 const REPOSITORY = new RegExp(`^(${LOGIN_SOURCE})/(${REPO_NAME_SOURCE})$`)
 
@@ -73,8 +77,8 @@ function addRecords(into, r) {
 }
 
 /** The request of a kind's list. */
-async function listOf(kind, octokit, owner, repo, since) {
-  const base = { owner, repo, per_page: PER_PAGE }
+async function listOf(kind, octokit, owner, repo, since, perPage = PER_PAGE) {
+  const base = { owner, repo, per_page: perPage }
   switch (kind) {
     case 'pulls':
       return { route: 'GET /repos/{owner}/{repo}/pulls', params: { ...base, state: 'all', sort: 'updated', direction: 'desc' } }
@@ -91,7 +95,8 @@ async function listOf(kind, octokit, owner, repo, since) {
 
 /**
  * Backfills one repository. `job.data` (or `job` itself): `{ repository: 'owner/name',
- * repoId?, since? = '90d', kinds? = ['pulls', 'issues', 'commits'], restart? }`.
+ * repoId?, since? = '90d', kinds? = ['pulls', 'issues', 'commits'], restart?, perPage? = 100 }`
+ * (`perPage`: items per list page, GitHub's maximum by default).
  * `ctx`: `{ client, processor, pool | databaseUrl, metricsQueue?, logger?, signal?, onProgress? }`.
  * Resolves the summary: per kind pages, items, skipped, records, whether it resumed or
  * had already been imported; totals; metric jobs queued.
@@ -109,6 +114,8 @@ async function backfill(job, ctx) {
     throw new WebhookProcessingError('INVALID_JOB', `kinds must be among ${BACKFILL_KINDS.join(', ')}`)
   }
   const requestedSince = parseSince(data.since ?? DEFAULT_SINCE)
+  const perPage = data.perPage ?? PER_PAGE
+  if (!Number.isInteger(perPage) || perPage < 1 || perPage > PER_PAGE) throw new WebhookProcessingError('INVALID_JOB', `perPage must be an integer from 1 to ${PER_PAGE}`)
   const db = state.openDatabase(ctx)
   const queuedJobs = new Set()
   const unmapped = new Set()
@@ -148,7 +155,7 @@ async function backfill(job, ctx) {
 
     for (const kind of kinds) {
       summary.kinds[kind] = await backfillKind(kind, {
-        ctx, db, octokit, owner, repo, registered, requestedSince, restart: data.restart === true, apply,
+        ctx, db, octokit, owner, repo, registered, requestedSince, restart: data.restart === true, apply, perPage,
       })
       const k = summary.kinds[kind]
       addRecords(summary.records, k.records)
@@ -162,7 +169,7 @@ async function backfill(job, ctx) {
   return summary
 }
 
-async function backfillKind(kind, { ctx, db, octokit, owner, repo, registered, requestedSince, restart, apply }) {
+async function backfillKind(kind, { ctx, db, octokit, owner, repo, registered, requestedSince, restart, apply, perPage }) {
   const result = {
     since: requestedSince.toISOString(),
     pages: 0,
@@ -170,6 +177,8 @@ async function backfillKind(kind, { ctx, db, octokit, owner, repo, registered, r
     skipped: 0,
     records: emptyRecords(),
     resumedFromPage: null,
+    /** Items read again by the catch-up pass (changed after the run started). */
+    caughtUp: 0,
     alreadyImported: false,
     finished: false,
   }
@@ -180,28 +189,20 @@ async function backfillKind(kind, { ctx, db, octokit, owner, repo, registered, r
   } else if (cursor && !restart && cursor.finishedAt && cursor.since <= requestedSince) {
     result.since = cursor.since.toISOString()
     result.alreadyImported = true
-    result.finished = true
-    return result
   } else {
     cursor = await state.startBackfillCursor(db.pool, registered.id, kind, requestedSince)
   }
   const since = cursor.since
   result.since = since.toISOString()
-  const { route, params } = await listOf(kind, octokit, owner, repo, since)
   let page = cursor.pagesDone
   const report = (extra) => ctx.onProgress && ctx.onProgress({ kind, page, pages: result.pages, items: result.items, records: result.records, ...extra })
 
-  // An abort is honoured between pages only: a page fetched is written whole (with its pull
-  // requests' reviews) and recorded, so a resume never asks for it again.
-  ctx.signal?.throwIfAborted()
-  const pages = octokit.paginate.iterator(route, { ...params, page: page + 1 })
-  for await (const response of emptyWhenNoBranch(kind, pages)) {
-    page += 1
-    let items = Array.isArray(response.data) ? response.data : []
+  // Writes one page of the list (pull requests with all their reviews); returns the items kept.
+  const writePage = async (items, cutAt) => {
     let reachedSince = false
     if (kind === 'pulls') {
       // Sorted by updated_at, newest first: the first older item ends the history asked for.
-      const kept = items.filter((pr) => Date.parse(pr.updated_at) >= since.getTime())
+      const kept = items.filter((pr) => Date.parse(pr.updated_at) >= cutAt.getTime())
       reachedSince = kept.length < items.length
       items = kept
     }
@@ -220,19 +221,65 @@ async function backfillKind(kind, { ctx, db, octokit, owner, repo, registered, r
         }
       }
     }
-    result.pages += 1
     result.items += items.length - r.skipped
-    await state.advanceBackfillCursor(db.pool, registered.id, kind, page, items.length, reachedSince)
-    report({ done: reachedSince })
-    if (reachedSince) break
-    // Before the iterator asks for the next page: a page fetched and not written would be
-    // asked for again on resume.
+    return { items, reachedSince }
+  }
+
+  if (!result.alreadyImported) {
+    const { route, params } = await listOf(kind, octokit, owner, repo, since, perPage)
+    // An abort is honoured between pages only: a page fetched is written whole (with its pull
+    // requests' reviews) and recorded, so a resume never asks for it again.
     ctx.signal?.throwIfAborted()
+    const pages = octokit.paginate.iterator(route, { ...params, page: page + 1 })
+    for await (const response of emptyWhenNoBranch(kind, pages)) {
+      page += 1
+      const { items, reachedSince } = await writePage(Array.isArray(response.data) ? response.data : [], since)
+      result.pages += 1
+      await state.advanceBackfillCursor(db.pool, registered.id, kind, page, items.length, false)
+      report({ done: false })
+      if (reachedSince) break
+      // Before the iterator asks for the next page: a page fetched and not written would be
+      // asked for again on resume.
+      ctx.signal?.throwIfAborted()
+    }
+
+  }
+
+  // The catch-up: the list is sorted by updated_at (commits by date), newest first, and read by
+  // page number, so an item that changed after the run started (while it was paused, or while
+  // it read) moved to a page already read, and the pages after shifted under it. Read again
+  // what changed since the run started; then since this pass started, while a pass finds
+  // changes made after it began (at most CATCH_UP_PASSES). Only then is the kind finished: a
+  // run cut short in its catch-up resumes into it. Comments and other changes that fire no
+  // tracked webhook are caught this way. A kind already imported is not read again; its
+  // catch-up reads what changed since it finished (a run resumed after one of its kinds
+  // finished then ends as an uninterrupted run would).
+  let passStart = (result.alreadyImported ? cursor.finishedAt : cursor.runStartedAt) ?? new Date(0)
+  for (let pass = 0; pass < CATCH_UP_PASSES; pass++) {
+    ctx.signal?.throwIfAborted()
+    const thisPass = new Date()
+    const from = new Date(Math.max(since.getTime(), passStart.getTime() - CLOCK_MARGIN_MS))
+    const again = await listOf(kind, octokit, owner, repo, from, perPage)
+    let changedSince = false
+    for await (const response of emptyWhenNoBranch(kind, octokit.paginate.iterator(again.route, again.params))) {
+      const { items, reachedSince } = await writePage(Array.isArray(response.data) ? response.data : [], from)
+      result.caughtUp += items.length
+      if (items.some((item) => Date.parse(updatedAtOf(kind, item)) >= passStart.getTime())) changedSince = true
+      if (reachedSince) break
+    }
+    if (!changedSince) break
+    passStart = thisPass
   }
   await state.finishBackfillCursor(db.pool, registered.id, kind)
   result.finished = true
   report({ done: true })
   return result
+}
+
+/** When an item of a kind's list last changed, as GitHub sorts the list (ISO text). */
+function updatedAtOf(kind, item) {
+  if (kind === 'commits') return item && item.commit && item.commit.committer ? item.commit.committer.date : ''
+  return item && item.updated_at
 }
 
 /**
