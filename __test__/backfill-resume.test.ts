@@ -163,9 +163,9 @@ test('property: whatever the pages, the changes between them and where the run s
           const list = listOf(kind)
           if (list.length > 0) comment(list[item % list.length], note)
         }
-        const data = { repository: fullName, since: SINCE, kinds: ['pulls', 'issues'], perPage: plan.perPage }
+        const data = { repository: fullName, since: SINCE, kinds: ['pulls', 'issues'] as Array<'pulls' | 'issues'>, perPage: plan.perPage }
         const controller = new AbortController()
-        const onProgress = (p: { kind: string; page: number; done: boolean }) => {
+        const onProgress = (p: { kind: string; page: number; done?: boolean }) => {
           if (p.done) return
           for (const [n, c] of plan.comments.entries()) if (c.kind === p.kind && c.afterPage === p.page) commentOn(c.kind, c.item, `c${n}`)
           if (p.kind === plan.stopKind && p.page === plan.stopPage) controller.abort()
