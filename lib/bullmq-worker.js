@@ -41,7 +41,7 @@ function checkOptions(options) {
   if (typeof queueName !== 'string' || queueName === '' || queueName.includes(':')) fail('queueName must be a non-empty string without ":"')
   if (options.prefix !== undefined && (typeof options.prefix !== 'string' || options.prefix === '')) fail('prefix must be a non-empty string')
   if (!options.processor && typeof options.databaseUrl !== 'string') fail('give a processor or a databaseUrl')
-  if (options.metricsQueue && typeof options.metricsQueue.addBulk !== 'function') fail('metricsQueue must be a BullMQ queue')
+  if (options.metricsQueue && (typeof options.metricsQueue.addBulk !== 'function' || typeof options.metricsQueue.getJob !== 'function')) fail('metricsQueue must be a BullMQ queue')
   if (options.githubQueue && typeof options.githubQueue.addBulk !== 'function') fail('githubQueue must be a BullMQ queue')
   const concurrency = options.concurrency ?? 5
   if (!Number.isInteger(concurrency) || concurrency < 1) fail('concurrency must be a positive integer')

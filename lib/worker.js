@@ -59,7 +59,7 @@ function checkOptions(queue, options) {
   if (!queue || typeof queue.process !== 'function') fail('createWebhookWorker needs a Bull queue')
   if (!options || typeof options !== 'object') fail('createWebhookWorker needs options')
   if (!options.processor && typeof options.databaseUrl !== 'string') fail('give a processor or a databaseUrl')
-  if (options.metricsQueue && typeof options.metricsQueue.addBulk !== 'function') fail('metricsQueue must be a Bull queue')
+  if (options.metricsQueue && (typeof options.metricsQueue.addBulk !== 'function' || typeof options.metricsQueue.getJob !== 'function')) fail('metricsQueue must be a Bull queue')
   if (options.githubQueue && typeof options.githubQueue.addBulk !== 'function') fail('githubQueue must be a Bull queue')
   const concurrency = options.concurrency ?? 5
   if (!Number.isInteger(concurrency) || concurrency < 1) fail('concurrency must be a positive integer')
