@@ -90,3 +90,13 @@ test('a missing value names the option', async () => {
   expect(r.stderr).toMatch(/^--since needs a value\n/)
   expect(r.code).toBe(2)
 })
+
+test('register --backfill without GitHub API access refuses before it registers anything', async () => {
+  const before = await footprint()
+  // backendEnv sets no GITHUB_* variable: the backfill cannot be queued, so nothing may be written.
+  const r = await run('cli/register', 'acme/no-api', '--github-id', '4242', '--backfill', '30d')
+  expect(r.stderr).toMatch(/--backfill needs GitHub API access/)
+  expect(r.code).toBe(2)
+  expect(r.stdout).not.toMatch(/registered/)
+  expect(await footprint()).toEqual(before)
+})
