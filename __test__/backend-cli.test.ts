@@ -100,3 +100,15 @@ test('register --backfill without GitHub API access refuses before it registers 
   expect(r.stdout).not.toMatch(/registered/)
   expect(await footprint()).toEqual(before)
 })
+
+test('send-sample: --all with a file, or one --delivery for several payloads, is a usage error and posts nothing', async () => {
+  const before = await footprint()
+  const both = await run('cli/send-sample', '--all', 'no-such-file.json')
+  expect(both.stderr).toMatch(/^--all posts every fixture: give no file with it\n/)
+  expect(both.code).toBe(2)
+  // One delivery id for several payloads: every payload after the first would be a "duplicate".
+  const shared = await run('cli/send-sample', 'push-event', 'issue-opened', '--delivery', 'one-id-for-two')
+  expect(shared.stderr).toMatch(/^--delivery names one delivery: give one payload with it\n/)
+  expect(shared.code).toBe(2)
+  expect(await footprint()).toEqual(before)
+})
