@@ -112,3 +112,12 @@ test('send-sample: --all with a file, or one --delivery for several payloads, is
   expect(shared.code).toBe(2)
   expect(await footprint()).toEqual(before)
 })
+
+test('main --role with an unknown role is a usage error: exit 2, nothing started', async () => {
+  const before = await footprint()
+  const r = await run('main', '--role', 'wroker')
+  expect(r.stderr).toMatch(/^--role must be all, api or worker, not wroker\n/)
+  expect(r.stderr).toContain('usage: node dist/main.js')
+  expect(r.code).toBe(2)
+  expect(await footprint()).toEqual(before)
+})
