@@ -90,3 +90,34 @@ test('a missing value names the option', async () => {
   expect(r.stderr).toMatch(/^--since needs a value\n/)
   expect(r.code).toBe(2)
 })
+
+test('register --backfill without GitHub API access refuses before it registers anything', async () => {
+  const before = await footprint()
+  // backendEnv sets no GITHUB_* variable: the backfill cannot be queued, so nothing may be written.
+  const r = await run('cli/register', 'acme/no-api', '--github-id', '4242', '--backfill', '30d')
+  expect(r.stderr).toMatch(/--backfill needs GitHub API access/)
+  expect(r.code).toBe(2)
+  expect(r.stdout).not.toMatch(/registered/)
+  expect(await footprint()).toEqual(before)
+})
+
+test('send-sample: --all with a file, or one --delivery for several payloads, is a usage error and posts nothing', async () => {
+  const before = await footprint()
+  const both = await run('cli/send-sample', '--all', 'no-such-file.json')
+  expect(both.stderr).toMatch(/^--all posts every fixture: give no file with it\n/)
+  expect(both.code).toBe(2)
+  // One delivery id for several payloads: every payload after the first would be a "duplicate".
+  const shared = await run('cli/send-sample', 'push-event', 'issue-opened', '--delivery', 'one-id-for-two')
+  expect(shared.stderr).toMatch(/^--delivery names one delivery: give one payload with it\n/)
+  expect(shared.code).toBe(2)
+  expect(await footprint()).toEqual(before)
+})
+
+test('main --role with an unknown role is a usage error: exit 2, nothing started', async () => {
+  const before = await footprint()
+  const r = await run('main', '--role', 'wroker')
+  expect(r.stderr).toMatch(/^--role must be all, api or worker, not wroker\n/)
+  expect(r.stderr).toContain('usage: node dist/main.js')
+  expect(r.code).toBe(2)
+  expect(await footprint()).toEqual(before)
+})

@@ -96,3 +96,42 @@ test('SIGINT to npm start (kill -INT): the backend stops and exits 0', async () 
   expect(await backend.line('backend stopped')).toBeDefined()
   expect(alive(pid)).toBe(false)
 }, 300_000)
+
+/** Every process under `pid` (children, grandchildren…), with its command line. */
+function descendants(pid: number): { pid: number; args: string }[] {
+  const rows = execFileSync('ps', ['-eo', 'pid=,ppid=,args='], { encoding: 'utf8' })
+    .split('\n')
+    .map((l) => /^\s*(\d+)\s+(\d+)\s+(.*)$/.exec(l))
+    .filter((m): m is RegExpExecArray => m !== null)
+    .map((m) => ({ pid: Number(m[1]), ppid: Number(m[2]), args: m[3] }))
+  const found: { pid: number; args: string }[] = []
+  const walk = (parent: number) => {
+    for (const r of rows.filter((r) => r.ppid === parent)) {
+      found.push({ pid: r.pid, args: r.args })
+      walk(r.pid)
+    }
+  }
+  walk(pid)
+  return found
+}
+
+test('SIGTERM to npm run worker during its setup: the compile it runs is stopped too, nothing is left running, no backend starts', async () => {
+  const worker = npm('worker')
+  // The setup compiles the backend every time (tsc, incremental): wait until it runs.
+  const during = await eventually(
+    async () => descendants(worker.pid),
+    (ps) => ps.some((p) => p.args.includes('typescript/bin/tsc')),
+    { timeoutMs: 240_000 },
+  )
+  const tsc = during.find((p) => p.args.includes('typescript/bin/tsc'))!.pid
+
+  worker.signal('SIGTERM') // what a process manager does to the pid it started
+
+  const code = await worker.exited
+  expect(code).not.toBe(0) // stopped before it started: not a clean run
+  expect(worker.lines.find((l) => l.message === 'backend started')).toBeUndefined()
+  // Once npm has exited, nothing it started runs on: not the setup, not its tsc (it used to
+  // finish the compile, or a whole npm install, orphaned).
+  expect(during.map((p) => p.pid).filter(alive)).toEqual([])
+  expect(alive(tsc)).toBe(false)
+}, 300_000)

@@ -66,23 +66,36 @@ if (args.help) {
   process.exit(0)
 }
 
-const int = (name: string, v: string | undefined): number => {
-  const n = Number(v)
-  if (!Number.isInteger(n) || n < 0) throw new Error(`--${name} must be a non-negative integer, not ${v}`)
-  return n
+/** A usage error: the message and the usage on stderr, exit 2, before anything runs. */
+function usageError(message: string): never {
+  console.error(`${message}\n${USAGE}`)
+  process.exit(2)
+}
+// Every numeric option is checked here, before the first part runs (a bad --reprocess-batch used
+// to stop the run only when the reprocess part came, minutes in; '' read as 0).
+type NumericOption = 'events' | 'warmup' | 'concurrency' | 'seed' | 'ceiling-seconds' | 'rounds' | 'reprocess-batch' | 'large-calls' | 'memory-events'
+const int = (name: NumericOption, min: number): number => {
+  const v = args[name]
+  if (typeof v !== 'string' || !/^\d+$/.test(v) || Number(v) < min || !Number.isSafeInteger(Number(v))) {
+    usageError(`--${name} must be an integer ≥ ${min}, not ${JSON.stringify(v)}`)
+  }
+  return Number(v)
 }
 const options = {
-  events: int('events', args.events),
-  warmup: int('warmup', args.warmup),
-  concurrency: Math.max(1, int('concurrency', args.concurrency)),
-  seed: int('seed', args.seed),
-  ceilingSeconds: int('ceiling-seconds', args['ceiling-seconds']),
-  rounds: Math.max(1, int('rounds', args.rounds)),
+  events: int('events', 1),
+  warmup: int('warmup', 0),
+  concurrency: int('concurrency', 1),
+  seed: int('seed', 0),
+  ceilingSeconds: int('ceiling-seconds', 1),
+  rounds: int('rounds', 1),
 }
+const reprocessBatch = int('reprocess-batch', 1)
+const largeCalls = int('large-calls', 1)
+const memoryEvents = int('memory-events', 1)
 const parts = new Set<Part>(
-  args.only
+  args.only !== undefined
     ? args.only.split(',').map((p) => {
-        if (!(ALL as readonly string[]).includes(p)) throw new Error(`--only: unknown part ${p} (${ALL.join(', ')})`)
+        if (!(ALL as readonly string[]).includes(p)) usageError(`--only: unknown part ${JSON.stringify(p)} (${ALL.join(', ')})`)
         return p as Part
       })
     : ALL.filter((p) => p !== 'memory' || args.full),
@@ -256,7 +269,7 @@ async function main(): Promise<void> {
       log(`reprocess: fresh database, ${options.warmup + options.events} deliveries stored live, then reprocessed…`)
       const db = await freshDatabase(seed)
       try {
-        const rows = await inChild<ThroughputResult[]>({ ...common, kind: 'reprocess', databaseUrl: db.url, batchSize: int('reprocess-batch', args['reprocess-batch']) }, db)
+        const rows = await inChild<ThroughputResult[]>({ ...common, kind: 'reprocess', databaseUrl: db.url, batchSize: reprocessBatch }, db)
         for (const r of rows) log(`${r.label}: ${r.eventsPerSecond.toFixed(0)} events/s, ${r.differences?.count ?? '?'} differences`)
         results.throughput.push(...rows)
       } catch (err) {
@@ -271,7 +284,7 @@ async function main(): Promise<void> {
         const db = await freshDatabase(seed)
         try {
           const r = await inChild<{ large: LargePushResult; parse: ParseResult | null }>(
-            { ...common, kind: 'large', name, databaseUrl: db.url, calls: int('large-calls', args['large-calls']), parseSample: 300 },
+            { ...common, kind: 'large', name, databaseUrl: db.url, calls: largeCalls, parseSample: 300 },
             db,
           )
           results.largePush.push(r.large)
@@ -284,7 +297,7 @@ async function main(): Promise<void> {
       }
     }
     if (parts.has('memory')) {
-      const events = int('memory-events', args['memory-events'])
+      const events = memoryEvents
       log(`memory: ${events} events through the addon…`)
       const db = await freshDatabase(seed)
       try {

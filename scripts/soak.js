@@ -63,16 +63,25 @@ if (args.help) {
   process.exit(0)
 }
 const EVENTS = positive('events')
-const WINDOW = args.window ? positive('window') : Math.max(1, Math.floor(EVENTS / 20))
+const WINDOW = args.window !== undefined ? positive('window') : Math.max(1, Math.floor(EVENTS / 20))
 const CONCURRENCY = positive('concurrency')
-const MAX_GROWTH_MB = Number(args['max-growth-mb'])
+// A number (decimals allowed): junk here used to read as NaN, and no growth ever exceeded NaN.
+const MAX_GROWTH_MB = /^\d+(\.\d+)?$/.test(args['max-growth-mb']) && Number(args['max-growth-mb']) > 0
+  ? Number(args['max-growth-mb'])
+  : usageError(`--max-growth-mb must be a positive number, not ${JSON.stringify(args['max-growth-mb'])}`)
 const ADMIN_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
 const REPO_GITHUB_ID = 186853002
 
+/** A usage error: the message and the usage on stderr, exit 2, before anything runs. */
+function usageError(message) {
+  console.error(`${message}\n${USAGE}`)
+  process.exit(2)
+}
+
 function positive(name) {
-  const n = Number(args[name])
-  if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer`)
-  return n
+  const v = args[name]
+  if (!/^[1-9]\d*$/.test(v) || !Number.isSafeInteger(Number(v))) usageError(`--${name} must be a positive integer, not ${JSON.stringify(v)}`)
+  return Number(v)
 }
 
 const fixture = (name) => JSON.parse(readFileSync(join(__dirname, '..', '__test__', 'fixtures', name), 'utf8'))

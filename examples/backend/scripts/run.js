@@ -14,7 +14,7 @@
 
 const { existsSync } = require('node:fs')
 const { join, resolve } = require('node:path')
-const { setup } = require('./setup')
+const { runSetup } = require('./setup')
 
 const dist = resolve(__dirname, '..', 'dist')
 const [entry, ...args] = process.argv.slice(2)
@@ -25,16 +25,14 @@ if (!entry || entry.startsWith('-')) {
 const file = join(dist, `${entry}.js`)
 // `--help` only prints the entry's usage: no setup for it once the backend is compiled.
 const helpOnly = (args.includes('--help') || args.includes('-h')) && existsSync(file)
-try {
-  if (!helpOnly) setup()
-} catch (err) {
-  console.error(`[backend setup] failed: ${err.message}`)
-  process.exit(1)
-}
-if (!existsSync(file)) {
-  console.error(`no such entry of the backend: ${entry} (${file})`)
-  process.exit(2)
-}
-// The entry reads its arguments from process.argv as when run as `node dist/<entry>.js …`.
-process.argv = [process.argv[0], file, ...args]
-require(file)
+// A SIGTERM/SIGINT during the setup stops it (npm install or tsc killed and waited for) and
+// exits 128 + the signal's number without starting the entry; a failed setup exits 1.
+;(helpOnly ? Promise.resolve() : runSetup()).then(() => {
+  if (!existsSync(file)) {
+    console.error(`no such entry of the backend: ${entry} (${file})`)
+    process.exit(2)
+  }
+  // The entry reads its arguments from process.argv as when run as `node dist/<entry>.js …`.
+  process.argv = [process.argv[0], file, ...args]
+  require(file)
+})

@@ -20,6 +20,8 @@ const USAGE = `usage: node dist/main.js [--role=all|api|worker]   (npm start; np
 
 async function main(argv: string[]): Promise<void> {
   const role = parseArgs(argv, { values: ['--role'], flags: [], positionals: false }, USAGE).values['--role']
+  // A usage error like any other, before anything starts (it was 'backend failed to start', exit 1).
+  if (role !== undefined && !['all', 'api', 'worker'].includes(role)) throw new UsageError(`--role must be all, api or worker, not ${role}\n${USAGE}`)
   const config = loadConfig(process.env, role === undefined ? [] : [`--role=${role}`])
   const logger = jsonLogger(config.logLevel)
   if (config.migrate) {

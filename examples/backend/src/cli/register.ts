@@ -20,13 +20,14 @@ async function main(argv: string[]): Promise<number> {
   if (backfill !== undefined) parseSince(backfill)
   const config = loadConfig(process.env, ['--role=worker'])
   const github = githubFromEnv()
+  // Checked before anything is written: a refused --backfill registers nothing either.
+  if (backfill !== undefined && !github) return fail('--backfill needs GitHub API access: set GITHUB_TOKEN, or GITHUB_APP_ID with GITHUB_APP_PRIVATE_KEY')
   const registered = await registerRepository(
     { fullName: args.positional[0], githubId: args.values['--github-id'], teamName: args.values['--team'] },
     { databaseUrl: config.databaseUrl, client: github?.client },
   )
   console.log(`${registered.created ? 'registered' : 'updated'} ${registered.fullName} (GitHub id ${registered.githubId}, id ${registered.id}${registered.teamId ? `, team ${args.values['--team']}` : ''})`)
-  if (backfill !== undefined) {
-    if (!github) return fail('--backfill needs GitHub API access: set GITHUB_TOKEN, or GITHUB_APP_ID with GITHUB_APP_PRIVATE_KEY')
+  if (backfill !== undefined && github) {
     const queues = createQueues(config)
     const queue = openGithubQueue(queues)
     try {

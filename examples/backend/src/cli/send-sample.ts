@@ -11,7 +11,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { basename, join, resolve } from 'node:path'
 import { sign } from '@octokit/webhooks-methods'
 import { DEFAULT_DATABASE_URL, DEVELOPMENT_SECRET } from '../config'
-import { parseArgs, runCli } from './args'
+import { parseArgs, runCli, UsageError } from './args'
 
 const USAGE = `usage: npm run send-sample -- [file|fixture]... [--all] [--event name] [--delivery guid]
   Posts sample deliveries to the running backend, signed like GitHub signs them.
@@ -48,6 +48,10 @@ async function main(argv: string[]): Promise<number> {
   const url = `${process.env.BACKEND_URL || `http://127.0.0.1:${process.env.PORT || 3000}`}/api/webhooks/github`
   const secret = (process.env.GITHUB_WEBHOOK_SECRET || DEVELOPMENT_SECRET).split(',')[0].trim()
   const positional = args.positional
+  if (args.flags.has('--all') && positional.length) throw new UsageError(`--all posts every fixture: give no file with it\n${USAGE}`)
+  if (args.values['--delivery'] !== undefined && (args.flags.has('--all') || positional.length > 1)) {
+    throw new UsageError(`--delivery names one delivery: give one payload with it\n${USAGE}`)
+  }
   const files = args.flags.has('--all')
     ? readdirSync(FIXTURES).filter((f) => f.endsWith('.json')).sort().map((f) => join(FIXTURES, f))
     : (positional.length ? positional : ['push-event.json']).map(fileOf)
