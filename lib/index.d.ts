@@ -320,8 +320,9 @@ export declare class WebhookProcessor {
   /**
    * Links a DevMetrics user to a GitHub account, invalidates every processor's caches (through
    * Redis when configured) and attributes earlier rows by the same rule later rows follow
-   * (docs/user-mapping.md). Unknown user, or an account linked to someone else:
-   * CONSTRAINT_VIOLATION. Resolved, every processor sharing the Redis tier maps the account within
+   * (docs/user-mapping.md). Unknown user, an account linked to someone else, a user linked to
+   * another GitHub id or login, or a login whose commits are attributed to another user by
+   * email (links that would make a rebuild differ from live): CONSTRAINT_VIOLATION. Resolved, every processor sharing the Redis tier maps the account within
    * 5 s; DATABASE_UNAVAILABLE (retryable) when Redis did not take the invalidation within 2 s.
    */
   linkGithubUser(userId: string, github: GithubAccount): Promise<LinkResult>

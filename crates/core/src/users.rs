@@ -111,7 +111,8 @@ const SELECT_USERS: &str = r#"SELECT u.id, u."githubId" AS github_id, lower(u."g
        FROM users u LEFT JOIN team_members tm ON tm."userId" = u.id
        WHERE u."githubId" = ANY($1) OR lower(u."githubLogin") = ANY($2) OR lower(u.email) = ANY($3)
           OR u.id IN (SELECT ge."userId" FROM user_github_emails ge WHERE ge.email = ANY($3))
-       GROUP BY u.id"#;
+       GROUP BY u.id
+       ORDER BY u.id"#;
 
 /// Whether any of the identities maps to a user now, by the lookup's rule
 /// ([`SELECT_USERS`]), read on the caller's connection (inside its transaction, after the
@@ -382,8 +383,11 @@ impl UserDirectory {
             if let Some(g) = github_id {
                 found.insert(Identity::GithubId(g), user.clone());
             }
+            // Users whose logins or emails differ only in case (the backend may write them)
+            // both match: the first by id wins, so every lookup, live or in a rebuild,
+            // answers the same.
             if let Some(l) = login {
-                found.insert(Identity::Login(l), user.clone());
+                found.entry(Identity::Login(l)).or_insert(user.clone());
             }
             linked.extend(linked_emails.into_iter().map(|e| (e, user.clone())));
             found.entry(Identity::Email(email)).or_insert(user);

@@ -77,6 +77,7 @@ impl UserDirectory {
             let mut conn = tries.lease().await?;
             let previous = async {
                 let mut tx = conn.begin().await?;
+                keep_attributions(&mut tx, user_id, account.id, login).await?;
                 let previous: Option<Previous> = sqlx::query_as(
                     r#"WITH old AS (SELECT id, "githubId", "githubLogin" FROM users WHERE id = $1 FOR UPDATE)
                        UPDATE users u SET "githubId" = COALESCE($2, u."githubId"),
@@ -177,6 +178,89 @@ impl UserDirectory {
             metric_jobs: derive_jobs(&activities, None, time::now().and_utc().timestamp() / 60),
         })
     }
+}
+
+/// Refuses (`CONSTRAINT_VIOLATION`) a link that would change whom rows already attributed
+/// map to. Live rows keep the user they were written with (a row's user is set once), while
+/// a rebuild (`reprocessEvents`) maps every row by the links as they are at the time, so such
+/// a link would make a rebuild differ from live processing:
+///
+/// - a user linked to one GitHub id (or login) linked to another: the rows attributed by the
+///   old one would lose their user in a rebuild (the same login in another case is the same
+///   login);
+/// - a login whose commits are attributed to another user who still holds their email (the
+///   login did not map when they were written, the email did): a rebuild maps them by the
+///   login first, to this user. Commits attributed to a user who no longer holds their
+///   login or email (the backend moved the account) are left alone: "a row's user is set
+///   once" keeps them, and a rebuild cannot know that history (docs/user-mapping.md).
+///
+/// Locks the user's row first, so two links of one user check one after the other.
+async fn keep_attributions(
+    tx: &mut sqlx::PgConnection,
+    user_id: &str,
+    id: Option<i64>,
+    login: Option<&str>,
+) -> Result<()> {
+    let linked: Option<(Option<i64>, Option<String>)> =
+        sqlx::query_as(r#"SELECT "githubId", "githubLogin" FROM users WHERE id = $1 FOR UPDATE"#)
+            .bind(user_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+    let Some((linked_id, linked_login)) = linked else {
+        return Ok(()); // unknown user: the caller reports it
+    };
+    if let (Some(old), Some(new)) = (linked_id, id) {
+        if old != new {
+            return Err(ProcessingError::ConstraintViolation(format!(
+                "user {user_id} is linked to GitHub id {old}; linking it to {new} would leave \
+                 the rows attributed by {old} to a rebuild unattributed"
+            )));
+        }
+    }
+    let Some(login) = login else { return Ok(()) };
+    // Logins are matched case-insensitively, so `Octocat` on one user and `octocat` on
+    // another would make whom a commit maps to depend on which row a lookup read first.
+    let holder: Option<String> = sqlx::query_scalar(
+        r#"SELECT id FROM users WHERE lower("githubLogin") = lower($1) AND id <> $2 LIMIT 1"#,
+    )
+    .bind(login)
+    .bind(user_id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    if let Some(other) = holder {
+        return Err(ProcessingError::ConstraintViolation(format!(
+            "login {login} is linked to user {other} (logins match in any case)"
+        )));
+    }
+    if let Some(old) = linked_login {
+        if old.to_lowercase() != login.to_lowercase() {
+            return Err(ProcessingError::ConstraintViolation(format!(
+                "user {user_id} is linked to login {old}; linking it to {login} would leave \
+                 the commits attributed by {old} to a rebuild unattributed"
+            )));
+        }
+        return Ok(());
+    }
+    let taken: Option<String> = sqlx::query_scalar(
+        r#"SELECT c."authorId" FROM commits c
+           WHERE lower(c."authorLogin") = lower($1) AND c."authorId" IS NOT NULL AND c."authorId" <> $2
+             AND (EXISTS (SELECT 1 FROM users u
+                          WHERE u.id = c."authorId" AND lower(u.email) = lower(c."authorEmail"))
+                  OR EXISTS (SELECT 1 FROM user_github_emails e
+                             WHERE e."userId" = c."authorId" AND e.email = lower(c."authorEmail")))
+           LIMIT 1"#,
+    )
+    .bind(login)
+    .bind(user_id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    if let Some(other) = taken {
+        return Err(ProcessingError::ConstraintViolation(format!(
+            "commits by {login} are attributed to user {other} (by email); linking the login \
+             to {user_id} would give them to {user_id} in a rebuild"
+        )));
+    }
+    Ok(())
 }
 
 /// Stores `email` (lowercased) as one of `user_id`'s commit emails. An address linked to
