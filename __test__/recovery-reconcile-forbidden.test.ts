@@ -32,11 +32,11 @@ test('a redelivery answered 403 is asked for again once the permission is fixed'
   const ctx = { client: env.client, pool: env.db.pool, hooks: [HOOK] }
 
   const forbidden = env.server.failWhile((r) => r.method === 'POST' && /\/deliveries\/\d+\/attempts$/.test(r.path), 403)
-  const first = await runReconcile({}, ctx)
+  const first = await runReconcile({ data: {} }, ctx)
   forbidden.stop()
   expect(first.hooks[0].deliveries.map((d) => [d.guid, d.outcome])).toEqual([[missed.guid, 'redelivery refused: GITHUB_AUTH 403']])
 
-  const second = await runReconcile({}, ctx)
+  const second = await runReconcile({ data: {} }, ctx)
   expect(second.hooks[0].deliveries.map((d) => [d.guid, d.outcome])).toEqual([[missed.guid, 'redelivered']])
   expect(w.deliveriesOf(TARGET)!.filter((d) => d.redelivery).map((d) => d.guid)).toEqual([missed.guid])
 })
