@@ -189,3 +189,41 @@ test('property: whatever the pages, the changes between them and where the run s
     { numRuns: 15 },
   )
 })
+
+/** Issues in `s`'s table, by GitHub id. */
+async function issueIds(s: Side): Promise<number[]> {
+  return (await s.db.pool.query('SELECT "githubId"::text AS id FROM issues ORDER BY "githubId"')).rows.map((r) => Number(r.id))
+}
+
+test('an issue of a page already read deleted (or transferred) during the pause: the one that moved up onto that page is still written', async () => {
+  const { world, fullName } = await freshRepository()
+  for (let i = 0; i < 250; i++) addIssue(world, i, base - i * 3600_000)
+  const data = { repository: fullName, since: SINCE, kinds: ['issues'] as Array<'issues'> }
+  const controller = new AbortController()
+  const stopped = runBackfill({ data }, { client, processor: resumed.processor, pool: resumed.db.pool, signal: controller.signal, onProgress: (p: { page: number }) => p.page === 1 && controller.abort() })
+  await expect(stopped).rejects.toMatchObject({ name: 'AbortError' })
+  // While paused: an issue of page 1 is transferred to another repository. The 101st moves up onto page 1.
+  const [gone] = world.issues.splice(10, 1)
+  await runBackfill({ data }, { client, processor: resumed.processor, pool: resumed.db.pool })
+  await runBackfill({ data }, { client, processor: straight.processor, pool: straight.db.pool })
+  // The resumed run wrote the transferred issue before it left; every other one as the uninterrupted run.
+  expect((await issueIds(resumed)).filter((id) => id !== gone.id)).toEqual(await issueIds(straight))
+  expect(await issueIds(straight)).toHaveLength(249)
+})
+
+test('an issue of a page already read deleted between two pages of one run: the one that moved up onto that page is still written', async () => {
+  const { world, fullName } = await freshRepository()
+  for (let i = 0; i < 250; i++) addIssue(world, i, base - i * 3600_000)
+  const data = { repository: fullName, since: SINCE, kinds: ['issues'] as Array<'issues'> }
+  let gone: Record<string, unknown> | undefined
+  await runBackfill({ data }, {
+    client, processor: resumed.processor, pool: resumed.db.pool,
+    onProgress: (p: { page: number; done?: boolean }) => {
+      if (p.page === 1 && !p.done && !gone) [gone] = world.issues.splice(10, 1)
+    },
+  })
+  expect(gone).toBeDefined()
+  const ids = await issueIds(resumed)
+  expect(ids).toHaveLength(250)
+  expect(ids.filter((id) => id !== gone!.id)).toEqual(world.issues.map((i) => i.id as number).sort((a, b) => a - b))
+})
