@@ -227,3 +227,40 @@ test('an issue of a page already read deleted between two pages of one run: the 
   expect(ids).toHaveLength(250)
   expect(ids.filter((id) => id !== gone!.id)).toEqual(world.issues.map((i) => i.id as number).sort((a, b) => a - b))
 })
+
+test("a change during a finished list's last catch-up pass is read by the next run's catch-up, however long that pass took", async () => {
+  const { world, fullName } = await freshRepository()
+  for (let i = 0; i < 5; i++) addPull(world, i, base - i * 3600_000)
+  const data = { repository: fullName, since: SINCE, kinds: ['pulls'] as Array<'pulls'> }
+  const ctx = { client, processor: resumed.processor, pool: resumed.db.pool }
+  await runBackfill({ data }, ctx)
+
+  // Changed since the list finished: the next run's first catch-up pass reads it (and finds no
+  // change made after that pass began: it is the last pass).
+  comment(world.pulls[0], 'first')
+  // During that last pass, after its list page was read, another pull request gets a comment.
+  // GitHub's clock is 59 s behind ours (within the minute the catch-up allows), and the pass
+  // goes on a little (a short rate limit on the next reviews request, waited out inline).
+  let applies = 0
+  const processor = new Proxy(resumed.processor, {
+    get(target, prop) {
+      if (prop !== 'applyRestPage') return Reflect.get(target, prop, target)
+      return async (...args: Parameters<WebhookProcessor['applyRestPage']>) => {
+        const r = await target.applyRestPage(...args)
+        if (args[1] === 'pulls' && (args[2] as unknown[]).length > 0 && ++applies === 2) {
+          world.pulls[3].updated_at = new Date(Date.now() - 59_000).toISOString()
+          world.pulls[3].title = `${world.pulls[3].title} (late)`
+          gh.throttleNext({ kind: 'secondary', status: 429, retryAfterSeconds: 2, path: /\/reviews$/ })
+        }
+        return r
+      }
+    },
+  })
+  await runBackfill({ data }, { ...ctx, processor })
+  expect(applies).toBe(2)
+
+  // The next run's catch-up reads it.
+  await runBackfill({ data }, ctx)
+  const late = await resumed.db.pool.query(`SELECT title FROM pull_requests WHERE title LIKE '%(late)'`)
+  expect(late.rows).toHaveLength(1)
+})

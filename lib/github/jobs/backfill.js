@@ -277,9 +277,14 @@ async function backfillKind(kind, { ctx, db, octokit, owner, repo, registered, r
   // catch-up reads what changed since it finished (a run resumed after one of its kinds
   // finished then ends as an uninterrupted run would).
   let passStart = (result.alreadyImported ? cursor.finishedAt : cursor.runStartedAt) ?? new Date(0)
+  // The list is finished as of when its last pass began, not when it ended: a change made
+  // during that pass may have moved onto a page it had read, and the next run's catch-up must
+  // reach back to it however long the pass took (its reviews, rate limits).
+  let lastPass = null
   for (let pass = 0; pass < CATCH_UP_PASSES; pass++) {
     ctx.signal?.throwIfAborted()
     const thisPass = new Date()
+    lastPass = thisPass
     const from = new Date(Math.max(since.getTime(), passStart.getTime() - CLOCK_MARGIN_MS))
     const again = await listOf(kind, octokit, owner, repo, from, perPage)
     let changedSince = false
@@ -292,7 +297,7 @@ async function backfillKind(kind, { ctx, db, octokit, owner, repo, registered, r
     if (!changedSince) break
     passStart = thisPass
   }
-  await state.finishBackfillCursor(db.pool, registered.id, kind)
+  await state.finishBackfillCursor(db.pool, registered.id, kind, lastPass)
   result.finished = true
   report({ done: true })
   return result
