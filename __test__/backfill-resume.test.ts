@@ -189,3 +189,78 @@ test('property: whatever the pages, the changes between them and where the run s
     { numRuns: 15 },
   )
 })
+
+/** Issues in `s`'s table, by GitHub id. */
+async function issueIds(s: Side): Promise<number[]> {
+  return (await s.db.pool.query('SELECT "githubId"::text AS id FROM issues ORDER BY "githubId"')).rows.map((r) => Number(r.id))
+}
+
+test('an issue of a page already read deleted (or transferred) during the pause: the one that moved up onto that page is still written', async () => {
+  const { world, fullName } = await freshRepository()
+  for (let i = 0; i < 250; i++) addIssue(world, i, base - i * 3600_000)
+  const data = { repository: fullName, since: SINCE, kinds: ['issues'] as Array<'issues'> }
+  const controller = new AbortController()
+  const stopped = runBackfill({ data }, { client, processor: resumed.processor, pool: resumed.db.pool, signal: controller.signal, onProgress: (p: { page: number }) => p.page === 1 && controller.abort() })
+  await expect(stopped).rejects.toMatchObject({ name: 'AbortError' })
+  // While paused: an issue of page 1 is transferred to another repository. The 101st moves up onto page 1.
+  const [gone] = world.issues.splice(10, 1)
+  await runBackfill({ data }, { client, processor: resumed.processor, pool: resumed.db.pool })
+  await runBackfill({ data }, { client, processor: straight.processor, pool: straight.db.pool })
+  // The resumed run wrote the transferred issue before it left; every other one as the uninterrupted run.
+  expect((await issueIds(resumed)).filter((id) => id !== gone.id)).toEqual(await issueIds(straight))
+  expect(await issueIds(straight)).toHaveLength(249)
+})
+
+test('an issue of a page already read deleted between two pages of one run: the one that moved up onto that page is still written', async () => {
+  const { world, fullName } = await freshRepository()
+  for (let i = 0; i < 250; i++) addIssue(world, i, base - i * 3600_000)
+  const data = { repository: fullName, since: SINCE, kinds: ['issues'] as Array<'issues'> }
+  let gone: Record<string, unknown> | undefined
+  await runBackfill({ data }, {
+    client, processor: resumed.processor, pool: resumed.db.pool,
+    onProgress: (p: { page: number; done?: boolean }) => {
+      if (p.page === 1 && !p.done && !gone) [gone] = world.issues.splice(10, 1)
+    },
+  })
+  expect(gone).toBeDefined()
+  const ids = await issueIds(resumed)
+  expect(ids).toHaveLength(250)
+  expect(ids.filter((id) => id !== gone!.id)).toEqual(world.issues.map((i) => i.id as number).sort((a, b) => a - b))
+})
+
+test("a change during a finished list's last catch-up pass is read by the next run's catch-up, however long that pass took", async () => {
+  const { world, fullName } = await freshRepository()
+  for (let i = 0; i < 5; i++) addPull(world, i, base - i * 3600_000)
+  const data = { repository: fullName, since: SINCE, kinds: ['pulls'] as Array<'pulls'> }
+  const ctx = { client, processor: resumed.processor, pool: resumed.db.pool }
+  await runBackfill({ data }, ctx)
+
+  // Changed since the list finished: the next run's first catch-up pass reads it (and finds no
+  // change made after that pass began: it is the last pass).
+  comment(world.pulls[0], 'first')
+  // During that last pass, after its list page was read, another pull request gets a comment.
+  // GitHub's clock is 59 s behind ours (within the minute the catch-up allows), and the pass
+  // goes on a little (a short rate limit on the next reviews request, waited out inline).
+  let applies = 0
+  const processor = new Proxy(resumed.processor, {
+    get(target, prop) {
+      if (prop !== 'applyRestPage') return Reflect.get(target, prop, target)
+      return async (...args: Parameters<WebhookProcessor['applyRestPage']>) => {
+        const r = await target.applyRestPage(...args)
+        if (args[1] === 'pulls' && (args[2] as unknown[]).length > 0 && ++applies === 2) {
+          world.pulls[3].updated_at = new Date(Date.now() - 59_000).toISOString()
+          world.pulls[3].title = `${world.pulls[3].title} (late)`
+          gh.throttleNext({ kind: 'secondary', status: 429, retryAfterSeconds: 2, path: /\/reviews$/ })
+        }
+        return r
+      }
+    },
+  })
+  await runBackfill({ data }, { ...ctx, processor })
+  expect(applies).toBe(2)
+
+  // The next run's catch-up reads it.
+  await runBackfill({ data }, ctx)
+  const late = await resumed.db.pool.query(`SELECT title FROM pull_requests WHERE title LIKE '%(late)'`)
+  expect(late.rows).toHaveLength(1)
+})

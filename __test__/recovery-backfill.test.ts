@@ -108,7 +108,7 @@ function pagesRequested(path: RegExp): string[] {
 
 const ctx = (extra: Record<string, unknown> = {}) => ({ client: env.client, processor: env.processor, pool: env.db.pool, ...extra })
 
-test('stopped after the second page of pull requests, then resumed: every page asked for once, every row once', async () => {
+test('stopped after the second page of pull requests, then resumed: the last page done read again, every row once', async () => {
   const controller = new AbortController()
   const stopped = runBackfill(
     { data: { repository: 'acme/widgets', since: SINCE } },
@@ -129,13 +129,15 @@ test('stopped after the second page of pull requests, then resumed: every page a
   // The cut-short list went on from page 3.
   expect(summary.kinds.pulls).toMatchObject({ resumedFromPage: 3, since: '2026-06-01T00:00:00.000Z', finished: true })
   expect(summary.kinds.issues).toMatchObject({ skipped: 30, finished: true })
-  // Each page once, then the catch-up's first page (what changed since the run started: nothing).
-  const pullPages = pagesRequested(/^\/repos\/acme\/widgets\/pulls$/)
-  expect(pullPages).toEqual([1, 2, 3, 4, 1].map((n) => `/repos/acme/widgets/pulls?page=${n}`))
+  // Each page once, but the last page done read again on resume (an item deleted during the
+  // pause moves the list up) and, after each page, the last item of the page before (per_page=1,
+  // page 100·n); then the catch-up's first page (what changed since the run started: nothing).
+  const pullPages = requestsTo(env.server, 'GET', /^\/repos\/acme\/widgets\/pulls$/).map((r) => `${r.query.page ?? '1'}/${r.query.per_page}`)
+  expect(pullPages).toEqual(['1/100', '2/100', '100/1', '2/100', '3/100', '200/1', '4/100', '300/1', '1/100'])
   expect(expected.pulls).toBe(307)
-  // Reviews: one request per pull request imported, none twice.
+  // Reviews: one request per pull request imported; the re-read page's a second time.
   const reviewPages = pagesRequested(/\/reviews$/)
-  expect(reviewPages).toHaveLength(expected.pulls)
+  expect(reviewPages).toHaveLength(expected.pulls + 100)
   expect(new Set(reviewPages).size).toBe(expected.pulls)
 
   expect(await counts()).toEqual({ pulls: expected.pulls, reviews: expected.reviews, issues: expected.issues, commits: expected.commits, events: 0 })

@@ -74,12 +74,16 @@ async function advanceBackfillCursor(pool, repoId, kind, page, items, finished) 
   )
 }
 
-/** Marks a kind finished now (its catch-up read what changed until now). */
-async function finishBackfillCursor(pool, repoId, kind) {
+/**
+ * Marks a kind finished as of `asOf` (when its last catch-up pass began: what changed before
+ * is read; the next run's catch-up reads from there), or now.
+ */
+async function finishBackfillCursor(pool, repoId, kind, asOf = null) {
   await pool.query(
-    `UPDATE github_backfill_cursors SET "finishedAt" = timezone('UTC', now()), "updatedAt" = timezone('UTC', now())
+    `UPDATE github_backfill_cursors
+        SET "finishedAt" = COALESCE(${utc('$3')}, timezone('UTC', now())), "updatedAt" = timezone('UTC', now())
       WHERE "repoId" = $1 AND kind = $2`,
-    [repoId, kind],
+    [repoId, kind, asOf ? asOf.toISOString() : null],
   )
 }
 

@@ -13,7 +13,7 @@
 // - commits: `GET /repos/{o}/{r}/commits?sha=<default branch>&since=…`.
 // Pages come from `octokit.paginate.iterator`; after each page is written the cursor in
 // `github_backfill_cursors` records it, so a crash, an abort or a rate limit resumes at the
-// next page: no page is asked for twice and no row is written twice. Rate limits are the
+// next pages (its last page done read again first, for an item deleted meanwhile). Rate limits are the
 // client's: a long wait throws GITHUB_RATE_LIMITED with `retryAfterMs`, for the queue (or
 // the CLI) to try again later from the cursor.
 
@@ -227,14 +227,36 @@ async function backfillKind(kind, { ctx, db, octokit, owner, repo, registered, r
 
   if (!result.alreadyImported) {
     const { route, params } = await listOf(kind, octokit, owner, repo, since, perPage)
+    // Whether the list moved up under page `p` (whose items' keys are `keys`): its last
+    // position now holds an item it did not have (or nothing).
+    const movedUp = async (p, keys) => {
+      const { data: at } = await octokit.request(route, { ...params, per_page: 1, page: p * perPage })
+      const item = Array.isArray(at) ? at[0] : undefined
+      return item === undefined || !keys.has(keyOf(kind, item))
+    }
     // An abort is honoured between pages only: a page fetched is written whole (with its pull
     // requests' reviews) and recorded, so a resume never asks for it again.
     ctx.signal?.throwIfAborted()
+    // Read by page number, a list moves up under the reader when an item of a page already read
+    // is deleted or transferred (or a commit dropped by a force push): the first item of the
+    // next page moves onto the page read, unchanged, so no catch-up reads it. So a resumed list
+    // first reads its last page done again (the pause is the long window), and after each page
+    // the last position of the page before is looked at (one item, `per_page=1`): an item there
+    // that page did not have means the list moved up, and that page is read again.
+    if (page >= 1) page -= 1
+    let previous = null
     const pages = octokit.paginate.iterator(route, { ...params, page: page + 1 })
     for await (const response of emptyWhenNoBranch(kind, pages)) {
       page += 1
-      const { items, reachedSince } = await writePage(Array.isArray(response.data) ? response.data : [], since)
+      const raw = Array.isArray(response.data) ? response.data : []
+      const { items, reachedSince } = await writePage(raw, since)
       result.pages += 1
+      if (previous && (await movedUp(page - 1, previous))) {
+        const { data: again } = await octokit.request(route, { ...params, page: page - 1 })
+        await writePage(Array.isArray(again) ? again : [], since)
+        result.pages += 1
+      }
+      previous = raw.length === perPage ? new Set(raw.map((item) => keyOf(kind, item))) : null
       await state.advanceBackfillCursor(db.pool, registered.id, kind, page, items.length, false)
       report({ done: false })
       if (reachedSince) break
@@ -255,9 +277,14 @@ async function backfillKind(kind, { ctx, db, octokit, owner, repo, registered, r
   // catch-up reads what changed since it finished (a run resumed after one of its kinds
   // finished then ends as an uninterrupted run would).
   let passStart = (result.alreadyImported ? cursor.finishedAt : cursor.runStartedAt) ?? new Date(0)
+  // The list is finished as of when its last pass began, not when it ended: a change made
+  // during that pass may have moved onto a page it had read, and the next run's catch-up must
+  // reach back to it however long the pass took (its reviews, rate limits).
+  let lastPass = null
   for (let pass = 0; pass < CATCH_UP_PASSES; pass++) {
     ctx.signal?.throwIfAborted()
     const thisPass = new Date()
+    lastPass = thisPass
     const from = new Date(Math.max(since.getTime(), passStart.getTime() - CLOCK_MARGIN_MS))
     const again = await listOf(kind, octokit, owner, repo, from, perPage)
     let changedSince = false
@@ -270,10 +297,15 @@ async function backfillKind(kind, { ctx, db, octokit, owner, repo, registered, r
     if (!changedSince) break
     passStart = thisPass
   }
-  await state.finishBackfillCursor(db.pool, registered.id, kind)
+  await state.finishBackfillCursor(db.pool, registered.id, kind, lastPass)
   result.finished = true
   report({ done: true })
   return result
+}
+
+/** What identifies an item of a kind's list. */
+function keyOf(kind, item) {
+  return kind === 'commits' ? item && item.sha : item && item.id
 }
 
 /** When an item of a kind's list last changed, as GitHub sorts the list (ISO text). */

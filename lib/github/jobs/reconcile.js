@@ -12,7 +12,7 @@
 // - and did not succeed: grouped by guid, no attempt answered 2xx.
 // At most once per delivery per run, at most `maxRedeliveries` per run, not again for a
 // delivery GitHub already redelivered `maxAttempts` times, nor for one whose redelivery GitHub
-// refused (422: it records no attempt for those, so they would take every run's budget). The redelivery arrives through the
+// refused for good (422, 404, 410; it records no attempt for those, so they would take every run's budget). The redelivery arrives through the
 // normal endpoint and is processed once (the delivery id is the idempotency key).
 // A dry run lists and decides the same, and changes nothing: no POST, no cursor.
 
@@ -225,10 +225,12 @@ async function reconcileHook(hook, { ctx, db, options, dryRun, now, since, budge
       if (err && err.code === 'GITHUB_RATE_LIMITED') throw err
       result.stillMissing += 1
       row.outcome = `redelivery refused: ${err && err.code ? err.code : 'error'}${err && err.status ? ` ${err.status}` : ''}`
-      // GitHub refused it for good (422, 404, 410: it records no attempt, so maxAttempts never
-      // counts it): settled like a delivery given up, so the cursor may pass it and no later
-      // run spends its budget on it again. Anything else (5xx, no answer) is asked for again.
-      if (!(err && err.retryable === false)) unresolved()
+      // GitHub refused it for good (422, 404, 410, GITHUB_NOT_FOUND: it records no attempt, so
+      // maxAttempts never counts it): settled like a delivery given up, so the cursor may pass
+      // it and no later run spends its budget on it again. Anything else is asked for again: a
+      // 5xx or no answer, and a 401/403 (GITHUB_AUTH: the App or token lacks the webhooks write
+      // permission; once fixed, the delivery must still be redelivered) or another 4xx.
+      if (!(err && err.code === 'GITHUB_NOT_FOUND')) unresolved()
     }
   }
 
