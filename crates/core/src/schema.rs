@@ -148,6 +148,30 @@ pub const REQUIRED_COLUMNS: &[(&str, &[&str])] = &[
             "finishedAt",
         ],
     ),
+    // doraMetrics reads (migrations 20261207110000_deployments, 20261207114000_dora_metrics).
+    (
+        "deployments",
+        &[
+            "id",
+            "repoId",
+            "githubId",
+            "sha",
+            "environment",
+            "isProduction",
+            "firstSuccessAt",
+            "failedAt",
+            "isRollback",
+        ],
+    ),
+    (
+        "deployment_statuses",
+        &["deploymentId", "state", "createdAt"],
+    ),
+    (
+        "deployment_changes",
+        &["deploymentId", "commitSha", "repoId", "committedAt"],
+    ),
+    ("issues", &["labels"]),
 ];
 
 /// Enum types the addon binds by name.
