@@ -164,6 +164,7 @@ const D4: i64 = 107;
 const D5: i64 = 108;
 const ROLLBACK: i64 = 109;
 const D6: i64 = 110;
+const D2_RERUN: i64 = 111;
 const E1: i64 = 201;
 const F1: i64 = 301;
 const S1: i64 = 401;
@@ -234,7 +235,9 @@ async fn world() -> World {
         .await;
     s.change(&d1r, &r1, "c1b", Some("2026-11-02T08:00:00Z"))
         .await;
-    // D2 fails after its success (12:00); D3 restores it at 15:00: recovery 10800 s.
+    // D2 fails after its success (12:00), but an incident opened at 10:30 and closed at 11:30
+    // is its earliest cause: recovery 3600 s (not D1's: D2 was live by then). A re-run of s2 at
+    // 11:00 does not end D2's time live; D3 (15:00) is its next.
     let d2 = s
         .deployment(prod(
             D2,
@@ -252,13 +255,34 @@ async fn world() -> World {
         .await; // 3600 s
     s.change(&d2, &r1, "c2b", Some("2026-11-03T11:00:00Z"))
         .await; // negative: left out
+    s.issue(
+        &r1,
+        9000,
+        &["incident"],
+        "2026-11-03T10:30:00Z",
+        Some("2026-11-03T11:30:00Z"),
+    )
+    .await;
+    s.deployment(prod(
+        D2_RERUN,
+        &r1,
+        "s2",
+        "2026-11-03T10:50:00Z",
+        &[("success", "2026-11-03T11:00:00Z")],
+        Some(false),
+    ))
+    .await;
+    // D3's failure status comes after D4 went live: it no longer fails D3.
     let d3 = s
         .deployment(prod(
             D3,
             &r1,
             "s3",
             "2026-11-03T14:50:00Z",
-            &[("success", "2026-11-03T15:00:00Z")],
+            &[
+                ("success", "2026-11-03T15:00:00Z"),
+                ("failure", "2026-11-04T11:00:00Z"),
+            ],
             Some(false),
         ))
         .await;
@@ -471,12 +495,13 @@ fn expected_week() -> DoraMetrics {
             rate: Some(3.0 / 7.0),
             deployment_ids: ids(&[D2, D4, D5]),
         },
-        // 7200 (incident), 10800 (status), 28800 (rollback).
+        // 3600 (D2's incident, earlier than its failure status), 7200 (D4's incident, closed
+        // before the next deployment), 28800 (D5, rolled back): positions 1, 1.5, 1.8.
         recovery_time: RecoveryTime {
             count: 3,
-            median_seconds: Some(10800.0),
-            p75_seconds: Some(19800.0),
-            p90_seconds: Some(25200.0),
+            median_seconds: Some(7200.0),
+            p75_seconds: Some(18000.0),
+            p90_seconds: Some(24480.0),
             deployment_ids: ids(&[D2, D4, D5]),
         },
         rework_rate: ReworkRate {
@@ -540,15 +565,17 @@ async fn the_scope_the_environment_and_the_incident_options() {
     assert_eq!(got.lead_time.median_seconds, None);
     assert_eq!(got.recovery_time.median_seconds, None);
 
-    // Staging by the same rules: S2 fails after success and nothing restores it.
+    // Staging by the same rules (incidents are the repository's): S1 is live when the 10:30
+    // incident opens (closed 11:30, before S2): 3600 s; S2 fails after success, unrestored.
     let mut staging = week(&w.team);
     staging.environment = Some("staging".into());
     let got = p.dora_metrics(&staging).await.unwrap();
     assert_eq!(got.deployment_frequency.deployment_ids, ids(&[S1, S2]));
     assert_eq!(got.deployment_frequency.days, 1);
-    assert_eq!(got.change_fail_rate.deployment_ids, ids(&[S2]));
-    assert_eq!(got.recovery_time.count, 0);
-    assert_eq!(got.rework_rate.rework, 0);
+    assert_eq!(got.change_fail_rate.deployment_ids, ids(&[S1, S2]));
+    assert_eq!(got.recovery_time.deployment_ids, ids(&[S1]));
+    assert_eq!(got.recovery_time.median_seconds, Some(3600.0));
+    assert_eq!(got.rework_rate.deployment_ids, ids(&[S2]));
 
     // Other incident labels (compared case-insensitively): D4's incident no longer counts.
     let mut labels = week(&w.team);
