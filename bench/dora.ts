@@ -19,7 +19,7 @@ import { performance } from 'node:perf_hooks'
 import type { Pool } from 'pg'
 import { WebhookProcessor } from '../lib'
 import { createTestDatabase } from '../__test__/helpers/db'
-import { doraSection, DoraBenchResults, DoraCase, DoraScale } from './dora-report'
+import { doraSection, DoraBenchResults, DoraCase, DoraPlan, DoraScale } from './dora-report'
 import { seedSql } from './dora-seed'
 
 const WARMUP = 2
@@ -90,8 +90,11 @@ async function explain(pool: Pool, sql: string, since: string, until: string, te
 
 async function main(): Promise<void> {
   const sql = statements()
-  const results: DoraBenchResults = { generatedAt: new Date().toISOString(), runs: RUNS, scales: [] }
+  const uptime = () => execFileSync('uptime', { encoding: 'utf8' }).trim()
+  const results: DoraBenchResults = { generatedAt: new Date().toISOString(), runs: RUNS, scales: [], load: `before \`${uptime()}\`` }
   const plans: string[] = []
+  const planStats: DoraPlan[] = []
+  results.plans = planStats
   for (const scale of [1, 10]) {
     const repositories = 100 * scale
     const db = await createTestDatabase()
@@ -108,7 +111,7 @@ async function main(): Promise<void> {
         const cases = [
           await measure(processor, 'one team (10 repositories), 90 days', { ...team, since: DAYS_90, until: YEAR_END }),
           await measure(processor, 'one team (10 repositories), the year', { ...team, since: YEAR_START, until: YEAR_END }),
-          await measure(processor, `the whole organisation (${repositories} repositories), 90 days`, { since: DAYS_90, until: YEAR_END }),
+          await measure(processor, 'the whole organisation, 90 days', { since: DAYS_90, until: YEAR_END }),
         ]
         results.scales.push({ scale, seedMs, rows, cases })
       } finally {
@@ -120,13 +123,23 @@ async function main(): Promise<void> {
       ]) {
         for (const [i, statement] of sql.entries()) {
           const what = i === 0 ? 'frequency, change fail rate, recovery, rework' : 'lead time'
-          plans.push(`## ${repositories} repositories, one team, ${label}: ${what}\n\n\`\`\`\n${await explain(db.pool, statement, since, YEAR_END, 'team-1')}\n\`\`\`\n`)
+          const plan = await explain(db.pool, statement, since, YEAR_END, 'team-1')
+          plans.push(`## ${repositories} repositories, one team, ${label}: ${what}\n\n\`\`\`\n${plan}\n\`\`\`\n`)
+          const buffers = /Buffers: shared hit=(\d+)(?: read=(\d+))?/.exec(plan)
+          planStats.push({
+            repositories,
+            window: label,
+            statement: what,
+            pages: buffers ? Number(buffers[1]) + Number(buffers[2] ?? 0) : NaN,
+            executionMs: Number(/Execution Time: ([\d.]+) ms/.exec(plan)?.[1] ?? NaN),
+          })
         }
       }
     } finally {
       await db.drop()
     }
   }
+  results.load += `; after \`${uptime()}\``
   writeFileSync(join(__dirname, 'dora-results.json'), `${JSON.stringify(results, null, 2)}\n`)
   writeFileSync(
     join(__dirname, 'DORA-PLANS.md'),
