@@ -103,7 +103,13 @@ const DEFINITION: ConvergentUpsert = ConvergentUpsert {
         // time (the payload's `updated_at`, migration 20261207113000_deployment_fields).
         FieldGroup {
             as_of: Some(r#""labelsUpdatedAt""#),
-            key: &[r#"{side}."labelsUpdatedAt""#, r#"{side}.labels"#],
+            // Removal first, as in the main group: after a deletion only the deleting
+            // payload's labels count.
+            key: &[
+                r#"{side}."deletedAt" IS NOT NULL"#,
+                r#"{side}."labelsUpdatedAt""#,
+                r#"{side}.labels"#,
+            ],
             columns: &["labels", r#""labelsUpdatedAt""#],
         },
     ],
