@@ -281,7 +281,7 @@ export interface ReprocessOptions {
   /** Events received before this instant (exclusive). */
   until?: Date | string | number
   /** Event types (`push`, `pull_request`, `issues`, `pull_request_review`). Default: all four. */
-  types?: Array<'push' | 'pull_request' | 'issues' | 'pull_request_review'>
+  types?: Array<'push' | 'pull_request' | 'issues' | 'pull_request_review' | 'deployment' | 'deployment_status' | 'workflow_run' | 'workflow_job' | 'release'>
   /** GitHub ids of repositories (`repositories.githubId`). Default: every repository. */
   repositoryGithubIds?: number[]
   /** Events per batch, one transaction each (1–10000). Default 200. A resumed run keeps the batches it was planned with. */
