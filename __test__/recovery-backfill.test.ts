@@ -167,6 +167,7 @@ test('stopped after the second page of pull requests, then resumed: every page a
     }),
   )
   await expect(stopped).rejects.toMatchObject({ name: 'AbortError' })
+
   const cursor = await env.db.pool.query('SELECT kind, "pagesDone", "finishedAt" FROM github_backfill_cursors')
   expect(cursor.rows).toEqual([{ kind: 'pulls', pagesDone: 2, finishedAt: null }])
   const halfway = await counts()

@@ -595,7 +595,19 @@ export class GitHubServer {
         const { slice, headers } = this.paged(list, q, selfUrl)
         return new HttpAnswer(
           200,
-          slice.map((s) => this.contract.fill('deployment-status', { creator: this.accountObject('deployer'), ...s })),
+          slice.map((s) => {
+            const url = `https://api.github.test/repos/${repo.owner}/${repo.name}/deployments/${p.deployment_id}`
+            return this.contract.fill('deployment-status', {
+              url: `${url}/statuses/${s.id}`,
+              deployment_url: url,
+              repository_url: `https://api.github.test/repos/${repo.owner}/${repo.name}`,
+              target_url: `https://ci.example.test/logs/${s.id}`,
+              log_url: `https://ci.example.test/logs/${s.id}`,
+              environment_url: 'https://app.example.test/',
+              creator: this.accountObject('deployer'),
+              ...s,
+            })
+          }),
           headers,
         )
       }

@@ -103,11 +103,10 @@ async fn check_production_pattern(db: &Connections, pattern: &str) -> Result<()>
         .await;
     match conn.finish(checked) {
         Ok(_) => Ok(()),
-        Err(ProcessingError::Database(m)) | Err(ProcessingError::ConstraintViolation(m))
-            if m.contains("regular expression") =>
-        {
+        // PostgreSQL's 2201B (invalid regular expression), whichever code it maps to.
+        Err(e) if !e.code().retryable() && e.to_string().contains("regular expression") => {
             Err(ProcessingError::Config(format!(
-                "productionEnvironments is not a valid regular expression: {m}"
+                "productionEnvironments is not a valid regular expression: {e}"
             )))
         }
         Err(e) => Err(e),
