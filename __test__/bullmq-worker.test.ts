@@ -77,6 +77,12 @@ test('bad options are CONFIG_ERROR before anything connects', () => {
   expect(() => createBullMQWorker({ processor } as never)).toThrow(expect.objectContaining({ code: 'CONFIG_ERROR' }))
   expect(() => createBullMQWorker({ connection, processor, concurrency: 0 })).toThrow(expect.objectContaining({ code: 'CONFIG_ERROR' }))
   expect(() => createBullMQWorker({ connection, processor, queueName: 'a:b' })).toThrow(expect.objectContaining({ code: 'CONFIG_ERROR' }))
+  // As Bull's glue: a zero or negative delay would try to connect in a busy loop.
+  for (const reconnectMaxDelayMs of [-1, 0, 1.5]) {
+    expect(() => createBullMQWorker({ connection, databaseUrl: 'postgres://127.0.0.1:1/none', reconnectMaxDelayMs })).toThrow(
+      expect.objectContaining({ code: 'CONFIG_ERROR', message: expect.stringMatching(/reconnectMaxDelayMs/) }),
+    )
+  }
   expect(() => createBullMQWorker({ connection } as never)).toThrow(/processor or a databaseUrl/)
 })
 
@@ -219,8 +225,12 @@ test('a metric job the queue does not take fails the attempt as retryable; the r
   const metrics = new Queue('metrics7', { connection, prefix })
   await metrics.close() // adds now reject
   const working = queue('metrics7')
+  // The first attempt meets the closed queue (the look-up before the add rejects), the retry the working one.
   let calls = 0
-  const flaky = { addBulk: (jobs: never) => (++calls === 1 ? metrics.addBulk(jobs) : working.addBulk(jobs)) } as unknown as Queue
+  const flaky = {
+    getJob: (id: string) => (++calls === 1 ? metrics.getJob(id) : working.getJob(id)),
+    addBulk: (jobs: never) => working.addBulk(jobs),
+  } as unknown as Queue
   const logger = memoryLogger()
   const w = createBullMQWorker({ queueName: 'webhooks7', connection, prefix, processor, metricsQueue: flaky, logger })
   await events.waitUntilReady()

@@ -28,7 +28,8 @@ const cases = untracked.flatMap((g) =>
 )
 
 test('the examples cover many untracked event types', () => {
-  expect(untracked.length).toBeGreaterThanOrEqual(50)
+  // 49 since deployment, deployment_status, workflow_run, workflow_job and release are tracked.
+  expect(untracked.length).toBeGreaterThanOrEqual(45)
 })
 
 test.each(cases)('%s is ignored', async (_label, event, payload) => {

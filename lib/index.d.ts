@@ -187,7 +187,7 @@ export interface GithubAccount {
   id?: number
   /** GitHub login: maps commit authors (`author.username`), case-insensitively. */
   login?: string
-  /** A commit email to back-fill commits by; not stored. */
+  /** A commit email of the user: stored (`user_github_emails`), so earlier commits by it are back-filled and later and rebuilt ones map too. */
   email?: string
 }
 
@@ -280,13 +280,20 @@ export interface ReprocessOptions {
   since?: Date | string | number
   /** Events received before this instant (exclusive). */
   until?: Date | string | number
-  /** Event types (`push`, `pull_request`, `issues`, `pull_request_review`). Default: all four. */
+  /** Event types (TRACKED_EVENT_TYPES). Default (left out): all of them; an empty list is CONFIG_ERROR. */
   types?: Array<'push' | 'pull_request' | 'issues' | 'pull_request_review' | 'deployment' | 'deployment_status' | 'workflow_run' | 'workflow_job' | 'release'>
-  /** GitHub ids of repositories (`repositories.githubId`). Default: every repository. */
+  /** GitHub ids of repositories (`repositories.githubId`). Default (left out): every repository; an empty list is CONFIG_ERROR. */
   repositoryGithubIds?: number[]
   /** Events per batch, one transaction each (1–10000). Default 200. A resumed run keeps the batches it was planned with. */
   batchSize?: number
-  /** Batches in flight at once (1–1000). Default: the processor's `maxConnections` (a batch holds one connection at a time). */
+  /**
+   * Payload bytes per batch (1–2^30): a batch also ends once its stored payloads (JSON text) reach
+   * this many bytes, so the addon's memory follows bytes, not only the event count (a batch holds
+   * at least one event, so it may exceed the bound by one payload). Default 8 MiB. A resumed run
+   * keeps the batches it was planned with.
+   */
+  batchBytes?: number
+  /** Batches in flight at once (1–1000). Default: half the processor's `maxConnections`, at least 1 (a batch holds one connection at a time; the rest is left to live deliveries). */
   concurrency?: number
   /** Stop after this many batches in this call; the run stays resumable. Default: no limit. */
   maxBatches?: number
@@ -829,8 +836,10 @@ export interface BackfillKindSummary {
   records: BackfillRecords
   /** The page a cut-short backfill resumed at, or null. */
   resumedFromPage: number | null
-  /** A finished backfill already covered `since`: nothing was requested. */
+  /** A finished backfill already covered `since`: the list was not read again, only its catch-up. */
   alreadyImported: boolean
+  /** Items the catch-up pass read again: changed after the run started (or, already imported, after it finished). */
+  caughtUp: number
   finished: boolean
 }
 
@@ -853,7 +862,8 @@ export interface BackfillSummary {
  * with their statuses and workflow runs created since then, resumable.
  */
 export declare function runBackfill(
-  job: { data: { repository: string; repoId?: string; since?: string | Date; kinds?: Array<'pulls' | 'issues' | 'commits' | 'deployments' | 'workflow_runs'>; restart?: boolean } },
+  /** `repository` by name is matched on the GitHub id GitHub reports for it; `perPage`: items per list page (1–100, default 100). */
+  job: { data: { repository: string; repoId?: string; since?: string | Date; kinds?: Array<'pulls' | 'issues' | 'commits' | 'deployments' | 'workflow_runs'>; restart?: boolean; perPage?: number } },
   ctx: GitHubJobContext,
 ): Promise<BackfillSummary>
 
@@ -866,7 +876,7 @@ export interface ReconcileDelivery {
   deliveredAt: string
   attempts: number
   lastStatus: number
-  /** `redelivered`, `would redeliver`, `over this run's limit`, `older than the window`, `given up after N redeliveries`, `redelivery refused: …`. */
+  /** `redelivered`, `would redeliver`, `over this run's limit`, `older than the window`, `given up after N redeliveries`, `redelivery refused: …` (a 4xx refusal is settled: not asked for again). */
   outcome: string
 }
 
@@ -912,6 +922,39 @@ export declare function unscheduleReconcile(queue: Queue<any> | import('bullmq')
 export declare const DEFAULT_RECONCILE_EVERY_MS: number
 /** `24h`, `90d`, `30m`, `2w` before now, or an ISO time; INVALID_JOB otherwise. */
 export declare function parseSince(value: string | number | Date, now?: number): Date
+
+/** What `queueUnknownCommitStats` queued. */
+export interface UnknownCommitStatsQueued {
+  /** Commits whose line counts are still unknown (statsFetchedAt NULL) and old enough. */
+  commits: number
+  /** commitStats jobs added to the github queue (100 commits each; an id already queued today adds nothing). */
+  jobs: number
+  repositories: number
+}
+
+/**
+ * Queues commitStats jobs on the github queue (Bull or BullMQ) for the commits whose line
+ * counts are still unknown: a batch GitHub never answered, a job discarded (GITHUB_NOT_FOUND,
+ * GITHUB_AUTH) or failed for good. Job ids carry the day, so running it often (the reconcile job
+ * runs it) queues each set at most once a day. See docs/github-api.md.
+ */
+export declare function queueUnknownCommitStats(
+  githubQueue: Queue | import('bullmq').Queue,
+  options: {
+    /** A pg pool… */
+    pool?: { query(text: string, values?: unknown[]): Promise<{ rows: any[] }> }
+    /** …or a database URL (else DATABASE_URL). */
+    databaseUrl?: string
+    /** Only this repository (DevMetrics id). Default: all. */
+    repoId?: string
+    /** Only commits written at least this long ago. Default 3600000 (1 hour): their own job had its chance. */
+    olderThanMs?: number
+    /** At most this many commits. Default 10000. */
+    limit?: number
+    /** Count, queue nothing. */
+    dryRun?: boolean
+  },
+): Promise<UnknownCommitStatsQueued>
 // GitHub's API (lib/github/): the client, its options and errors; see docs/github-api.md.
 export {
   createGitHubClient,
