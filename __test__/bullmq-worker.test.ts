@@ -314,11 +314,22 @@ test('a BullMQ worker started before its database connects once it exists and is
     const absent = await eventually(async () => worker.health().waitingFor, (w) => w !== null && w.attempts >= 2)
     expect(absent).toMatchObject({ what: 'database', code: 'DATABASE_UNAVAILABLE' })
 
-    await admin(`CREATE DATABASE ${name}`)
-    await migrate(url.toString())
+    // The database appears whole (migrated, repository registered) under the name the worker
+    // waits for: prepared under another name and renamed, so the worker cannot connect between
+    // the migration and the registration and fail the jobs UNKNOWN_REPOSITORY.
+    const staging = new URL(url.toString())
+    staging.pathname = `/${name}_staging`
+    await admin(`CREATE DATABASE ${name}_staging`)
+    await migrate(staging.toString())
+    const stagingPool = new Pool({ connectionString: staging.toString(), max: 1 })
+    try {
+      await insertRepository(stagingPool)
+    } finally {
+      await stagingPool.end()
+    }
+    await admin(`ALTER DATABASE ${name}_staging RENAME TO ${name}`)
     const pool = new Pool({ connectionString: url.toString(), max: 1 })
     try {
-      await insertRepository(pool)
       const results = await Promise.all(jobs.map((j) => j.waitUntilFinished(events)))
       expect(results.map((r) => r.status)).toEqual(['processed', 'processed'])
       expect(worker.health()).toMatchObject({ waitingFor: null, counters: { completed: 2, failed: 0 } })
@@ -328,5 +339,6 @@ test('a BullMQ worker started before its database connects once it exists and is
   } finally {
     await worker.close()
     await admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
+    await admin(`DROP DATABASE IF EXISTS ${name}_staging WITH (FORCE)`)
   }
 })
