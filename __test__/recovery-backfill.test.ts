@@ -210,7 +210,8 @@ test('stopped after the second page of pull requests, then resumed: every page a
     runs: expected.runs,
     events: 0,
   })
-})
+  // Five lists with hundreds of pull requests' reviews and deployments' statuses: slow on a busy machine.
+}, 240_000)
 
 test('deployments come with their statuses, derived as the webhooks derive them; runs by attempt', async () => {
   const q = async (sql: string, params: unknown[]) => (await env.db.pool.query(sql, params)).rows[0]
@@ -276,7 +277,7 @@ test('a finished backfill is not read again; --restart reads it again and change
   expect(restarted.kinds.pulls!.items).toBe(expected.pulls)
   const rowsAfter = await env.db.pool.query('SELECT * FROM pull_requests ORDER BY "githubId"')
   expect(rowsAfter.rows).toEqual(rowsBefore.rows)
-})
+}, 240_000)
 
 test('a page that fails stops the backfill; the next run resumes at that page', async () => {
   await env.db.pool.query('DELETE FROM commits')
