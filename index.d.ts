@@ -28,8 +28,10 @@ export declare class NativeProcessor {
   /** Of `shas`, those of the repository whose counts are still unknown, sorted. */
   commitsLackingStats(repoId: string, shas: Array<string>): Promise<Array<string>>
   /**
-   * Applies one REST list page (`kind`: `pulls`, `reviews`, `issues` or `commits`) for a
-   * registered repository; `pullRequest` is the pull request a reviews page belongs to.
+   * Applies one REST list page (`kind`: `pulls`, `reviews`, `issues`, `commits`,
+   * `deployments`, `deployment_statuses` or `workflow_runs`) for a registered repository;
+   * `pullRequest` is the parent object of a page of children: the pull request of a
+   * reviews page, the deployment of a deployment_statuses page.
    * Writes no `events` row.
    */
   applyRestPage(repoId: string, kind: string, page: string, pullRequest?: string | undefined | null): Promise<RestPageResult>
@@ -49,6 +51,11 @@ export declare class NativeProcessor {
    * resumable batches; `onProgress` is called after each finished batch.
    */
   reprocessEvents(options: NativeReprocessOptions, onProgress?: ProgressCallback | undefined | null): Promise<ReprocessResult>
+  /**
+   * The five DORA metrics over a window of successful production deployments
+   * (docs/dora.md); the wrapper validates the options.
+   */
+  doraMetrics(options: NativeDoraOptions): Promise<NativeDoraMetrics>
   /** Counts by status and error code, cache hits and misses per tier, latency percentiles. */
   stats(): ProcessorStats
   /** Waits for in-flight calls and closes the pool; later calls reject `PROCESSOR_CLOSED`. */
@@ -172,6 +179,69 @@ export interface MetricJob {
  */
 export declare function migrate(databaseUrl: string): Promise<void>
 
+/** `changeFailRate`. */
+export interface NativeChangeFailRate {
+  failed: number
+  total: number
+  rate?: number
+  deploymentIds: Array<string>
+}
+
+/** `deploymentFrequency`. */
+export interface NativeDeploymentFrequency {
+  deployments: number
+  days: number
+  perWeek: number
+  failedToDeploy: number
+  deploymentIds: Array<string>
+  failedToDeployIds: Array<string>
+}
+
+/** The five metrics. */
+export interface NativeDoraMetrics {
+  deploymentFrequency: NativeDeploymentFrequency
+  leadTime: NativeLeadTime
+  changeFailRate: NativeChangeFailRate
+  recoveryTime: NativeRecoveryTime
+  reworkRate: NativeReworkRate
+}
+
+/** Options of `NativeProcessor.doraMetrics`, already validated and converted by the wrapper. */
+export interface NativeDoraOptions {
+  /** Window start (epoch ms), inclusive, on firstSuccessAt. */
+  sinceMs: number
+  /** Window end (epoch ms), exclusive. */
+  untilMs: number
+  /** GitHub ids of the repositories; every repository when absent. */
+  repositoryGithubIds?: Array<number>
+  /** A team's repositories. */
+  teamId?: string
+  /** Measure this environment instead of production. */
+  environment?: string
+  /** Labels that make an issue an incident. Default `['incident']`. */
+  incidentLabels?: Array<string>
+  /** Hours after a first success within which an incident is blamed on it. Default 168. */
+  failureWindowHours?: number
+}
+
+/** `leadTime`. */
+export interface NativeLeadTime {
+  commits: number
+  medianSeconds?: number
+  p75Seconds?: number
+  p90Seconds?: number
+  deploymentIds: Array<string>
+}
+
+/** `recoveryTime`. */
+export interface NativeRecoveryTime {
+  count: number
+  medianSeconds?: number
+  p75Seconds?: number
+  p90Seconds?: number
+  deploymentIds: Array<string>
+}
+
 /** Options of `NativeProcessor.reprocessEvents` (the wrapper validates and converts them). */
 export interface NativeReprocessOptions {
   /** Events received at or after this instant (epoch ms). */
@@ -187,6 +257,14 @@ export interface NativeReprocessOptions {
   batchBytes?: number
   concurrency?: number
   maxBatches?: number
+}
+
+/** `reworkRate`. */
+export interface NativeReworkRate {
+  rework: number
+  total: number
+  rate?: number
+  deploymentIds: Array<string>
 }
 
 /** What a payload says about itself, from `inspectWebhook`. */
@@ -238,6 +316,8 @@ export interface ProcessorOptions {
   idleTimeoutMs?: number
   /** A database connection this old is closed instead of reused, in milliseconds. Default 1800000 (30 minutes, as sqlx's pool). */
   maxLifetimeMs?: number
+  /** Deployments without GitHub's `production_environment` flag are production when their environment matches this PostgreSQL regular expression, case-insensitively. Default `^(prod|production|live)([-_ ./].*)?$`. */
+  productionEnvironments?: string
 }
 
 /** Counters of one processor since it connected. */
@@ -260,6 +340,11 @@ export interface RecordCounts {
   pullRequests: number
   issues: number
   reviews: number
+  deployments: number
+  deploymentStatuses: number
+  workflowRuns: number
+  workflowJobs: number
+  releases: number
 }
 
 /** Availability of the Redis tier. */

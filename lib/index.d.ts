@@ -33,6 +33,13 @@ export interface ProcessorOptions {
   idleTimeoutMs?: number
   /** A database connection this old is closed instead of reused (milliseconds, at most a week). Default 1800000 (30 minutes, as sqlx's pool). */
   maxLifetimeMs?: number
+  /**
+   * Which deployments are production when GitHub sends no `production_environment` flag: those
+   * whose environment matches this pattern, case-insensitively (a PostgreSQL regular
+   * expression; a RegExp gives its source). Default `^(prod|production|live)([-_ ./].*)?$`.
+   * An invalid pattern is CONFIG_ERROR at connect. See docs/dora.md.
+   */
+  productionEnvironments?: string | RegExp
 }
 
 /** Rows one call inserted or changed; zeros for `duplicate` and `ignored`. */
@@ -41,6 +48,13 @@ export interface RecordCounts {
   pullRequests: number
   issues: number
   reviews: number
+  /** Deployments whose own fields were inserted or changed (fields derived from statuses are recomputed without being counted). */
+  deployments: number
+  deploymentStatuses: number
+  /** Workflow run attempts (a re-run is a new row). */
+  workflowRuns: number
+  workflowJobs: number
+  releases: number
 }
 
 /** A metric recomputation for the worker to queue, with the Bull jobId to use. */
@@ -226,14 +240,25 @@ export declare class WebhookProcessingError extends Error {
 
 export declare const ERROR_CODES: readonly ErrorCode[]
 
+/**
+ * The `X-GitHub-Event` types a processor tracks (writes rows for): push, pull_request, issues,
+ * pull_request_review, deployment, deployment_status, workflow_run, workflow_job, release.
+ * Every other type is answered `ignored`. `reprocessEvents({ types })` accepts these.
+ */
+export declare const TRACKED_EVENT_TYPES: readonly string[]
+
 /** 25 MiB: GitHub never sends more. */
 export declare const MAX_PAYLOAD_BYTES: number
 
 /** The text with the user information of every URL in it (`scheme://user:password@host`) replaced by `***`, for logs. */
 export declare function redactCredentials(text: string): string
 
-/** A GitHub REST list: `GET /repos/{o}/{r}/pulls`, `…/pulls/{n}/reviews`, `…/issues`, `…/commits`. */
-export type RestKind = 'pulls' | 'reviews' | 'issues' | 'commits'
+/**
+ * A GitHub REST list: `GET /repos/{o}/{r}/pulls`, `…/pulls/{n}/reviews`, `…/issues`, `…/commits`,
+ * `…/deployments`, `…/deployments/{id}/statuses`, `…/actions/runs` (its page as GitHub sends it,
+ * `{ total_count, workflow_runs }`).
+ */
+export type RestKind = 'pulls' | 'reviews' | 'issues' | 'commits' | 'deployments' | 'deployment_statuses' | 'workflow_runs'
 
 /** What applying one REST page did. */
 export interface RestPageResult {
@@ -242,7 +267,7 @@ export interface RestPageResult {
   /** Items left out: pull requests in the issues list, pending reviews. */
   skipped: number
   /** Rows inserted or changed. */
-  records: { commits: number; pullRequests: number; issues: number; reviews: number }
+  records: RecordCounts
   /** Metric jobs to queue, as for a delivery. */
   metricJobs: MetricJob[]
   /** GitHub logins (or commit emails without a login) not linked to a user. */
@@ -255,8 +280,8 @@ export interface ReprocessOptions {
   since?: Date | string | number
   /** Events received before this instant (exclusive). */
   until?: Date | string | number
-  /** Event types (`push`, `pull_request`, `issues`, `pull_request_review`). Default (left out): all four; an empty list is CONFIG_ERROR. */
-  types?: Array<'push' | 'pull_request' | 'issues' | 'pull_request_review'>
+  /** Event types (TRACKED_EVENT_TYPES). Default (left out): all of them; an empty list is CONFIG_ERROR. */
+  types?: Array<'push' | 'pull_request' | 'issues' | 'pull_request_review' | 'deployment' | 'deployment_status' | 'workflow_run' | 'workflow_job' | 'release'>
   /** GitHub ids of repositories (`repositories.githubId`). Default (left out): every repository; an empty list is CONFIG_ERROR. */
   repositoryGithubIds?: number[]
   /** Events per batch, one transaction each (1–10000). Default 200. A resumed run keeps the batches it was planned with. */
@@ -308,6 +333,105 @@ export interface ReprocessResult {
   totalEvents: number
 }
 
+/**
+ * What `doraMetrics` measures (docs/dora.md). The window is on each deployment's first success:
+ * successful production deployments with `firstSuccessAt` in [since, until), a (repository,
+ * environment, sha) counted once at its earliest first success.
+ */
+export interface DoraOptions {
+  /** Window start, inclusive: a Date, ISO string or epoch ms. Required. */
+  since: Date | string | number
+  /** Window end, exclusive. Required; after `since`. */
+  until: Date | string | number
+  /** GitHub ids of the repositories (`repositories.githubId`). Default: every repository. An empty array measures none. */
+  repositoryGithubIds?: number[]
+  /** A DevMetrics team: its repositories (`repositories.teamId`). With `repositoryGithubIds`, the repositories in both. */
+  teamId?: string
+  /** Measure this environment (its exact name, e.g. `staging`) instead of production (`deployments.isProduction`), by the same rules. */
+  environment?: string
+  /** Labels that make an issue of the deployment's repository an incident, compared case-insensitively. Default `['incident']`; `[]` turns incidents off. */
+  incidentLabels?: string[]
+  /** An incident opened this many hours or more after a deployment's first success is not blamed on it. Default 168 (a week); at most 87600. */
+  failureWindowHours?: number
+}
+
+/** Deployment frequency. */
+export interface DeploymentFrequencyMetric {
+  /** Successful production deployments in the window, a (repository, environment, sha) once. */
+  deployments: number
+  /** Distinct UTC dates with at least one deployment. */
+  days: number
+  /** deployments / ((until − since) / 7 days). */
+  perWeek: number
+  /** Production deployments that failed (a `failure`/`error` status) and never succeeded, by the time they failed; a (repository, environment, sha) once. */
+  failedToDeploy: number
+  /** GitHub ids (as strings) of the deployments counted, by first success. */
+  deploymentIds: string[]
+  /** GitHub ids of the deployments counted in `failedToDeploy`. */
+  failedToDeployIds: string[]
+}
+
+/** Change lead time: a deployment's first success minus each shipped commit's committedAt. */
+export interface LeadTimeMetric {
+  /** Commits measured (negative spans and the first deployment of an environment, which has no changes, left out). */
+  commits: number
+  /** percentile_cont(0.5) in seconds; null without commits. */
+  medianSeconds: number | null
+  /** percentile_cont(0.75) in seconds; null without commits. */
+  p75Seconds: number | null
+  /** percentile_cont(0.9) in seconds; null without commits. */
+  p90Seconds: number | null
+  /** GitHub ids of the deployments whose changes are measured. */
+  deploymentIds: string[]
+}
+
+/** Change fail rate. */
+export interface ChangeFailRateMetric {
+  /** Deployments that failed: a failure status after success, an incident, or the next one is a rollback. */
+  failed: number
+  /** Deployments counted (as deploymentFrequency.deployments). */
+  total: number
+  /** failed / total; null when total is 0. */
+  rate: number | null
+  /** GitHub ids of the failed deployments. */
+  deploymentIds: string[]
+}
+
+/** Failed deployment recovery time, over the failed deployments that recovered (their earliest cause). */
+export interface RecoveryTimeMetric {
+  /** Failed deployments with a recovery time. */
+  count: number
+  /** percentile_cont(0.5) in seconds; null when count is 0. */
+  medianSeconds: number | null
+  /** percentile_cont(0.75) in seconds; null when count is 0. */
+  p75Seconds: number | null
+  /** percentile_cont(0.9) in seconds; null when count is 0. */
+  p90Seconds: number | null
+  /** GitHub ids of the failed deployments measured. */
+  deploymentIds: string[]
+}
+
+/** Deployment rework rate: deployments that restored a failed one, over all. */
+export interface ReworkRateMetric {
+  /** Deployments that were the "next" of a failed deployment of the window. */
+  rework: number
+  /** Deployments counted (as deploymentFrequency.deployments). */
+  total: number
+  /** rework / total; null when total is 0. */
+  rate: number | null
+  /** GitHub ids of the restoring deployments. */
+  deploymentIds: string[]
+}
+
+/** What `doraMetrics` resolves: the five DORA metrics, each with the deployments behind it. */
+export interface DoraMetrics {
+  deploymentFrequency: DeploymentFrequencyMetric
+  leadTime: LeadTimeMetric
+  changeFailRate: ChangeFailRateMetric
+  recoveryTime: RecoveryTimeMetric
+  reworkRate: ReworkRateMetric
+}
+
 /** A connected processor: a PostgreSQL pool and the user-mapping caches. */
 export declare class WebhookProcessor {
   private constructor()
@@ -340,7 +464,8 @@ export declare class WebhookProcessor {
    * Applies one page of a GitHub REST list through the same convergent upserts as webhooks
    * (backfill; docs/recovery.md lists the REST-vs-webhook differences). `page` is the
    * response body (text) or octokit's parsed `response.data`; a `reviews` page needs the
-   * pull request it belongs to. One transaction per page; writes no `events` row.
+   * pull request it belongs to, a `deployment_statuses` page the deployment (the fourth
+   * argument: the parent object). One transaction per page; writes no `events` row.
    * UNKNOWN_REPOSITORY when repoId is not registered; INVALID_PAYLOAD (nothing written) when
    * the page is not the list it claims to be.
    */
@@ -354,6 +479,14 @@ export declare class WebhookProcessor {
    * with its code, and the batches finished before it stay finished.
    */
   reprocessEvents(options?: ReprocessOptions): Promise<ReprocessResult>
+  /**
+   * The five DORA metrics (deployment frequency, change lead time, change fail rate, failed
+   * deployment recovery time, deployment rework rate) over the successful production
+   * deployments whose first success is in [since, until), with the GitHub ids of the
+   * deployments behind each figure (docs/dora.md has every definition). Reads only. Bad options
+   * reject CONFIG_ERROR.
+   */
+  doraMetrics(options: DoraOptions): Promise<DoraMetrics>
   /** Counts by status and error code, cache hits and misses per tier, latency percentiles. */
   stats(): ProcessorStats
   /**
@@ -405,6 +538,8 @@ export interface WorkerOptions {
   idleTimeoutMs?: number
   /** Maximum connection lifetime of a processor the worker connects (see ProcessorOptions). */
   maxLifetimeMs?: number
+  /** Production environment pattern of a processor the worker connects (see ProcessorOptions). */
+  productionEnvironments?: string | RegExp
   /**
    * A worker that connects its own processor keeps trying until the database is reachable and
    * migrated (jobs wait meanwhile, `health().waitingFor` says why): 250 ms after the first failure,
@@ -538,6 +673,8 @@ export interface GitHubWorkerOptions {
   idleTimeoutMs?: number
   /** Maximum connection lifetime of a processor the worker connects (see ProcessorOptions). */
   maxLifetimeMs?: number
+  /** Production environment pattern of a processor the worker connects (see ProcessorOptions). */
+  productionEnvironments?: string | RegExp
   /**
    * A worker that connects its own processor keeps trying until the database is reachable and
    * migrated, as the webhook worker does (jobs wait meanwhile, `health().waitingFor` says why):
@@ -677,7 +814,16 @@ export type GitHubJobContext = {
 }
 
 /** Rows a backfill inserted or changed. */
-export interface BackfillRecords { pullRequests: number; reviews: number; issues: number; commits: number }
+export interface BackfillRecords {
+  pullRequests: number
+  reviews: number
+  issues: number
+  commits: number
+  /** Deployments whose own fields were inserted or changed. */
+  deployments: number
+  deploymentStatuses: number
+  workflowRuns: number
+}
 
 /** What one kind of a backfill did. */
 export interface BackfillKindSummary {
@@ -702,7 +848,7 @@ export interface BackfillKindSummary {
 export interface BackfillSummary {
   repository: string
   repoId: string
-  kinds: Partial<Record<'pulls' | 'issues' | 'commits', BackfillKindSummary>>
+  kinds: Partial<Record<'pulls' | 'issues' | 'commits' | 'deployments' | 'workflow_runs', BackfillKindSummary>>
   records: BackfillRecords
   items: number
   pages: number
@@ -713,11 +859,12 @@ export interface BackfillSummary {
 
 /**
  * The `github` queue's backfill job (`lib/github/jobs/backfill.js`): pull requests with their
- * reviews, issues and default-branch commits updated since `since` (default `90d`), resumable.
+ * reviews, issues and default-branch commits updated since `since` (default `90d`), deployments
+ * with their statuses and workflow runs created since then, resumable.
  */
 export declare function runBackfill(
   /** `repository` by name is matched on the GitHub id GitHub reports for it; `perPage`: items per list page (1–100, default 100). */
-  job: { data: { repository: string; repoId?: string; since?: string | Date; kinds?: Array<'pulls' | 'issues' | 'commits'>; restart?: boolean; perPage?: number } },
+  job: { data: { repository: string; repoId?: string; since?: string | Date; kinds?: Array<'pulls' | 'issues' | 'commits' | 'deployments' | 'workflow_runs'>; restart?: boolean; perPage?: number } },
   ctx: GitHubJobContext,
 ): Promise<BackfillSummary>
 

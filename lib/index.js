@@ -8,6 +8,7 @@ const native = require('../index.js')
 const { WebhookProcessingError, ERROR_CODES, callNative, toProcessingError } = require('./errors')
 const { normalizeJob, normalizePayload, isNonEmptyString, MAX_PAYLOAD_BYTES } = require('./validate')
 const { WebhookProcessor } = require('./processor')
+const { TRACKED_TYPES } = require('./reprocess')
 
 let defaultProcessor = null
 
@@ -100,6 +101,7 @@ module.exports = {
   WebhookProcessingError,
   ERROR_CODES,
   MAX_PAYLOAD_BYTES,
+  TRACKED_EVENT_TYPES: TRACKED_TYPES,
   redactCredentials,
   processWebhook,
   closeDefaultProcessor,

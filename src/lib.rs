@@ -4,6 +4,7 @@
 //! builds `WebhookProcessingError`s and holds the default instance and the Bull glue.
 
 mod convert;
+mod dora;
 mod enrich;
 mod error;
 mod logging;
@@ -57,6 +58,8 @@ pub struct ProcessorOptions {
     pub idle_timeout_ms: Option<u32>,
     /// A database connection this old is closed instead of reused, in milliseconds. Default 1800000 (30 minutes, as sqlx's pool).
     pub max_lifetime_ms: Option<u32>,
+    /// Deployments without GitHub's `production_environment` flag are production when their environment matches this PostgreSQL regular expression, case-insensitively. Default `^(prod|production|live)([-_ ./].*)?$`.
+    pub production_environments: Option<String>,
 }
 
 /// Rows one call inserted or changed; zeros for `duplicate` and `ignored`.
@@ -66,6 +69,11 @@ pub struct RecordCounts {
     pub pull_requests: u32,
     pub issues: u32,
     pub reviews: u32,
+    pub deployments: u32,
+    pub deployment_statuses: u32,
+    pub workflow_runs: u32,
+    pub workflow_jobs: u32,
+    pub releases: u32,
 }
 
 /// A metric job for the worker to queue on the metrics queue.
@@ -318,6 +326,19 @@ impl NativeProcessor {
         error::guarded(self.inner.reprocess_events(options, progress))
             .await
             .map(convert::reprocess_result)
+    }
+
+    /// The five DORA metrics over a window of successful production deployments
+    /// (docs/dora.md); the wrapper validates the options.
+    #[napi]
+    pub async fn dora_metrics(
+        &self,
+        options: dora::NativeDoraOptions,
+    ) -> napi::Result<dora::NativeDoraMetrics> {
+        let options = dora::options(options)?;
+        error::guarded(self.inner.dora_metrics(&options))
+            .await
+            .map(dora::metrics)
     }
 
     /// Counts by status and error code, cache hits and misses per tier, latency percentiles.

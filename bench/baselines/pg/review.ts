@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto'
 import type { PoolClient } from 'pg'
 import type { WriteContext } from '../shared/pipeline'
 import { personIdentity, PlannedPullRequest, PlannedReview } from '../shared/plan'
-import { RecordCounts } from '../shared/result'
+import { NO_RECORDS, RecordCounts } from '../shared/result'
 import { sqlTimestamp, sqlTimestampOrNull } from '../shared/time'
 import { UserMap } from '../shared/users'
 import { convergentUpsertSql } from './converge'
@@ -70,5 +70,5 @@ export async function writeReview(client: PoolClient, pr: PlannedPullRequest, re
   const pullRequests = await upsertPullRequest(client, pr, ctx)
   const values = reviewValues(ctx.repo.id, pr, review, ctx.users, ctx.receivedAt)
   const { rowCount } = await execute(client, UPSERT_REVIEW, values)
-  return { commits: 0, issues: 0, pullRequests, reviews: rowCount ?? 0 }
+  return { ...NO_RECORDS, pullRequests, reviews: rowCount ?? 0 }
 }

@@ -5,7 +5,7 @@
 
 import type { WriteContext } from '../shared/pipeline'
 import { personIdentity, PlannedPullRequest, PlannedReview, ReviewState } from '../shared/plan'
-import { RecordCounts } from '../shared/result'
+import { NO_RECORDS, RecordCounts } from '../shared/result'
 import type { PrismaDb } from './client'
 import { Convergence, convergeUpdate } from './converge'
 import { upsertPullRequest } from './pull-request'
@@ -57,5 +57,5 @@ export async function writeReview(tx: PrismaDb, pr: PlannedPullRequest, review: 
   const stored: ReviewData | null = await tx.pullRequestReview.findUnique({ where: { githubId: incoming.githubId } })
   const update = stored ? convergeUpdate(REVIEW, stored, incoming) : incoming
   if (update) await tx.pullRequestReview.upsert({ where: { githubId: incoming.githubId }, create: incoming, update, select: { id: true } })
-  return { commits: 0, issues: 0, pullRequests: pullRequest.changed, reviews: update ? 1 : 0 }
+  return { ...NO_RECORDS, pullRequests: pullRequest.changed, reviews: update ? 1 : 0 }
 }

@@ -24,6 +24,8 @@ use crate::users::UserDirectory;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+pub use crate::processors::deployment::DEFAULT_PRODUCTION_ENVIRONMENTS;
+
 /// How to connect. Defaults match DESIGN.md.
 #[derive(Debug, Clone)]
 pub struct ProcessorOptions {
@@ -39,6 +41,10 @@ pub struct ProcessorOptions {
     /// A connection is closed once this old rather than reused. Default 30 minutes, as
     /// sqlx's pool.
     pub max_lifetime: Duration,
+    /// `productionEnvironments`: a PostgreSQL regular expression, matched case-insensitively
+    /// against a deployment's environment when GitHub sends no `production_environment`
+    /// flag. Default [`DEFAULT_PRODUCTION_ENVIRONMENTS`].
+    pub production_environments: String,
 }
 
 impl ProcessorOptions {
@@ -55,6 +61,7 @@ impl ProcessorOptions {
             user_cache_ttl: Self::DEFAULT_USER_CACHE_TTL,
             idle_timeout: Ages::default().idle_timeout,
             max_lifetime: Ages::default().max_lifetime,
+            production_environments: DEFAULT_PRODUCTION_ENVIRONMENTS.to_owned(),
         }
     }
 
@@ -72,12 +79,37 @@ impl ProcessorOptions {
                 "userCacheTtlSeconds must be positive".into(),
             ));
         }
+        if self.production_environments.is_empty() || self.production_environments.contains('\0') {
+            return Err(ProcessingError::Config(
+                "productionEnvironments must be a non-empty regular expression".into(),
+            ));
+        }
         if self.idle_timeout.is_zero() || self.max_lifetime.is_zero() {
             return Err(ProcessingError::Config(
                 "idleTimeoutMs and maxLifetimeMs must be positive".into(),
             ));
         }
         Ok(())
+    }
+}
+
+/// `CONFIG_ERROR` unless PostgreSQL accepts `pattern` as a regular expression (deployments
+/// are judged by it in SQL, `store::deployments`).
+async fn check_production_pattern(db: &Connections, pattern: &str) -> Result<()> {
+    let mut conn = db.lease().await?;
+    let checked = sqlx::query_scalar::<_, bool>("SELECT '' ~* $1")
+        .bind(pattern)
+        .fetch_one(&mut *conn)
+        .await;
+    match conn.finish(checked) {
+        Ok(_) => Ok(()),
+        // PostgreSQL's 2201B (invalid regular expression), whichever code it maps to.
+        Err(e) if !e.code().retryable() && e.to_string().contains("regular expression") => {
+            Err(ProcessingError::Config(format!(
+                "productionEnvironments is not a valid regular expression: {e}"
+            )))
+        }
+        Err(e) => Err(e),
     }
 }
 
@@ -96,6 +128,8 @@ pub struct WebhookProcessor {
     /// The runtime the processor connected on: a processor dropped without `close` (a
     /// garbage-collected JS object, on the JS thread) releases its connections there.
     runtime: tokio::runtime::Handle,
+    /// `ProcessorOptions::production_environments`, checked by PostgreSQL at connect.
+    production_pattern: String,
 }
 
 impl Drop for WebhookProcessor {
@@ -137,6 +171,7 @@ impl WebhookProcessor {
         ));
         db.start_reaper();
         crate::schema::verify(&db).await?;
+        check_production_pattern(&db, &options.production_environments).await?;
         let redis = match &options.redis_url {
             Some(url) => {
                 let namespace = store::database_namespace(&db).await?;
@@ -159,7 +194,13 @@ impl WebhookProcessor {
             stats: Stats::default(),
             gate: CallGate::default(),
             runtime: tokio::runtime::Handle::current(),
+            production_pattern: options.production_environments,
         })
+    }
+
+    /// The `productionEnvironments` pattern this processor judges deployments by.
+    pub fn production_pattern(&self) -> &str {
+        &self.production_pattern
     }
 
     /// Processes one delivery.
@@ -259,7 +300,7 @@ impl WebhookProcessor {
             });
         }
         let repo = self.repos.require(Some(&page.repo_id), None).await?;
-        crate::rest::apply_page(&self.db, &repo, &self.users, page).await
+        crate::rest::apply_page(&self.db, &repo, &self.users, page, &self.production_pattern).await
     }
 
     /// Applies the stored payloads of processed events to the entity tables again, in
@@ -274,9 +315,20 @@ impl WebhookProcessor {
             db: &self.db,
             repos: &self.repos,
             users: &self.users,
+            production_pattern: &self.production_pattern,
         }
         .run(options, progress)
         .await
+    }
+
+    /// The five DORA metrics over a window of successful production deployments (see
+    /// `crate::dora`). Reads only; `CONFIG_ERROR` for options that measure nothing meaningful.
+    pub async fn dora_metrics(
+        &self,
+        options: &crate::dora::DoraOptions,
+    ) -> Result<crate::dora::DoraMetrics> {
+        let _call = self.admit()?;
+        crate::dora::compute(&self.db, options).await
     }
 
     /// Counters since connect.
@@ -424,6 +476,7 @@ impl WebhookProcessor {
             repo,
             users,
             received_at: ev.received_at,
+            production_pattern: &self.production_pattern,
         };
         writes::write_event(&self.db, ev, now, || plan.writes(&ctx)).await
     }
@@ -615,5 +668,9 @@ fn assert_futures_are_send(p: &WebhookProcessor, job: WebhookJob) {
     is_send(p.process(job));
     is_send(p.close());
     is_send(p.reprocess_events(Default::default(), None));
+    is_send(p.dora_metrics(&crate::dora::DoraOptions::new(
+        Default::default(),
+        Default::default(),
+    )));
     is_send(crate::migrate::migrate(""));
 }

@@ -136,10 +136,12 @@ impl Fixture {
     }
 
     async fn truncate(&self) {
-        sqlx::raw_sql("TRUNCATE events, pull_request_reviews, pull_requests, issues")
-            .execute(&self.db.pool)
-            .await
-            .unwrap();
+        sqlx::raw_sql(
+            "TRUNCATE events, pull_request_reviews, deployment_changes, pull_requests, issues",
+        )
+        .execute(&self.db.pool)
+        .await
+        .unwrap();
     }
 
     async fn entity_rows(&self) -> i64 {

@@ -30,7 +30,8 @@ const SIDE: &str = "{side}";
 pub struct FieldGroup {
     /// The group's as-of column, for groups some payloads omit: `NULL` in a payload means
     /// "absent", and a stored `NULL` loses to any payload that has the group. The key
-    /// must start with it. `None` for the group every payload carries.
+    /// must start with it (after a terminal flag, if the group has one). `None` for the
+    /// group every payload carries.
     pub as_of: Option<&'static str>,
     /// The order, most significant first: SQL expressions over `{side}` that are never
     /// NULL (wrap nullable columns in `COALESCE`), compared as one row.

@@ -142,7 +142,7 @@ where
         let writes = build();
         let shape = if one_statement_allowed
             && writes.len() <= MAX_COMPOSED
-            && !writes.iter().any(|w| w.looks_up_users)
+            && !writes.iter().any(|w| w.looks_up_users || w.separate)
         {
             Shape::OneStatement
         } else {
