@@ -15,6 +15,7 @@ const { redactCredentials } = require('../redact')
 const JOBS = {
   commitStats: require('./jobs/commit-stats'),
   completePush: require('./jobs/complete-push'),
+  deploymentChanges: require('./jobs/deployment-changes'),
   backfill: require('./jobs/backfill'),
   reconcile: require('./jobs/reconcile'),
 }

@@ -148,6 +148,33 @@ pub const REQUIRED_COLUMNS: &[(&str, &[&str])] = &[
             "finishedAt",
         ],
     ),
+    // What each production deployment shipped (migrations 20261207110000_deployments and
+    // 20261207115000_deployment_changes_progress): what the deploymentChanges job reads and writes.
+    (
+        "deployment_changes",
+        &[
+            "deploymentId",
+            "commitSha",
+            "repoId",
+            "committedAt",
+            "pullRequestId",
+        ],
+    ),
+    (
+        "deployments",
+        &[
+            "id",
+            "repoId",
+            "githubId",
+            "sha",
+            "environment",
+            "isProduction",
+            "firstSuccessAt",
+            "isRollback",
+            "changesBaseSha",
+            "changesCompletedAt",
+        ],
+    ),
 ];
 
 /// Enum types the addon binds by name.

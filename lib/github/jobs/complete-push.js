@@ -151,4 +151,4 @@ async function run(job, { processor, client, metricsQueue, githubQueue }) {
   return done
 }
 
-module.exports = { run, PER_PAGE }
+module.exports = { run, statsJobs, PER_PAGE }

@@ -19,6 +19,9 @@ pub enum FollowUpKind {
     CommitStats,
     /// Insert the commits of `before...after` that the table lacks (compare API).
     CompletePush,
+    /// Record what a successful production deployment shipped (compare API against the
+    /// previous one): `deployment_id`.
+    DeploymentChanges,
 }
 
 impl FollowUpKind {
@@ -26,6 +29,7 @@ impl FollowUpKind {
         match self {
             FollowUpKind::CommitStats => "commitStats",
             FollowUpKind::CompletePush => "completePush",
+            FollowUpKind::DeploymentChanges => "deploymentChanges",
         }
     }
 }
@@ -34,8 +38,9 @@ impl FollowUpKind {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FollowUp {
     pub kind: FollowUpKind,
-    /// Bull job id: `commitStats:<repoId>:<deliveryId>` or
-    /// `completePush:<repoId>:<before>:<after>`.
+    /// Bull job id: `commitStats:<repoId>:<deliveryId>`,
+    /// `completePush:<repoId>:<before>:<after>` or
+    /// `deploymentChanges:<repoId>:<deployment GitHub id>`.
     pub job_id: String,
     pub repo_id: String,
     /// `owner/name`, as the payload names the repository.
@@ -50,6 +55,25 @@ pub struct FollowUp {
     /// `before` is an ancestor of `after`, so the job can size the range from the two
     /// commits' history counts instead of asking compare; not part of the job id.
     pub forced: Option<bool>,
+    /// DeploymentChanges: the deployment's GitHub id (decimal text); None otherwise.
+    pub deployment_id: Option<String>,
+}
+
+/// The follow-up of a production deployment that has succeeded: record what it shipped.
+/// One job id per deployment, so every later status of it, a redelivery or a reprocess
+/// queues nothing new while the first is kept.
+pub fn of_deployment(repo: &RepoInfo, repository: &str, deployment_github_id: i64) -> FollowUp {
+    FollowUp {
+        kind: FollowUpKind::DeploymentChanges,
+        job_id: format!("deploymentChanges:{}:{deployment_github_id}", repo.id),
+        repo_id: repo.id.clone(),
+        repository: repository.to_owned(),
+        shas: Vec::new(),
+        before: None,
+        after: None,
+        forced: None,
+        deployment_id: Some(deployment_github_id.to_string()),
+    }
 }
 
 /// The follow-up of a push: counts for the commits it lists, or, for a truncated push, the
@@ -85,6 +109,7 @@ pub fn of_push<'a>(event: &PushEvent<'a>, repo: &RepoInfo, delivery_id: &str) ->
                 before: Some(before.to_owned()),
                 after: Some(after.to_owned()),
                 forced: event.forced,
+                deployment_id: None,
             }];
         }
     }
@@ -97,5 +122,6 @@ pub fn of_push<'a>(event: &PushEvent<'a>, repo: &RepoInfo, delivery_id: &str) ->
         before: None,
         after: None,
         forced: None,
+        deployment_id: None,
     }]
 }
