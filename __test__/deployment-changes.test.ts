@@ -52,7 +52,7 @@ async function repository(): Promise<{ world: WorldRepository; repoId: string; f
 
 function pipeline(clientOptions: Record<string, unknown> = {}, githubProcessor?: WebhookProcessor) {
   const client = createGitHubClient({ token: TOKEN, baseUrl: gh.url, ...clientOptions })
-  return pipelines.open({ client, processor, githubProcessor, logger: quiet })
+  return pipelines.open({ client, processor, githubProcessor, databaseUrl: db.url, logger: quiet })
 }
 
 async function drained(github: PipelineQueue): Promise<void> {
@@ -268,4 +268,21 @@ test('the processor methods behind the job refuse arguments of the wrong type wi
     await expect(processor.applyDeploymentChanges(repoId, d, base.sha, page)).rejects.toMatchObject({ code: 'INVALID_PAYLOAD' })
   }
   expect(await changesOf(d)).toEqual([])
+})
+
+test('a backfill queues the changes of every successful production deployment not yet recorded, under the follow-up\'s job id', async () => {
+  const { world, repoId, fullName } = await repository()
+  const a = gh.world.commitChain(world, 2, 'main', 'a')
+  const b = gh.world.commitChain(world, 3, 'main', 'b')
+  const d1 = await deployment(repoId, a[1].sha, '2026-03-01T10:00:00Z')
+  const d2 = await deployment(repoId, b[2].sha, '2026-03-02T10:00:00Z')
+  await deployment(repoId, b[0].sha, null) // never succeeded: nothing to record
+  const { github } = pipeline()
+  const id = await github.add({ kind: 'backfill', repository: fullName, repoId, since: '3650d', kinds: ['commits'] }, { ...githubJobOptions, jobId: `backfill-${randomUUID()}` })
+  await drained(github)
+  expect((await github.getJob(id))?.returnvalue).toMatchObject({ deploymentChangesJobs: 2 })
+  expect(await changesOf(d2)).toEqual(expected(b))
+  expect(await progressOf(d1)).toMatchObject({ complete: true })
+  expect(await github.getJob(`deploymentChanges:${repoId}:${d2}`)).toMatchObject({ returnvalue: { changes: 3 } })
+  expect(await processor.deploymentsLackingChanges(repoId)).toEqual([])
 })

@@ -21,6 +21,7 @@ const { WebhookProcessingError } = require('../../errors')
 const { parseSince } = require('../duration')
 const state = require('../sync-state')
 const { bullShapedQueue } = require('../queue-shape')
+const { githubJobOptions } = require('../job-options')
 
 /** The lists a backfill reads, in order. Reviews ride with their pull requests' pages. */
 const BACKFILL_KINDS = Object.freeze(['pulls', 'issues', 'commits'])
@@ -140,6 +141,7 @@ async function backfill(job, ctx) {
       summary.items += k.items
       summary.pages += k.pages
     }
+    summary.deploymentChangesJobs = await queueDeploymentChanges(ctx, registered.id, fullName)
   } finally {
     summary.unmappedUsers = [...unmapped].sort().slice(0, 100)
     await db.close()
@@ -233,6 +235,26 @@ async function queueCommitStats(ctx, repoId, repository, items) {
     { kind: 'commitStats', repoId, repository, shas },
     { jobId: `commitStats:backfill:${repoId}:${shas[0]}`, attempts: 8, backoff: { type: 'exponential', delay: 5000 }, removeOnComplete: true, removeOnFail: 500 },
   )
+}
+
+/**
+ * What each backfilled production deployment shipped (docs/dora.md): with the `github` queue
+ * at hand, a `deploymentChanges` job for every successful production deployment of the
+ * repository whose changes are not recorded, under the id the deployment_status follow-up
+ * uses, so a deployment is compared once whichever path queued it first.
+ */
+async function queueDeploymentChanges(ctx, repoId, repository) {
+  const queue = ctx.githubQueue
+  if (!queue) return 0
+  const ids = await ctx.processor.deploymentsLackingChanges(repoId)
+  if (ids.length === 0) return 0
+  await queue.addBulk(
+    ids.map((id) => ({
+      data: { kind: 'deploymentChanges', repoId, repository, deploymentId: String(id), deliveryId: null },
+      opts: { ...githubJobOptions, jobId: `deploymentChanges:${repoId}:${id}` },
+    })),
+  )
+  return ids.length
 }
 
 /**
