@@ -66,6 +66,11 @@ export declare class NativeProcessor {
    * resumable batches; `onProgress` is called after each finished batch.
    */
   reprocessEvents(options: NativeReprocessOptions, onProgress?: ProgressCallback | undefined | null): Promise<ReprocessResult>
+  /**
+   * The five DORA metrics over a window of successful production deployments
+   * (docs/dora.md); the wrapper validates the options.
+   */
+  doraMetrics(options: NativeDoraOptions): Promise<NativeDoraMetrics>
   /** Counts by status and error code, cache hits and misses per tier, latency percentiles. */
   stats(): ProcessorStats
   /** Waits for in-flight calls and closes the pool; later calls reject `PROCESSOR_CLOSED`. */
@@ -238,6 +243,69 @@ export interface MetricJob {
  */
 export declare function migrate(databaseUrl: string): Promise<void>
 
+/** `changeFailRate`. */
+export interface NativeChangeFailRate {
+  failed: number
+  total: number
+  rate?: number
+  deploymentIds: Array<string>
+}
+
+/** `deploymentFrequency`. */
+export interface NativeDeploymentFrequency {
+  deployments: number
+  days: number
+  perWeek: number
+  failedToDeploy: number
+  deploymentIds: Array<string>
+  failedToDeployIds: Array<string>
+}
+
+/** The five metrics. */
+export interface NativeDoraMetrics {
+  deploymentFrequency: NativeDeploymentFrequency
+  leadTime: NativeLeadTime
+  changeFailRate: NativeChangeFailRate
+  recoveryTime: NativeRecoveryTime
+  reworkRate: NativeReworkRate
+}
+
+/** Options of `NativeProcessor.doraMetrics`, already validated and converted by the wrapper. */
+export interface NativeDoraOptions {
+  /** Window start (epoch ms), inclusive, on firstSuccessAt. */
+  sinceMs: number
+  /** Window end (epoch ms), exclusive. */
+  untilMs: number
+  /** GitHub ids of the repositories; every repository when absent. */
+  repositoryGithubIds?: Array<number>
+  /** A team's repositories. */
+  teamId?: string
+  /** Measure this environment instead of production. */
+  environment?: string
+  /** Labels that make an issue an incident. Default `['incident']`. */
+  incidentLabels?: Array<string>
+  /** Hours after a first success within which an incident is blamed on it. Default 168. */
+  failureWindowHours?: number
+}
+
+/** `leadTime`. */
+export interface NativeLeadTime {
+  commits: number
+  medianSeconds?: number
+  p75Seconds?: number
+  p90Seconds?: number
+  deploymentIds: Array<string>
+}
+
+/** `recoveryTime`. */
+export interface NativeRecoveryTime {
+  count: number
+  medianSeconds?: number
+  p75Seconds?: number
+  p90Seconds?: number
+  deploymentIds: Array<string>
+}
+
 /** Options of `NativeProcessor.reprocessEvents` (the wrapper validates and converts them). */
 export interface NativeReprocessOptions {
   /** Events received at or after this instant (epoch ms). */
@@ -251,6 +319,14 @@ export interface NativeReprocessOptions {
   batchSize?: number
   concurrency?: number
   maxBatches?: number
+}
+
+/** `reworkRate`. */
+export interface NativeReworkRate {
+  rework: number
+  total: number
+  rate?: number
+  deploymentIds: Array<string>
 }
 
 /** What a payload says about itself, from `inspectWebhook`. */

@@ -6,6 +6,7 @@
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { BenchResults, ThroughputResult } from './results'
+import { storedDoraSection } from './dora-report'
 
 export const RESULTS_JSON = join(__dirname, 'results.json')
 const RESULTS_MD = join(__dirname, 'RESULTS.md')
@@ -261,6 +262,7 @@ function markdown(results: BenchResults): string {
     '|---|---|---|---|',
     ...targets(results).map((t) => `| ${t.what} | ${t.goal} | ${t.measured} | ${verdict(t.met)} |`),
     '',
+    ...storedDoraSection(),
     'Details of each row (how it was measured, CPU, rounds, notes) follow; bench/ANALYSIS.md (at the end) says what bounds each target not met.',
     '',
     '## Machine',

@@ -364,6 +364,105 @@ export interface ReprocessResult {
   totalEvents: number
 }
 
+/**
+ * What `doraMetrics` measures (docs/dora.md). The window is on each deployment's first success:
+ * successful production deployments with `firstSuccessAt` in [since, until), a (repository,
+ * environment, sha) counted once at its earliest first success.
+ */
+export interface DoraOptions {
+  /** Window start, inclusive: a Date, ISO string or epoch ms. Required. */
+  since: Date | string | number
+  /** Window end, exclusive. Required; after `since`. */
+  until: Date | string | number
+  /** GitHub ids of the repositories (`repositories.githubId`). Default: every repository. An empty array measures none. */
+  repositoryGithubIds?: number[]
+  /** A DevMetrics team: its repositories (`repositories.teamId`). With `repositoryGithubIds`, the repositories in both. */
+  teamId?: string
+  /** Measure this environment (its exact name, e.g. `staging`) instead of production (`deployments.isProduction`), by the same rules. */
+  environment?: string
+  /** Labels that make an issue of the deployment's repository an incident, compared case-insensitively. Default `['incident']`; `[]` turns incidents off. */
+  incidentLabels?: string[]
+  /** An incident opened this many hours or more after a deployment's first success is not blamed on it. Default 168 (a week); at most 87600. */
+  failureWindowHours?: number
+}
+
+/** Deployment frequency. */
+export interface DeploymentFrequencyMetric {
+  /** Successful production deployments in the window, a (repository, environment, sha) once. */
+  deployments: number
+  /** Distinct UTC dates with at least one deployment. */
+  days: number
+  /** deployments / ((until − since) / 7 days). */
+  perWeek: number
+  /** Production deployments that failed (a `failure`/`error` status) and never succeeded, by the time they failed; a (repository, environment, sha) once. */
+  failedToDeploy: number
+  /** GitHub ids (as strings) of the deployments counted, by first success. */
+  deploymentIds: string[]
+  /** GitHub ids of the deployments counted in `failedToDeploy`. */
+  failedToDeployIds: string[]
+}
+
+/** Change lead time: a deployment's first success minus each shipped commit's committedAt. */
+export interface LeadTimeMetric {
+  /** Commits measured (negative spans and the first deployment of an environment, which has no changes, left out). */
+  commits: number
+  /** percentile_cont(0.5) in seconds; null without commits. */
+  medianSeconds: number | null
+  /** percentile_cont(0.75) in seconds; null without commits. */
+  p75Seconds: number | null
+  /** percentile_cont(0.9) in seconds; null without commits. */
+  p90Seconds: number | null
+  /** GitHub ids of the deployments whose changes are measured. */
+  deploymentIds: string[]
+}
+
+/** Change fail rate. */
+export interface ChangeFailRateMetric {
+  /** Deployments that failed: a failure status after success, an incident, or the next one is a rollback. */
+  failed: number
+  /** Deployments counted (as deploymentFrequency.deployments). */
+  total: number
+  /** failed / total; null when total is 0. */
+  rate: number | null
+  /** GitHub ids of the failed deployments. */
+  deploymentIds: string[]
+}
+
+/** Failed deployment recovery time, over the failed deployments that recovered (their earliest cause). */
+export interface RecoveryTimeMetric {
+  /** Failed deployments with a recovery time. */
+  count: number
+  /** percentile_cont(0.5) in seconds; null when count is 0. */
+  medianSeconds: number | null
+  /** percentile_cont(0.75) in seconds; null when count is 0. */
+  p75Seconds: number | null
+  /** percentile_cont(0.9) in seconds; null when count is 0. */
+  p90Seconds: number | null
+  /** GitHub ids of the failed deployments measured. */
+  deploymentIds: string[]
+}
+
+/** Deployment rework rate: deployments that restored a failed one, over all. */
+export interface ReworkRateMetric {
+  /** Deployments that were the "next" of a failed deployment of the window. */
+  rework: number
+  /** Deployments counted (as deploymentFrequency.deployments). */
+  total: number
+  /** rework / total; null when total is 0. */
+  rate: number | null
+  /** GitHub ids of the restoring deployments. */
+  deploymentIds: string[]
+}
+
+/** What `doraMetrics` resolves: the five DORA metrics, each with the deployments behind it. */
+export interface DoraMetrics {
+  deploymentFrequency: DeploymentFrequencyMetric
+  leadTime: LeadTimeMetric
+  changeFailRate: ChangeFailRateMetric
+  recoveryTime: RecoveryTimeMetric
+  reworkRate: ReworkRateMetric
+}
+
 /** A connected processor: a PostgreSQL pool and the user-mapping caches. */
 export declare class WebhookProcessor {
   private constructor()
@@ -429,6 +528,14 @@ export declare class WebhookProcessor {
    * with its code, and the batches finished before it stay finished.
    */
   reprocessEvents(options?: ReprocessOptions): Promise<ReprocessResult>
+  /**
+   * The five DORA metrics (deployment frequency, change lead time, change fail rate, failed
+   * deployment recovery time, deployment rework rate) over the successful production
+   * deployments whose first success is in [since, until), with the GitHub ids of the
+   * deployments behind each figure (docs/dora.md has every definition). Reads only. Bad options
+   * reject CONFIG_ERROR.
+   */
+  doraMetrics(options: DoraOptions): Promise<DoraMetrics>
   /** Counts by status and error code, cache hits and misses per tier, latency percentiles. */
   stats(): ProcessorStats
   /**

@@ -16,6 +16,7 @@ const {
 } = require('./validate')
 const { normalizeRestPage } = require('./rest-page')
 const { normalizeReprocessOptions } = require('./reprocess')
+const { normalizeDoraOptions, shapeDoraMetrics } = require('./dora')
 
 /** A connected processor: a PostgreSQL pool and the user-mapping caches. */
 class WebhookProcessor {
@@ -174,6 +175,16 @@ class WebhookProcessor {
       complete: result.complete,
       totalEvents: result.totalEvents,
     }
+  }
+
+  /**
+   * The five DORA metrics over the successful production deployments whose first success is
+   * in [since, until) (docs/dora.md), each with the GitHub ids of the deployments behind it.
+   * Bad options are CONFIG_ERROR.
+   */
+  async doraMetrics(options) {
+    const opts = normalizeDoraOptions(options)
+    return shapeDoraMetrics(await callNative(() => this.#native.doraMetrics(opts)))
   }
 
   /** Counts by status and error code, cache hits and misses per tier, latency percentiles. */

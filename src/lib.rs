@@ -4,6 +4,7 @@
 //! builds `WebhookProcessingError`s and holds the default instance and the Bull glue.
 
 mod convert;
+mod dora;
 mod enrich;
 mod error;
 mod logging;
@@ -316,6 +317,19 @@ impl NativeProcessor {
         error::guarded(self.inner.reprocess_events(options, progress))
             .await
             .map(convert::reprocess_result)
+    }
+
+    /// The five DORA metrics over a window of successful production deployments
+    /// (docs/dora.md); the wrapper validates the options.
+    #[napi]
+    pub async fn dora_metrics(
+        &self,
+        options: dora::NativeDoraOptions,
+    ) -> napi::Result<dora::NativeDoraMetrics> {
+        let options = dora::options(options)?;
+        error::guarded(self.inner.dora_metrics(&options))
+            .await
+            .map(dora::metrics)
     }
 
     /// Counts by status and error code, cache hits and misses per tier, latency percentiles.

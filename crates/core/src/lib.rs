@@ -5,6 +5,7 @@
 //! One module per concern: payload types ([`payload`]), one processor per event type
 //! ([`processors`]), the store ([`store`]), user mapping ([`users`]), errors ([`error`]).
 
+pub mod dora;
 pub mod enrich;
 pub mod error;
 pub mod gate;
@@ -27,6 +28,7 @@ pub mod time;
 pub mod users;
 pub mod utf16;
 
+pub use dora::{DoraMetrics, DoraOptions};
 pub use enrich::{CommitStatsOutcome, CompletePushOutcome, FollowUp, FollowUpKind};
 pub use error::{ErrorCode, ProcessingError};
 pub use inspect::{inspect, Inspection};

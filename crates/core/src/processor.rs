@@ -344,6 +344,16 @@ impl WebhookProcessor {
         .await
     }
 
+    /// The five DORA metrics over a window of successful production deployments (see
+    /// `crate::dora`). Reads only; `CONFIG_ERROR` for options that measure nothing meaningful.
+    pub async fn dora_metrics(
+        &self,
+        options: &crate::dora::DoraOptions,
+    ) -> Result<crate::dora::DoraMetrics> {
+        let _call = self.admit()?;
+        crate::dora::compute(&self.db, options).await
+    }
+
     /// Counters since connect.
     pub fn stats(&self) -> StatsSnapshot {
         self.stats.snapshot(&self.cache_counters)
@@ -654,5 +664,9 @@ fn assert_futures_are_send(p: &WebhookProcessor, job: WebhookJob) {
     is_send(p.process(job));
     is_send(p.close());
     is_send(p.reprocess_events(Default::default(), None));
+    is_send(p.dora_metrics(&crate::dora::DoraOptions::new(
+        Default::default(),
+        Default::default(),
+    )));
     is_send(crate::migrate::migrate(""));
 }

@@ -148,18 +148,8 @@ pub const REQUIRED_COLUMNS: &[(&str, &[&str])] = &[
             "finishedAt",
         ],
     ),
-    // What each production deployment shipped (migrations 20261207110000_deployments and
-    // 20261207115000_deployment_changes_progress): what the deploymentChanges job reads and writes.
-    (
-        "deployment_changes",
-        &[
-            "deploymentId",
-            "commitSha",
-            "repoId",
-            "committedAt",
-            "pullRequestId",
-        ],
-    ),
+    // doraMetrics and the deploymentChanges job (migrations 20261207110000_deployments,
+    // 20261207114000_dora_metrics, 20261207115000_deployment_changes_progress).
     (
         "deployments",
         &[
@@ -170,11 +160,27 @@ pub const REQUIRED_COLUMNS: &[(&str, &[&str])] = &[
             "environment",
             "isProduction",
             "firstSuccessAt",
+            "failedAt",
             "isRollback",
             "changesBaseSha",
             "changesCompletedAt",
         ],
     ),
+    (
+        "deployment_statuses",
+        &["deploymentId", "state", "createdAt"],
+    ),
+    (
+        "deployment_changes",
+        &[
+            "deploymentId",
+            "commitSha",
+            "repoId",
+            "committedAt",
+            "pullRequestId",
+        ],
+    ),
+    ("issues", &["labels"]),
 ];
 
 /// Enum types the addon binds by name.

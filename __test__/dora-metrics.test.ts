@@ -1,0 +1,113 @@
+// processor.doraMetrics() through the built addon and PostgreSQL: the five metrics of a small
+// hand-computed week (one deployment fails after its success and the next restores it), the
+// result's shape as lib/index.d.ts declares it (null, never undefined, where there is nothing to
+// measure), and CONFIG_ERROR for every kind of bad option. The full scenario (re-runs,
+// incidents, rollbacks, staging, first deployments) is crates/core/tests/dora.rs.
+import { randomUUID } from 'node:crypto'
+import { WebhookProcessor, WebhookProcessingError } from '../lib'
+import { createTestDatabase, insertRepository, insertTeam, TestDatabase } from './helpers/db'
+
+let db: TestDatabase
+let processor: WebhookProcessor
+let teamId: string
+
+const SINCE = '2026-11-02T00:00:00Z'
+const UNTIL = '2026-11-09T00:00:00Z'
+
+async function deployment(repoId: string, githubId: number, sha: string, success: string, failure?: string) {
+  const id = randomUUID()
+  await db.pool.query(
+    `INSERT INTO deployments (id, "repoId", "githubId", sha, ref, task, environment, "originalEnvironment",
+       "isProduction", "productionReason", "createdAt", "updatedAt", state, "firstSuccessAt", "finishedAt")
+     VALUES ($1, $2, $3, $4, 'main', 'deploy', 'production', 'production', true, 'environment_pattern',
+       $5, $5, $6, $5, $5)`,
+    [id, repoId, githubId, sha, success, failure ? 'failure' : 'success'],
+  )
+  const statuses: Array<[string, string]> = [['success', success]]
+  if (failure) statuses.push(['failure', failure])
+  for (const [state, at] of statuses) {
+    await db.pool.query(
+      `INSERT INTO deployment_statuses (id, "githubId", "repoId", "deploymentId", state, "createdAt")
+       VALUES ($1, $2, $3, $4, $5, $6)`,
+      [randomUUID(), githubId * 10 + (state === 'success' ? 1 : 2), repoId, id, state, at],
+    )
+  }
+  return id
+}
+
+async function change(repoId: string, deploymentId: string, sha: string, committedAt: string) {
+  await db.pool.query(
+    `INSERT INTO deployment_changes ("deploymentId", "commitSha", "repoId", "committedAt") VALUES ($1, $2, $3, $4)`,
+    [deploymentId, sha, repoId, committedAt],
+  )
+}
+
+beforeAll(async () => {
+  db = await createTestDatabase()
+  teamId = await insertTeam(db.pool, 'platform')
+  const repoId = await insertRepository(db.pool, 4242, { teamId, fullName: 'octo/shop' })
+  const a = await deployment(repoId, 1, 'a', '2026-11-02T10:00:00Z')
+  await change(repoId, a, 'ca', '2026-11-02T09:00:00Z')
+  const b = await deployment(repoId, 2, 'b', '2026-11-03T10:00:00Z', '2026-11-03T11:00:00Z')
+  await change(repoId, b, 'cb', '2026-11-03T08:00:00Z')
+  const c = await deployment(repoId, 3, 'c', '2026-11-03T13:00:00Z')
+  await change(repoId, c, 'cc', '2026-11-03T12:00:00Z')
+  processor = await WebhookProcessor.connect({ databaseUrl: db.url })
+})
+
+afterAll(async () => {
+  await processor?.close()
+  await db?.drop()
+})
+
+test("a team's week: every figure as computed by hand, with the deployments behind it", async () => {
+  const m = await processor.doraMetrics({ since: SINCE, until: new Date(UNTIL), teamId })
+  expect(m).toEqual({
+    deploymentFrequency: { deployments: 3, days: 2, perWeek: 3, failedToDeploy: 0, deploymentIds: ['1', '2', '3'], failedToDeployIds: [] },
+    // spans 3600, 7200, 3600: percentile_cont positions 1, 1.5, 1.8
+    leadTime: { commits: 3, medianSeconds: 3600, p75Seconds: 5400, p90Seconds: 6480, deploymentIds: ['1', '2', '3'] },
+    changeFailRate: { failed: 1, total: 3, rate: 1 / 3, deploymentIds: ['2'] },
+    // failure status 11:00 → next first success 13:00
+    recoveryTime: { count: 1, medianSeconds: 7200, p75Seconds: 7200, p90Seconds: 7200, deploymentIds: ['2'] },
+    reworkRate: { rework: 1, total: 3, rate: 1 / 3, deploymentIds: ['3'] },
+  })
+})
+
+test('a window without deployments: zeros, and null (not undefined) rates and percentiles', async () => {
+  const m = await processor.doraMetrics({ since: Date.UTC(2025, 0, 1), until: Date.UTC(2025, 0, 15), repositoryGithubIds: [4242] })
+  expect(m).toEqual({
+    deploymentFrequency: { deployments: 0, days: 0, perWeek: 0, failedToDeploy: 0, deploymentIds: [], failedToDeployIds: [] },
+    leadTime: { commits: 0, medianSeconds: null, p75Seconds: null, p90Seconds: null, deploymentIds: [] },
+    changeFailRate: { failed: 0, total: 0, rate: null, deploymentIds: [] },
+    recoveryTime: { count: 0, medianSeconds: null, p75Seconds: null, p90Seconds: null, deploymentIds: [] },
+    reworkRate: { rework: 0, total: 0, rate: null, deploymentIds: [] },
+  })
+})
+
+test.each<[string, unknown]>([
+  ['no options', undefined],
+  ['options that are no object', 'last 30 days'],
+  ['since missing', { until: UNTIL }],
+  ['until unparseable', { since: SINCE, until: 'soon' }],
+  ['since after until', { since: UNTIL, until: SINCE }],
+  ['since equal to until', { since: SINCE, until: SINCE }],
+  ['repositoryGithubIds not an array', { since: SINCE, until: UNTIL, repositoryGithubIds: 4242 }],
+  ['a repository id that is no positive integer', { since: SINCE, until: UNTIL, repositoryGithubIds: [1.5] }],
+  ['an empty teamId', { since: SINCE, until: UNTIL, teamId: ' ' }],
+  ['environment not a string', { since: SINCE, until: UNTIL, environment: 7 }],
+  ['incidentLabels not an array', { since: SINCE, until: UNTIL, incidentLabels: 'incident' }],
+  ['an empty incident label', { since: SINCE, until: UNTIL, incidentLabels: ['incident', ''] }],
+  ['failureWindowHours zero', { since: SINCE, until: UNTIL, failureWindowHours: 0 }],
+  ['failureWindowHours not a number', { since: SINCE, until: UNTIL, failureWindowHours: '168' }],
+  ['failureWindowHours over ten years', { since: SINCE, until: UNTIL, failureWindowHours: 1e9 }],
+])('%s: CONFIG_ERROR, and the processor keeps working', async (_name, options) => {
+  const call = (processor.doraMetrics as (o: unknown) => Promise<unknown>).bind(processor)
+  const error = await call(options).then(
+    () => null,
+    (e: unknown) => e,
+  )
+  expect(error).toBeInstanceOf(WebhookProcessingError)
+  expect(error).toMatchObject({ code: 'CONFIG_ERROR', retryable: false, message: expect.stringContaining('doraMetrics') })
+  const m = await processor.doraMetrics({ since: SINCE, until: UNTIL, teamId })
+  expect(m.deploymentFrequency.deployments).toBe(3)
+})
