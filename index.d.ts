@@ -45,8 +45,10 @@ export declare class NativeProcessor {
   /** Of `shas`, those of the repository whose counts are still unknown, sorted. */
   commitsLackingStats(repoId: string, shas: Array<string>): Promise<Array<string>>
   /**
-   * Applies one REST list page (`kind`: `pulls`, `reviews`, `issues` or `commits`) for a
-   * registered repository; `pullRequest` is the pull request a reviews page belongs to.
+   * Applies one REST list page (`kind`: `pulls`, `reviews`, `issues`, `commits`,
+   * `deployments`, `deployment_statuses` or `workflow_runs`) for a registered repository;
+   * `pullRequest` is the parent object of a page of children: the pull request of a
+   * reviews page, the deployment of a deployment_statuses page.
    * Writes no `events` row.
    */
   applyRestPage(repoId: string, kind: string, page: string, pullRequest?: string | undefined | null): Promise<RestPageResult>
@@ -378,6 +380,8 @@ export interface ProcessorOptions {
   idleTimeoutMs?: number
   /** A database connection this old is closed instead of reused, in milliseconds. Default 1800000 (30 minutes, as sqlx's pool). */
   maxLifetimeMs?: number
+  /** Deployments without GitHub's `production_environment` flag are production when their environment matches this PostgreSQL regular expression, case-insensitively. Default `^(prod|production|live)([-_ ./].*)?$`. */
+  productionEnvironments?: string
 }
 
 /** Counters of one processor since it connected. */
@@ -400,6 +404,11 @@ export interface RecordCounts {
   pullRequests: number
   issues: number
   reviews: number
+  deployments: number
+  deploymentStatuses: number
+  workflowRuns: number
+  workflowJobs: number
+  releases: number
 }
 
 /** Availability of the Redis tier. */

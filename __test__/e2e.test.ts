@@ -65,13 +65,19 @@ async function deliverAndSettle(event: string, payload: unknown, deliveryId?: st
 }
 
 describe('every tracked event type, end to end', () => {
-  const cases: [string, string, string, () => [table: string, githubIdOrSha: string], () => string, string][] = [
+  const cases: [string, string, string, () => [table: string, githubIdOrSha: string], () => string | null, string][] = [
     ['push', 'push', 'push-event.json', () => ['commits', 'a10867b14bb761a232cd80139fbd4c0d33264240'], () => octocatId, '2024-03-04'],
     ['pull_request opened', 'pull_request', 'pull-request-opened.json', () => ['pull_requests', '1754321001'], () => octocatId, '2024-03-04'],
     ['pull_request merged', 'pull_request', 'pull-request-merged.json', () => ['pull_requests', '1754321001'], () => octocatId, '2024-03-05'],
     ['issues opened', 'issues', 'issue-opened.json', () => ['issues', '2154321002'], () => octocatId, '2024-03-04'],
     ['issues closed', 'issues', 'issue-closed.json', () => ['issues', '2154321002'], () => octocatId, '2024-03-06'],
     ['pull_request_review submitted', 'pull_request_review', 'pull-request-review.json', () => ['pull_request_reviews', '1923456789'], () => hubotId, '2024-03-05'],
+    ['deployment created', 'deployment', 'deployment-created.json', () => ['deployments', '145988746'], () => octocatId, '2024-03-04'],
+    ['deployment_status success', 'deployment_status', 'deployment-status-success.json', () => ['deployment_statuses', '209916254'], () => octocatId, '2024-03-05'],
+    ['workflow_run completed', 'workflow_run', 'workflow-run-completed.json', () => ['workflow_runs', '289782451'], () => octocatId, '2024-03-06'],
+    // A job names no person: the repository's team only.
+    ['workflow_job completed', 'workflow_job', 'workflow-job-completed.json', () => ['workflow_jobs', '289782451'], () => null, '2024-03-06'],
+    ['release published', 'release', 'release-published.json', () => ['releases', '17372790'], () => octocatId, '2024-03-07'],
   ]
 
   test.each(cases)('%s: signed request → queue → worker → rows → metric jobs', async (_label, event, file, row, developer, date) => {
@@ -92,7 +98,10 @@ describe('every tracked event type, end to end', () => {
     // Metric job ids coalesce per minute (developer:<user>:<date>:<minute>; `.` for `:` on BullMQ), so look for the prefixes.
     const s = idSeparator()
     const ids = (await metrics().getJobs(['waiting', 'active', 'delayed'])).map((j) => String(j.id))
-    expect(ids).toEqual(expect.arrayContaining([expect.stringMatching(`^developer${s}${developer()}${s}${date}${s}`), expect.stringMatching(`^team${s}${teamId}${s}${date}${s}`)]))
+    const user = developer()
+    const expected = [expect.stringMatching(`^team${s}${teamId}${s}${date}${s}`)]
+    if (user) expected.push(expect.stringMatching(`^developer${s}${user}${s}${date}${s}`))
+    expect(ids).toEqual(expect.arrayContaining(expected))
     const metricJob = (await metrics().getJobs(['waiting'])).find((j) => String(j.id).startsWith(`team${s}${teamId}${s}${date}${s}`))
     expect(metricJob?.data).toMatchObject({ kind: 'team', id: teamId, date })
     expect(metricJob?.opts.removeOnComplete).toBe(true)
@@ -264,6 +273,10 @@ test('health, stats, Prometheus metrics and the queue UI', async () => {
     worker: { status: 'running', processor: { processed: expect.any(Number) } },
   })
   expect(stats.eventsPerMinute.lastMinute).toBeGreaterThan(0)
+  // The deployment data delivered above is counted by type beside the seed's events.
+  for (const type of ['push', 'deployment', 'deployment_status', 'workflow_run', 'workflow_job', 'release']) {
+    expect(stats.eventsPerMinute.byType[type]).toBeGreaterThan(0)
+  }
   // Every events row processed by this worker (ignored types included) has an end-to-end latency.
   expect(stats.latency.endToEndMs.count).toBe(stats.worker.processor.processed + stats.worker.processor.ignored)
   expect(stats.queues.metrics.waiting).toBeGreaterThan(0)

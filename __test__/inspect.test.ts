@@ -8,7 +8,7 @@ import { createTestDatabase, insertRepository, TestDatabase } from './helpers/db
 import { exampleGroups, examplesOf } from './helpers/examples'
 
 const fixture = (name: string) => readFileSync(join(__dirname, 'fixtures', name), 'utf8')
-const TRACKED = ['push', 'pull_request', 'issues', 'pull_request_review']
+const TRACKED = ['push', 'pull_request', 'issues', 'pull_request_review', 'deployment', 'deployment_status', 'workflow_run', 'workflow_job', 'release']
 
 function codeOf(fn: () => unknown): string | undefined {
   try {

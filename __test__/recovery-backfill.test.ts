@@ -1,6 +1,6 @@
 // Backfill (issue 16) against the contract server: a repository's pull requests with their
-// reviews, its issues (not the pull requests the issues list includes) and its default-branch
-// commits since a date, written through the upserts; a backfill stopped halfway (an abort
+// reviews, its issues (not the pull requests the issues list includes), its default-branch
+// commits, and (issue 23) its deployments with their statuses and workflow runs since a date, written through the upserts; a backfill stopped halfway (an abort
 // after a page, a page that fails) resumes without repeated pages or duplicate rows; a
 // finished backfill is not read again.
 import Bull from 'bull'
@@ -18,7 +18,7 @@ const iso = (ms: number) => new Date(ms).toISOString().replace('.000Z', 'Z')
 let env: RecoveryEnv
 let repoId: string
 /** What the world holds since SINCE. */
-const expected = { pulls: 0, reviews: 0, pendingReviews: 0, issues: 0, commits: 0 }
+const expected = { pulls: 0, reviews: 0, pendingReviews: 0, issues: 0, commits: 0, deployments: 0, statuses: 0, runs: 0 }
 
 beforeAll(async () => {
   env = await recoveryEnv()
@@ -80,6 +80,54 @@ beforeAll(async () => {
     if (Date.parse(date) >= Date.parse(SINCE)) expected.commits += 1
   }
   w.addCommit(repo, { sha: 'e'.repeat(40), parents: [parent!], message: 'on a branch', author: { name: 'X', email: 'x@acme.example', date: iso(base) } }, 'feature')
+  // 40 deployments, one every 5 days back from November (31 since June), each with two
+  // statuses: in progress, then success (failure for every 7th).
+  for (let k = 0; k < 40; k++) {
+    const created = base - k * 5 * DAY
+    const id = 5_000_000 + k
+    repo.deployments.push({
+      id,
+      sha: (k + 1).toString(16).padStart(40, 'c'),
+      ref: 'main',
+      task: 'deploy',
+      environment: k % 2 ? 'production' : 'staging',
+      original_environment: k % 2 ? 'production' : 'staging',
+      production_environment: k % 4 === 1 ? true : undefined,
+      created_at: iso(created),
+      updated_at: iso(created + 300_000),
+      creator: { login: 'mona' },
+    })
+    repo.deploymentStatuses.set(id, [
+      { id: id * 10, state: 'in_progress', environment: k % 2 ? 'production' : 'staging', created_at: iso(created + 60_000), updated_at: iso(created + 60_000) },
+      { id: id * 10 + 1, state: k % 7 ? 'success' : 'failure', environment: k % 2 ? 'production' : 'staging', created_at: iso(created + 300_000), updated_at: iso(created + 300_000) },
+    ])
+    if (created >= Date.parse(SINCE)) {
+      expected.deployments += 1
+      expected.statuses += 2
+    }
+  }
+  // 250 workflow runs, one a day back from November (154 since June; two pages and a bit).
+  for (let k = 0; k < 250; k++) {
+    const created = base - k * DAY
+    repo.workflowRuns.push({
+      id: 4_000_000 + k,
+      run_attempt: k % 9 === 0 ? 2 : 1,
+      workflow_id: 77,
+      name: 'CI',
+      path: '.github/workflows/ci.yml',
+      event: 'push',
+      head_sha: (k + 1).toString(16).padStart(40, 'c'),
+      head_branch: 'main',
+      status: 'completed',
+      conclusion: k % 5 ? 'success' : 'failure',
+      run_number: 1000 - k,
+      created_at: iso(created),
+      run_started_at: iso(created),
+      updated_at: iso(created + 600_000),
+      pull_requests: [],
+    })
+    if (created >= Date.parse(SINCE)) expected.runs += 1
+  }
 })
 
 afterAll(async () => {
@@ -93,6 +141,9 @@ async function counts() {
     reviews: await q('SELECT count(*)::int AS n FROM pull_request_reviews'),
     issues: await q('SELECT count(*)::int AS n FROM issues'),
     commits: await q('SELECT count(*)::int AS n FROM commits'),
+    deployments: await q('SELECT count(*)::int AS n FROM deployments'),
+    statuses: await q('SELECT count(*)::int AS n FROM deployment_statuses'),
+    runs: await q('SELECT count(*)::int AS n FROM workflow_runs'),
     events: await q('SELECT count(*)::int AS n FROM events'),
   }
 }
@@ -134,7 +185,55 @@ test('stopped after the second page of pull requests, then resumed: every page a
   expect(reviewPages).toHaveLength(expected.pulls)
   expect(new Set(reviewPages).size).toBe(expected.pulls)
 
-  expect(await counts()).toEqual({ pulls: expected.pulls, reviews: expected.reviews, issues: expected.issues, commits: expected.commits, events: 0 })
+  // Deployments and runs: the lists stop at the first item created before `since`; each
+  // deployment's statuses are asked for once.
+  expect(summary.kinds.deployments).toMatchObject({ items: expected.deployments, finished: true })
+  expect(summary.kinds.workflow_runs).toMatchObject({ items: expected.runs, finished: true })
+  expect(summary.records).toMatchObject({ deployments: expected.deployments, deploymentStatuses: expected.statuses, workflowRuns: expected.runs })
+  expect(pagesRequested(/^\/repos\/acme\/widgets\/actions\/runs$/)).toEqual([1, 2].map((n) => `/repos/acme/widgets/actions/runs?page=${n}`))
+  const statusPages = pagesRequested(/\/statuses$/)
+  expect(statusPages).toHaveLength(expected.deployments)
+  expect(new Set(statusPages).size).toBe(expected.deployments)
+
+  expect(await counts()).toEqual({
+    pulls: expected.pulls,
+    reviews: expected.reviews,
+    issues: expected.issues,
+    commits: expected.commits,
+    deployments: expected.deployments,
+    statuses: expected.statuses,
+    runs: expected.runs,
+    events: 0,
+  })
+})
+
+test('deployments come with their statuses, derived as the webhooks derive them; runs by attempt', async () => {
+  const q = async (sql: string, params: unknown[]) => (await env.db.pool.query(sql, params)).rows[0]
+  // k = 1: production by GitHub's flag; k = 3: by the environment pattern; k = 7: failed; k = 2: staging.
+  expect(await q('SELECT state, environment, "isProduction", "productionReason", "firstSuccessAt", "failedAt", "finishedAt", "creatorLogin" FROM deployments WHERE "githubId" = $1', [5_000_001])).toEqual({
+    state: 'success',
+    environment: 'production',
+    isProduction: true,
+    productionReason: 'github_flag',
+    firstSuccessAt: new Date(base - 5 * DAY + 300_000),
+    failedAt: null,
+    finishedAt: new Date(base - 5 * DAY + 300_000),
+    creatorLogin: 'mona',
+  })
+  expect(await q('SELECT "isProduction", "productionReason" FROM deployments WHERE "githubId" = $1', [5_000_003])).toEqual({ isProduction: true, productionReason: 'environment_pattern' })
+  expect(await q('SELECT state, "firstSuccessAt", "failedAt", "finishedAt" FROM deployments WHERE "githubId" = $1', [5_000_007])).toEqual({
+    state: 'failure',
+    firstSuccessAt: null,
+    failedAt: new Date(base - 35 * DAY + 300_000),
+    finishedAt: new Date(base - 35 * DAY + 300_000),
+  })
+  expect(await q('SELECT "isProduction", "productionReason" FROM deployments WHERE "githubId" = $1', [5_000_002])).toEqual({ isProduction: false, productionReason: null })
+  expect(await q('SELECT "runAttempt", status, conclusion, "completedAt" FROM workflow_runs WHERE "githubId" = $1', [4_000_009])).toEqual({
+    runAttempt: 2,
+    status: 'completed',
+    conclusion: 'success',
+    completedAt: new Date(base - 9 * DAY + 600_000),
+  })
 })
 
 test('what a backfill writes: REST shapes mapped as webhooks map them', async () => {
@@ -152,12 +251,12 @@ test('what a backfill writes: REST shapes mapped as webhooks map them', async ()
 test('a finished backfill is not read again; --restart reads it again and changes no row', async () => {
   const before = env.server.requests.length
   const again = await runBackfill({ data: { repository: 'acme/widgets', since: '90d' } }, ctx())
-  expect(Object.values(again.kinds).map((k) => k!.alreadyImported)).toEqual([true, true, true])
+  expect(Object.values(again.kinds).map((k) => k!.alreadyImported)).toEqual([true, true, true, true, true])
   expect(env.server.requests.length).toBe(before)
 
   const rowsBefore = await env.db.pool.query('SELECT * FROM pull_requests ORDER BY "githubId"')
   const restarted = await runBackfill({ data: { repository: 'acme/widgets', since: SINCE, restart: true, kinds: ['pulls'] } }, ctx())
-  expect(restarted.records).toEqual({ pullRequests: 0, reviews: 0, issues: 0, commits: 0 })
+  expect(restarted.records).toEqual({ pullRequests: 0, reviews: 0, issues: 0, commits: 0, deployments: 0, deploymentStatuses: 0, workflowRuns: 0 })
   expect(restarted.kinds.pulls!.items).toBe(expected.pulls)
   const rowsAfter = await env.db.pool.query('SELECT * FROM pull_requests ORDER BY "githubId"')
   expect(rowsAfter.rows).toEqual(rowsBefore.rows)

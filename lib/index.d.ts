@@ -33,6 +33,13 @@ export interface ProcessorOptions {
   idleTimeoutMs?: number
   /** A database connection this old is closed instead of reused (milliseconds, at most a week). Default 1800000 (30 minutes, as sqlx's pool). */
   maxLifetimeMs?: number
+  /**
+   * Which deployments are production when GitHub sends no `production_environment` flag: those
+   * whose environment matches this pattern, case-insensitively (a PostgreSQL regular
+   * expression; a RegExp gives its source). Default `^(prod|production|live)([-_ ./].*)?$`.
+   * An invalid pattern is CONFIG_ERROR at connect. See docs/dora.md.
+   */
+  productionEnvironments?: string | RegExp
 }
 
 /** Rows one call inserted or changed; zeros for `duplicate` and `ignored`. */
@@ -41,6 +48,13 @@ export interface RecordCounts {
   pullRequests: number
   issues: number
   reviews: number
+  /** Deployments whose own fields were inserted or changed (fields derived from statuses are recomputed without being counted). */
+  deployments: number
+  deploymentStatuses: number
+  /** Workflow run attempts (a re-run is a new row). */
+  workflowRuns: number
+  workflowJobs: number
+  releases: number
 }
 
 /** A metric recomputation for the worker to queue, with the Bull jobId to use. */
@@ -289,14 +303,25 @@ export declare class WebhookProcessingError extends Error {
 
 export declare const ERROR_CODES: readonly ErrorCode[]
 
+/**
+ * The `X-GitHub-Event` types a processor tracks (writes rows for): push, pull_request, issues,
+ * pull_request_review, deployment, deployment_status, workflow_run, workflow_job, release.
+ * Every other type is answered `ignored`. `reprocessEvents({ types })` accepts these.
+ */
+export declare const TRACKED_EVENT_TYPES: readonly string[]
+
 /** 25 MiB: GitHub never sends more. */
 export declare const MAX_PAYLOAD_BYTES: number
 
 /** The text with the user information of every URL in it (`scheme://user:password@host`) replaced by `***`, for logs. */
 export declare function redactCredentials(text: string): string
 
-/** A GitHub REST list: `GET /repos/{o}/{r}/pulls`, `…/pulls/{n}/reviews`, `…/issues`, `…/commits`. */
-export type RestKind = 'pulls' | 'reviews' | 'issues' | 'commits'
+/**
+ * A GitHub REST list: `GET /repos/{o}/{r}/pulls`, `…/pulls/{n}/reviews`, `…/issues`, `…/commits`,
+ * `…/deployments`, `…/deployments/{id}/statuses`, `…/actions/runs` (its page as GitHub sends it,
+ * `{ total_count, workflow_runs }`).
+ */
+export type RestKind = 'pulls' | 'reviews' | 'issues' | 'commits' | 'deployments' | 'deployment_statuses' | 'workflow_runs'
 
 /** What applying one REST page did. */
 export interface RestPageResult {
@@ -305,7 +330,7 @@ export interface RestPageResult {
   /** Items left out: pull requests in the issues list, pending reviews. */
   skipped: number
   /** Rows inserted or changed. */
-  records: { commits: number; pullRequests: number; issues: number; reviews: number }
+  records: RecordCounts
   /** Metric jobs to queue, as for a delivery. */
   metricJobs: MetricJob[]
   /** GitHub logins (or commit emails without a login) not linked to a user. */
@@ -514,7 +539,8 @@ export declare class WebhookProcessor {
    * Applies one page of a GitHub REST list through the same convergent upserts as webhooks
    * (backfill; docs/recovery.md lists the REST-vs-webhook differences). `page` is the
    * response body (text) or octokit's parsed `response.data`; a `reviews` page needs the
-   * pull request it belongs to. One transaction per page; writes no `events` row.
+   * pull request it belongs to, a `deployment_statuses` page the deployment (the fourth
+   * argument: the parent object). One transaction per page; writes no `events` row.
    * UNKNOWN_REPOSITORY when repoId is not registered; INVALID_PAYLOAD (nothing written) when
    * the page is not the list it claims to be.
    */
@@ -587,6 +613,8 @@ export interface WorkerOptions {
   idleTimeoutMs?: number
   /** Maximum connection lifetime of a processor the worker connects (see ProcessorOptions). */
   maxLifetimeMs?: number
+  /** Production environment pattern of a processor the worker connects (see ProcessorOptions). */
+  productionEnvironments?: string | RegExp
   /**
    * A worker that connects its own processor keeps trying until the database is reachable and
    * migrated (jobs wait meanwhile, `health().waitingFor` says why): 250 ms after the first failure,
@@ -720,6 +748,8 @@ export interface GitHubWorkerOptions {
   idleTimeoutMs?: number
   /** Maximum connection lifetime of a processor the worker connects (see ProcessorOptions). */
   maxLifetimeMs?: number
+  /** Production environment pattern of a processor the worker connects (see ProcessorOptions). */
+  productionEnvironments?: string | RegExp
   /**
    * A worker that connects its own processor keeps trying until the database is reachable and
    * migrated, as the webhook worker does (jobs wait meanwhile, `health().waitingFor` says why):
@@ -859,7 +889,16 @@ export type GitHubJobContext = {
 }
 
 /** Rows a backfill inserted or changed. */
-export interface BackfillRecords { pullRequests: number; reviews: number; issues: number; commits: number }
+export interface BackfillRecords {
+  pullRequests: number
+  reviews: number
+  issues: number
+  commits: number
+  /** Deployments whose own fields were inserted or changed. */
+  deployments: number
+  deploymentStatuses: number
+  workflowRuns: number
+}
 
 /** What one kind of a backfill did. */
 export interface BackfillKindSummary {
@@ -882,7 +921,7 @@ export interface BackfillKindSummary {
 export interface BackfillSummary {
   repository: string
   repoId: string
-  kinds: Partial<Record<'pulls' | 'issues' | 'commits', BackfillKindSummary>>
+  kinds: Partial<Record<'pulls' | 'issues' | 'commits' | 'deployments' | 'workflow_runs', BackfillKindSummary>>
   records: BackfillRecords
   items: number
   pages: number
@@ -893,10 +932,11 @@ export interface BackfillSummary {
 
 /**
  * The `github` queue's backfill job (`lib/github/jobs/backfill.js`): pull requests with their
- * reviews, issues and default-branch commits updated since `since` (default `90d`), resumable.
+ * reviews, issues and default-branch commits updated since `since` (default `90d`), deployments
+ * with their statuses and workflow runs created since then, resumable.
  */
 export declare function runBackfill(
-  job: { data: { repository: string; repoId?: string; since?: string | Date; kinds?: Array<'pulls' | 'issues' | 'commits'>; restart?: boolean } },
+  job: { data: { repository: string; repoId?: string; since?: string | Date; kinds?: Array<'pulls' | 'issues' | 'commits' | 'deployments' | 'workflow_runs'>; restart?: boolean } },
   ctx: GitHubJobContext,
 ): Promise<BackfillSummary>
 

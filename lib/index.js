@@ -15,7 +15,7 @@ const {
   MAX_PAYLOAD_BYTES,
 } = require('./validate')
 const { normalizeRestPage } = require('./rest-page')
-const { normalizeReprocessOptions } = require('./reprocess')
+const { normalizeReprocessOptions, TRACKED_TYPES } = require('./reprocess')
 const { normalizeDoraOptions, shapeDoraMetrics } = require('./dora')
 
 /** A connected processor: a PostgreSQL pool and the user-mapping caches. */
@@ -309,6 +309,7 @@ module.exports = {
   WebhookProcessingError,
   ERROR_CODES,
   MAX_PAYLOAD_BYTES,
+  TRACKED_EVENT_TYPES: TRACKED_TYPES,
   redactCredentials,
   processWebhook,
   closeDefaultProcessor,

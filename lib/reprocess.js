@@ -6,7 +6,7 @@
 
 const { WebhookProcessingError } = require('./errors')
 
-const TRACKED_TYPES = Object.freeze(['push', 'pull_request', 'issues', 'pull_request_review'])
+const TRACKED_TYPES = Object.freeze(['push', 'pull_request', 'issues', 'pull_request_review', 'deployment', 'deployment_status', 'workflow_run', 'workflow_job', 'release'])
 
 const fail = (message) => {
   throw new WebhookProcessingError('CONFIG_ERROR', message)

@@ -8,7 +8,9 @@ const { WebhookProcessingError } = require('./errors')
 const { MAX_PAYLOAD_BYTES } = require('./validate')
 
 /** The lists a page may come from. */
-const REST_KINDS = Object.freeze(['pulls', 'reviews', 'issues', 'commits'])
+const REST_KINDS = Object.freeze(['pulls', 'reviews', 'issues', 'commits', 'deployments', 'deployment_statuses', 'workflow_runs'])
+/** Kinds whose page lists children of one parent object, passed beside the page. */
+const PARENT_OF = Object.freeze({ reviews: 'pullRequest', deployment_statuses: 'deployment' })
 
 const fail = (code, message) => {
   throw new WebhookProcessingError(code, message)
@@ -39,11 +41,12 @@ function normalizeRestPage(repoId, kind, page, pullRequest) {
   if (page === undefined || page === null) fail('INVALID_JOB', 'page is missing')
   const text = asText(page, 'page')
   let pr
-  if (kind === 'reviews') {
-    if (pullRequest === undefined || pullRequest === null) fail('INVALID_JOB', 'a reviews page needs its pullRequest')
-    pr = asText(pullRequest, 'pullRequest')
+  const parent = PARENT_OF[kind]
+  if (parent) {
+    if (pullRequest === undefined || pullRequest === null) fail('INVALID_JOB', `a ${kind} page needs its ${parent}`)
+    pr = asText(pullRequest, parent)
   } else if (pullRequest !== undefined && pullRequest !== null) {
-    fail('INVALID_JOB', 'pullRequest is only for a reviews page')
+    fail('INVALID_JOB', 'a parent object is only for a reviews or deployment_statuses page')
   }
   return { repoId, kind, page: text, pullRequest: pr }
 }

@@ -97,7 +97,7 @@ function normalizeReceivedAt(receivedAt) {
 /** Validates ProcessorOptions; bad options are CONFIG_ERROR. */
 function normalizeOptions(options) {
   if (options === null || typeof options !== 'object') fail('CONFIG_ERROR', 'options must be an object')
-  const { databaseUrl, redisUrl, redisKeyPrefix, maxConnections, userCacheTtlSeconds, idleTimeoutMs, maxLifetimeMs } = options
+  const { databaseUrl, redisUrl, redisKeyPrefix, maxConnections, userCacheTtlSeconds, idleTimeoutMs, maxLifetimeMs, productionEnvironments } = options
   if (!isNonEmptyString(databaseUrl)) fail('CONFIG_ERROR', 'databaseUrl must be a non-empty string')
   if (redisUrl !== undefined && redisUrl !== null && !isNonEmptyString(redisUrl)) {
     fail('CONFIG_ERROR', 'redisUrl must be a non-empty string when given')
@@ -121,7 +121,22 @@ function normalizeOptions(options) {
     // Milliseconds, at most a week (the addon takes them as 32-bit integers).
     idleTimeoutMs: positiveInt('idleTimeoutMs', idleTimeoutMs, 7 * 24 * 3600 * 1000),
     maxLifetimeMs: positiveInt('maxLifetimeMs', maxLifetimeMs, 7 * 24 * 3600 * 1000),
+    productionEnvironments: productionPattern(productionEnvironments),
   }
+}
+
+/**
+ * The `productionEnvironments` option: a non-empty string (a PostgreSQL regular expression,
+ * matched case-insensitively) or a RegExp (its source; its flags are not used: the match is
+ * always case-insensitive). PostgreSQL checks the syntax at connect (CONFIG_ERROR).
+ */
+function productionPattern(value) {
+  if (value === undefined || value === null) return undefined
+  const source = value instanceof RegExp ? value.source : value
+  if (!isNonEmptyString(source) || source.includes('\0')) {
+    fail('CONFIG_ERROR', 'productionEnvironments must be a non-empty string or a RegExp')
+  }
+  return source
 }
 
 /** A GitHub account id: a positive safe integer. */

@@ -164,6 +164,7 @@ function workerDatabase(WebhookProcessor, options, concurrency, logger) {
       maxConnections: options.maxConnections ?? concurrency,
       idleTimeoutMs: options.idleTimeoutMs,
       maxLifetimeMs: options.maxLifetimeMs,
+      productionEnvironments: options.productionEnvironments,
     },
     options.reconnectMaxDelayMs ?? RECONNECT_MAX_DELAY_MS,
     logger,

@@ -32,6 +32,9 @@ pub fn options(o: ProcessorOptions) -> core::ProcessorOptions {
             .max_lifetime_ms
             .map(|ms| Duration::from_millis(ms as u64))
             .unwrap_or(defaults.max_lifetime),
+        production_environments: o
+            .production_environments
+            .unwrap_or(defaults.production_environments.clone()),
         ..defaults
     }
 }
@@ -98,6 +101,11 @@ pub fn records(r: core::RecordCounts) -> RecordCounts {
         pull_requests: r.pull_requests,
         issues: r.issues,
         reviews: r.reviews,
+        deployments: r.deployments,
+        deployment_statuses: r.deployment_statuses,
+        workflow_runs: r.workflow_runs,
+        workflow_jobs: r.workflow_jobs,
+        releases: r.releases,
     }
 }
 

@@ -58,6 +58,8 @@ pub struct ProcessorOptions {
     pub idle_timeout_ms: Option<u32>,
     /// A database connection this old is closed instead of reused, in milliseconds. Default 1800000 (30 minutes, as sqlx's pool).
     pub max_lifetime_ms: Option<u32>,
+    /// Deployments without GitHub's `production_environment` flag are production when their environment matches this PostgreSQL regular expression, case-insensitively. Default `^(prod|production|live)([-_ ./].*)?$`.
+    pub production_environments: Option<String>,
 }
 
 /// Rows one call inserted or changed; zeros for `duplicate` and `ignored`.
@@ -67,6 +69,11 @@ pub struct RecordCounts {
     pub pull_requests: u32,
     pub issues: u32,
     pub reviews: u32,
+    pub deployments: u32,
+    pub deployment_statuses: u32,
+    pub workflow_runs: u32,
+    pub workflow_jobs: u32,
+    pub releases: u32,
 }
 
 /// A metric job for the worker to queue on the metrics queue.

@@ -23,8 +23,10 @@ pub struct RestPageResult {
 
 #[napi]
 impl NativeProcessor {
-    /// Applies one REST list page (`kind`: `pulls`, `reviews`, `issues` or `commits`) for a
-    /// registered repository; `pullRequest` is the pull request a reviews page belongs to.
+    /// Applies one REST list page (`kind`: `pulls`, `reviews`, `issues`, `commits`,
+    /// `deployments`, `deployment_statuses` or `workflow_runs`) for a registered repository;
+    /// `pullRequest` is the parent object of a page of children: the pull request of a
+    /// reviews page, the deployment of a deployment_statuses page.
     /// Writes no `events` row.
     #[napi]
     pub async fn apply_rest_page(
@@ -35,7 +37,9 @@ impl NativeProcessor {
         pull_request: Option<String>,
     ) -> napi::Result<RestPageResult> {
         let kind = RestKind::from_name(&kind)
-            .ok_or_else(|| error::invalid_job("kind must be pulls, reviews, issues or commits"))?;
+            .ok_or_else(|| error::invalid_job(
+                "kind must be pulls, reviews, issues, commits, deployments, deployment_statuses or workflow_runs",
+            ))?;
         let page = RestPage {
             repo_id,
             kind,

@@ -34,7 +34,8 @@
  * (paged with `per_page`/`page` and Link headers, oldest commit first, 250 a page unpaged),
  * /repos/{o}/{r}/commits[/{ref}], /repos/{o}/{r}/pulls[/{n}] (line counts on the single one
  * only, as GitHub), /repos/{o}/{r}/pulls/{n}/reviews, GET /app, GET /rate_limit,
- * /repos/{o}/{r}/issues; installation lookups (/repos/{o}/{r}/installation,
+ * /repos/{o}/{r}/issues, /repos/{o}/{r}/deployments[/{id}/statuses] (newest first),
+ * /repos/{o}/{r}/actions/runs (newest first, wrapped in `workflow_runs`); installation lookups (/repos/{o}/{r}/installation,
  * /users/{u}/installation, /orgs/{o}/installation), POST /app/installations/{id}/access_tokens;
  * hook deliveries (App, repository and organization hooks; cursor-paged, newest first) and
  * redelivery (POST …/deliveries/{id}/attempts, which appends the redelivery with the same guid
@@ -579,6 +580,31 @@ export class GitHubServer {
         const { slice, headers } = this.paged(list, q, selfUrl)
         return new HttpAnswer(200, slice.map((i) => this.issueObject(repo, i)), headers)
       }
+      case 'repos/list-deployments': {
+        const repo = this.repoOr404(p.owner, p.repo, auth)
+        let list = repo.deployments
+        for (const key of ['sha', 'ref', 'task', 'environment'] as const) if (q[key] !== undefined) list = list.filter((d: Json) => d[key] === q[key])
+        list = this.sorted(list, 'created_at', 'desc')
+        const { slice, headers } = this.paged(list, q, selfUrl)
+        return new HttpAnswer(200, slice.map((d) => this.deploymentObject(repo, d)), headers)
+      }
+      case 'repos/list-deployment-statuses': {
+        const repo = this.repoOr404(p.owner, p.repo, auth)
+        if (!repo.deployments.some((d: Json) => d.id === p.deployment_id)) throw notFound()
+        const list = this.sorted(repo.deploymentStatuses.get(p.deployment_id) ?? [], 'created_at', 'desc')
+        const { slice, headers } = this.paged(list, q, selfUrl)
+        return new HttpAnswer(
+          200,
+          slice.map((s) => this.contract.fill('deployment-status', { creator: this.accountObject('deployer'), ...s })),
+          headers,
+        )
+      }
+      case 'actions/list-workflow-runs-for-repo': {
+        const repo = this.repoOr404(p.owner, p.repo, auth)
+        const list = this.sorted(repo.workflowRuns, 'created_at', 'desc')
+        const { slice, headers } = this.paged(list, q, selfUrl)
+        return new HttpAnswer(200, { total_count: list.length, workflow_runs: slice.map((r) => this.contract.fill('workflow-run', { actor: this.accountObject('actor'), ...r })) }, headers)
+      }
       case 'apps/list-webhook-deliveries':
         return this.deliveries('app', q, selfUrl)
       case 'repos/list-webhook-deliveries':
@@ -641,6 +667,15 @@ export class GitHubServer {
       for (const k of ['additions', 'deletions', 'changed_files', 'commits', 'comments', 'review_comments', 'mergeable', 'mergeable_state', 'merged', 'merged_by', 'maintainer_can_modify', 'rebaseable']) delete (partial as Json)[k]
     }
     return this.contract.fill(schema, partial)
+  }
+
+  private deploymentObject(repo: WorldRepository, d: Json) {
+    return this.contract.fill('deployment', {
+      url: `https://api.github.test/repos/${repo.owner}/${repo.name}/deployments/${d.id}`,
+      creator: this.accountObject(d.creator?.login ?? 'deployer'),
+      ...d,
+      ...(d.creator ? { creator: this.contract.fill('simple-user', { ...this.accountObject(d.creator.login ?? 'deployer'), ...d.creator }) } : {}),
+    })
   }
 
   private issueObject(repo: WorldRepository, issue: Json) {

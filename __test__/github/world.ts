@@ -63,6 +63,12 @@ export interface WorldRepository {
   reviews: Map<number, Record<string, unknown>[]>
   /** Partial REST issue objects; pull requests carry a `pull_request` key, as GitHub lists them. */
   issues: Record<string, unknown>[]
+  /** Partial REST deployment objects (`id`, `sha`, `environment`, `created_at`, …). */
+  deployments: Record<string, unknown>[]
+  /** Statuses by deployment id: partial REST deployment status objects, newest first as GitHub lists them. */
+  deploymentStatuses: Map<number, Record<string, unknown>[]>
+  /** Partial REST workflow run objects (`id`, `run_attempt`, `status`, `created_at`, …). */
+  workflowRuns: Record<string, unknown>[]
 }
 
 export interface WorldInstallation {
@@ -124,6 +130,9 @@ export class World {
       pulls: [],
       reviews: new Map(),
       issues: [],
+      deployments: [],
+      deploymentStatuses: new Map(),
+      workflowRuns: [],
     }
     this.repositories.set(`${spec.owner}/${spec.name}`.toLowerCase(), repo)
     return repo

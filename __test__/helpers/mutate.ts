@@ -23,7 +23,7 @@ export interface Mutant {
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json }
 
-const TRACKED = ['push', 'pull_request', 'issues', 'pull_request_review']
+const TRACKED = ['push', 'pull_request', 'issues', 'pull_request_review', 'deployment', 'deployment_status', 'workflow_run', 'workflow_job', 'release']
 
 /** Keys the processors read: most structural mutations aim at these. */
 const READ_KEYS = new Set([

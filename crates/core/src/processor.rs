@@ -24,6 +24,8 @@ use crate::users::UserDirectory;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+pub use crate::processors::deployment::DEFAULT_PRODUCTION_ENVIRONMENTS;
+
 /// How to connect. Defaults match DESIGN.md.
 #[derive(Debug, Clone)]
 pub struct ProcessorOptions {
@@ -39,6 +41,10 @@ pub struct ProcessorOptions {
     /// A connection is closed once this old rather than reused. Default 30 minutes, as
     /// sqlx's pool.
     pub max_lifetime: Duration,
+    /// `productionEnvironments`: a PostgreSQL regular expression, matched case-insensitively
+    /// against a deployment's environment when GitHub sends no `production_environment`
+    /// flag. Default [`DEFAULT_PRODUCTION_ENVIRONMENTS`].
+    pub production_environments: String,
 }
 
 impl ProcessorOptions {
@@ -55,6 +61,7 @@ impl ProcessorOptions {
             user_cache_ttl: Self::DEFAULT_USER_CACHE_TTL,
             idle_timeout: Ages::default().idle_timeout,
             max_lifetime: Ages::default().max_lifetime,
+            production_environments: DEFAULT_PRODUCTION_ENVIRONMENTS.to_owned(),
         }
     }
 
@@ -72,12 +79,38 @@ impl ProcessorOptions {
                 "userCacheTtlSeconds must be positive".into(),
             ));
         }
+        if self.production_environments.is_empty() || self.production_environments.contains('\0') {
+            return Err(ProcessingError::Config(
+                "productionEnvironments must be a non-empty regular expression".into(),
+            ));
+        }
         if self.idle_timeout.is_zero() || self.max_lifetime.is_zero() {
             return Err(ProcessingError::Config(
                 "idleTimeoutMs and maxLifetimeMs must be positive".into(),
             ));
         }
         Ok(())
+    }
+}
+
+/// `CONFIG_ERROR` unless PostgreSQL accepts `pattern` as a regular expression (deployments
+/// are judged by it in SQL, `store::deployments`).
+async fn check_production_pattern(db: &Connections, pattern: &str) -> Result<()> {
+    let mut conn = db.lease().await?;
+    let checked = sqlx::query_scalar::<_, bool>("SELECT '' ~* $1")
+        .bind(pattern)
+        .fetch_one(&mut *conn)
+        .await;
+    match conn.finish(checked) {
+        Ok(_) => Ok(()),
+        Err(ProcessingError::Database(m)) | Err(ProcessingError::ConstraintViolation(m))
+            if m.contains("regular expression") =>
+        {
+            Err(ProcessingError::Config(format!(
+                "productionEnvironments is not a valid regular expression: {m}"
+            )))
+        }
+        Err(e) => Err(e),
     }
 }
 
@@ -96,6 +129,8 @@ pub struct WebhookProcessor {
     /// The runtime the processor connected on: a processor dropped without `close` (a
     /// garbage-collected JS object, on the JS thread) releases its connections there.
     runtime: tokio::runtime::Handle,
+    /// `ProcessorOptions::production_environments`, checked by PostgreSQL at connect.
+    production_pattern: String,
 }
 
 impl Drop for WebhookProcessor {
@@ -137,6 +172,7 @@ impl WebhookProcessor {
         ));
         db.start_reaper();
         crate::schema::verify(&db).await?;
+        check_production_pattern(&db, &options.production_environments).await?;
         let redis = match &options.redis_url {
             Some(url) => {
                 let namespace = store::database_namespace(&db).await?;
@@ -159,7 +195,13 @@ impl WebhookProcessor {
             stats: Stats::default(),
             gate: CallGate::default(),
             runtime: tokio::runtime::Handle::current(),
+            production_pattern: options.production_environments,
         })
+    }
+
+    /// The `productionEnvironments` pattern this processor judges deployments by.
+    pub fn production_pattern(&self) -> &str {
+        &self.production_pattern
     }
 
     /// Processes one delivery.
@@ -324,7 +366,7 @@ impl WebhookProcessor {
             });
         }
         let repo = self.repos.require(Some(&page.repo_id), None).await?;
-        crate::rest::apply_page(&self.db, &repo, &self.users, page).await
+        crate::rest::apply_page(&self.db, &repo, &self.users, page, &self.production_pattern).await
     }
 
     /// Applies the stored payloads of processed events to the entity tables again, in
@@ -339,6 +381,7 @@ impl WebhookProcessor {
             db: &self.db,
             repos: &self.repos,
             users: &self.users,
+            production_pattern: &self.production_pattern,
         }
         .run(options, progress)
         .await
@@ -482,6 +525,7 @@ impl WebhookProcessor {
             repo,
             users,
             received_at: ev.received_at,
+            production_pattern: &self.production_pattern,
         };
         writes::write_event(&self.db, ev, now, || plan.writes(&ctx)).await
     }

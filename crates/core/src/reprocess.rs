@@ -69,8 +69,10 @@ impl ReprocessOptions {
         }
         for t in &self.filters.types {
             if EventKind::from_name(t).is_none() {
+                let names: Vec<&str> = EventKind::ALL.iter().map(|k| k.name()).collect();
                 return Err(ProcessingError::Config(format!(
-                    "types: {t:?} is not a tracked event type (push, pull_request, issues, pull_request_review)"
+                    "types: {t:?} is not a tracked event type ({})",
+                    names.join(", ")
                 )));
             }
         }
@@ -99,9 +101,7 @@ impl RunFilters {
     /// The types as selected (sorted, unique; every tracked type when none was given).
     fn types(&self) -> Vec<String> {
         let mut types: Vec<String> = if self.types.is_empty() {
-            ["issues", "pull_request", "pull_request_review", "push"]
-                .map(str::to_owned)
-                .to_vec()
+            EventKind::ALL.iter().map(|k| k.name().to_owned()).collect()
         } else {
             self.types.clone()
         };
@@ -191,6 +191,8 @@ pub(crate) struct Reprocessor<'p> {
     pub db: &'p Connections,
     pub repos: &'p RepositoryDirectory,
     pub users: &'p UserDirectory,
+    /// The processor's `productionEnvironments` pattern.
+    pub production_pattern: &'p str,
 }
 
 struct Run {
@@ -549,6 +551,7 @@ impl Reprocessor<'_> {
                     repo: p.repo,
                     users: &users,
                     received_at: p.received_at,
+                    production_pattern: self.production_pattern,
                 })
                 .collect();
             let writes = batch_writes(&planned, &contexts);
@@ -649,6 +652,10 @@ fn sort_key(plan: &Plan<'_>, repo: &RepoInfo) -> (u8, String, i64) {
         Plan::Review(p) => (0, String::new(), p.pull_request.github_id),
         Plan::Issue(p) => (1, String::new(), p.github_id),
         Plan::Push(_) => (2, repo.id.clone(), 0),
+        Plan::Deployment(p) => (3, String::new(), p.deployment.github_id),
+        Plan::WorkflowRun(p) => (4, String::new(), p.github_id),
+        Plan::WorkflowJob(p) => (5, String::new(), p.github_id),
+        Plan::Release(p) => (6, String::new(), p.github_id),
     }
 }
 
@@ -760,7 +767,8 @@ mod tests {
         );
         assert_eq!(
             RunFilters::default().key(),
-            "since=-;until=-;types=issues,pull_request,pull_request_review,push;repos=*"
+            "since=-;until=-;types=deployment,deployment_status,issues,pull_request,\
+             pull_request_review,push,release,workflow_job,workflow_run;repos=*"
         );
         assert_ne!(RunFilters::default().key(), a.key());
     }

@@ -22,10 +22,12 @@ use crate::error::{ProcessingError, Result};
 use crate::metrics::{derive_jobs, Activity, MetricJob};
 use crate::payload::common::is_bot_login;
 use crate::payload::rest::{self, RestCommit};
+use crate::processors::deployment::{DeploymentPlan, DeploymentProcessor};
 use crate::processors::issues::{IssuePlan, IssueProcessor};
 use crate::processors::pull_request::{PlannedPullRequest, PullRequestPlan};
 use crate::processors::push::{is_commit_sha, PlannedCommit, PushPlan};
 use crate::processors::review::{PullRequestReviewProcessor, ReviewPlan};
+use crate::processors::workflow::{RunPlan, WorkflowProcessor};
 use crate::processors::{MappedActivity, WriteContext};
 use crate::repos::RepoInfo;
 use crate::result::RecordCounts;
@@ -47,6 +49,12 @@ pub enum RestKind {
     Issues,
     /// `GET /repos/{owner}/{repo}/commits`
     Commits,
+    /// `GET /repos/{owner}/{repo}/deployments`
+    Deployments,
+    /// `GET /repos/{owner}/{repo}/deployments/{id}/statuses`, with the deployment.
+    DeploymentStatuses,
+    /// `GET /repos/{owner}/{repo}/actions/runs`
+    WorkflowRuns,
 }
 
 impl RestKind {
@@ -57,6 +65,9 @@ impl RestKind {
             "reviews" => Some(RestKind::Reviews),
             "issues" => Some(RestKind::Issues),
             "commits" => Some(RestKind::Commits),
+            "deployments" => Some(RestKind::Deployments),
+            "deployment_statuses" => Some(RestKind::DeploymentStatuses),
+            "workflow_runs" => Some(RestKind::WorkflowRuns),
             _ => None,
         }
     }
@@ -70,8 +81,9 @@ pub struct RestPage {
     pub kind: RestKind,
     /// The page's body: a JSON array.
     pub body: Vec<u8>,
-    /// For [`RestKind::Reviews`]: the pull request the reviews belong to, as the pulls list
-    /// (or `GET /pulls/{number}`) returned it.
+    /// The parent object of a page of children: for [`RestKind::Reviews`] the pull request
+    /// the reviews belong to, as the pulls list (or `GET /pulls/{number}`) returned it; for
+    /// [`RestKind::DeploymentStatuses`] the deployment, as the deployments list returned it.
     pub pull_request: Option<Vec<u8>>,
 }
 
@@ -95,6 +107,10 @@ enum PagePlan<'a> {
     Reviews(Vec<ReviewPlan<'a>>),
     Issues(Vec<IssuePlan<'a>>),
     Commits(PushPlan<'a>),
+    /// Deployments, or one deployment with a page of its statuses: each status is written
+    /// as a `deployment_status` delivery of it would be.
+    Deployments(Vec<DeploymentPlan<'a>>),
+    Runs(Vec<RunPlan<'a>>),
 }
 
 /// Applies one page: parse, plan, map users, write in one transaction.
@@ -103,6 +119,7 @@ pub async fn apply_page(
     repo: &RepoInfo,
     users: &UserDirectory,
     page: RestPage,
+    production_pattern: &str,
 ) -> Result<RestPageResult> {
     let mut scratch = page.body.clone();
     let mut pr_scratch = page.pull_request.clone().unwrap_or_default();
@@ -123,6 +140,7 @@ pub async fn apply_page(
             repo,
             users: &mapped,
             received_at,
+            production_pattern,
         };
         match writes::write_entities(db, || plan.writes(&ctx)).await {
             // A concurrent writer inserted the same entity first: the upserts converge.
@@ -210,6 +228,59 @@ fn plan_page<'a>(
             let skipped = total - plans.len();
             Ok((PagePlan::Issues(plans), count(total), count(skipped)))
         }
+        RestKind::Deployments => {
+            let items = rest::parse_deployments(scratch, original)?;
+            let plans = items
+                .iter()
+                .enumerate()
+                .map(|(i, d)| {
+                    Ok(DeploymentPlan {
+                        deployment: DeploymentProcessor::plan_deployment(
+                            d,
+                            &format!("[{i}]"),
+                            None,
+                        )?,
+                        status: None,
+                    })
+                })
+                .collect::<Result<Vec<_>>>()?;
+            Ok((PagePlan::Deployments(plans), count(items.len()), 0))
+        }
+        RestKind::DeploymentStatuses => {
+            let Some(parent) = pr_original else {
+                return Err(ProcessingError::InvalidJob(
+                    "a deployment_statuses page needs its deployment".into(),
+                ));
+            };
+            let deployment = rest::parse_deployment(pr_scratch, parent)?;
+            let fields = DeploymentProcessor::plan_deployment(&deployment, "deployment", None)?;
+            let items = rest::parse_deployment_statuses(scratch, original)?;
+            let plans = items
+                .iter()
+                .enumerate()
+                .map(|(i, s)| {
+                    Ok(DeploymentPlan {
+                        deployment: fields.clone(),
+                        status: Some(DeploymentProcessor::plan_status_object(
+                            s,
+                            &format!("[{i}]"),
+                        )?),
+                    })
+                })
+                .collect::<Result<Vec<_>>>()?;
+            Ok((PagePlan::Deployments(plans), count(items.len()), 0))
+        }
+        RestKind::WorkflowRuns => {
+            let page = rest::parse_workflow_runs(scratch, original)?;
+            let plans = page
+                .workflow_runs
+                .iter()
+                .enumerate()
+                .map(|(i, r)| WorkflowProcessor::plan_run_object(r, &format!("workflow_runs[{i}]")))
+                .collect::<Result<Vec<_>>>()?;
+            let listed = count(plans.len());
+            Ok((PagePlan::Runs(plans), listed, 0))
+        }
         RestKind::Commits => {
             let items = rest::parse_commits(scratch, original)?;
             let commits = items
@@ -281,6 +352,8 @@ impl PagePlan<'_> {
             PagePlan::Reviews(p) => p.iter().flat_map(|p| p.identities()).collect(),
             PagePlan::Issues(p) => p.iter().flat_map(|p| p.identities()).collect(),
             PagePlan::Commits(p) => p.identities().into_iter().collect(),
+            PagePlan::Deployments(p) => p.iter().flat_map(|p| p.identities()).collect(),
+            PagePlan::Runs(p) => p.iter().flat_map(|p| p.identities()).collect(),
         };
         set.into_iter().collect()
     }
@@ -291,6 +364,8 @@ impl PagePlan<'_> {
             PagePlan::Reviews(p) => p.iter().flat_map(|p| p.writes(ctx)).collect(),
             PagePlan::Issues(p) => p.iter().flat_map(|p| p.writes(ctx)).collect(),
             PagePlan::Commits(p) => p.writes(ctx.repo, ctx.users),
+            PagePlan::Deployments(p) => p.iter().flat_map(|p| p.writes(ctx)).collect(),
+            PagePlan::Runs(p) => p.iter().flat_map(|p| p.writes(ctx)).collect(),
         }
     }
 
@@ -300,6 +375,8 @@ impl PagePlan<'_> {
             PagePlan::Reviews(p) => p.iter().map(|p| p.activities(users)).collect(),
             PagePlan::Issues(p) => p.iter().map(|p| p.activities(users)).collect(),
             PagePlan::Commits(p) => vec![p.activities(users)],
+            PagePlan::Deployments(p) => p.iter().map(|p| p.activities(users)).collect(),
+            PagePlan::Runs(p) => p.iter().map(|p| p.activities(users)).collect(),
         };
         let mut activities: Vec<Activity> = Vec::new();
         let mut unmapped = BTreeSet::new();
@@ -354,8 +431,50 @@ mod tests {
                     )
                 })
                 .collect(),
+            PagePlan::Deployments(p) => p
+                .iter()
+                .map(|d| {
+                    format!(
+                        "{} {:?}",
+                        d.deployment.github_id,
+                        d.status.as_ref().map(|s| s.state)
+                    )
+                })
+                .collect(),
+            PagePlan::Runs(p) => p
+                .iter()
+                .map(|r| format!("{}#{} {}", r.github_id, r.run_attempt, r.status))
+                .collect(),
         };
         Ok((items, skipped, described))
+    }
+
+    const DEPLOYMENT: &str = r#"{"id":31,"sha":"abc","ref":"main","task":"deploy",
+        "environment":"production","original_environment":"production",
+        "creator":{"id":5,"login":"mona","type":"User"},
+        "created_at":"2024-01-01T10:00:00Z","updated_at":"2024-01-01T10:00:00Z"}"#;
+
+    #[test]
+    fn deployments_their_statuses_and_runs() {
+        let (items, _, d) = plan(RestKind::Deployments, &format!("[{DEPLOYMENT}]"), None).unwrap();
+        assert_eq!((items, d), (1, vec!["31 None".to_owned()]));
+        let statuses = r#"[{"id":1,"state":"success","created_at":"2024-01-01T10:05:00Z"},
+                           {"id":2,"state":"in_progress","created_at":"2024-01-01T10:01:00Z"}]"#;
+        let (items, _, d) = plan(RestKind::DeploymentStatuses, statuses, Some(DEPLOYMENT)).unwrap();
+        assert_eq!(items, 2);
+        assert_eq!(d, ["31 Some(\"success\")", "31 Some(\"in_progress\")"]);
+        assert!(plan(RestKind::DeploymentStatuses, statuses, None).is_err());
+        let bad = r#"[{"id":1,"state":"exploded","created_at":"2024-01-01T10:05:00Z"}]"#;
+        assert!(plan(RestKind::DeploymentStatuses, bad, Some(DEPLOYMENT))
+            .unwrap_err()
+            .to_string()
+            .contains("[0].state"));
+        let runs = r#"{"total_count":1,"workflow_runs":[{"id":8,"run_attempt":2,"workflow_id":3,
+            "name":"CI","event":"push","head_sha":"abc","status":"completed","conclusion":"success",
+            "run_number":4,"created_at":"2024-01-01T10:00:00Z","updated_at":"2024-01-01T10:09:00Z",
+            "pull_requests":[]}]}"#;
+        let (items, _, d) = plan(RestKind::WorkflowRuns, runs, None).unwrap();
+        assert_eq!((items, d), (1, vec!["8#2 completed".to_owned()]));
     }
 
     const PR: &str = r#"{"id":900,"number":7,"title":"T","state":"closed","draft":false,

@@ -32,6 +32,11 @@ pub struct RecordCounts {
     pub pull_requests: u32,
     pub issues: u32,
     pub reviews: u32,
+    pub deployments: u32,
+    pub deployment_statuses: u32,
+    pub workflow_runs: u32,
+    pub workflow_jobs: u32,
+    pub releases: u32,
 }
 
 /// Where the time went, in microseconds.

@@ -3,7 +3,7 @@
 // and host counts), permanent failures by error code from a Redis hash all workers update,
 // and this process's worker counters and addon latency when a worker runs here.
 import type { Pool } from 'pg'
-import type { WebhookWorker } from '@devmetrics/webhook-processor'
+import { TRACKED_EVENT_TYPES, type WebhookWorker } from '@devmetrics/webhook-processor'
 import { failuresKey, Queues } from './queues'
 
 export interface WebhookStats {
@@ -16,6 +16,8 @@ export interface WebhookStats {
     lastMinute: number
     /** Average per minute over the last 15 minutes. */
     last15Minutes: number
+    /** events rows processed in the last 15 minutes, by type: every tracked type (deployments, workflow runs and releases included, 0 when none), and any other type seen. */
+    byType: Record<string, number>
   }
   failures: {
     /** Jobs in the webhooks queue's failed set (the dead letter set: the last 500). */
@@ -38,7 +40,7 @@ export interface WebhookStats {
 const num = (v: unknown): number | null => (v === null || v === undefined ? null : Math.round(Number(v) * 10) / 10)
 
 export async function collectStats(queues: Queues, pool: Pool, worker: WebhookWorker | null): Promise<WebhookStats> {
-  const [webhookCounts, metricCounts, byCode, throughput, latency, unprocessed] = await Promise.all([
+  const [webhookCounts, metricCounts, byCode, throughput, latency, unprocessed, byType] = await Promise.all([
     queues.webhooks.getJobCounts(),
     queues.metrics.getJobCounts(),
     queues.webhooks.client.hgetall(failuresKey(queues.webhooks)),
@@ -62,6 +64,12 @@ export async function collectStats(queues: Queues, pool: Pool, worker: WebhookWo
       `SELECT split_part("lastError", ':', 1) AS code, count(*)::int AS n
          FROM events WHERE NOT processed AND "lastError" IS NOT NULL GROUP BY 1`,
     ),
+    pool.query<{ type: string; n: number }>(
+      `SELECT type, count(*)::int AS n
+         FROM events
+        WHERE processed AND "processedAt" >= now() AT TIME ZONE 'UTC' - interval '15 minutes'
+        GROUP BY 1`,
+    ),
   ])
   const l = latency.rows[0]
   const health = worker?.health() ?? null
@@ -72,6 +80,10 @@ export async function collectStats(queues: Queues, pool: Pool, worker: WebhookWo
     eventsPerMinute: {
       lastMinute: throughput.rows[0].last_minute,
       last15Minutes: Math.round((throughput.rows[0].last_15 / 15) * 10) / 10,
+      byType: {
+        ...Object.fromEntries(TRACKED_EVENT_TYPES.map((t) => [t, 0])),
+        ...Object.fromEntries(byType.rows.map((r) => [r.type, r.n])),
+      },
     },
     failures: {
       failedJobs: webhookCounts.failed,

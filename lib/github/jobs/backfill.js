@@ -10,7 +10,14 @@
 //   (`GET …/pulls/{n}/reviews`, all pages) are written before its page counts as done;
 // - issues: `GET /repos/{o}/{r}/issues?state=all&since=…` (the list's pull requests are
 //   skipped by the addon);
-// - commits: `GET /repos/{o}/{r}/commits?sha=<default branch>&since=…`.
+// - commits: `GET /repos/{o}/{r}/commits?sha=<default branch>&since=…`;
+// - deployments: `GET /repos/{o}/{r}/deployments` (newest first), until an item's
+//   `created_at` is older than `since`; each deployment's statuses
+//   (`GET …/deployments/{id}/statuses`, all pages) are written with it, through the same
+//   upserts as `deployment_status` deliveries (docs/dora.md);
+// - workflow_runs: `GET /repos/{o}/{r}/actions/runs` (newest first), until an item's
+//   `created_at` is older than `since` (each run's latest attempt; a re-run's earlier
+//   attempts come from webhooks).
 // Pages come from `octokit.paginate.iterator`; after each page is written the cursor in
 // `github_backfill_cursors` records it, so a crash, an abort or a rate limit resumes at the
 // next page: no page is asked for twice and no row is written twice. Rate limits are the
@@ -24,7 +31,9 @@ const { bullShapedQueue } = require('../queue-shape')
 const { githubJobOptions } = require('../job-options')
 
 /** The lists a backfill reads, in order. Reviews ride with their pull requests' pages. */
-const BACKFILL_KINDS = Object.freeze(['pulls', 'issues', 'commits'])
+const BACKFILL_KINDS = Object.freeze(['pulls', 'issues', 'commits', 'deployments', 'workflow_runs'])
+/** Lists read newest first without a `since` filter of their own: the date that ends them. */
+const ENDS_AT = Object.freeze({ pulls: 'updated_at', deployments: 'created_at', workflow_runs: 'created_at' })
 /** Default history: 90 days of `updated_at` (pull requests, issues) or commit dates. */
 const DEFAULT_SINCE = '90d'
 const PER_PAGE = 100
@@ -50,15 +59,14 @@ async function findRepository(pool, repoId, fullName) {
   return rows[0]
 }
 
+const RECORD_KEYS = Object.freeze(['pullRequests', 'reviews', 'issues', 'commits', 'deployments', 'deploymentStatuses', 'workflowRuns'])
+
 function emptyRecords() {
-  return { pullRequests: 0, reviews: 0, issues: 0, commits: 0 }
+  return Object.fromEntries(RECORD_KEYS.map((k) => [k, 0]))
 }
 
 function addRecords(into, r) {
-  into.pullRequests += r.pullRequests
-  into.reviews += r.reviews
-  into.issues += r.issues
-  into.commits += r.commits
+  for (const k of RECORD_KEYS) into[k] += r[k] ?? 0
 }
 
 /** The request of a kind's list. */
@@ -73,6 +81,12 @@ async function listOf(kind, octokit, owner, repo, since) {
       const { data } = await octokit.request('GET /repos/{owner}/{repo}', { owner, repo })
       return { route: 'GET /repos/{owner}/{repo}/commits', params: { ...base, sha: data.default_branch, since: since.toISOString() } }
     }
+    case 'deployments':
+      return { route: 'GET /repos/{owner}/{repo}/deployments', params: base }
+    case 'workflow_runs':
+      // Not `created=>=…`: GitHub's OpenAPI types the parameter as a date-time, which the range
+      // syntax is not; the list is newest first, so the first older run ends it instead.
+      return { route: 'GET /repos/{owner}/{repo}/actions/runs', params: base }
     default:
       throw new WebhookProcessingError('INVALID_JOB', `kinds must be among ${BACKFILL_KINDS.join(', ')}`)
   }
@@ -186,13 +200,16 @@ async function backfillKind(kind, { ctx, db, octokit, owner, repo, registered, r
     page += 1
     let items = Array.isArray(response.data) ? response.data : []
     let reachedSince = false
-    if (kind === 'pulls') {
-      // Sorted by updated_at, newest first: the first older item ends the history asked for.
-      const kept = items.filter((pr) => Date.parse(pr.updated_at) >= since.getTime())
+    const endsAt = ENDS_AT[kind]
+    if (endsAt) {
+      // Sorted newest first: the first older item ends the history asked for.
+      const kept = items.filter((item) => Date.parse(item[endsAt]) >= since.getTime())
       reachedSince = kept.length < items.length
       items = kept
     }
-    const r = await apply(kind, items)
+    // The runs list wraps its items (`{ total_count, workflow_runs }`); octokit's paginator
+    // unwraps them, the addon reads the list's own shape.
+    const r = await apply(kind, kind === 'workflow_runs' ? { total_count: items.length, workflow_runs: items } : items)
     if (kind === 'commits') await queueCommitStats(ctx, registered.id, `${owner}/${repo}`, items)
     addRecords(result.records, r.records)
     result.skipped += r.skipped
@@ -204,6 +221,16 @@ async function backfillKind(kind, { ctx, db, octokit, owner, repo, registered, r
           const rr = await apply('reviews', reviews.data, pr)
           addRecords(result.records, rr.records)
           result.skipped += rr.skipped
+        }
+      }
+    }
+    if (kind === 'deployments') {
+      for (const deployment of items) {
+        for await (const statuses of octokit.paginate.iterator('GET /repos/{owner}/{repo}/deployments/{deployment_id}/statuses', {
+          owner, repo, deployment_id: deployment.id, per_page: PER_PAGE,
+        })) {
+          const rs = await apply('deployment_statuses', statuses.data, deployment)
+          addRecords(result.records, rs.records)
         }
       }
     }

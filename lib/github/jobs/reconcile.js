@@ -21,7 +21,7 @@ const state = require('../sync-state')
 const { parseHooks } = require('../config')
 
 /** Event types with a processor: only their deliveries can be missing rows. */
-const TRACKED_EVENTS = Object.freeze(['push', 'pull_request', 'issues', 'pull_request_review'])
+const TRACKED_EVENTS = Object.freeze(['push', 'pull_request', 'issues', 'pull_request_review', 'deployment', 'deployment_status', 'workflow_run', 'workflow_job', 'release'])
 /** How long GitHub keeps deliveries for redelivery (github.com; 7 days on GHES). */
 const DELIVERY_WINDOW_MS = 3 * 86_400_000
 const DEFAULTS = Object.freeze({ maxRedeliveries: 100, maxAttempts: 3 })

@@ -39,4 +39,14 @@ pub struct Issue<'a> {
     pub updated_at: &'a str,
     #[serde(borrow, default)]
     pub closed_at: Option<&'a str>,
+    /// Absent from some payloads (`pinned`): then the payload says nothing about labels.
+    #[serde(borrow, default)]
+    pub labels: Option<Vec<Label<'a>>>,
+}
+
+/// A label on an issue: only its name is stored.
+#[derive(Debug, Deserialize)]
+pub struct Label<'a> {
+    #[serde(borrow)]
+    pub name: &'a str,
 }

@@ -6,21 +6,27 @@
 //! required field or invalid JSON is `INVALID_PAYLOAD`, reported with the field's path.
 
 pub mod common;
+pub mod deployment;
 pub mod issues;
 pub mod pull_request;
 pub mod push;
+pub mod release;
 pub mod rest;
 pub mod review;
 mod tape;
+pub mod workflow;
 
 use crate::error::{ProcessingError, Result};
 use serde::Deserialize;
 
 pub use common::{Actor, Envelope, RepositoryRef};
+pub use deployment::{Deployment, DeploymentEvent, DeploymentStatus, DeploymentStatusEvent};
 pub use issues::{Issue, IssuesEvent};
 pub use pull_request::{PullRequest, PullRequestEvent};
 pub use push::{PushCommit, PushEvent};
+pub use release::{Release, ReleaseEvent};
 pub use review::{PullRequestReviewEvent, Review};
+pub use workflow::{WorkflowJob, WorkflowJobEvent, WorkflowRun, WorkflowRunEvent};
 
 /// Stack a thread that parses payloads should have. simd-json accepts JSON nested up to
 /// 1024 levels. Reading it with serde recursed per level, even through fields we ignore,
@@ -38,9 +44,27 @@ pub enum EventKind {
     PullRequest,
     Issues,
     PullRequestReview,
+    Deployment,
+    DeploymentStatus,
+    WorkflowRun,
+    WorkflowJob,
+    Release,
 }
 
 impl EventKind {
+    /// Every tracked kind, in a fixed order.
+    pub const ALL: [EventKind; 9] = [
+        EventKind::Push,
+        EventKind::PullRequest,
+        EventKind::Issues,
+        EventKind::PullRequestReview,
+        EventKind::Deployment,
+        EventKind::DeploymentStatus,
+        EventKind::WorkflowRun,
+        EventKind::WorkflowJob,
+        EventKind::Release,
+    ];
+
     /// The kind for an `X-GitHub-Event` name, or `None` when no processor tracks it.
     pub fn from_name(event: &str) -> Option<Self> {
         match event {
@@ -48,6 +72,11 @@ impl EventKind {
             "pull_request" => Some(EventKind::PullRequest),
             "issues" => Some(EventKind::Issues),
             "pull_request_review" => Some(EventKind::PullRequestReview),
+            "deployment" => Some(EventKind::Deployment),
+            "deployment_status" => Some(EventKind::DeploymentStatus),
+            "workflow_run" => Some(EventKind::WorkflowRun),
+            "workflow_job" => Some(EventKind::WorkflowJob),
+            "release" => Some(EventKind::Release),
             _ => None,
         }
     }
@@ -59,6 +88,11 @@ impl EventKind {
             EventKind::PullRequest => "pull_request",
             EventKind::Issues => "issues",
             EventKind::PullRequestReview => "pull_request_review",
+            EventKind::Deployment => "deployment",
+            EventKind::DeploymentStatus => "deployment_status",
+            EventKind::WorkflowRun => "workflow_run",
+            EventKind::WorkflowJob => "workflow_job",
+            EventKind::Release => "release",
         }
     }
 }
@@ -70,6 +104,11 @@ pub enum TrackedPayload<'a> {
     PullRequest(PullRequestEvent<'a>),
     Issues(IssuesEvent<'a>),
     PullRequestReview(PullRequestReviewEvent<'a>),
+    Deployment(DeploymentEvent<'a>),
+    DeploymentStatus(DeploymentStatusEvent<'a>),
+    WorkflowRun(WorkflowRunEvent<'a>),
+    WorkflowJob(WorkflowJobEvent<'a>),
+    Release(ReleaseEvent<'a>),
 }
 
 impl<'a> TrackedPayload<'a> {
@@ -80,6 +119,11 @@ impl<'a> TrackedPayload<'a> {
             TrackedPayload::PullRequest(p) => &p.repository,
             TrackedPayload::Issues(p) => &p.repository,
             TrackedPayload::PullRequestReview(p) => &p.repository,
+            TrackedPayload::Deployment(p) => &p.repository,
+            TrackedPayload::DeploymentStatus(p) => &p.repository,
+            TrackedPayload::WorkflowRun(p) => &p.repository,
+            TrackedPayload::WorkflowJob(p) => &p.repository,
+            TrackedPayload::Release(p) => &p.repository,
         }
     }
 
@@ -90,6 +134,11 @@ impl<'a> TrackedPayload<'a> {
             TrackedPayload::PullRequest(p) => Some(p.action),
             TrackedPayload::Issues(p) => Some(p.action),
             TrackedPayload::PullRequestReview(p) => Some(p.action),
+            TrackedPayload::Deployment(p) => Some(p.action),
+            TrackedPayload::DeploymentStatus(p) => Some(p.action),
+            TrackedPayload::WorkflowRun(p) => Some(p.action),
+            TrackedPayload::WorkflowJob(p) => Some(p.action),
+            TrackedPayload::Release(p) => Some(p.action),
         }
     }
 
@@ -100,6 +149,11 @@ impl<'a> TrackedPayload<'a> {
             TrackedPayload::PullRequest(p) => p.sender.as_ref(),
             TrackedPayload::Issues(p) => p.sender.as_ref(),
             TrackedPayload::PullRequestReview(p) => p.sender.as_ref(),
+            TrackedPayload::Deployment(p) => p.sender.as_ref(),
+            TrackedPayload::DeploymentStatus(p) => p.sender.as_ref(),
+            TrackedPayload::WorkflowRun(p) => p.sender.as_ref(),
+            TrackedPayload::WorkflowJob(p) => p.sender.as_ref(),
+            TrackedPayload::Release(p) => p.sender.as_ref(),
         }
         .map(|s| s.id)
     }
@@ -127,6 +181,22 @@ pub fn parse_tracked<'a>(
             path_error::<PullRequestReviewEvent>(b)
         })
         .map(TrackedPayload::PullRequestReview),
+        EventKind::Deployment => parse_as(scratch, original, |b| path_error::<DeploymentEvent>(b))
+            .map(TrackedPayload::Deployment),
+        EventKind::DeploymentStatus => parse_as(scratch, original, |b| {
+            path_error::<DeploymentStatusEvent>(b)
+        })
+        .map(TrackedPayload::DeploymentStatus),
+        EventKind::WorkflowRun => {
+            parse_as(scratch, original, |b| path_error::<WorkflowRunEvent>(b))
+                .map(TrackedPayload::WorkflowRun)
+        }
+        EventKind::WorkflowJob => {
+            parse_as(scratch, original, |b| path_error::<WorkflowJobEvent>(b))
+                .map(TrackedPayload::WorkflowJob)
+        }
+        EventKind::Release => parse_as(scratch, original, |b| path_error::<ReleaseEvent>(b))
+            .map(TrackedPayload::Release),
     }
 }
 

@@ -54,15 +54,20 @@ pub struct PullRequest<'a> {
     pub deletions: Option<i64>,
     #[serde(default)]
     pub changed_files: Option<i64>,
+    /// GitHub's merge commit (the test merge while open); null until computed.
+    #[serde(borrow, default)]
+    pub merge_commit_sha: Option<&'a str>,
     #[serde(borrow)]
     pub head: BranchRef<'a>,
     #[serde(borrow)]
     pub base: BranchRef<'a>,
 }
 
-/// The `head` / `base` side of a pull request: only the branch name is stored.
+/// The `head` / `base` side of a pull request: the branch name, and the head's commit.
 #[derive(Debug, Deserialize)]
 pub struct BranchRef<'a> {
     #[serde(rename = "ref", borrow)]
     pub name: &'a str,
+    #[serde(borrow, default)]
+    pub sha: Option<&'a str>,
 }

@@ -7,6 +7,8 @@
 //! (and `PENDING` for a review not yet submitted). The issues list also lists pull
 //! requests, each marked by a `pull_request` key. A REST commit nests its message and
 //! author under `commit`, and names the GitHub account in `author` (with a numeric id).
+//! Deployments, deployment statuses and workflow runs are the objects webhooks embed; the
+//! runs list wraps its page in an object (`workflow_runs`).
 
 use super::common::Actor;
 use super::{parse_as, path_error, Original};
@@ -14,9 +16,11 @@ use crate::error::Result;
 use serde::de::IgnoredAny;
 use serde::Deserialize;
 
+pub use super::deployment::{Deployment, DeploymentStatus};
 pub use super::issues::Issue;
 pub use super::pull_request::PullRequest;
 pub use super::review::Review;
+pub use super::workflow::WorkflowRun;
 
 /// An item of `GET /repos/{owner}/{repo}/issues`: an issue, or a pull request when
 /// `pull_request` is present.
@@ -38,6 +42,8 @@ pub struct RestIssue<'a> {
     pub updated_at: &'a str,
     #[serde(borrow, default)]
     pub closed_at: Option<&'a str>,
+    #[serde(borrow, default)]
+    pub labels: Option<Vec<super::issues::Label<'a>>>,
     /// Present (an object) exactly when the item is a pull request.
     #[serde(default)]
     pub pull_request: Option<IgnoredAny>,
@@ -61,6 +67,7 @@ impl<'a> RestIssue<'a> {
             created_at: self.created_at,
             updated_at: self.updated_at,
             closed_at: self.closed_at,
+            labels: self.labels,
         }
     }
 }
@@ -130,6 +137,41 @@ page_parser!(
     parse_commits,
     RestCommit
 );
+
+page_parser!(
+    /// A page of `GET /repos/{owner}/{repo}/deployments`.
+    parse_deployments,
+    Deployment
+);
+page_parser!(
+    /// A page of `GET /repos/{owner}/{repo}/deployments/{id}/statuses`.
+    parse_deployment_statuses,
+    DeploymentStatus
+);
+
+/// A page of `GET /repos/{owner}/{repo}/actions/runs`: an object, the runs under
+/// `workflow_runs`.
+#[derive(Debug, Deserialize)]
+pub struct WorkflowRunsPage<'a> {
+    #[serde(borrow)]
+    pub workflow_runs: Vec<WorkflowRun<'a>>,
+}
+
+/// A page of `GET /repos/{owner}/{repo}/actions/runs`.
+pub fn parse_workflow_runs<'a>(
+    scratch: &'a mut [u8],
+    original: impl Original,
+) -> Result<WorkflowRunsPage<'a>> {
+    parse_as(scratch, original, |b| path_error::<WorkflowRunsPage>(b))
+}
+
+/// One REST deployment (the one a statuses page belongs to).
+pub fn parse_deployment<'a>(
+    scratch: &'a mut [u8],
+    original: impl Original,
+) -> Result<Deployment<'a>> {
+    parse_as(scratch, original, |b| path_error::<Deployment>(b))
+}
 
 /// One REST pull request (the one a reviews page belongs to).
 pub fn parse_pull_request<'a>(

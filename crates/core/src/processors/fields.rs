@@ -42,6 +42,26 @@ pub fn number(path: &str, value: i64) -> Result<i32> {
     }
 }
 
+/// A GitHub object id: positive (the `BIGINT` columns hold any `i64`, but GitHub's ids
+/// start at 1, and 0 or a negative id is a broken payload).
+pub fn github_id(path: &str, value: i64) -> Result<i64> {
+    if value > 0 {
+        Ok(value)
+    } else {
+        Err(invalid(path, "is not a valid id"))
+    }
+}
+
+/// One of the known values of an enumerated field (a status or state): the stored
+/// `&'static str`, or `INVALID_PAYLOAD` naming the value.
+pub fn one_of(path: &str, value: &str, known: &[&'static str]) -> Result<&'static str> {
+    known
+        .iter()
+        .find(|k| **k == value)
+        .copied()
+        .ok_or_else(|| invalid(path, &format!("is not a known value: {}", quoted(value))))
+}
+
 /// A line or file count: never negative; clamped to the `INTEGER` column (no real pull
 /// request comes near it).
 pub fn count(path: &str, value: i64) -> Result<i32> {

@@ -38,6 +38,8 @@ pub struct IssuePlan<'a> {
     pub updated_at: Timestamp,
     /// The delivery removes the issue from the repository.
     pub removed: bool,
+    /// Label names, in GitHub's order; `None` when the payload carries no `labels`.
+    pub labels: Option<Vec<Cow<'a, str>>>,
 }
 
 impl IssueProcessor {
@@ -73,6 +75,10 @@ impl IssueProcessor {
             created_at: fields::time("issue.created_at", issue.created_at)?,
             updated_at: fields::time("issue.updated_at", issue.updated_at)?,
             removed,
+            labels: issue
+                .labels
+                .as_ref()
+                .map(|ls| ls.iter().map(|l| strip_nul(l.name)).collect()),
         })
     }
 }
@@ -108,6 +114,10 @@ impl IssuePlan<'_> {
             updated_at: self.updated_at,
             resolution_time_seconds: self.resolution_time_seconds(),
             deleted_at: self.removed.then_some(ctx.received_at),
+            labels: self.labels.as_ref().map(|ls| {
+                serde_json::to_string(&ls.iter().map(|l| l.as_ref()).collect::<Vec<&str>>())
+                    .unwrap_or_else(|_| "[]".to_owned())
+            }),
         };
         vec![issues::upsert(&ctx.repo.id, row)]
     }

@@ -4,12 +4,15 @@
 //! Shared parts: [`people`] (author and reviewer mapping, bots, unmapped logins) and
 //! [`fields`] (payload value validation); the convergent upserts live in the store.
 
+pub mod deployment;
 pub mod fields;
 pub mod issues;
 pub mod people;
 pub mod pull_request;
 pub mod push;
+pub mod release;
 pub mod review;
+pub mod workflow;
 
 use crate::error::Result;
 use crate::metrics::Activity;
@@ -19,10 +22,13 @@ use crate::store::writes::EntityWrite;
 use crate::time::Timestamp;
 use crate::users::{Identity, UserMap};
 
+pub use deployment::DeploymentProcessor;
 pub use issues::IssueProcessor;
 pub use pull_request::PullRequestProcessor;
 pub use push::PushProcessor;
+pub use release::ReleaseProcessor;
 pub use review::PullRequestReviewProcessor;
+pub use workflow::WorkflowProcessor;
 
 /// What a processor extracted from one payload, ready to map and write.
 #[derive(Debug)]
@@ -31,6 +37,10 @@ pub enum Plan<'a> {
     PullRequest(pull_request::PullRequestPlan<'a>),
     Issue(issues::IssuePlan<'a>),
     Review(review::ReviewPlan<'a>),
+    Deployment(deployment::DeploymentPlan<'a>),
+    WorkflowRun(workflow::RunPlan<'a>),
+    WorkflowJob(workflow::JobPlan<'a>),
+    Release(release::ReleasePlan<'a>),
 }
 
 /// What a plan's write needs besides the plan: the delivery's repository, the mapped
@@ -41,6 +51,9 @@ pub struct WriteContext<'c> {
     pub repo: &'c RepoInfo,
     pub users: &'c UserMap,
     pub received_at: Timestamp,
+    /// The `productionEnvironments` pattern (PostgreSQL regular expression, matched
+    /// case-insensitively) deployments without GitHub's flag are judged by.
+    pub production_pattern: &'c str,
 }
 
 /// Activities of an event after user mapping, and the people that did not map.
@@ -60,6 +73,13 @@ pub fn plan<'a>(payload: &TrackedPayload<'a>) -> Result<Plan<'a>> {
         TrackedPayload::PullRequestReview(p) => {
             PullRequestReviewProcessor::plan(p).map(Plan::Review)
         }
+        TrackedPayload::Deployment(p) => DeploymentProcessor::plan(p).map(Plan::Deployment),
+        TrackedPayload::DeploymentStatus(p) => {
+            DeploymentProcessor::plan_status(p).map(Plan::Deployment)
+        }
+        TrackedPayload::WorkflowRun(p) => WorkflowProcessor::plan_run(p).map(Plan::WorkflowRun),
+        TrackedPayload::WorkflowJob(p) => WorkflowProcessor::plan_job(p).map(Plan::WorkflowJob),
+        TrackedPayload::Release(p) => ReleaseProcessor::plan(p).map(Plan::Release),
     }
 }
 
@@ -71,6 +91,10 @@ impl Plan<'_> {
             Plan::PullRequest(p) => p.identities(),
             Plan::Issue(p) => p.identities(),
             Plan::Review(p) => p.identities(),
+            Plan::Deployment(p) => p.identities(),
+            Plan::WorkflowRun(p) => p.identities(),
+            Plan::WorkflowJob(p) => p.identities(),
+            Plan::Release(p) => p.identities(),
         }
     }
 
@@ -81,6 +105,10 @@ impl Plan<'_> {
             Plan::PullRequest(p) => p.writes(ctx),
             Plan::Issue(p) => p.writes(ctx),
             Plan::Review(p) => p.writes(ctx),
+            Plan::Deployment(p) => p.writes(ctx),
+            Plan::WorkflowRun(p) => p.writes(ctx),
+            Plan::WorkflowJob(p) => p.writes(ctx),
+            Plan::Release(p) => p.writes(ctx),
         }
     }
 
@@ -91,6 +119,10 @@ impl Plan<'_> {
             Plan::PullRequest(p) => p.activities(users),
             Plan::Issue(p) => p.activities(users),
             Plan::Review(p) => p.activities(users),
+            Plan::Deployment(p) => p.activities(users),
+            Plan::WorkflowRun(p) => p.activities(users),
+            Plan::WorkflowJob(p) => p.activities(users),
+            Plan::Release(p) => p.activities(users),
         }
     }
 }

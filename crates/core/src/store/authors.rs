@@ -138,6 +138,7 @@ async fn backfill_pass(
             pull_requests: count(pull_requests.len()),
             issues: count(issues.len()),
             reviews: count(reviews.len()),
+            ..RecordCounts::default()
         },
         activity: commits
             .into_iter()

@@ -45,6 +45,9 @@ pub struct IssueRow<'a> {
     pub resolution_time_seconds: Option<i32>,
     /// When the issue left the repository, for deliveries that say so.
     pub deleted_at: Option<Timestamp>,
+    /// Label names as a JSON array of strings, `None` when the payload carries no labels (a
+    /// text value, so the multi-row form binds one array of them).
+    pub labels: Option<String>,
 }
 
 /// Advisory lock class of issues (see [`EntityLock`]).
@@ -55,43 +58,55 @@ const DEFINITION: ConvergentUpsert = ConvergentUpsert {
     target: r#"issues AS t
                (id, "repoId", "githubId", number, title, state, "stateReason", "authorId",
                 "authorGithubId", "authorLogin", "authorIsBot", "closedAt", "createdAt",
-                "updatedAt", "resolutionTimeSeconds", "deletedAt")"#,
+                "updatedAt", "resolutionTimeSeconds", "deletedAt", labels, "labelsUpdatedAt")"#,
     values: r#"$1, $2, $3, $4, $5, $6::"IssueState", $7,
                -- A user linked after this event's lookup still attributes the row
                -- (see store::authors).
                COALESCE($8, (SELECT u.id FROM users u WHERE u."githubId" = $9)),
-               $9, $10, $11, $12, $13, $14, $15, $16"#,
+               $9, $10, $11, $12, $13, $14, $15, $16,
+               ARRAY(SELECT l FROM jsonb_array_elements_text($17::text::jsonb) WITH ORDINALITY AS x(l, n)
+                     ORDER BY n),
+               CASE WHEN $17::text IS NULL THEN NULL ELSE $14::timestamp(3) END"#,
     conflict: r#""githubId""#,
     lock: Some(EntityLock {
         class: LOCK_CLASS,
         id_param: "$3",
     }),
-    groups: &[FieldGroup {
-        as_of: None,
-        key: &[
-            r#"{side}."deletedAt" IS NOT NULL"#,
-            r#"{side}."updatedAt""#,
-            "{side}.state",
-            r#"COALESCE({side}."closedAt", '-infinity')"#,
-            r#"COALESCE({side}."stateReason", '') COLLATE "C""#,
-            r#"{side}.title COLLATE "C""#,
-            r#"COALESCE({side}."authorLogin", '') COLLATE "C""#,
-            r#"COALESCE({side}."authorGithubId", -1)"#,
-            r#"{side}."authorIsBot""#,
-        ],
-        columns: &[
-            "title",
-            "state",
-            r#""stateReason""#,
-            r#""authorGithubId""#,
-            r#""authorLogin""#,
-            r#""authorIsBot""#,
-            r#""closedAt""#,
-            r#""createdAt""#,
-            r#""updatedAt""#,
-            r#""resolutionTimeSeconds""#,
-        ],
-    }],
+    groups: &[
+        FieldGroup {
+            as_of: None,
+            key: &[
+                r#"{side}."deletedAt" IS NOT NULL"#,
+                r#"{side}."updatedAt""#,
+                "{side}.state",
+                r#"COALESCE({side}."closedAt", '-infinity')"#,
+                r#"COALESCE({side}."stateReason", '') COLLATE "C""#,
+                r#"{side}.title COLLATE "C""#,
+                r#"COALESCE({side}."authorLogin", '') COLLATE "C""#,
+                r#"COALESCE({side}."authorGithubId", -1)"#,
+                r#"{side}."authorIsBot""#,
+            ],
+            columns: &[
+                "title",
+                "state",
+                r#""stateReason""#,
+                r#""authorGithubId""#,
+                r#""authorLogin""#,
+                r#""authorIsBot""#,
+                r#""closedAt""#,
+                r#""createdAt""#,
+                r#""updatedAt""#,
+                r#""resolutionTimeSeconds""#,
+            ],
+        },
+        // Labels, only from payloads that carry them (`pinned` does not), by their own as-of
+        // time (the payload's `updated_at`, migration 20261207113000_deployment_fields).
+        FieldGroup {
+            as_of: Some(r#""labelsUpdatedAt""#),
+            key: &[r#"{side}."labelsUpdatedAt""#, r#"{side}.labels"#],
+            columns: &["labels", r#""labelsUpdatedAt""#],
+        },
+    ],
     merges: &[
         Merge::Earliest(r#""deletedAt""#),
         Merge::Fill(r#""authorId""#),
@@ -124,7 +139,8 @@ pub fn upsert<'a>(repo_id: &'a str, issue: IssueRow<'a>) -> EntityWrite<'a> {
             .add(issue.created_at)
             .add(issue.updated_at)
             .add(issue.resolution_time_seconds)
-            .add(issue.deleted_at);
+            .add(issue.deleted_at)
+            .add(issue.labels);
     })
     .keyed(key)
 }

@@ -6,10 +6,13 @@ pub mod batch;
 pub mod commits;
 pub mod connections;
 pub mod converge;
+pub mod deployments;
 pub mod events;
 pub mod issues;
 pub mod pull_requests;
+pub mod releases;
 pub mod reviews;
+pub mod workflows;
 pub mod writes;
 
 use crate::error::{ProcessingError, Result};

@@ -1,7 +1,8 @@
 //! The `pull_requests` table: one convergent upsert per payload (see [`super::converge`]).
 //!
 //! Groups and their order:
-//! - the pull request's own fields (title, state, refs, author, times, cycle time), by
+//! - the pull request's own fields (title, state, refs, head and merge commit, author,
+//!   times, cycle time), by
 //!   (merged, `updatedAt`, state, `mergedAt`, `closedAt`, title, refs, author): MERGED
 //!   comes first, so it is terminal; then GitHub's `updated_at`; on equal timestamps the
 //!   later state wins (OPEN < CLOSED < MERGED) and then the greater content, so equal
@@ -58,6 +59,8 @@ pub struct PullRequestRow<'a> {
     pub author_is_bot: bool,
     pub head_ref: &'a str,
     pub base_ref: &'a str,
+    pub merge_commit_sha: Option<&'a str>,
+    pub head_sha: Option<&'a str>,
     /// `None` when the payload does not carry them.
     pub counts: Option<LineCounts>,
     pub merged_at: Option<Timestamp>,
@@ -78,12 +81,14 @@ const DEFINITION: ConvergentUpsert = ConvergentUpsert {
                (id, "repoId", "githubId", number, title, state, draft, "draftUpdatedAt",
                 "authorId", "authorGithubId", "authorLogin", "authorIsBot", "headRef", "baseRef",
                 additions, deletions, "filesChanged", "countsUpdatedAt", "mergedAt", "closedAt",
-                "createdAt", "updatedAt", "firstReviewAt", "cycleTimeSeconds")"#,
+                "createdAt", "updatedAt", "firstReviewAt", "cycleTimeSeconds", "mergeCommitSha",
+                "headSha")"#,
     values: r#"$1, $2, $3, $4, $5, $6::"PRState", $7, $8,
                -- A user linked after this event's lookup still attributes the row
                -- (see store::authors).
                COALESCE($9, (SELECT u.id FROM users u WHERE u."githubId" = $10)),
-               $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24"#,
+               $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25,
+               $26"#,
     conflict: r#""githubId""#,
     lock: Some(EntityLock {
         class: LOCK_CLASS,
@@ -104,6 +109,8 @@ const DEFINITION: ConvergentUpsert = ConvergentUpsert {
                 r#"COALESCE({side}."authorLogin", '') COLLATE "C""#,
                 r#"COALESCE({side}."authorGithubId", -1)"#,
                 r#"{side}."authorIsBot""#,
+                r#"COALESCE({side}."mergeCommitSha", '') COLLATE "C""#,
+                r#"COALESCE({side}."headSha", '') COLLATE "C""#,
             ],
             columns: &[
                 "title",
@@ -118,6 +125,8 @@ const DEFINITION: ConvergentUpsert = ConvergentUpsert {
                 r#""createdAt""#,
                 r#""updatedAt""#,
                 r#""cycleTimeSeconds""#,
+                r#""mergeCommitSha""#,
+                r#""headSha""#,
             ],
         },
         FieldGroup {
@@ -182,7 +191,9 @@ pub fn upsert<'a>(repo_id: &'a str, pr: PullRequestRow<'a>) -> EntityWrite<'a> {
             .add(pr.created_at)
             .add(pr.updated_at)
             .add(pr.first_review_at)
-            .add(pr.cycle_time_seconds);
+            .add(pr.cycle_time_seconds)
+            .add(pr.merge_commit_sha)
+            .add(pr.head_sha);
     })
     .keyed(key)
 }

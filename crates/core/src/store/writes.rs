@@ -102,6 +102,14 @@ pub enum Table {
     PullRequests,
     Issues,
     Reviews,
+    Deployments,
+    DeploymentStatuses,
+    WorkflowRuns,
+    WorkflowJobs,
+    Releases,
+    /// Fields derived from other rows (a deployment's, from its statuses): not counted, the
+    /// row's own upsert is.
+    Derived,
 }
 
 impl Table {
@@ -112,6 +120,12 @@ impl Table {
             Table::PullRequests => &mut counts.pull_requests,
             Table::Issues => &mut counts.issues,
             Table::Reviews => &mut counts.reviews,
+            Table::Deployments => &mut counts.deployments,
+            Table::DeploymentStatuses => &mut counts.deployment_statuses,
+            Table::WorkflowRuns => &mut counts.workflow_runs,
+            Table::WorkflowJobs => &mut counts.workflow_jobs,
+            Table::Releases => &mut counts.releases,
+            Table::Derived => return,
         };
         *field = field.saturating_add(rows);
     }
@@ -181,6 +195,9 @@ pub struct EntityWrite<'a> {
     pub(crate) bind: Binder<'a>,
     pub(crate) table: Table,
     looks_up_users: bool,
+    /// The statement must see the rows of the writes before it, so it runs as a statement
+    /// of its own in the event's transaction, never composed (see [`Self::separate`]).
+    separate: bool,
     /// The entity's conflict key (its GitHub id), for statements with a multi-row form: two
     /// writes of one key never share a multi-row statement (`store::batch`).
     pub(crate) key: Option<i64>,
@@ -200,8 +217,18 @@ impl<'a> EntityWrite<'a> {
             bind: Box::new(bind),
             table,
             looks_up_users,
+            separate: false,
             key: None,
         }
+    }
+
+    /// The write reads what the writes before it wrote (a status its deployment's row, a
+    /// deployment's derived fields its statuses): the event runs as a transaction, this
+    /// write a later statement. Such a write has no multi-row form either, so batched
+    /// reprocessing runs it alone, in order, after the multi-row statements.
+    pub fn separate(mut self) -> Self {
+        self.separate = true;
+        self
     }
 
     /// The entity's conflict key, for a statement with a multi-row form.
@@ -357,7 +384,7 @@ where
         let writes = build();
         let shape = if one_statement_allowed
             && writes.len() <= MAX_COMPOSED
-            && !writes.iter().any(|w| w.looks_up_users)
+            && !writes.iter().any(|w| w.looks_up_users || w.separate)
         {
             Shape::OneStatement
         } else {
