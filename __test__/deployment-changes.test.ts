@@ -8,7 +8,9 @@
 // first deployment ships nothing; a second run changes nothing; any order of arrival ends
 // with the same rows; a rate limit delays and loses no page.
 import { randomUUID } from 'node:crypto'
-import { createGitHubClient, githubJobOptions, WebhookProcessor } from '../lib'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { createGitHubClient, githubJobOptions, WebhookJobData, WebhookProcessor } from '../lib'
 import { createTestDatabase, insertRepository, TestDatabase } from './helpers/db'
 import { eventually } from './helpers/eventually'
 import { testPrefix } from './helpers/redis'
@@ -285,4 +287,58 @@ test('a backfill queues the changes of every successful production deployment no
   expect(await progressOf(d1)).toMatchObject({ complete: true })
   expect(await github.getJob(`deploymentChanges:${repoId}:${d2}`)).toMatchObject({ returnvalue: { changes: 3 } })
   expect(await processor.deploymentsLackingChanges(repoId)).toEqual([])
+})
+
+/** A deployment_status delivery as GitHub sends it (the fixture's shape), for a deployment of `sha`. */
+function statusDelivery(world: WorldRepository, fullName: string, d: { id: number; sha: string; environment: string; state: string; at: string; productionFlag?: boolean }): WebhookJobData {
+  const payload = JSON.parse(readFileSync(join(__dirname, 'fixtures', 'deployment-status-success.json'), 'utf8'))
+  Object.assign(payload.deployment, { id: d.id, sha: d.sha, environment: d.environment, original_environment: d.environment, created_at: d.at, updated_at: d.at })
+  if (d.productionFlag !== undefined) payload.deployment.production_environment = d.productionFlag
+  Object.assign(payload.deployment_status, { id: d.id * 10 + 1, state: d.state, environment: d.environment, created_at: d.at, updated_at: d.at })
+  Object.assign(payload.repository, { id: world.id, name: world.name, full_name: fullName })
+  return { deliveryId: randomUUID(), event: 'deployment_status', payload: JSON.stringify(payload), receivedAt: Date.now() }
+}
+
+test('end to end: a production deployment\'s success status queues deploymentChanges once, its changes land; a redelivery, a failure and a deployment flagged not production queue nothing', async () => {
+  const { world, repoId, fullName } = await repository()
+  const a = gh.world.commitChain(world, 2, 'main', 'a')
+  const b = gh.world.commitChain(world, 3, 'main', 'b')
+  const { deliver, github } = pipeline()
+  const first = ++nextDeploymentId
+  const second = ++nextDeploymentId
+  const r1 = await deliver(statusDelivery(world, fullName, { id: first, sha: a[1].sha, environment: 'production', state: 'success', at: '2026-03-01T10:00:00Z' }))
+  expect(r1.followUps).toEqual([
+    { kind: 'deploymentChanges', jobId: `deploymentChanges:${repoId}:${first}`, repoId, repository: fullName, deploymentId: String(first), shas: [], before: null, after: null, forced: null },
+  ])
+  const success = statusDelivery(world, fullName, { id: second, sha: b[2].sha, environment: 'production', state: 'success', at: '2026-03-02T10:00:00Z' })
+  await deliver(success)
+  await drained(github)
+  expect(await changesOf(String(first))).toEqual([])
+  expect(await changesOf(String(second))).toEqual(expected(b))
+  expect(await github.getJob(`deploymentChanges:${repoId}:${second}`)).toMatchObject({ returnvalue: { changes: 3, base: a[1].sha } })
+  const counts = await github.getJobCounts()
+
+  // GitHub redelivers the success: a duplicate re-deriving the same follow-up, no new job.
+  const again = await deliver({ ...success, receivedAt: Date.now() })
+  expect(again).toMatchObject({ status: 'duplicate', followUps: [{ jobId: `deploymentChanges:${repoId}:${second}` }] })
+  const failed = await deliver(statusDelivery(world, fullName, { id: ++nextDeploymentId, sha: b[0].sha, environment: 'production', state: 'failure', at: '2026-03-03T10:00:00Z' }))
+  expect(failed.followUps).toEqual([])
+  const flagged = await deliver(statusDelivery(world, fullName, { id: ++nextDeploymentId, sha: b[1].sha, environment: 'production-eu', state: 'success', at: '2026-03-03T11:00:00Z', productionFlag: false }))
+  expect(flagged.followUps).toEqual([])
+  await drained(github)
+  expect(await github.getJobCounts()).toMatchObject({ completed: counts.completed })
+  expect(await changesOf(String(second))).toEqual(expected(b))
+})
+
+test('a staging deployment\'s success queues the job, which finds it is not production and asks GitHub nothing', async () => {
+  const { world, repoId, fullName } = await repository()
+  const [c] = gh.world.commitChain(world, 1)
+  const { deliver, github } = pipeline()
+  const id = ++nextDeploymentId
+  const from = gh.requests.length
+  const r = await deliver(statusDelivery(world, fullName, { id, sha: c.sha, environment: 'staging', state: 'success', at: '2026-03-01T10:00:00Z' }))
+  expect(r.followUps).toHaveLength(1)
+  await drained(github)
+  expect(await github.getJob(`deploymentChanges:${repoId}:${id}`)).toMatchObject({ returnvalue: { skipped: 'not a successful production deployment', requests: 0 } })
+  expect(gh.requests.length).toBe(from)
 })

@@ -684,7 +684,7 @@ impl WebhookProcessor {
     }
 }
 
-/// The `github` queue work a delivery leaves (pushes only).
+/// The `github` queue work a delivery leaves (pushes, successful deployment statuses).
 fn follow_ups_of(
     parsed: &TrackedPayload<'_>,
     repo: &RepoInfo,
@@ -692,6 +692,10 @@ fn follow_ups_of(
 ) -> Vec<enrich::FollowUp> {
     match parsed {
         TrackedPayload::Push(push) => enrich::follow_ups::of_push(push, repo, delivery_id),
+        // What a production deployment shipped, once it has succeeded (docs/dora.md).
+        TrackedPayload::DeploymentStatus(status) => {
+            enrich::follow_ups::of_deployment_status(status, repo)
+        }
         _ => Vec::new(),
     }
 }

@@ -266,27 +266,11 @@ pub const REQUIRED_COLUMNS: &[(&str, &[&str])] = &[
             "finishedAt",
         ],
     ),
-    // doraMetrics and the deploymentChanges job (migrations 20261207110000_deployments,
-    // 20261207114000_dora_metrics, 20261207115000_deployment_changes_progress).
+    // doraMetrics and the deploymentChanges job: the columns of migrations
+    // 20261207114000_dora_metrics and 20261207115000_deployment_changes_progress.
     (
         "deployments",
-        &[
-            "id",
-            "repoId",
-            "githubId",
-            "sha",
-            "environment",
-            "isProduction",
-            "firstSuccessAt",
-            "failedAt",
-            "isRollback",
-            "changesBaseSha",
-            "changesCompletedAt",
-        ],
-    ),
-    (
-        "deployment_statuses",
-        &["deploymentId", "state", "createdAt"],
+        &["isRollback", "changesBaseSha", "changesCompletedAt"],
     ),
     (
         "deployment_changes",

@@ -3,7 +3,7 @@
 //! push (same `X-GitHub-Delivery`), or its `duplicate` answer re-deriving them, queues no
 //! second job while the first is kept (Bull drops an add whose job id exists).
 
-use crate::payload::PushEvent;
+use crate::payload::{DeploymentStatusEvent, PushEvent};
 use crate::processors::push::is_commit_sha;
 use crate::repos::RepoInfo;
 use std::collections::BTreeSet;
@@ -74,6 +74,27 @@ pub fn of_deployment(repo: &RepoInfo, repository: &str, deployment_github_id: i6
         forced: None,
         deployment_id: Some(deployment_github_id.to_string()),
     }
+}
+
+/// The follow-up of a `deployment_status` delivery: a `success` status of a deployment that
+/// may be production records what it shipped. Whether it is production is decided when the
+/// job runs, from the stored row (GitHub's flag, else the `productionEnvironments` pattern,
+/// which only the database applies); a deployment GitHub flags as not production is left
+/// out here already. The job id is per deployment, so its later statuses, a redelivery or a
+/// `duplicate` re-deriving the follow-up queue no second job.
+pub fn of_deployment_status(event: &DeploymentStatusEvent<'_>, repo: &RepoInfo) -> Vec<FollowUp> {
+    let Some(repository) = event.repository.full_name.filter(|n| n.contains('/')) else {
+        return Vec::new();
+    };
+    if !event
+        .deployment_status
+        .state
+        .eq_ignore_ascii_case("success")
+        || event.deployment.production_environment == Some(false)
+    {
+        return Vec::new();
+    }
+    vec![of_deployment(repo, repository, event.deployment.id)]
 }
 
 /// The follow-up of a push: counts for the commits it lists, or, for a truncated push, the
