@@ -12,6 +12,7 @@ import { WebhookJobData, WebhookProcessingError, WebhookProcessor, WebhookWorker
 import { BackendConfig, redact } from './config'
 import { jsonLogger, Logger } from './logger'
 import { BackendMetrics, createMetrics } from './metrics'
+import { MetricsConsumer, startMetricsConsumer } from './metrics-consumer'
 import { createQueues, failuresKey, Queues } from './queues'
 import type { JobLike } from './queue-driver'
 import { RepositoryDirectory } from './repositories'
@@ -86,6 +87,7 @@ export async function createBackend(config: BackendConfig, options: BackendOptio
   let processor: WebhookProcessor | null = null
   let worker: WebhookWorker | null = null
   let github: GitHubSide | null = null
+  let metricsConsumer: MetricsConsumer | null = null
   const gitHubSide = (p: WebhookProcessor | null) =>
     setupGitHub(config, { logger, processor: p, queues, clientOptions: options.githubClientOptions })
   if (config.role !== 'api') {
@@ -122,6 +124,7 @@ export async function createBackend(config: BackendConfig, options: BackendOptio
       },
     })
     metrics.observeWorker(queues.webhooks, worker)
+    if (config.metricsConsumer) metricsConsumer = startMetricsConsumer(config, queues, pool, { logger, concurrency: 2 })
   } else {
     github = gitHubSide(null)
   }
@@ -246,6 +249,7 @@ export async function createBackend(config: BackendConfig, options: BackendOptio
         }
         if (worker) await worker.close() // stops taking jobs, finishes the active ones
         if (github) await github.close()
+        if (metricsConsumer) await metricsConsumer.close()
         if (processor) await processor.close()
         if (doraProcessor) await doraProcessor.then((p) => p.close(), () => undefined)
         await queues.close()

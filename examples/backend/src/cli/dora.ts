@@ -5,12 +5,11 @@
 // a window (default the last 30 days), as a table: the figure, how many deployments or
 // commits it rests on, and DORA's performance level where DORA publishes one. The same query
 // as GET /api/dora (src/dora.ts). Uses the backend's DATABASE_URL.
-import { parseArgs } from 'node:util'
 import { Pool } from 'pg'
 import { type DoraMetrics, WebhookProcessor } from '@devmetrics/webhook-processor'
 import { loadConfig } from '../config'
 import { DoraQueryError, doraReport, type DoraReport } from '../dora'
-import { runCli, UsageError } from './args'
+import { parseArgs, runCli, UsageError } from './args'
 
 const USAGE = `usage: npm run dora -- [owner/repo] [--team <id or name>] [--since 30d|12w|<ISO date>] [--until <ISO date>] [--environment <name>] [--json]
 
@@ -82,43 +81,22 @@ function table(report: DoraReport): string {
 }
 
 async function main(argv: string[]): Promise<number> {
-  let parsed
-  try {
-    parsed = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: true,
-      options: {
-        team: { type: 'string' },
-        since: { type: 'string', default: '30d' },
-        until: { type: 'string' },
-        environment: { type: 'string' },
-        json: { type: 'boolean', default: false },
-        help: { type: 'boolean', short: 'h', default: false },
-      },
-    })
-  } catch (err) {
-    throw new UsageError(`${(err as Error).message}\n${USAGE}`)
-  }
-  const { values, positionals } = parsed
-  if (values.help) {
-    console.log(USAGE)
-    return 0
-  }
-  if (positionals.length > 1) throw new UsageError(`one repository at most\n${USAGE}`)
+  // util.parseArgs with strict: true (args.ts): --help prints USAGE, an unknown option exits 2.
+  const args = parseArgs(argv, { values: ['--team', '--since', '--until', '--environment'], flags: ['--json'] }, USAGE)
+  if (args.positional.length > 1) throw new UsageError(`one repository at most\n${USAGE}`)
   const config = loadConfig(process.env, ['--role=worker'])
   const pool = new Pool({ connectionString: config.databaseUrl, max: 2 })
   let processor: WebhookProcessor | null = null
   try {
     processor = await WebhookProcessor.connect({ databaseUrl: config.databaseUrl, maxConnections: 2 })
     const report = await doraReport(processor, pool, {
-      repo: positionals[0],
-      team: values.team,
-      since: values.since,
-      until: values.until,
-      environment: values.environment,
+      repo: args.positional[0],
+      team: args.values['--team'],
+      since: args.values['--since'] ?? '30d',
+      until: args.values['--until'],
+      environment: args.values['--environment'],
     })
-    console.log(values.json ? JSON.stringify(report) : table(report))
+    console.log(args.flags.has('--json') ? JSON.stringify(report) : table(report))
     return 0
   } catch (err) {
     if (err instanceof DoraQueryError) throw new UsageError(`${err.message}\n${USAGE}`)
