@@ -70,5 +70,5 @@ export async function writeReview(client: PoolClient, pr: PlannedPullRequest, re
   const pullRequests = await upsertPullRequest(client, pr, ctx)
   const values = reviewValues(ctx.repo.id, pr, review, ctx.users, ctx.receivedAt)
   const { rowCount } = await execute(client, UPSERT_REVIEW, values)
-  return { commits: 0, issues: 0, pullRequests, reviews: rowCount ?? 0 }
+  return { commits: 0, issues: 0, pullRequests, reviews: rowCount ?? 0, deployments: 0, deploymentStatuses: 0, workflowRuns: 0, workflowJobs: 0, releases: 0 }
 }

@@ -57,5 +57,5 @@ export async function writeReview(tx: PrismaDb, pr: PlannedPullRequest, review: 
   const stored: ReviewData | null = await tx.pullRequestReview.findUnique({ where: { githubId: incoming.githubId } })
   const update = stored ? convergeUpdate(REVIEW, stored, incoming) : incoming
   if (update) await tx.pullRequestReview.upsert({ where: { githubId: incoming.githubId }, create: incoming, update, select: { id: true } })
-  return { commits: 0, issues: 0, pullRequests: pullRequest.changed, reviews: update ? 1 : 0 }
+  return { commits: 0, issues: 0, pullRequests: pullRequest.changed, reviews: update ? 1 : 0, deployments: 0, deploymentStatuses: 0, workflowRuns: 0, workflowJobs: 0, releases: 0 }
 }
