@@ -307,9 +307,11 @@ test('end to end: a production deployment\'s success status queues deploymentCha
   const first = ++nextDeploymentId
   const second = ++nextDeploymentId
   const r1 = await deliver(statusDelivery(world, fullName, { id: first, sha: a[1].sha, environment: 'production', state: 'success', at: '2026-03-01T10:00:00Z' }))
-  expect(r1.followUps).toEqual([
-    { kind: 'deploymentChanges', jobId: `deploymentChanges:${repoId}:${first}`, repoId, repository: fullName, deploymentId: String(first), shas: [], before: null, after: null, forced: null },
-  ])
+  expect(r1.followUps).toBe(1) // the worker's summary: follow-ups queued
+  await drained(github)
+  expect((await github.getJob(`deploymentChanges:${repoId}:${first}`))?.data).toEqual({
+    kind: 'deploymentChanges', repoId, repository: fullName, deploymentId: String(first), shas: [], before: null, after: null, forced: null, deliveryId: expect.any(String),
+  })
   const success = statusDelivery(world, fullName, { id: second, sha: b[2].sha, environment: 'production', state: 'success', at: '2026-03-02T10:00:00Z' })
   await deliver(success)
   await drained(github)
@@ -320,11 +322,11 @@ test('end to end: a production deployment\'s success status queues deploymentCha
 
   // GitHub redelivers the success: a duplicate re-deriving the same follow-up, no new job.
   const again = await deliver({ ...success, receivedAt: Date.now() })
-  expect(again).toMatchObject({ status: 'duplicate', followUps: [{ jobId: `deploymentChanges:${repoId}:${second}` }] })
+  expect(again).toMatchObject({ status: 'duplicate', followUps: 1 }) // the same follow-up, re-derived: its id exists
   const failed = await deliver(statusDelivery(world, fullName, { id: ++nextDeploymentId, sha: b[0].sha, environment: 'production', state: 'failure', at: '2026-03-03T10:00:00Z' }))
-  expect(failed.followUps).toEqual([])
+  expect(failed.followUps).toBe(0)
   const flagged = await deliver(statusDelivery(world, fullName, { id: ++nextDeploymentId, sha: b[1].sha, environment: 'production-eu', state: 'success', at: '2026-03-03T11:00:00Z', productionFlag: false }))
-  expect(flagged.followUps).toEqual([])
+  expect(flagged.followUps).toBe(0)
   await drained(github)
   expect(await github.getJobCounts()).toMatchObject({ completed: counts.completed })
   expect(await changesOf(String(second))).toEqual(expected(b))
@@ -337,7 +339,7 @@ test('a staging deployment\'s success queues the job, which finds it is not prod
   const id = ++nextDeploymentId
   const from = gh.requests.length
   const r = await deliver(statusDelivery(world, fullName, { id, sha: c.sha, environment: 'staging', state: 'success', at: '2026-03-01T10:00:00Z' }))
-  expect(r.followUps).toHaveLength(1)
+  expect(r.followUps).toBe(1)
   await drained(github)
   expect(await github.getJob(`deploymentChanges:${repoId}:${id}`)).toMatchObject({ returnvalue: { skipped: 'not a successful production deployment', requests: 0 } })
   expect(gh.requests.length).toBe(from)
