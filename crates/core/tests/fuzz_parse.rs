@@ -613,6 +613,11 @@ fn debug_of(parsed: &TrackedPayload) -> String {
         TrackedPayload::PullRequest(p) => format!("{p:?}"),
         TrackedPayload::Issues(p) => format!("{p:?}"),
         TrackedPayload::PullRequestReview(p) => format!("{p:?}"),
+        TrackedPayload::Deployment(p) => format!("{p:?}"),
+        TrackedPayload::DeploymentStatus(p) => format!("{p:?}"),
+        TrackedPayload::WorkflowRun(p) => format!("{p:?}"),
+        TrackedPayload::WorkflowJob(p) => format!("{p:?}"),
+        TrackedPayload::Release(p) => format!("{p:?}"),
     }
 }
 
@@ -635,6 +640,23 @@ fn reference_parse(kind: EventKind, bytes: &[u8]) -> Option<String> {
                 .ok()
                 .map(|p| format!("{p:?}"))
         }
+        EventKind::Deployment => simd_json::serde::from_slice::<payload::DeploymentEvent>(&mut b)
+            .ok()
+            .map(|p| format!("{p:?}")),
+        EventKind::DeploymentStatus => {
+            simd_json::serde::from_slice::<payload::DeploymentStatusEvent>(&mut b)
+                .ok()
+                .map(|p| format!("{p:?}"))
+        }
+        EventKind::WorkflowRun => simd_json::serde::from_slice::<payload::WorkflowRunEvent>(&mut b)
+            .ok()
+            .map(|p| format!("{p:?}")),
+        EventKind::WorkflowJob => simd_json::serde::from_slice::<payload::WorkflowJobEvent>(&mut b)
+            .ok()
+            .map(|p| format!("{p:?}")),
+        EventKind::Release => simd_json::serde::from_slice::<payload::ReleaseEvent>(&mut b)
+            .ok()
+            .map(|p| format!("{p:?}")),
     }
 }
 

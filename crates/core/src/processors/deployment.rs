@@ -9,7 +9,7 @@ use super::{fields, MappedActivity, WriteContext};
 use crate::error::Result;
 use crate::payload::{Deployment, DeploymentEvent, DeploymentStatus, DeploymentStatusEvent};
 use crate::store::deployments::{self, DeploymentRow, StatusRow};
-use crate::store::writes::EntityWrite;
+use crate::store::statement::EntityWrite;
 use crate::text::strip_nul;
 use crate::time::Timestamp;
 use crate::users::{Identity, UserMap};

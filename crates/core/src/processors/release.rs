@@ -7,7 +7,7 @@ use super::{fields, MappedActivity, WriteContext};
 use crate::error::Result;
 use crate::payload::ReleaseEvent;
 use crate::store::releases::{self, ReleaseRow};
-use crate::store::writes::EntityWrite;
+use crate::store::statement::EntityWrite;
 use crate::text::strip_nul;
 use crate::time::Timestamp;
 use crate::users::{Identity, UserMap};

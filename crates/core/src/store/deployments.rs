@@ -16,7 +16,7 @@
 //! granted, plus its own.
 
 use super::converge::{ConvergentUpsert, EntityLock, FieldGroup, Merge};
-use super::writes::{EntityWrite, StatementText, Table};
+use super::statement::{EntityWrite, StatementText, Table};
 use crate::time::Timestamp;
 
 /// What one payload says about a deployment; creator id already mapped.

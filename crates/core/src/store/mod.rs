@@ -3,6 +3,7 @@
 
 pub mod authors;
 pub mod batch;
+pub mod columns;
 pub mod commits;
 pub mod connections;
 pub mod converge;
@@ -12,6 +13,7 @@ pub mod issues;
 pub mod pull_requests;
 pub mod releases;
 pub mod reviews;
+pub mod statement;
 pub mod workflows;
 pub mod writes;
 

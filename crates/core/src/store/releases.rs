@@ -5,7 +5,7 @@
 //! 20261207113000_deployment_fields); `deletedAt` keeps the earliest deletion.
 
 use super::converge::{ConvergentUpsert, FieldGroup, Merge};
-use super::writes::{EntityWrite, StatementText, Table};
+use super::statement::{EntityWrite, StatementText, Table};
 use crate::time::Timestamp;
 
 /// What one payload says about a release; author id already mapped.

@@ -10,7 +10,7 @@
 //! `completed` (runs carry no completion time), so it too is a property of the set.
 
 use super::converge::{ConvergentUpsert, FieldGroup, Merge};
-use super::writes::{EntityWrite, StatementText, Table};
+use super::statement::{EntityWrite, StatementText, Table};
 use crate::time::Timestamp;
 
 /// The rank of a run or job status, as SQL over `{side}.status`.
