@@ -25,6 +25,23 @@ export declare class NativeProcessor {
    * array) that the repository lacks, mapped like a push's.
    */
   completePush(repoId: string, page: string): Promise<CompletePushResult>
+  /**
+   * The deploymentChanges job's start for a deployment (by GitHub id); null when the
+   * repository has no such deployment.
+   */
+  deploymentChangesStart(repoId: string, deploymentGithubId: number): Promise<DeploymentChangesStart | null>
+  /** Writes one compare page (`baseSha...deployment`) of a deployment's changes. */
+  applyDeploymentChanges(repoId: string, deploymentGithubId: number, baseSha: string, page: string): Promise<DeploymentChangesPage>
+  /**
+   * Marks a deployment's changes complete for `baseSha` and names the later deployments
+   * whose base is now stale.
+   */
+  finishDeploymentChanges(repoId: string, deploymentGithubId: number, baseSha: string | undefined | null, rollback: boolean): Promise<DeploymentChangesFinish>
+  /**
+   * GitHub ids of the repository's successful production deployments whose changes are
+   * not complete, oldest first.
+   */
+  deploymentsLackingChanges(repoId: string): Promise<Array<number>>
   /** Of `shas`, those of the repository whose counts are still unknown, sorted. */
   commitsLackingStats(repoId: string, shas: Array<string>): Promise<Array<string>>
   /**
@@ -97,13 +114,60 @@ export interface CompletePushResult {
   unmappedUsers: Array<string>
 }
 
+/** What `finishDeploymentChanges` did. */
+export interface DeploymentChangesFinish {
+  /** False when the deployment's base changed meanwhile (another run owns it). */
+  marked: boolean
+  /** Later deployments of the environment whose stored base is now stale. */
+  stale: Array<StaleDeployment>
+}
+
+/** What `applyDeploymentChanges` wrote for one compare page. */
+export interface DeploymentChangesPage {
+  /** Compare's `status`: `ahead`, `behind` (a rollback), `diverged` or `identical`. */
+  status: string
+  /** `deployment_changes` rows inserted or corrected. */
+  changes: number
+  /** False when another run changed the deployment's base meanwhile: nothing written. */
+  current: boolean
+  /** Commits the table lacked, now inserted. */
+  inserted: number
+  /** Metric jobs of the inserted commits' authors and dates. */
+  metricJobs: Array<MetricJob>
+  /** The page's commits whose line counts are still unknown: the commitStats work to queue. */
+  shasNeedingStats: Array<string>
+}
+
+/** Where the `deploymentChanges` job starts (`deploymentChangesStart`). */
+export interface DeploymentChangesStart {
+  /** DevMetrics id of the deployment. */
+  deploymentId: string
+  /** The deployed commit. */
+  sha: string
+  environment: string
+  /** False when the deployment is not a successful production deployment: nothing to do. */
+  eligible: boolean
+  /**
+   * The previous successful production deployment's sha (the compare base); null when
+   * none came before.
+   */
+  baseSha?: string
+  /** Its GitHub id. */
+  baseGithubId?: number
+  /** The stored changes are complete for this base: nothing to ask. */
+  complete: boolean
+  /** Rows computed against another base were deleted now (a deployment arrived late). */
+  reset: boolean
+}
+
 /** API work a delivery leaves for the `github` queue; queue it with `jobId` as Bull's jobId. */
 export interface FollowUp {
   /**
-   * `commitStats` (fetch line counts of `shas`) or `completePush` (insert what
-   * `before...after` holds that the table lacks).
+   * `commitStats` (fetch line counts of `shas`), `completePush` (insert what
+   * `before...after` holds that the table lacks) or `deploymentChanges` (record what the
+   * production deployment `deploymentId` shipped).
    */
-  kind: 'commitStats' | 'completePush'
+  kind: 'commitStats' | 'completePush' | 'deploymentChanges'
   /** Stable Bull jobId: a redelivery of the same push adds no second job. */
   jobId: string
   /** DevMetrics repository id. */
@@ -124,6 +188,8 @@ export interface FollowUp {
    * from the two commits' history counts in its first GraphQL request instead of compare.
    */
   forced?: boolean
+  /** deploymentChanges: the deployment's GitHub id, as decimal text. */
+  deploymentId?: string
 }
 
 /** The GitHub side of `linkGithubUser`. */
@@ -395,6 +461,14 @@ export interface RestPageResult {
   metricJobs: Array<MetricJob>
   /** GitHub logins (or commit emails without a login) not linked to a user. */
   unmappedUsers: Array<string>
+}
+
+/** A later deployment whose changes must be computed again (`finishDeploymentChanges`). */
+export interface StaleDeployment {
+  /** Its GitHub id. */
+  githubId: number
+  /** The compare base it must use now; null when it has no previous deployment. */
+  baseSha?: string
 }
 
 /** Where one call's time went, in microseconds. */

@@ -46,6 +46,7 @@ const COMMANDS: [string, string][] = [
   ['cli/backfill', 'npm run backfill'],
   ['cli/reconcile', 'npm run reconcile'],
   ['cli/reprocess', 'npm run reprocess'],
+  ['cli/dora', 'npm run dora'],
   ['main', 'node dist/main.js'],
 ]
 

@@ -104,6 +104,7 @@ export interface CommitStatsFollowUp {
   before: null
   after: null
   forced: null
+  deploymentId: null
 }
 
 /** Insert the commits of `before...after` that a truncated push (2048 listed) left out. */
@@ -128,10 +129,72 @@ export interface CompletePushFollowUp {
    * `jobId`.
    */
   forced: boolean | null
+  deploymentId: null
+}
+
+/**
+ * Record what a production deployment shipped (docs/dora.md): queued when a production
+ * deployment first succeeds, and for backfilled ones.
+ */
+export interface DeploymentChangesFollowUp {
+  kind: 'deploymentChanges'
+  /** Bull jobId, `deploymentChanges:<repoId>:<deployment GitHub id>`: later statuses and redeliveries add no second job. */
+  jobId: string
+  repoId: string
+  repository: string
+  /** The deployment's GitHub id, as decimal text. */
+  deploymentId: string
+  shas: []
+  before: null
+  after: null
+  forced: null
 }
 
 /** One job for the `github` queue; queue it with `jobId` as Bull's jobId. */
-export type FollowUp = CommitStatsFollowUp | CompletePushFollowUp
+export type FollowUp = CommitStatsFollowUp | CompletePushFollowUp | DeploymentChangesFollowUp
+
+/** Where a deploymentChanges job starts (deploymentChangesStart). */
+export interface DeploymentChangesStart {
+  /** DevMetrics id of the deployment. */
+  deploymentId: string
+  /** The deployed commit. */
+  sha: string
+  environment: string
+  /** False when the deployment is not a successful production deployment: nothing to do. */
+  eligible: boolean
+  /** The previous successful production deployment's sha (the compare base); null when none came before. */
+  baseSha: string | null
+  /** Its GitHub id. */
+  baseGithubId: number | null
+  /** The stored changes are complete for this base: nothing to ask GitHub. */
+  complete: boolean
+  /** Rows computed against another base were deleted now (a deployment arrived late). */
+  reset: boolean
+}
+
+/** What applyDeploymentChanges wrote for one compare page. */
+export interface DeploymentChangesPage {
+  /** Compare's `status`: `ahead`, `behind` (a rollback), `diverged` or `identical`. */
+  status: 'ahead' | 'behind' | 'diverged' | 'identical'
+  /** deployment_changes rows inserted or corrected. */
+  changes: number
+  /** False when another run changed the deployment's base meanwhile: nothing was written. */
+  current: boolean
+  /** Commits the table lacked, now inserted. */
+  inserted: number
+  /** Metric jobs of the inserted commits' authors and dates. */
+  metricJobs: MetricJob[]
+  /** The page's commits whose line counts are still unknown: the commitStats work to queue. */
+  shasNeedingStats: string[]
+}
+
+/** What finishDeploymentChanges did. */
+export interface DeploymentChangesFinish {
+  /** False when the deployment's base changed meanwhile (another run owns it). */
+  marked: boolean
+  /** Later deployments of the environment whose stored base is now stale: compute them again. */
+  stale: { githubId: number; baseSha: string | null }[]
+}
 
 /** What applyCommitStats wrote. */
 export interface CommitStatsResult {
@@ -460,6 +523,26 @@ export declare class WebhookProcessor {
   completePush(repoId: string, compareText: string | Buffer): Promise<CompletePushResult>
   /** Of `shas`, those of the repository whose line counts are still unknown, sorted. */
   commitsLackingStats(repoId: string, shas: string[]): Promise<string[]>
+  /**
+   * The deploymentChanges job's start for a deployment (its GitHub id): the previous
+   * successful production deployment of its repository and environment now, and whether
+   * the stored changes are complete for it (a different base deletes them first). Null when
+   * the repository has no such deployment. INVALID_JOB for arguments of the wrong type.
+   */
+  deploymentChangesStart(repoId: string, deploymentId: number | string): Promise<DeploymentChangesStart | null>
+  /**
+   * Writes one compare page of `baseSha...deployment` (JSON text): the commits the table
+   * lacks, as completePush does, and the deployment's deployment_changes rows; nothing when
+   * its base changed meanwhile. INVALID_PAYLOAD for a page that is not a comparison.
+   */
+  applyDeploymentChanges(repoId: string, deploymentId: number | string, baseSha: string, compareText: string | Buffer): Promise<DeploymentChangesPage>
+  /**
+   * Marks a deployment's changes complete for `baseSha` (null: no previous deployment) and
+   * whether it is a rollback (compare said `behind`: its rows are deleted).
+   */
+  finishDeploymentChanges(repoId: string, deploymentId: number | string, baseSha: string | null, rollback: boolean): Promise<DeploymentChangesFinish>
+  /** GitHub ids of the repository's successful production deployments whose changes are not complete, oldest first (what a backfill queues). */
+  deploymentsLackingChanges(repoId: string): Promise<number[]>
   /**
    * Applies one page of a GitHub REST list through the same convergent upserts as webhooks
    * (backfill; docs/recovery.md lists the REST-vs-webhook differences). `page` is the

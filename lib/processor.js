@@ -43,6 +43,7 @@ class WebhookProcessor {
       f.before ??= null
       f.after ??= null
       f.forced ??= null
+      f.deploymentId ??= null
     }
     return result
   }
@@ -80,6 +81,54 @@ class WebhookProcessor {
   async completePush(repoId, compareText) {
     const args = normalizeApiCall('completePush', repoId, compareText)
     return callNative(() => this.#native.completePush(args.repoId, args.text))
+  }
+
+  /**
+   * The deploymentChanges job's start for a deployment (GitHub id, a positive integer or its
+   * decimal text): its previous successful production deployment now (`baseSha`, null when
+   * none came before), whether the stored changes are complete for it, and whether rows
+   * computed against another base were deleted now. Null when the repository has no such
+   * deployment. See docs/dora.md.
+   */
+  async deploymentChangesStart(repoId, deploymentId) {
+    const args = normalizeDeploymentCall('deploymentChangesStart', repoId, deploymentId)
+    const start = await callNative(() => this.#native.deploymentChangesStart(args.repoId, args.deploymentId))
+    if (!start) return null
+    start.baseSha ??= null
+    start.baseGithubId ??= null
+    return start
+  }
+
+  /**
+   * Writes one compare page of `baseSha...deployment` (JSON text): the commits the table
+   * lacks, as completePush does, and the deployment's deployment_changes rows; nothing when
+   * the deployment's base changed meanwhile (`current: false`).
+   */
+  async applyDeploymentChanges(repoId, deploymentId, baseSha, compareText) {
+    const args = normalizeDeploymentCall('applyDeploymentChanges', repoId, deploymentId)
+    if (!isNonEmptyString(baseSha)) throw new WebhookProcessingError('INVALID_JOB', 'applyDeploymentChanges: baseSha must be a commit SHA')
+    const { text } = normalizeApiCall('applyDeploymentChanges', repoId, compareText)
+    return callNative(() => this.#native.applyDeploymentChanges(args.repoId, args.deploymentId, baseSha, text))
+  }
+
+  /**
+   * Marks a deployment's changes complete for `baseSha` (null: it had no previous one) and
+   * whether it is a rollback; resolves `{ marked, stale }`, `stale` naming the later
+   * deployments whose changes must be computed again.
+   */
+  async finishDeploymentChanges(repoId, deploymentId, baseSha, rollback) {
+    const args = normalizeDeploymentCall('finishDeploymentChanges', repoId, deploymentId)
+    if (baseSha !== null && !isNonEmptyString(baseSha)) throw new WebhookProcessingError('INVALID_JOB', 'finishDeploymentChanges: baseSha must be a commit SHA or null')
+    if (typeof rollback !== 'boolean') throw new WebhookProcessingError('INVALID_JOB', 'finishDeploymentChanges: rollback must be a boolean')
+    const done = await callNative(() => this.#native.finishDeploymentChanges(args.repoId, args.deploymentId, baseSha ?? undefined, rollback))
+    for (const s of done.stale) s.baseSha ??= null
+    return done
+  }
+
+  /** GitHub ids of the repository's successful production deployments whose changes are not complete, oldest first. */
+  async deploymentsLackingChanges(repoId) {
+    if (!isNonEmptyString(repoId)) throw new WebhookProcessingError('INVALID_JOB', 'deploymentsLackingChanges: repoId must be a non-empty string')
+    return callNative(() => this.#native.deploymentsLackingChanges(repoId))
   }
 
   /** Of `shas`, those of the repository whose line counts are still unknown, sorted. */
@@ -141,6 +190,15 @@ class WebhookProcessor {
     return callNative(() => this.#native.close())
   }
 }
+
+/** A repository id and a deployment's GitHub id (a positive safe integer, or its decimal text). */
+function normalizeDeploymentCall(method, repoId, deploymentId) {
+  if (!isNonEmptyString(repoId)) throw new WebhookProcessingError('INVALID_JOB', `${method}: repoId must be a non-empty string`)
+  const id = typeof deploymentId === 'string' && /^[1-9][0-9]{0,15}$/.test(deploymentId) ? Number(deploymentId) : deploymentId
+  if (!Number.isSafeInteger(id) || id < 1) throw new WebhookProcessingError('INVALID_JOB', `${method}: deploymentId must be a deployment's GitHub id`)
+  return { repoId, deploymentId: id }
+}
+
 
 /** Checks the arguments of a method that takes a GitHub API answer as text. */
 function normalizeApiCall(method, repoId, text) {

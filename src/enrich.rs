@@ -8,9 +8,10 @@ use webhook_core as core;
 /// API work a delivery leaves for the `github` queue; queue it with `jobId` as Bull's jobId.
 #[napi(object)]
 pub struct FollowUp {
-    /// `commitStats` (fetch line counts of `shas`) or `completePush` (insert what
-    /// `before...after` holds that the table lacks).
-    #[napi(ts_type = "'commitStats' | 'completePush'")]
+    /// `commitStats` (fetch line counts of `shas`), `completePush` (insert what
+    /// `before...after` holds that the table lacks) or `deploymentChanges` (record what the
+    /// production deployment `deploymentId` shipped).
+    #[napi(ts_type = "'commitStats' | 'completePush' | 'deploymentChanges'")]
     pub kind: String,
     /// Stable Bull jobId: a redelivery of the same push adds no second job.
     pub job_id: String,
@@ -28,6 +29,8 @@ pub struct FollowUp {
     /// without it). `false`: `before` is an ancestor of `after`, and the job sizes the range
     /// from the two commits' history counts in its first GraphQL request instead of compare.
     pub forced: Option<bool>,
+    /// deploymentChanges: the deployment's GitHub id, as decimal text.
+    pub deployment_id: Option<String>,
 }
 
 /// What `applyCommitStats` wrote.
@@ -68,8 +71,65 @@ pub fn follow_ups(f: Vec<core::FollowUp>) -> Vec<FollowUp> {
             before: f.before,
             after: f.after,
             forced: f.forced,
+            deployment_id: f.deployment_id,
         })
         .collect()
+}
+
+/// Where the `deploymentChanges` job starts (`deploymentChangesStart`).
+#[napi(object)]
+pub struct DeploymentChangesStart {
+    /// DevMetrics id of the deployment.
+    pub deployment_id: String,
+    /// The deployed commit.
+    pub sha: String,
+    pub environment: String,
+    /// False when the deployment is not a successful production deployment: nothing to do.
+    pub eligible: bool,
+    /// The previous successful production deployment's sha (the compare base); null when
+    /// none came before.
+    pub base_sha: Option<String>,
+    /// Its GitHub id.
+    pub base_github_id: Option<i64>,
+    /// The stored changes are complete for this base: nothing to ask.
+    pub complete: bool,
+    /// Rows computed against another base were deleted now (a deployment arrived late).
+    pub reset: bool,
+}
+
+/// What `applyDeploymentChanges` wrote for one compare page.
+#[napi(object)]
+pub struct DeploymentChangesPage {
+    /// Compare's `status`: `ahead`, `behind` (a rollback), `diverged` or `identical`.
+    pub status: String,
+    /// `deployment_changes` rows inserted or corrected.
+    pub changes: u32,
+    /// False when another run changed the deployment's base meanwhile: nothing written.
+    pub current: bool,
+    /// Commits the table lacked, now inserted.
+    pub inserted: u32,
+    /// Metric jobs of the inserted commits' authors and dates.
+    pub metric_jobs: Vec<MetricJob>,
+    /// The page's commits whose line counts are still unknown: the commitStats work to queue.
+    pub shas_needing_stats: Vec<String>,
+}
+
+/// A later deployment whose changes must be computed again (`finishDeploymentChanges`).
+#[napi(object)]
+pub struct StaleDeployment {
+    /// Its GitHub id.
+    pub github_id: i64,
+    /// The compare base it must use now; null when it has no previous deployment.
+    pub base_sha: Option<String>,
+}
+
+/// What `finishDeploymentChanges` did.
+#[napi(object)]
+pub struct DeploymentChangesFinish {
+    /// False when the deployment's base changed meanwhile (another run owns it).
+    pub marked: bool,
+    /// Later deployments of the environment whose stored base is now stale.
+    pub stale: Vec<StaleDeployment>,
 }
 
 #[napi]
@@ -108,6 +168,93 @@ impl NativeProcessor {
             shas_needing_stats: o.shas_needing_stats,
             unmapped_users: o.unmapped_users,
         })
+    }
+
+    /// The deploymentChanges job's start for a deployment (by GitHub id); null when the
+    /// repository has no such deployment.
+    #[napi]
+    pub async fn deployment_changes_start(
+        &self,
+        repo_id: String,
+        deployment_github_id: i64,
+    ) -> napi::Result<Option<DeploymentChangesStart>> {
+        let s = error::guarded(
+            self.inner
+                .deployment_changes_start(&repo_id, deployment_github_id),
+        )
+        .await?;
+        Ok(s.map(|s| DeploymentChangesStart {
+            deployment_id: s.deployment_id,
+            sha: s.sha,
+            environment: s.environment,
+            eligible: s.eligible,
+            base_sha: s.base_sha,
+            base_github_id: s.base_github_id,
+            complete: s.complete,
+            reset: s.reset,
+        }))
+    }
+
+    /// Writes one compare page (`baseSha...deployment`) of a deployment's changes.
+    #[napi]
+    pub async fn apply_deployment_changes(
+        &self,
+        repo_id: String,
+        deployment_github_id: i64,
+        base_sha: String,
+        page: String,
+    ) -> napi::Result<DeploymentChangesPage> {
+        let p = error::guarded(self.inner.apply_deployment_changes(
+            &repo_id,
+            deployment_github_id,
+            &base_sha,
+            page.as_bytes(),
+        ))
+        .await?;
+        Ok(DeploymentChangesPage {
+            status: p.status,
+            changes: p.changes,
+            current: p.current,
+            inserted: p.commits.inserted,
+            metric_jobs: crate::convert::metric_jobs(p.commits.metric_jobs),
+            shas_needing_stats: p.commits.shas_needing_stats,
+        })
+    }
+
+    /// Marks a deployment's changes complete for `baseSha` and names the later deployments
+    /// whose base is now stale.
+    #[napi]
+    pub async fn finish_deployment_changes(
+        &self,
+        repo_id: String,
+        deployment_github_id: i64,
+        base_sha: Option<String>,
+        rollback: bool,
+    ) -> napi::Result<DeploymentChangesFinish> {
+        let (marked, stale) = error::guarded(self.inner.finish_deployment_changes(
+            &repo_id,
+            deployment_github_id,
+            base_sha.as_deref(),
+            rollback,
+        ))
+        .await?;
+        Ok(DeploymentChangesFinish {
+            marked,
+            stale: stale
+                .into_iter()
+                .map(|s| StaleDeployment {
+                    github_id: s.github_id,
+                    base_sha: s.base_sha,
+                })
+                .collect(),
+        })
+    }
+
+    /// GitHub ids of the repository's successful production deployments whose changes are
+    /// not complete, oldest first.
+    #[napi]
+    pub async fn deployments_lacking_changes(&self, repo_id: String) -> napi::Result<Vec<i64>> {
+        error::guarded(self.inner.deployments_lacking_changes(&repo_id)).await
     }
 
     /// Of `shas`, those of the repository whose counts are still unknown, sorted.

@@ -66,6 +66,8 @@ export interface PipelineOptions {
   processor: WebhookProcessor
   /** The github worker's processor (default: `processor`). */
   githubProcessor?: WebhookProcessor
+  /** The github worker's databaseUrl, for jobs that keep state of their own (backfill's cursors). */
+  databaseUrl?: string
   logger: { info(...a: unknown[]): void; warn(...a: unknown[]): void; error(...a: unknown[]): void }
 }
 
@@ -144,7 +146,7 @@ export function pipelineFactory(prefix: string) {
       const webhookMetrics = bullQueue(`metrics-web-${tag}`)
       const githubMetrics = bullQueue(`metrics-gh-${tag}`)
       const webhookWorker = createWebhookWorker(webhooks.native, { processor: options.processor, metricsQueue: webhookMetrics.native, githubQueue: github.native })
-      const githubWorker = createGitHubWorker(github.native, { client: options.client, processor: options.githubProcessor ?? options.processor, metricsQueue: githubMetrics.native, logger: options.logger })
+      const githubWorker = createGitHubWorker(github.native, { client: options.client, processor: options.githubProcessor ?? options.processor, databaseUrl: options.databaseUrl, metricsQueue: githubMetrics.native, logger: options.logger })
       closers.unshift(() => webhookWorker.close(), () => githubWorker.close())
       return {
         webhooks,
@@ -173,6 +175,7 @@ export function pipelineFactory(prefix: string) {
       prefix: `${prefix}mq`,
       client: options.client,
       processor: options.githubProcessor ?? options.processor,
+      databaseUrl: options.databaseUrl,
       metricsQueue: githubMetrics.native,
       logger: options.logger,
     })

@@ -34,6 +34,8 @@ function followUpJobData(followUp, deliveryId) {
     after: followUp.after ?? null,
     forced: followUp.forced ?? null,
     deliveryId: deliveryId ?? null,
+    // deploymentChanges: the deployment's GitHub id (the other kinds carry none).
+    ...(followUp.deploymentId ? { deploymentId: followUp.deploymentId } : {}),
   }
 }
 

@@ -16,6 +16,7 @@ const { checkReconnectMaxDelay } = require('../worker-database')
 const JOBS = {
   commitStats: require('./jobs/commit-stats'),
   completePush: require('./jobs/complete-push'),
+  deploymentChanges: require('./jobs/deployment-changes'),
   backfill: require('./jobs/backfill'),
   reconcile: require('./jobs/reconcile'),
 }

@@ -277,6 +277,71 @@ impl WebhookProcessor {
         enrich::complete_push::apply(&self.db, &self.users, &repo, page, time::now()).await
     }
 
+    /// The `deploymentChanges` job's start: the deployment, its previous successful
+    /// production deployment now, and whether the stored changes are complete for it (a
+    /// different base deletes them); see `enrich::deployment_changes`. `None` when the
+    /// repository has no deployment with that GitHub id.
+    pub async fn deployment_changes_start(
+        &self,
+        repo_id: &str,
+        deployment_github_id: i64,
+    ) -> Result<Option<enrich::ChangesStart>> {
+        let _call = self.admit()?;
+        let repo = self.repos.require(Some(repo_id), None).await?;
+        enrich::deployment_changes::start(&self.db, &repo.id, deployment_github_id).await
+    }
+
+    /// Writes one compare page of `base_sha...deployment`: the commits the table lacks and
+    /// the deployment's `deployment_changes` rows (nothing when its base changed meanwhile).
+    pub async fn apply_deployment_changes(
+        &self,
+        repo_id: &str,
+        deployment_github_id: i64,
+        base_sha: &str,
+        page: &[u8],
+    ) -> Result<enrich::ChangesPage> {
+        let _call = self.admit()?;
+        let repo = self.repos.require(Some(repo_id), None).await?;
+        enrich::deployment_changes::apply_page(
+            &self.db,
+            &self.users,
+            &repo,
+            deployment_github_id,
+            base_sha,
+            page,
+            time::now(),
+        )
+        .await
+    }
+
+    /// Marks a deployment's changes complete for `base_sha` (and whether it is a rollback);
+    /// returns whether it was marked and the later deployments whose base is now stale.
+    pub async fn finish_deployment_changes(
+        &self,
+        repo_id: &str,
+        deployment_github_id: i64,
+        base_sha: Option<&str>,
+        rollback: bool,
+    ) -> Result<(bool, Vec<enrich::StaleSuccessor>)> {
+        let _call = self.admit()?;
+        enrich::deployment_changes::finish(
+            &self.db,
+            repo_id,
+            deployment_github_id,
+            base_sha,
+            rollback,
+            time::now(),
+        )
+        .await
+    }
+
+    /// GitHub ids of the repository's successful production deployments whose changes are
+    /// not complete, oldest first.
+    pub async fn deployments_lacking_changes(&self, repo_id: &str) -> Result<Vec<i64>> {
+        let _call = self.admit()?;
+        enrich::deployment_changes::lacking(&self.db, repo_id).await
+    }
+
     /// Of `shas`, those of the repository whose counts are still unknown, sorted.
     pub async fn commits_lacking_stats(
         &self,
@@ -644,7 +709,7 @@ impl WebhookProcessor {
     }
 }
 
-/// The `github` queue work a delivery leaves (pushes only).
+/// The `github` queue work a delivery leaves (pushes, successful deployment statuses).
 fn follow_ups_of(
     parsed: &TrackedPayload<'_>,
     repo: &RepoInfo,
@@ -652,6 +717,10 @@ fn follow_ups_of(
 ) -> Vec<enrich::FollowUp> {
     match parsed {
         TrackedPayload::Push(push) => enrich::follow_ups::of_push(push, repo, delivery_id),
+        // What a production deployment shipped, once it has succeeded (docs/dora.md).
+        TrackedPayload::DeploymentStatus(status) => {
+            enrich::follow_ups::of_deployment_status(status, repo)
+        }
         _ => Vec::new(),
     }
 }

@@ -267,28 +267,21 @@ pub const REQUIRED_COLUMNS: &[(&str, &[&str])] = &[
             "finishedAt",
         ],
     ),
-    // doraMetrics reads (migrations 20261207110000_deployments, 20261207114000_dora_metrics).
+    // doraMetrics and the deploymentChanges job: the columns of migrations
+    // 20261207114000_dora_metrics and 20261207115000_deployment_changes_progress.
     (
         "deployments",
-        &[
-            "id",
-            "repoId",
-            "githubId",
-            "sha",
-            "environment",
-            "isProduction",
-            "firstSuccessAt",
-            "failedAt",
-            "isRollback",
-        ],
-    ),
-    (
-        "deployment_statuses",
-        &["deploymentId", "state", "createdAt"],
+        &["isRollback", "changesBaseSha", "changesCompletedAt"],
     ),
     (
         "deployment_changes",
-        &["deploymentId", "commitSha", "repoId", "committedAt"],
+        &[
+            "deploymentId",
+            "commitSha",
+            "repoId",
+            "committedAt",
+            "pullRequestId",
+        ],
     ),
     ("issues", &["labels"]),
 ];

@@ -17,6 +17,7 @@ import { createQueues, failuresKey, Queues } from './queues'
 import type { JobLike } from './queue-driver'
 import { RepositoryDirectory } from './repositories'
 import { webhookRouter } from './routes/webhooks'
+import { doraRouter } from './routes/dora'
 import { collectStats } from './stats'
 import { GitHubSide, observeGitHub, setupGitHub } from './github'
 
@@ -158,6 +159,22 @@ export async function createBackend(config: BackendConfig, options: BackendOptio
     res.json({ ...(await collectStats(queues, pool, worker)), github: github ? await github.stats() : null })
   })
 
+  // The DORA metrics (GET /api/dora, the /dora page) read through a processor: the worker's,
+  // or (role=api) a small one of their own, connected on first use.
+  let doraProcessor: Promise<WebhookProcessor> | null = null
+  const doraProcessorOf = () => {
+    if (processor) return Promise.resolve(processor)
+    if (!doraProcessor) {
+      const pending = WebhookProcessor.connect({ databaseUrl: config.databaseUrl, maxConnections: 2 })
+      doraProcessor = pending
+      pending.catch(() => {
+        if (doraProcessor === pending) doraProcessor = null // a failed connect is not kept
+      })
+    }
+    return doraProcessor
+  }
+  if (config.role !== 'worker') app.use(doraRouter({ pool, processor: doraProcessorOf }))
+
   app.get('/metrics', async (_req, res) => {
     res.set('Content-Type', metrics.registry.contentType).send(await metrics.registry.metrics())
   })
@@ -234,6 +251,7 @@ export async function createBackend(config: BackendConfig, options: BackendOptio
         if (github) await github.close()
         if (metricsConsumer) await metricsConsumer.close()
         if (processor) await processor.close()
+        if (doraProcessor) await doraProcessor.then((p) => p.close(), () => undefined)
         await queues.close()
         await pool.end()
         logger.info('backend stopped', { role: config.role })

@@ -29,7 +29,7 @@ const { parseSince } = require('../duration')
 const state = require('../sync-state')
 const { bullShapedQueue } = require('../queue-shape')
 const { LOGIN_SOURCE, REPO_NAME_SOURCE } = require('../names')
-const { commitStatsJobs } = require('../job-options')
+const { commitStatsJobs, githubJobOptions } = require('../job-options')
 const metricJobs = require('../../metric-jobs')
 
 /** The lists a backfill reads, in order. Reviews ride with their pull requests' pages. */
@@ -176,6 +176,7 @@ async function backfill(job, ctx) {
       summary.items += k.items
       summary.pages += k.pages
     }
+    summary.deploymentChangesJobs = await queueDeploymentChanges(ctx, registered.id, fullName)
   } finally {
     summary.unmappedUsers = [...unmapped].sort().slice(0, 100)
     await db.close()
@@ -351,6 +352,26 @@ async function queueCommitStats(ctx, repoId, repository, items) {
   const queue = ctx.githubQueue
   if (!queue || items.length === 0) return
   await queue.addBulk(commitStatsJobs({ repoId, repository }, items.map((c) => c.sha)))
+}
+
+/**
+ * What each backfilled production deployment shipped (docs/dora.md): with the `github` queue
+ * at hand, a `deploymentChanges` job for every successful production deployment of the
+ * repository whose changes are not recorded, under the id the deployment_status follow-up
+ * uses, so a deployment is compared once whichever path queued it first.
+ */
+async function queueDeploymentChanges(ctx, repoId, repository) {
+  const queue = ctx.githubQueue
+  if (!queue) return 0
+  const ids = await ctx.processor.deploymentsLackingChanges(repoId)
+  if (ids.length === 0) return 0
+  await queue.addBulk(
+    ids.map((id) => ({
+      data: { kind: 'deploymentChanges', repoId, repository, deploymentId: String(id), deliveryId: null },
+      opts: { ...githubJobOptions, jobId: `deploymentChanges:${repoId}:${id}` },
+    })),
+  )
+  return ids.length
 }
 
 /**

@@ -35,6 +35,8 @@ pub struct CompletePushOutcome {
     pub shas_needing_stats: Vec<String>,
     /// Unmapped authors (logins, or emails without one), as `process` reports them.
     pub unmapped_users: Vec<String>,
+    /// Every commit of the page (inserted now or before), sorted and unique.
+    pub shas: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -168,5 +170,6 @@ pub async fn apply(
         ),
         shas_needing_stats: lacking_stats(db, &repo.id, &shas).await?,
         unmapped_users: activity.unmapped,
+        shas,
     })
 }

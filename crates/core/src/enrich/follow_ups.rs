@@ -3,7 +3,7 @@
 //! push (same `X-GitHub-Delivery`), or its `duplicate` answer re-deriving them, queues no
 //! second job while the first is kept (Bull drops an add whose job id exists).
 
-use crate::payload::PushEvent;
+use crate::payload::{DeploymentStatusEvent, PushEvent};
 use crate::processors::push::is_commit_sha;
 use crate::repos::RepoInfo;
 use std::collections::BTreeSet;
@@ -19,6 +19,9 @@ pub enum FollowUpKind {
     CommitStats,
     /// Insert the commits of `before...after` that the table lacks (compare API).
     CompletePush,
+    /// Record what a successful production deployment shipped (compare API against the
+    /// previous one): `deployment_id`.
+    DeploymentChanges,
 }
 
 impl FollowUpKind {
@@ -26,6 +29,7 @@ impl FollowUpKind {
         match self {
             FollowUpKind::CommitStats => "commitStats",
             FollowUpKind::CompletePush => "completePush",
+            FollowUpKind::DeploymentChanges => "deploymentChanges",
         }
     }
 }
@@ -34,8 +38,9 @@ impl FollowUpKind {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FollowUp {
     pub kind: FollowUpKind,
-    /// Bull job id: `commitStats:<repoId>:<deliveryId>` or
-    /// `completePush:<repoId>:<before>:<after>`.
+    /// Bull job id: `commitStats:<repoId>:<deliveryId>`,
+    /// `completePush:<repoId>:<before>:<after>` or
+    /// `deploymentChanges:<repoId>:<deployment GitHub id>`.
     pub job_id: String,
     pub repo_id: String,
     /// `owner/name`, as the payload names the repository.
@@ -50,6 +55,46 @@ pub struct FollowUp {
     /// `before` is an ancestor of `after`, so the job can size the range from the two
     /// commits' history counts instead of asking compare; not part of the job id.
     pub forced: Option<bool>,
+    /// DeploymentChanges: the deployment's GitHub id (decimal text); None otherwise.
+    pub deployment_id: Option<String>,
+}
+
+/// The follow-up of a production deployment that has succeeded: record what it shipped.
+/// One job id per deployment, so every later status of it, a redelivery or a reprocess
+/// queues nothing new while the first is kept.
+pub fn of_deployment(repo: &RepoInfo, repository: &str, deployment_github_id: i64) -> FollowUp {
+    FollowUp {
+        kind: FollowUpKind::DeploymentChanges,
+        job_id: format!("deploymentChanges:{}:{deployment_github_id}", repo.id),
+        repo_id: repo.id.clone(),
+        repository: repository.to_owned(),
+        shas: Vec::new(),
+        before: None,
+        after: None,
+        forced: None,
+        deployment_id: Some(deployment_github_id.to_string()),
+    }
+}
+
+/// The follow-up of a `deployment_status` delivery: a `success` status of a deployment that
+/// may be production records what it shipped. Whether it is production is decided when the
+/// job runs, from the stored row (GitHub's flag, else the `productionEnvironments` pattern,
+/// which only the database applies); a deployment GitHub flags as not production is left
+/// out here already. The job id is per deployment, so its later statuses, a redelivery or a
+/// `duplicate` re-deriving the follow-up queue no second job.
+pub fn of_deployment_status(event: &DeploymentStatusEvent<'_>, repo: &RepoInfo) -> Vec<FollowUp> {
+    let Some(repository) = event.repository.full_name.filter(|n| n.contains('/')) else {
+        return Vec::new();
+    };
+    if !event
+        .deployment_status
+        .state
+        .eq_ignore_ascii_case("success")
+        || event.deployment.production_environment == Some(false)
+    {
+        return Vec::new();
+    }
+    vec![of_deployment(repo, repository, event.deployment.id)]
 }
 
 /// The follow-up of a push: counts for the commits it lists, or, for a truncated push, the
@@ -85,6 +130,7 @@ pub fn of_push<'a>(event: &PushEvent<'a>, repo: &RepoInfo, delivery_id: &str) ->
                 before: Some(before.to_owned()),
                 after: Some(after.to_owned()),
                 forced: event.forced,
+                deployment_id: None,
             }];
         }
     }
@@ -97,5 +143,6 @@ pub fn of_push<'a>(event: &PushEvent<'a>, repo: &RepoInfo, delivery_id: &str) ->
         before: None,
         after: None,
         forced: None,
+        deployment_id: None,
     }]
 }

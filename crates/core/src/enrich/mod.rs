@@ -12,13 +12,18 @@
 //! - [`complete_push`]: a page of `compare before...after` into the same `commits` rows
 //!   with the same author mapping as the webhook path (the push processor's plan and the
 //!   commits store), idempotently.
+//! - [`deployment_changes`]: what a successful production deployment shipped, from compare
+//!   `previous...this` pages, into `deployment_changes` (commits the table lacks inserted as
+//!   complete-push does), with the job's progress and the rollback mark on the deployment.
 
 pub mod commit_stats;
 pub mod complete_push;
+pub mod deployment_changes;
 pub mod follow_ups;
 
 pub use commit_stats::CommitStatsOutcome;
 pub use complete_push::CompletePushOutcome;
+pub use deployment_changes::{ChangesPage, ChangesStart, StaleSuccessor};
 pub use follow_ups::{FollowUp, FollowUpKind};
 
 use crate::error::Result;
