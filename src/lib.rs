@@ -57,6 +57,12 @@ pub struct ProcessorOptions {
     pub idle_timeout_ms: Option<u32>,
     /// A database connection this old is closed instead of reused, in milliseconds. Default 1800000 (30 minutes, as sqlx's pool).
     pub max_lifetime_ms: Option<u32>,
+    /// Register a GitHub App's repositories from its deliveries (installation events, and an
+    /// unknown repository of a delivery naming an installation). Default false.
+    pub auto_register_repositories: Option<bool>,
+    /// Owner login → team name for repositories registered automatically (case-insensitive
+    /// owner; a team that does not exist means no team).
+    pub owner_teams: Option<HashMap<String, String>>,
 }
 
 /// Rows one call inserted or changed; zeros for `duplicate` and `ignored`.
@@ -109,6 +115,10 @@ pub struct ProcessingResult {
     /// API work for the `github` queue (commit line counts, truncated pushes); re-derived
     /// for a duplicate like `metricJobs`.
     pub follow_ups: Vec<enrich::FollowUp>,
+    /// Why a tracked delivery was `ignored` (its repository was removed from tracking or
+    /// deleted before it was received), or that a repository event waits for its
+    /// repository to be registered; null otherwise.
+    pub reason: Option<String>,
     pub timings: Timings,
 }
 

@@ -7,6 +7,7 @@
 
 pub mod enrich;
 pub mod error;
+pub mod follow;
 pub mod gate;
 pub mod inspect;
 pub mod job;
@@ -29,6 +30,7 @@ pub mod utf16;
 
 pub use enrich::{CommitStatsOutcome, CompletePushOutcome, FollowUp, FollowUpKind};
 pub use error::{ErrorCode, ProcessingError};
+pub use follow::FollowOptions;
 pub use inspect::{inspect, Inspection};
 pub use job::{WebhookJob, MAX_PAYLOAD_BYTES};
 pub use metrics::{MetricJob, MetricKind};

@@ -9,7 +9,57 @@ use std::collections::HashSet;
 pub const REQUIRED_COLUMNS: &[(&str, &[&str])] = &[
     ("users", &["id", "email", "githubId", "githubLogin"]),
     ("team_members", &["teamId", "userId"]),
-    ("repositories", &["id", "githubId", "teamId"]),
+    (
+        "repositories",
+        &[
+            "id",
+            "githubId",
+            "fullName",
+            "teamId",
+            // Following GitHub (migration 20261207120000_repositories_follow_github).
+            "installationId",
+            "owner",
+            "private",
+            "archivedAt",
+            "deletedAt",
+            "trackingStoppedAt",
+            "suspendedAt",
+            "githubUpdatedAt",
+        ],
+    ),
+    (
+        "github_installations",
+        &[
+            "id",
+            "githubId",
+            "accountLogin",
+            "accountId",
+            "accountType",
+            "repositorySelection",
+            "suspendedAt",
+            "stateAsOf",
+            "deletedAt",
+        ],
+    ),
+    (
+        "repository_changes",
+        &[
+            "id",
+            "repoGithubId",
+            "deliveryId",
+            "event",
+            "action",
+            "installationId",
+            "fullName",
+            "owner",
+            "private",
+            "archived",
+            "deleted",
+            "tracked",
+            "githubUpdatedAt",
+            "receivedAt",
+        ],
+    ),
     (
         "events",
         &[
@@ -26,6 +76,7 @@ pub const REQUIRED_COLUMNS: &[(&str, &[&str])] = &[
             "lastError",
             "createdAt",
             "receivedAt",
+            "ignoredReason",
         ],
     ),
     (
