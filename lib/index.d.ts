@@ -33,6 +33,19 @@ export interface ProcessorOptions {
   idleTimeoutMs?: number
   /** A database connection this old is closed instead of reused (milliseconds, at most a week). Default 1800000 (30 minutes, as sqlx's pool). */
   maxLifetimeMs?: number
+  /**
+   * Repositories follow a GitHub App's installations (docs/repositories.md): the repositories an
+   * `installation` / `installation_repositories` event adds are registered, and so is an unknown
+   * repository of any delivery that names an installation. Removals, uninstalls, suspensions,
+   * renames, transfers, archiving and deletion are followed whether or not this is on.
+   * Default false (the reference backend turns it on when it runs as a GitHub App).
+   */
+  autoRegisterRepositories?: boolean
+  /**
+   * Owner login (case-insensitive) → team name for repositories registered automatically: the
+   * repository joins the team of that name if it exists, else no team. Default none.
+   */
+  ownerTeams?: Record<string, string>
 }
 
 /** Rows one call inserted or changed; zeros for `duplicate` and `ignored`. */
@@ -73,6 +86,12 @@ export interface ProcessingResult {
    * duplicate, with the same job ids.
    */
   followUps: FollowUp[]
+  /**
+   * Why a delivery of a tracked type was `ignored` (its repository was removed from tracking, or
+   * deleted, before the delivery was received; also in `events.ignoredReason`), or that a
+   * `repository` event waits for its repository to be registered; null otherwise.
+   */
+  reason: string | null
   timings: { parseMicros: number; dbMicros: number; totalMicros: number }
 }
 
@@ -397,6 +416,10 @@ export interface WorkerOptions {
   idleTimeoutMs?: number
   /** Maximum connection lifetime of a processor the worker connects (see ProcessorOptions). */
   maxLifetimeMs?: number
+  /** Auto-registration of a processor the worker connects (see ProcessorOptions.autoRegisterRepositories). */
+  autoRegisterRepositories?: boolean
+  /** Owner → team rule of a processor the worker connects (see ProcessorOptions.ownerTeams). */
+  ownerTeams?: Record<string, string>
   /**
    * A worker that connects its own processor keeps trying until the database is reachable and
    * migrated (jobs wait meanwhile, `health().waitingFor` says why): 250 ms after the first failure,
@@ -530,6 +553,10 @@ export interface GitHubWorkerOptions {
   idleTimeoutMs?: number
   /** Maximum connection lifetime of a processor the worker connects (see ProcessorOptions). */
   maxLifetimeMs?: number
+  /** Auto-registration of a processor the worker connects (see ProcessorOptions.autoRegisterRepositories). */
+  autoRegisterRepositories?: boolean
+  /** Owner → team rule of a processor the worker connects (see ProcessorOptions.ownerTeams). */
+  ownerTeams?: Record<string, string>
   /**
    * A worker that connects its own processor keeps trying until the database is reachable and
    * migrated, as the webhook worker does (jobs wait meanwhile, `health().waitingFor` says why):

@@ -63,6 +63,16 @@ async function registerRepository(repository, options = {}) {
       [randomUUID(), githubId, fullName, teamId],
     )
     const row = rows[0]
+    // Registering by hand is the word on membership (as an installation event is): recorded as
+    // a fact, then the repository's row is folded from all its facts, so a rename or removal
+    // GitHub announced before the registration is applied now (docs/repositories.md).
+    await db.pool.query(
+      `INSERT INTO repository_changes (id, "repoGithubId", "deliveryId", event, "fullName", owner, tracked, "receivedAt")
+       VALUES ($1, $2::bigint, $3, 'register', $4, split_part($4, '/', 1), true, timezone('UTC', now()))
+       ON CONFLICT ("deliveryId", "repoGithubId") DO NOTHING`,
+      [randomUUID(), githubId, `register:${randomUUID()}`, fullName],
+    )
+    await db.pool.query('SELECT devmetrics_refresh_repository($1::bigint)', [githubId])
     return { id: row.id, githubId: Number(row.githubId), fullName: row.fullName, teamId: row.teamId, created: row.created }
   } finally {
     await db.close()

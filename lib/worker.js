@@ -164,6 +164,8 @@ function workerDatabase(WebhookProcessor, options, concurrency, logger) {
       maxConnections: options.maxConnections ?? concurrency,
       idleTimeoutMs: options.idleTimeoutMs,
       maxLifetimeMs: options.maxLifetimeMs,
+      autoRegisterRepositories: options.autoRegisterRepositories,
+      ownerTeams: options.ownerTeams,
     },
     options.reconnectMaxDelayMs ?? RECONNECT_MAX_DELAY_MS,
     logger,

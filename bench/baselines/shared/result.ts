@@ -9,7 +9,7 @@ export type { RecordCounts }
 export const NO_RECORDS: RecordCounts = Object.freeze({ commits: 0, pullRequests: 0, issues: 0, reviews: 0 })
 
 /** The addon's result type, less the timings and the GitHub API follow-ups (work outside the webhook path the baselines reproduce). */
-export type BaselineResult = Omit<ProcessingResult, 'timings' | 'followUps'>
+export type BaselineResult = Omit<ProcessingResult, 'timings' | 'followUps' | 'reason'>
 
 /** A baseline as the check drives it: the bench's interface plus the result of each call. */
 export interface BaselineImplementation extends Implementation {

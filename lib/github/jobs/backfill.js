@@ -21,6 +21,7 @@ const { WebhookProcessingError } = require('../../errors')
 const { parseSince } = require('../duration')
 const state = require('../sync-state')
 const { bullShapedQueue } = require('../queue-shape')
+const { skipReason, octokitFor } = require('../repository-target')
 
 /** The lists a backfill reads, in order. Reviews ride with their pull requests' pages. */
 const BACKFILL_KINDS = Object.freeze(['pulls', 'issues', 'commits'])
@@ -39,10 +40,12 @@ function parseRepository(fullName) {
 }
 
 /** The registered repository by id or full name (case-insensitive); UNKNOWN_REPOSITORY if none. */
+const REPOSITORY_COLUMNS = 'id, "githubId", "fullName", "installationId"::text AS "installationId", "deletedAt", "trackingStoppedAt", "suspendedAt"'
+
 async function findRepository(pool, repoId, fullName) {
   const { rows } = repoId
-    ? await pool.query('SELECT id, "githubId", "fullName" FROM repositories WHERE id = $1', [repoId])
-    : await pool.query('SELECT id, "githubId", "fullName" FROM repositories WHERE lower("fullName") = lower($1) ORDER BY "createdAt" LIMIT 1', [fullName])
+    ? await pool.query(`SELECT ${REPOSITORY_COLUMNS} FROM repositories WHERE id = $1`, [repoId])
+    : await pool.query(`SELECT ${REPOSITORY_COLUMNS} FROM repositories WHERE lower("fullName") = lower($1) ORDER BY "createdAt" LIMIT 1`, [fullName])
   if (!rows[0]) {
     throw new WebhookProcessingError('UNKNOWN_REPOSITORY', `${repoId ? `no repository with id ${repoId}` : `${fullName} is not registered`} (npm run register -- ${fullName})`)
   }
@@ -86,7 +89,7 @@ async function listOf(kind, octokit, owner, repo, since) {
  */
 async function backfill(job, ctx) {
   const data = (job && job.data) || job || {}
-  const { owner, repo, fullName } = parseRepository(data.repository)
+  let { owner, repo, fullName } = parseRepository(data.repository)
   if (!ctx || !ctx.client || !ctx.processor) {
     throw new WebhookProcessingError('CONFIG_ERROR', 'backfill needs a GitHub client and a processor')
   }
@@ -113,7 +116,12 @@ async function backfill(job, ctx) {
   try {
     const registered = await findRepository(db.pool, data.repoId, fullName)
     summary.repoId = registered.id
-    const octokit = await ctx.client.forOwner(owner, repo)
+    // A deleted or untracked repository is not asked for; a renamed one under its new name.
+    const skipped = skipReason(registered)
+    if (skipped) return { ...summary, skipped }
+    ;[owner, repo] = registered.fullName.split('/')
+    summary.repository = registered.fullName
+    const octokit = await octokitFor(ctx.client, registered)
 
     const queueMetricJobs = async (jobs) => {
       const fresh = jobs.filter((m) => !queuedJobs.has(m.jobId))
