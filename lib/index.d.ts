@@ -666,9 +666,21 @@ export interface RegisteredRepository {
  * malformed name or id.
  */
 export declare function registerRepository(
-  repository: { fullName: string; githubId?: number | string; teamName?: string },
+  /** `installationId`: the GitHub App installation whose token the repository's API calls use. */
+  repository: { fullName: string; githubId?: number | string; teamName?: string; installationId?: number },
   options: DatabaseAccess & { client?: { forOwner(owner: string, repo?: string): Promise<any> } },
 ): Promise<RegisteredRepository>
+
+/**
+ * Registers every repository the GitHub App's installations can see (`GET /app/installations`,
+ * then `GET /installation/repositories` per installation), each under its installation, its team
+ * by `ownerTeams` (owner login → team name, created if missing). CONFIG_ERROR without an App's
+ * client. For an App installed before the backend followed its installation events
+ * (docs/repositories.md); `npm run register -- --all-installed` runs it.
+ */
+export declare function registerInstalledRepositories(
+  options: DatabaseAccess & { client: any; ownerTeams?: Record<string, string> },
+): Promise<RegisteredRepository[]>
 
 /** Queues a repository's backfill on the `github` queue, Bull or BullMQ (job id per repository and day). */
 export declare function queueBackfill(queue: Queue<any> | import('bullmq').Queue, registered: { id: string; fullName: string }, since?: string, jobOptions?: JobOptions): Promise<any>
