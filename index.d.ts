@@ -217,6 +217,12 @@ export interface ProcessingResult {
    * for a duplicate like `metricJobs`.
    */
   followUps: Array<FollowUp>
+  /**
+   * Why a tracked delivery was `ignored` (its repository was removed from tracking or
+   * deleted before it was received), or that a repository event waits for its
+   * repository to be registered; null otherwise.
+   */
+  reason?: string
   timings: Timings
 }
 
@@ -236,6 +242,16 @@ export interface ProcessorOptions {
   idleTimeoutMs?: number
   /** A database connection this old is closed instead of reused, in milliseconds. Default 1800000 (30 minutes, as sqlx's pool). */
   maxLifetimeMs?: number
+  /**
+   * Register a GitHub App's repositories from its deliveries (installation events, and an
+   * unknown repository of a delivery naming an installation). Default false.
+   */
+  autoRegisterRepositories?: boolean
+  /**
+   * Owner login → team name for repositories registered automatically (case-insensitive
+   * owner; a team that does not exist means no team).
+   */
+  ownerTeams?: Record<string, string>
 }
 
 /** Counters of one processor since it connected. */

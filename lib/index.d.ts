@@ -738,6 +738,8 @@ export interface BackfillSummary {
   /** Metric jobs derived (and queued when a metricsQueue is given). */
   metricJobs: number
   unmappedUsers: string[]
+  /** Why nothing was asked for: the repository is deleted, untracked or suspended (docs/repositories.md). */
+  skipped?: string
 }
 
 /**

@@ -510,8 +510,10 @@ export class GitHubServer {
         return new HttpAnswer(200, this.installationObject(inst.id))
       }
       case 'apps/list-installations': {
+        // `account: null`: this list's description in @octokit/openapi requires the account to be
+        // a user and an enterprise at once (allOf), which no account is; null is allowed.
         const { slice, headers } = this.paged([...w.installations.values()], q, selfUrl)
-        return new HttpAnswer(200, slice.map((inst) => this.installationObject(inst.id)), headers)
+        return new HttpAnswer(200, slice.map((inst) => ({ ...this.installationObject(inst.id), account: null })), headers)
       }
       case 'apps/list-repos-accessible-to-installation': {
         const inst = auth.installationId === undefined ? undefined : w.installations.get(auth.installationId)
