@@ -28,23 +28,43 @@ import { createSeed, describeJobs, stream, Workload } from './workload'
 const ALL = ['addon', 'pg', 'prisma', 'ceiling', 'bull', 'bullmq', 'reprocess', 'large', 'memory'] as const
 type Part = (typeof ALL)[number]
 
-const { values: args } = parseArgs({
-  options: {
-    events: { type: 'string', default: '6000' },
-    warmup: { type: 'string', default: '400' },
-    concurrency: { type: 'string', default: '8' },
-    seed: { type: 'string', default: '42' },
-    only: { type: 'string' },
-    full: { type: 'boolean', default: false },
-    'memory-events': { type: 'string', default: '200000' },
-    'ceiling-seconds': { type: 'string', default: '10' },
-    'large-calls': { type: 'string', default: '7' },
-    rounds: { type: 'string', default: '3' },
-    'redis-url': { type: 'string', default: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379' },
-    'report-only': { type: 'boolean', default: false },
-    'reprocess-batch': { type: 'string', default: '200' },
-  },
-})
+const USAGE = `usage: npm run bench -- [--events 6000] [--warmup 400] [--concurrency 8] [--seed 42]
+                     [--only addon,pg,prisma,ceiling,bull,bullmq,reprocess,large,memory] [--full]
+                     [--memory-events 200000] [--ceiling-seconds 10] [--large-calls 7] [--rounds 3]
+                     [--reprocess-batch 200] [--redis-url URL] [--report-only]
+  Results go to bench/results.json, bench/RESULTS.md and bench/results.svg. -h, --help: this text; runs nothing.`
+
+function parsedArgs() {
+  try {
+    return parseArgs({
+      options: {
+        events: { type: 'string', default: '6000' },
+        warmup: { type: 'string', default: '400' },
+        concurrency: { type: 'string', default: '8' },
+        seed: { type: 'string', default: '42' },
+        only: { type: 'string' },
+        full: { type: 'boolean', default: false },
+        'memory-events': { type: 'string', default: '200000' },
+        'ceiling-seconds': { type: 'string', default: '10' },
+        'large-calls': { type: 'string', default: '7' },
+        rounds: { type: 'string', default: '3' },
+        'redis-url': { type: 'string', default: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379' },
+        'report-only': { type: 'boolean', default: false },
+        'reprocess-batch': { type: 'string', default: '200' },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+      strict: true,
+    })
+  } catch (err) {
+    console.error(`${(err as Error).message}\n${USAGE}`)
+    process.exit(2)
+  }
+}
+const { values: args } = parsedArgs()
+if (args.help) {
+  console.log(USAGE)
+  process.exit(0)
+}
 
 const int = (name: string, v: string | undefined): number => {
   const n = Number(v)

@@ -14,7 +14,7 @@
 // the addon, its buffers, libc) and to live JS heap (after a forced GC) separately; RSS is
 // reported beside them.
 //
-//   npm run soak -- --events 200000            # the long run (DESIGN.md: < 20 MB growth over 200k)
+//   npm run soak -- --events 200000            # the long run (the contract: < 20 MB growth over 200k)
 //   npm run soak -- --events 5000 --window 1000 --max-growth-mb 64 --json   # CI's short run (__test__/soak.test.ts)
 //
 // Options: --events N (default 200000) --window N (default events/20) --concurrency N (5)
@@ -29,16 +29,39 @@ const { parseArgs } = require('node:util')
 const { Client } = require('pg')
 const { WebhookProcessor, migrate } = require('../lib')
 
-const { values: args } = parseArgs({
-  options: {
-    events: { type: 'string', default: '200000' },
-    window: { type: 'string' },
-    concurrency: { type: 'string', default: '5' },
-    'max-growth-mb': { type: 'string', default: '20' },
-    'redis-url': { type: 'string' },
-    json: { type: 'boolean', default: false },
-  },
-})
+const USAGE = `usage: npm run soak -- [--events N] [--window N] [--concurrency N] [--max-growth-mb N] [--redis-url URL] [--json]
+  --events N          deliveries to process (default 200000)
+  --window N          deliveries per reported window (default events/20)
+  --concurrency N     calls at once (default 5)
+  --max-growth-mb N   the memory bound judged (default 20)
+  --redis-url URL     adds the Redis user-cache tier
+  --json              one summary line of JSON at the end
+  -h, --help          this text; runs nothing
+  The database is a fresh one on TEST_DATABASE_URL's server, dropped at the end.`
+
+const args = (() => {
+  try {
+    return parseArgs({
+      options: {
+        events: { type: 'string', default: '200000' },
+        window: { type: 'string' },
+        concurrency: { type: 'string', default: '5' },
+        'max-growth-mb': { type: 'string', default: '20' },
+        'redis-url': { type: 'string' },
+        json: { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+      strict: true,
+    }).values
+  } catch (err) {
+    console.error(`${err.message}\n${USAGE}`)
+    process.exit(2)
+  }
+})()
+if (args.help) {
+  console.log(USAGE)
+  process.exit(0)
+}
 const EVENTS = positive('events')
 const WINDOW = args.window ? positive('window') : Math.max(1, Math.floor(EVENTS / 20))
 const CONCURRENCY = positive('concurrency')

@@ -16,7 +16,7 @@ import { suiteDriver } from './driver'
 export const ROOT = resolve(__dirname, '..', '..')
 export const SECRET = 'e2e-webhook-secret'
 
-/** The environment of a backend on the test's database and key prefix (nothing migrated or seeded by it), on the suite's queue driver. */
+/** The environment of a backend on the test's database and key prefix (nothing migrated or seeded by it, no metrics consumer), on the suite's queue driver. */
 export function backendEnv(databaseUrl: string, prefix: string, extra: Record<string, string> = {}): Record<string, string> {
   return {
     DATABASE_URL: databaseUrl,
@@ -34,6 +34,8 @@ export function backendEnv(databaseUrl: string, prefix: string, extra: Record<st
     STALLED_INTERVAL_MS: '500',
     LOG_LEVEL: 'info',
     QUEUE_DRIVER: suiteDriver.current,
+    // The metric jobs stay on the queue for the tests that read them; metrics-consumer.test.ts turns it on.
+    METRICS_CONSUMER: 'false',
     ...extra,
   }
 }

@@ -4,20 +4,22 @@
 // the repository root (lib/, prisma/, index.js: no binary, napi-rs's layout) and this machine's
 // platform package (npm/<platform>/ with the .node that `npm run build` wrote), installs both
 // tarballs and the backend's other dependencies into examples/backend/node_modules, and compiles
-// the backend (src/ → dist/). `npm start`, `npm run worker` and `npm run backend:setup` at the
-// root run it. A user installs the same two packages from a registry by name (npm picks the
-// platform package through the main one's optionalDependencies: docs/platforms.md); here the
-// main tarball names none, so nothing is looked up on a public registry for them.
+// the backend (src/ → dist/). `npm run backend:setup` at the root runs it; `npm start`,
+// `npm run worker` and the recovery commands run it in their own process first (scripts/run.js).
+// A user installs the same two packages from a registry by name (npm picks the platform package
+// through the main one's optionalDependencies: docs/platforms.md); here the main tarball names
+// none, so nothing is looked up on a public registry for them.
 //
 // Quick when nothing changed: npm pack is deterministic, so the install is skipped while the
 // installed copy came from the same tarballs, and tsc builds incrementally.
 //
-//   node examples/backend/scripts/setup.js [--force]
+//   node examples/backend/scripts/setup.js [--force]     (or require('./setup').setup())
 
 const { execFileSync } = require('node:child_process')
 const { createHash } = require('node:crypto')
 const { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } = require('node:fs')
 const { join, resolve } = require('node:path')
+const { parseArgs } = require('node:util')
 
 const backend = resolve(__dirname, '..')
 const root = resolve(backend, '..', '..')
@@ -25,7 +27,11 @@ const vendor = join(backend, 'vendor')
 const TARBALL = join(vendor, 'devmetrics-webhook-processor.tgz') // package.json: "file:vendor/devmetrics-webhook-processor.tgz"
 const PLATFORM_TARBALL = join(vendor, 'devmetrics-webhook-processor-platform.tgz') // installed beside it, not saved
 const STAMP = join(backend, 'node_modules', '.devmetrics-webhook-processor.sha256')
-const force = process.argv.includes('--force')
+const USAGE = `usage: node examples/backend/scripts/setup.js [--force]   (npm run backend:setup)
+  Packs this repository and its platform package, installs both into examples/backend and
+  compiles the backend (src/ → dist/); quick when nothing changed.
+  --force      install again even when the installed copy came from the same tarballs
+  -h, --help   this text; changes nothing`
 
 const log = (message) => console.log(`[backend setup] ${message}`)
 const npm = (args, cwd) => execFileSync('npm', args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] })
@@ -54,7 +60,7 @@ function pack() {
   return { digest: sha256(TARBALL) + sha256(PLATFORM_TARBALL), platformPackage: host.packageName }
 }
 
-function install({ digest, platformPackage }) {
+function install({ digest, platformPackage }, force) {
   const installed = join(backend, 'node_modules', '@devmetrics', 'webhook-processor', 'package.json')
   const installedPlatform = join(backend, 'node_modules', platformPackage, 'package.json')
   if (!force && existsSync(installed) && existsSync(installedPlatform) && existsSync(STAMP) && readFileSync(STAMP, 'utf8') === digest) {
@@ -85,10 +91,31 @@ function build() {
   log('compiled src/ → dist/')
 }
 
-try {
-  install(pack())
+/** Packs, installs (unless up to date, or `force`) and compiles; throws on failure. */
+function setup({ force = false } = {}) {
+  install(pack(), force)
   build()
-} catch (err) {
-  console.error(`[backend setup] failed: ${err.message}`)
-  process.exit(1)
+}
+
+module.exports = { setup }
+
+if (require.main === module) {
+  // A plain script (it compiles src/cli/args.ts, so it cannot use it): util.parseArgs, strict.
+  let args
+  try {
+    args = parseArgs({ options: { force: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } }, strict: true }).values
+  } catch (err) {
+    console.error(`${err.message}\n${USAGE}`)
+    process.exit(2)
+  }
+  if (args.help) {
+    console.log(USAGE)
+    process.exit(0)
+  }
+  try {
+    setup({ force: args.force })
+  } catch (err) {
+    console.error(`[backend setup] failed: ${err.message}`)
+    process.exit(1)
+  }
 }

@@ -12,6 +12,7 @@ import { WebhookJobData, WebhookProcessingError, WebhookProcessor, WebhookWorker
 import { BackendConfig, redact } from './config'
 import { jsonLogger, Logger } from './logger'
 import { BackendMetrics, createMetrics } from './metrics'
+import { MetricsConsumer, startMetricsConsumer } from './metrics-consumer'
 import { createQueues, failuresKey, hookAlertsKey, Queues } from './queues'
 import type { JobLike } from './queue-driver'
 import { RepositoryDirectory } from './repositories'
@@ -90,6 +91,7 @@ export async function createBackend(config: BackendConfig, options: BackendOptio
   let processor: WebhookProcessor | null = null
   let worker: WebhookWorker | null = null
   let github: GitHubSide | null = null
+  let metricsConsumer: MetricsConsumer | null = null
   const gitHubSide = (p: WebhookProcessor | null) =>
     setupGitHub(config, { logger, processor: p, queues, clientOptions: options.githubClientOptions })
   if (config.role !== 'api') {
@@ -128,6 +130,7 @@ export async function createBackend(config: BackendConfig, options: BackendOptio
       },
     })
     metrics.observeWorker(queues.webhooks, worker)
+    if (config.metricsConsumer) metricsConsumer = startMetricsConsumer(config, queues, pool, { logger, concurrency: 2 })
   } else {
     github = gitHubSide(null)
   }
@@ -248,6 +251,7 @@ export async function createBackend(config: BackendConfig, options: BackendOptio
         }
         if (worker) await worker.close() // stops taking jobs, finishes the active ones
         if (github) await github.close()
+        if (metricsConsumer) await metricsConsumer.close()
         if (processor) await processor.close()
         await queues.close()
         await pool.end()

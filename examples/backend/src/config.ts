@@ -49,6 +49,12 @@ export interface BackendConfig {
    * every half of it). A killed worker's jobs are taken again once their locks expired.
    */
   lockDurationMs: number | null
+  /**
+   * METRICS_CONSUMER: this process (unless role=api) consumes the `metrics` queue with the example
+   * consumer (src/metrics-consumer.ts). Default on outside production; in production DevMetrics'
+   * metrics service consumes the queue, so leave it off there.
+   */
+  metricsConsumer: boolean
   /** GitHub's API (GITHUB_TOKEN, or GITHUB_APP_ID + GITHUB_APP_PRIVATE_KEY[_PATH], GITHUB_API_URL); null: off. See src/github.ts. */
   github: GitHubClientOptions | null
   /**
@@ -158,6 +164,7 @@ export function loadConfig(env: Env = process.env, argv: string[] = process.argv
     stalledIntervalMs: optionalInt(env, 'STALLED_INTERVAL_MS'),
     retryBaseDelayMs: optionalInt(env, 'RETRY_BASE_DELAY_MS'),
     lockDurationMs: optionalInt(env, 'LOCK_DURATION_MS'),
+    metricsConsumer: bool(env, 'METRICS_CONSUMER', !production) && role !== 'api',
     github: githubOptionsFromEnv(env),
     autoRegisterRepositories: bool(env, 'AUTO_REGISTER_REPOSITORIES', Boolean(env.GITHUB_APP_ID)),
     ownerTeams: ownerTeams(env.GITHUB_OWNER_TEAMS),

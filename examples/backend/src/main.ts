@@ -9,9 +9,18 @@ import { createBackend } from './app'
 import { DEVELOPMENT_SECRET, loadConfig, redact } from './config'
 import { migrateDatabase, seedSample } from './database'
 import { jsonLogger } from './logger'
+import { HelpRequested, parseArgs, UsageError } from './cli/args'
 
-async function main(): Promise<void> {
-  const config = loadConfig()
+const USAGE = `usage: node dist/main.js [--role=all|api|worker]   (npm start; npm run worker is --role=worker)
+  --role all     the endpoint, the queue UI and the worker in one process (default; or ROLE)
+  --role api     the endpoint, stats, metrics and the queue UI; no worker
+  --role worker  the worker, with health, stats and /metrics on its own port (default 3001)
+  -h, --help     this text; starts nothing
+  Configured by the environment: DATABASE_URL, REDIS_URL, GITHUB_WEBHOOK_SECRET, PORT… (README).`
+
+async function main(argv: string[]): Promise<void> {
+  const role = parseArgs(argv, { values: ['--role'], flags: [], positionals: false }, USAGE).values['--role']
+  const config = loadConfig(process.env, role === undefined ? [] : [`--role=${role}`])
   const logger = jsonLogger(config.logLevel)
   if (config.migrate) {
     const { created } = await migrateDatabase(config.databaseUrl)
@@ -58,7 +67,15 @@ async function main(): Promise<void> {
   process.on('SIGINT', stop)
 }
 
-main().catch((err: Error & { code?: string }) => {
+main(process.argv.slice(2)).catch((err: Error & { code?: string }) => {
+  if (err instanceof HelpRequested) {
+    console.log(err.message)
+    process.exit(0)
+  }
+  if (err instanceof UsageError) {
+    console.error(err.message)
+    process.exit(2)
+  }
   jsonLogger('error').error('backend failed to start', { code: err.code, error: err.message })
   process.exit(1)
 })

@@ -13,7 +13,13 @@ import { createQueues } from '../queues'
 import { githubFromEnv, openGithubQueue } from '../recovery'
 import { parseArgs, fail, runCli } from './args'
 
-const USAGE = 'usage: npm run backfill -- owner/repo [--since 90d] [--restart]'
+const USAGE = `usage: npm run backfill -- owner/repo [--since 90d] [--restart]
+  Imports a registered repository's pull requests, reviews, issues and default-branch commits
+  from GitHub's REST API, in the foreground; resumes an interrupted run.
+  --since 90d   updated since: a duration (90d, 12h) or an ISO date (default 90d)
+  --restart     import again from the first page, even when already imported
+  -h, --help    this text; changes nothing
+  Uses DATABASE_URL, REDIS_URL, QUEUE_PREFIX, QUEUE_DRIVER and GITHUB_TOKEN (or GITHUB_APP_ID with GITHUB_APP_PRIVATE_KEY).`
 
 async function main(argv: string[]): Promise<number> {
   const args = parseArgs(argv, { values: ['--since'], flags: ['--restart'] }, USAGE)

@@ -10,7 +10,13 @@ import { loadConfig } from '../config'
 import { githubFromEnv } from '../recovery'
 import { parseArgs, fail, runCli } from './args'
 
-const USAGE = 'usage: npm run reconcile -- [--dry-run] [--since 24h] [--max N]'
+const USAGE = `usage: npm run reconcile -- [--dry-run] [--since 24h] [--max N]
+  Asks GitHub to redeliver the deliveries of tracked events that never arrived (docs/recovery.md).
+  --dry-run     decide the same and change nothing (no redelivery, no cursor)
+  --since 24h   delivery time (default: from the stored cursor, at most GitHub's 3-day window)
+  --max N       redeliver at most N
+  -h, --help    this text; changes nothing
+  Uses DATABASE_URL and GITHUB_APP_ID with GITHUB_APP_PRIVATE_KEY, or GITHUB_TOKEN with GITHUB_HOOKS.`
 
 async function main(argv: string[]): Promise<number> {
   const args = parseArgs(argv, { values: ['--since', '--max'], flags: ['--dry-run'] }, USAGE)

@@ -6,18 +6,21 @@
 import { loadConfig } from '../config'
 import { createQueues } from '../queues'
 import { listFailed, replayFailed } from '../replay'
+import { fail, parseArgs, runCli } from './args'
 
-const USAGE = 'usage: npm run replay -- <jobId>... | --all | --list'
+const USAGE = `usage: npm run replay -- <jobId>... | --all | --list
+  <jobId>...   replays those failed jobs of the webhooks queue (exit 1 when one is not a failed job)
+  --all        replays the whole failed set
+  --list       shows the failed set (id, failed at, event, delivery, code, attempts, reason)
+  -h, --help   this text; changes nothing
+  Uses the backend's REDIS_URL, QUEUE_PREFIX and QUEUE_DRIVER.`
 
-async function main(args: string[]): Promise<number> {
-  const ids = args.filter((a) => !a.startsWith('--'))
-  const all = args.includes('--all')
-  const list = args.includes('--list')
-  const unknown = args.filter((a) => a.startsWith('--') && a !== '--all' && a !== '--list')
-  if (unknown.length || (list ? all || ids.length : all === ids.length > 0)) {
-    console.error(USAGE)
-    return 2
-  }
+async function main(argv: string[]): Promise<number> {
+  const args = parseArgs(argv, { values: [], flags: ['--all', '--list'] }, USAGE)
+  const ids = args.positional
+  const all = args.flags.has('--all')
+  const list = args.flags.has('--list')
+  if (list ? all || ids.length : all === ids.length > 0) return fail(USAGE)
   // Only the queue settings matter here (no webhook secret needed, whatever NODE_ENV says).
   const config = loadConfig(process.env, ['--role=worker'])
   const queues = createQueues(config)
@@ -41,10 +44,4 @@ async function main(args: string[]): Promise<number> {
   }
 }
 
-main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
-  (err: Error) => {
-    console.error(`replay failed: ${err.message}`)
-    process.exit(1)
-  },
-)
+runCli('replay', main)

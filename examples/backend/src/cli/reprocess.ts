@@ -13,10 +13,18 @@ import cliProgress from 'cli-progress'
 import { Pool } from 'pg'
 import { ReprocessOptions, ReprocessProgress, WebhookProcessor } from '@devmetrics/webhook-processor'
 import { loadConfig } from '../config'
+import { parseArgs, runCli, UsageError } from './args'
 
-const USAGE =
-  'usage: npm run reprocess -- [--since 30d|<ISO date>] [--until …] [--types push,pull_request,issues,pull_request_review] ' +
-  '[--repo owner/name|githubId]... [--batch-size N] [--concurrency N]'
+const USAGE = `usage: npm run reprocess -- [--since 30d|<ISO date>] [--until …] [--types push,pull_request,issues,pull_request_review]
+                           [--repo owner/name|githubId]... [--batch-size N] [--concurrency N]
+  Rebuilds the entity tables from the deliveries stored in \`events\`, without GitHub; resumable.
+  --since, --until   delivery time: a duration back from the start of the current UTC hour (30d, 12h, 90m, 2w) or an ISO date
+  --types            event types, comma-separated (default: every type the processor reads)
+  --repo             a repository by full name or GitHub id; repeatable, or comma-separated
+  --batch-size N     events per transaction (default 200)
+  --concurrency N    batches at once (default 4)
+  -h, --help         this text; changes nothing
+  Uses the backend's DATABASE_URL (docs/reprocess.md).`
 
 const UNITS: Record<string, number> = { m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 }
 
@@ -28,11 +36,9 @@ function parseInstant(value: string, now = Date.now()): Date {
     return new Date(hour - Number(relative[1]) * UNITS[relative[2]])
   }
   const ms = Date.parse(value)
-  if (!Number.isFinite(ms)) throw new UsageError(`not a date or a duration: ${value}`)
+  if (!Number.isFinite(ms)) throw new UsageError(`not a date or a duration: ${value}\n${USAGE}`)
   return new Date(ms)
 }
-
-class UsageError extends Error {}
 
 interface Args {
   since?: Date
@@ -43,37 +49,29 @@ interface Args {
   concurrency?: number
 }
 
-function parseArgs(argv: string[]): Args {
-  const args: Args = { repos: [] }
-  for (let i = 0; i < argv.length; i++) {
-    const flag = argv[i]
-    const value = argv[i + 1]
-    if (value === undefined || value.startsWith('--')) throw new UsageError(`${flag} needs a value`)
-    i++
-    switch (flag) {
-      case '--since':
-        args.since = parseInstant(value)
-        break
-      case '--until':
-        args.until = parseInstant(value)
-        break
-      case '--types':
-        args.types = value.split(',').map((t) => t.trim()) as ReprocessOptions['types']
-        break
-      case '--repo':
-        args.repos.push(...value.split(',').map((r) => r.trim()))
-        break
-      case '--batch-size':
-        args.batchSize = Number(value)
-        break
-      case '--concurrency':
-        args.concurrency = Number(value)
-        break
-      default:
-        throw new UsageError(`unknown option ${flag}`)
-    }
+function positiveInt(option: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined
+  if (!/^[1-9]\d*$/.test(value)) throw new UsageError(`${option} must be a positive integer, not ${value}\n${USAGE}`)
+  return Number(value)
+}
+
+function argsOf(argv: string[]): Args {
+  const args = parseArgs(
+    argv,
+    { values: ['--since', '--until', '--types', '--batch-size', '--concurrency'], flags: [], lists: ['--repo'], positionals: false },
+    USAGE,
+  )
+  const since = args.values['--since']
+  const until = args.values['--until']
+  const types = args.values['--types']
+  return {
+    since: since === undefined ? undefined : parseInstant(since),
+    until: until === undefined ? undefined : parseInstant(until),
+    types: types === undefined ? undefined : (types.split(',').map((t) => t.trim()) as ReprocessOptions['types']),
+    repos: args.lists['--repo'].flatMap((r) => r.split(',').map((x) => x.trim())),
+    batchSize: positiveInt('--batch-size', args.values['--batch-size']),
+    concurrency: positiveInt('--concurrency', args.values['--concurrency']),
   }
-  return args
 }
 
 /** `owner/name` (repositories.fullName, case-insensitive) or a GitHub id, to GitHub ids. */
@@ -88,7 +86,7 @@ async function repositoryGithubIds(databaseUrl: string, repos: string[]): Promis
         continue
       }
       const { rows } = await pool.query('SELECT "githubId" FROM repositories WHERE lower("fullName") = lower($1)', [repo])
-      if (rows.length === 0) throw new UsageError(`no repository named ${repo}`)
+      if (rows.length === 0) throw new UsageError(`no repository named ${repo}\n${USAGE}`)
       ids.push(Number(rows[0].githubId))
     }
     return ids
@@ -115,17 +113,9 @@ function summary(result: { events: number; byType: Record<string, number>; skipp
 }
 
 async function main(argv: string[]): Promise<number> {
+  const args = argsOf(argv)
   const config = loadConfig(process.env, ['--role=worker'])
-  let args: Args
-  let repositoryIds: number[]
-  try {
-    args = parseArgs(argv)
-    repositoryIds = await repositoryGithubIds(config.databaseUrl, args.repos)
-  } catch (err) {
-    if (!(err instanceof UsageError)) throw err
-    console.error(`${err.message}\n${USAGE}`)
-    return 2
-  }
+  const repositoryIds = await repositoryGithubIds(config.databaseUrl, args.repos)
   const processor = await WebhookProcessor.connect({ databaseUrl: config.databaseUrl, maxConnections: config.dbPoolSize })
   const tty = process.stdout.isTTY === true
   const bar = tty
@@ -165,10 +155,4 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
-  (err: Error & { code?: string }) => {
-    console.error(`reprocess failed: ${err.code ? `[${err.code}] ` : ''}${err.message}`)
-    process.exit(1)
-  },
-)
+runCli('reprocess', main)

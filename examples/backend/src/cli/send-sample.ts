@@ -11,6 +11,18 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { basename, join, resolve } from 'node:path'
 import { sign } from '@octokit/webhooks-methods'
 import { DEFAULT_DATABASE_URL, DEVELOPMENT_SECRET } from '../config'
+import { parseArgs, runCli } from './args'
+
+const USAGE = `usage: npm run send-sample -- [file|fixture]... [--all] [--event name] [--delivery guid]
+  Posts sample deliveries to the running backend, signed like GitHub signs them.
+  (none)            __test__/fixtures/push-event.json
+  file|fixture      a JSON payload file, or a fixture of __test__/fixtures by name (pull-request-opened)
+  --all             every fixture, in name order
+  --event name      the X-GitHub-Event header (default: from the file name)
+  --delivery guid   the X-GitHub-Delivery header (default: a new UUID)
+  -h, --help        this text; posts nothing
+  Signs with GITHUB_WEBHOOK_SECRET (the development secret if unset) and posts to
+  BACKEND_URL (default http://127.0.0.1:$PORT, port 3000).`
 
 const FIXTURES = resolve(__dirname, '..', '..', '..', '..', '__test__', 'fixtures')
 
@@ -24,11 +36,6 @@ function eventOfFixture(file: string): string {
   return name.replace(/\.json$/, '').replace(/-/g, '_')
 }
 
-function option(args: string[], name: string): string | undefined {
-  const i = args.indexOf(name)
-  return i >= 0 ? args[i + 1] : undefined
-}
-
 function fileOf(arg: string): string {
   for (const candidate of [arg, join(FIXTURES, arg), join(FIXTURES, `${arg}.json`)]) {
     if (existsSync(candidate)) return candidate
@@ -36,19 +43,19 @@ function fileOf(arg: string): string {
   throw new Error(`no such payload file or fixture: ${arg} (fixtures: ${readdirSync(FIXTURES).join(', ')})`)
 }
 
-async function main(args: string[]): Promise<number> {
+async function main(argv: string[]): Promise<number> {
+  const args = parseArgs(argv, { values: ['--event', '--delivery'], flags: ['--all'] }, USAGE)
   const url = `${process.env.BACKEND_URL || `http://127.0.0.1:${process.env.PORT || 3000}`}/api/webhooks/github`
   const secret = (process.env.GITHUB_WEBHOOK_SECRET || DEVELOPMENT_SECRET).split(',')[0].trim()
-  const valued = new Set(['--event', '--delivery'])
-  const positional = args.filter((a, i) => !a.startsWith('--') && !valued.has(args[i - 1]))
-  const files = args.includes('--all')
+  const positional = args.positional
+  const files = args.flags.has('--all')
     ? readdirSync(FIXTURES).filter((f) => f.endsWith('.json')).sort().map((f) => join(FIXTURES, f))
     : (positional.length ? positional : ['push-event.json']).map(fileOf)
   let failed = 0
   for (const file of files) {
     const body = readFileSync(file, 'utf8')
-    const event = option(args, '--event') ?? eventOfFixture(file)
-    const deliveryId = option(args, '--delivery') ?? randomUUID()
+    const event = args.values['--event'] ?? eventOfFixture(file)
+    const deliveryId = args.values['--delivery'] ?? randomUUID()
     const res = await fetch(url, {
       method: 'POST',
       headers: {
@@ -70,10 +77,4 @@ async function main(args: string[]): Promise<number> {
   return failed ? 1 : 0
 }
 
-main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
-  (err: Error) => {
-    console.error(`send-sample failed: ${err.message}`)
-    process.exit(1)
-  },
-)
+runCli('send-sample', main)
