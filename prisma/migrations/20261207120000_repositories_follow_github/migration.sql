@@ -65,8 +65,11 @@ CREATE INDEX "repositories_installationId_idx" ON "repositories"("installationId
 
 -- The fold of a repository's facts into its row (a no-op when no row has that GitHub id).
 -- Each followed column takes the newest fact that has it:
---   fullName, owner, private, archived: by (GitHub's updated_at, else the received time),
---     then received time, then delivery id: a fixed total order, so ties converge too;
+--   fullName, owner, private, archived: `repository` events first (they carry GitHub's
+--     updated_at; a listing in an installation event, or a registration, names a repository
+--     only until one comes: comparing GitHub's clock with our received time would let a
+--     listing processed late undo a rename), by updated_at, then received time, then delivery
+--     id: a fixed total order, so ties converge too;
 --     archivedAt is that fact's time when it says archived, else NULL;
 --   deletedAt: the earliest received `deleted` (terminal: never cleared);
 --   installationId, trackingStoppedAt: the newest membership fact by received time (a removal
@@ -86,11 +89,11 @@ LANGUAGE sql AS $fn$
   ),
   named AS (
     SELECT "fullName", "owner", "githubUpdatedAt" FROM facts WHERE "fullName" IS NOT NULL
-     ORDER BY "asOf" DESC, "receivedAt" DESC, "deliveryId" DESC LIMIT 1
+     ORDER BY ("githubUpdatedAt" IS NOT NULL) DESC, "asOf" DESC, "receivedAt" DESC, "deliveryId" DESC LIMIT 1
   ),
   privacy AS (
     SELECT "private" FROM facts WHERE "private" IS NOT NULL
-     ORDER BY "asOf" DESC, "receivedAt" DESC, "deliveryId" DESC LIMIT 1
+     ORDER BY ("githubUpdatedAt" IS NOT NULL) DESC, "asOf" DESC, "receivedAt" DESC, "deliveryId" DESC LIMIT 1
   ),
   archive AS (
     SELECT CASE WHEN "archived" THEN "asOf" END AS "archivedAt" FROM facts WHERE "archived" IS NOT NULL
