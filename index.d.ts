@@ -178,11 +178,13 @@ export interface NativeReprocessOptions {
   sinceMs?: number
   /** Events received before this instant (epoch ms). */
   untilMs?: number
-  /** Event types; all tracked types when absent or empty. */
+  /** Event types; all tracked types when absent (empty: CONFIG_ERROR). */
   types?: Array<string>
-  /** GitHub ids of repositories; every repository when absent or empty. */
+  /** GitHub ids of repositories; every repository when absent (empty: CONFIG_ERROR). */
   repositoryGithubIds?: Array<number>
   batchSize?: number
+  /** Payload bytes per batch; default 8 MiB. */
+  batchBytes?: number
   concurrency?: number
   maxBatches?: number
 }

@@ -342,9 +342,17 @@ test('bad options are CONFIG_ERROR and plan nothing', async () => {
     { since: 2000, until: 1000 },
     { repositoryGithubIds: [0] },
     { batchSize: 0 },
+    { batchBytes: 0 },
     { concurrency: 1.5 },
     { maxBatches: -1 },
     { onProgress: 'bar' },
+    // An empty list is not "everything": a caller who computed no types or repositories
+    // gets an error, not a full rebuild.
+    { types: [] },
+    { repositoryGithubIds: [] },
+    // Within JavaScript's Date range, before PostgreSQL's.
+    { since: -8e15 },
+    { until: -8e15 },
   ]
   for (const options of bad) {
     await expect(processor.reprocessEvents(options as any)).rejects.toMatchObject({
@@ -353,6 +361,24 @@ test('bad options are CONFIG_ERROR and plan nothing', async () => {
     })
   }
   expect(await runs()).toBe(before)
+})
+
+test('a fractional since selects no event of the whole millisecond before it', async () => {
+  const since = receivedAt(100) + 0.5
+  const until = receivedAt(103)
+  const params = [new Date(receivedAt(101)).toISOString().replace('Z', ''), new Date(until).toISOString().replace('Z', '')]
+  const expected = await eventsByType(db.pool, `e."receivedAt" >= $1 AND e."receivedAt" < $2`, params)
+  const result = await processor.reprocessEvents({ since, until })
+  expect(result.byType).toEqual(expected)
+  expect(result.totalEvents).toBe(Object.values(expected).reduce((a, b) => a + b, 0))
+})
+
+test('a receivedAt before the earliest time PostgreSQL holds is INVALID_JOB and writes nothing', async () => {
+  const events = await countEvents(db.pool)
+  await expect(processor.process({ ...jobs[0], deliveryId: 'too-early', receivedAt: -8e15 })).rejects.toMatchObject({
+    code: 'INVALID_JOB',
+  })
+  expect(await countEvents(db.pool)).toBe(events)
 })
 
 test('an onProgress that throws or rejects stops neither the run nor the process', async () => {

@@ -154,15 +154,21 @@ test('a user linked after their first commits owns those rows, in every processo
   expect(next.metricJobs.some((j) => j.kind === 'developer' && j.id === userId)).toBe(true)
 })
 
-test('a commit email given to a link back-fills commits by that address and is not stored', async () => {
+test('a commit email given to a link back-fills commits by that address, and later pushes by it map', async () => {
   const p = await connect()
   const author = { name: 'Email Only', email: 'Only@Mail.example' }
   await p.process({ deliveryId: randomUUID(), event: 'push', payload: pushBy(author, 2) })
   const userId = await insertUser(db.pool, { email: 'work@corp.example' })
   const link = await p.linkGithubUser(userId, { email: 'only@mail.example' })
   expect(link.backfilled.commits).toBe(2)
+  // Stored as the user's commit email (user_github_emails); users.email stays the backend's.
   const { rows } = await db.pool.query(`SELECT email, "githubId", "githubLogin" FROM users WHERE id = $1`, [userId])
   expect(rows).toEqual([{ email: 'work@corp.example', githubId: null, githubLogin: null }])
+  const linked = await db.pool.query(`SELECT email FROM user_github_emails WHERE "userId" = $1`, [userId])
+  expect(linked.rows).toEqual([{ email: 'only@mail.example' }])
+  const later = await p.process({ deliveryId: randomUUID(), event: 'push', payload: pushBy(author, 1) })
+  expect(later.unmappedUsers).toEqual([])
+  expect(later.metricJobs.some((j) => j.kind === 'developer' && j.id === userId)).toBe(true)
 })
 
 test('link errors have documented codes', async () => {

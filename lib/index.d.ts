@@ -192,7 +192,7 @@ export interface GithubAccount {
   id?: number
   /** GitHub login: maps commit authors (`author.username`), case-insensitively. */
   login?: string
-  /** A commit email to back-fill commits by; not stored. */
+  /** A commit email of the user: stored (`user_github_emails`), so earlier commits by it are back-filled and later and rebuilt ones map too. */
   email?: string
 }
 
@@ -274,13 +274,20 @@ export interface ReprocessOptions {
   since?: Date | string | number
   /** Events received before this instant (exclusive). */
   until?: Date | string | number
-  /** Event types (`push`, `pull_request`, `issues`, `pull_request_review`). Default: all four. */
+  /** Event types (`push`, `pull_request`, `issues`, `pull_request_review`). Default (left out): all four; an empty list is CONFIG_ERROR. */
   types?: Array<'push' | 'pull_request' | 'issues' | 'pull_request_review'>
-  /** GitHub ids of repositories (`repositories.githubId`). Default: every repository. */
+  /** GitHub ids of repositories (`repositories.githubId`). Default (left out): every repository; an empty list is CONFIG_ERROR. */
   repositoryGithubIds?: number[]
   /** Events per batch, one transaction each (1–10000). Default 200. A resumed run keeps the batches it was planned with. */
   batchSize?: number
-  /** Batches in flight at once (1–1000). Default: the processor's `maxConnections` (a batch holds one connection at a time). */
+  /**
+   * Payload bytes per batch (1–2^30): a batch also ends once its stored payloads (JSON text) reach
+   * this many bytes, so the addon's memory follows bytes, not only the event count (a batch holds
+   * at least one event, so it may exceed the bound by one payload). Default 8 MiB. A resumed run
+   * keeps the batches it was planned with.
+   */
+  batchBytes?: number
+  /** Batches in flight at once (1–1000). Default: half the processor's `maxConnections`, at least 1 (a batch holds one connection at a time; the rest is left to live deliveries). */
   concurrency?: number
   /** Stop after this many batches in this call; the run stays resumable. Default: no limit. */
   maxBatches?: number

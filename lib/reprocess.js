@@ -35,7 +35,7 @@ function positiveInt(name, value, max) {
 function normalizeReprocessOptions(options) {
   if (options === undefined || options === null) options = {}
   if (typeof options !== 'object' || Array.isArray(options)) fail('reprocessEvents options must be an object')
-  const { since, until, types, repositoryGithubIds, batchSize, concurrency, maxBatches, onProgress } = options
+  const { since, until, types, repositoryGithubIds, batchSize, batchBytes, concurrency, maxBatches, onProgress } = options
   const sinceMs = instant('since', since)
   const untilMs = instant('until', until)
   if (sinceMs !== undefined && untilMs !== undefined && sinceMs >= untilMs) fail('since must be before until')
@@ -61,6 +61,7 @@ function normalizeReprocessOptions(options) {
       types: types ?? undefined,
       repositoryGithubIds: repositoryGithubIds ?? undefined,
       batchSize: positiveInt('batchSize', batchSize, 10000),
+      batchBytes: positiveInt('batchBytes', batchBytes, 2 ** 30),
       concurrency: positiveInt('concurrency', concurrency, 1000),
       maxBatches: positiveInt('maxBatches', maxBatches, 2 ** 31 - 1),
     },

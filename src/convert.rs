@@ -200,20 +200,23 @@ pub fn reprocess_options(
 ) -> Result<core::reprocess::ReprocessOptions, napi::Error> {
     let at = |ms: Option<f64>, name: &str| match ms {
         None => Ok(None),
-        Some(ms) => core::time::from_epoch_millis(ms).map(Some).ok_or_else(|| {
-            crate::error::to_napi(core::ProcessingError::Config(format!(
-                "{name} is out of range"
-            )))
-        }),
+        Some(ms) => core::time::from_epoch_millis_up(ms)
+            .map(Some)
+            .ok_or_else(|| {
+                crate::error::to_napi(core::ProcessingError::Config(format!(
+                    "{name} is out of range"
+                )))
+            }),
     };
     Ok(core::reprocess::ReprocessOptions {
         filters: core::reprocess::RunFilters {
             since: at(o.since_ms, "since")?,
             until: at(o.until_ms, "until")?,
-            types: o.types.unwrap_or_default(),
-            repository_github_ids: o.repository_github_ids.unwrap_or_default(),
+            types: o.types,
+            repository_github_ids: o.repository_github_ids,
         },
         batch_size: o.batch_size,
+        batch_bytes: o.batch_bytes,
         concurrency: o.concurrency,
         max_batches: o.max_batches,
     })

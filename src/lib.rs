@@ -195,11 +195,13 @@ pub struct NativeReprocessOptions {
     pub since_ms: Option<f64>,
     /// Events received before this instant (epoch ms).
     pub until_ms: Option<f64>,
-    /// Event types; all tracked types when absent or empty.
+    /// Event types; all tracked types when absent (empty: CONFIG_ERROR).
     pub types: Option<Vec<String>>,
-    /// GitHub ids of repositories; every repository when absent or empty.
+    /// GitHub ids of repositories; every repository when absent (empty: CONFIG_ERROR).
     pub repository_github_ids: Option<Vec<i64>>,
     pub batch_size: Option<u32>,
+    /// Payload bytes per batch; default 8 MiB.
+    pub batch_bytes: Option<u32>,
     pub concurrency: Option<u32>,
     pub max_batches: Option<u32>,
 }

@@ -149,6 +149,16 @@ impl ProcessingError {
             if m.starts_with("integrity on ")
                 && (m.contains(r#"_authorId_fkey"#) || m.contains(r#"_reviewerId_fkey"#)))
     }
+
+    /// Whether a write failed because the repository id it bound no longer exists in
+    /// `repositories`: the foreign key of a `repoId` column (`<table>_repoId_fkey`). Only a
+    /// stale cache entry binds such an id (the backend deleted the repository, maybe
+    /// registering it again under a new id); the caller forgets the cached repository
+    /// (`RepositoryDirectory::forget`), looks it up again and writes again.
+    pub fn is_stale_repository(&self) -> bool {
+        matches!(self, ProcessingError::ConstraintViolation(m)
+            if m.starts_with("integrity on ") && m.contains(r#"_repoId_fkey"#))
+    }
 }
 
 const UNIQUE_PREFIX: &str = "unique violation";

@@ -39,6 +39,14 @@ impl WebhookJob {
         if let Some(repo_id) = &self.repo_id {
             check_field("repoId", repo_id, 200)?;
         }
+        if self
+            .received_at
+            .is_some_and(|t| !crate::time::in_database_range(t))
+        {
+            return Err(ProcessingError::InvalidJob(
+                "receivedAt is before the earliest time the database holds (4714 BC)".into(),
+            ));
+        }
         if self.payload.is_empty() {
             return Err(ProcessingError::InvalidJob("payload is empty".into()));
         }

@@ -307,6 +307,12 @@ impl WebhookProcessor {
 
     async fn run(&self, job: WebhookJob, started: Instant) -> Result<ProcessingResult> {
         job.validate()?;
+        if crate::text::nul_escape_in_key(&job.payload) {
+            return Err(ProcessingError::InvalidPayload(
+                "a JSON key contains \\u0000, which cannot be stored as the delivery sent it"
+                    .into(),
+            ));
+        }
         let now = time::now();
         let received_at = job.received_at.unwrap_or(now);
         let stored = strip_json_nul_escapes(&job.payload);
@@ -331,36 +337,47 @@ impl WebhookProcessor {
         let parse_micros = started.elapsed().as_micros() as u64;
 
         let db_started = Instant::now();
-        let repo = self
-            .tracked_repository(&job, parsed.repository().id, &stored, received_at, now)
-            .await?;
-        let ev = EventRecord {
-            repo_id: Some(&repo.id),
-            delivery_id: &job.delivery_id,
-            event_type: &job.event,
-            action: parsed.action(),
-            sender_github_id: parsed.sender_id(),
-            payload: &stored,
-            received_at,
-        };
-        if let Some(reason) = repo.untracked_reason(received_at) {
-            let event_id = follow::record_ignored(&self.db, &ev, &reason, now).await?;
-            let mut r = self.result(
-                &job,
-                Status::Ignored,
-                Some(event_id),
-                Some(&repo),
-                parsed.action(),
-            );
-            r.reason = Some(reason);
-            r.timings = Timings::measured(parse_micros, db_started, started);
-            return Ok(r);
-        }
-        let written = match self.plan_and_write(&parsed, &repo, &ev, now).await {
-            Ok(w) => w,
-            Err(e) => {
-                self.record_failure(&ev, &e, now).await;
-                return Err(e);
+        let mut tries = 0;
+        let (repo, written) = loop {
+            tries += 1;
+            let repo = self
+                .tracked_repository(&job, parsed.repository().id, &stored, received_at, now)
+                .await?;
+            let ev = EventRecord {
+                repo_id: Some(&repo.id),
+                delivery_id: &job.delivery_id,
+                event_type: &job.event,
+                action: parsed.action(),
+                sender_github_id: parsed.sender_id(),
+                payload: &stored,
+                received_at,
+            };
+            if let Some(reason) = repo.untracked_reason(received_at) {
+                let event_id = follow::record_ignored(&self.db, &ev, &reason, now).await?;
+                let mut r = self.result(
+                    &job,
+                    Status::Ignored,
+                    Some(event_id),
+                    Some(&repo),
+                    parsed.action(),
+                );
+                r.reason = Some(reason);
+                r.timings = Timings::measured(parse_micros, db_started, started);
+                return Ok(r);
+            }
+            match self.plan_and_write(&parsed, &repo, &ev, now).await {
+                Ok(w) => break (repo, w),
+                // A cached repository the backend has deleted since (and maybe registered
+                // again under a new id): forget it, look it up again and write again, as
+                // for a stale user. The failed try wrote nothing.
+                Err(e) if e.is_stale_repository() && tries < CONCURRENT_INSERT_TRIES => {
+                    tracing::debug!("a cached repository no longer exists; looking it up again");
+                    self.repos.forget(&repo);
+                }
+                Err(e) => {
+                    self.record_failure(&ev, &e, now).await;
+                    return Err(e);
+                }
             }
         };
         let mut result = match written {
@@ -488,27 +505,36 @@ impl WebhookProcessor {
         let envelope = payload::parse_envelope(&mut scratch, &job.payload)?;
         let parse_micros = started.elapsed().as_micros() as u64;
         let db_started = Instant::now();
-        let repo = self
-            .repos
-            .find(
-                job.repo_id.as_deref(),
-                envelope.repository.as_ref().map(|r| r.id),
-            )
-            .await?;
-        let event_id = match &repo {
-            Some(repo) => {
-                let ev = EventRecord {
-                    repo_id: Some(&repo.id),
-                    delivery_id: &job.delivery_id,
-                    event_type: &job.event,
-                    action: envelope.action,
-                    sender_github_id: envelope.sender.as_ref().map(|s| s.id),
-                    payload: stored,
-                    received_at,
-                };
-                Some(events::record_ignored(&self.db, &ev, now).await?)
+        let mut tries = 0;
+        let (repo, event_id) = loop {
+            tries += 1;
+            let repo = self
+                .repos
+                .find(
+                    job.repo_id.as_deref(),
+                    envelope.repository.as_ref().map(|r| r.id),
+                )
+                .await?;
+            let Some(found) = &repo else {
+                break (None, None);
+            };
+            let ev = EventRecord {
+                repo_id: Some(&found.id),
+                delivery_id: &job.delivery_id,
+                event_type: &job.event,
+                action: envelope.action,
+                sender_github_id: envelope.sender.as_ref().map(|s| s.id),
+                payload: stored,
+                received_at,
+            };
+            match events::record_ignored(&self.db, &ev, now).await {
+                Ok(id) => break (repo, Some(id)),
+                // A repository deleted since it was cached (see `run`).
+                Err(e) if e.is_stale_repository() && tries < CONCURRENT_INSERT_TRIES => {
+                    self.repos.forget(found);
+                }
+                Err(e) => return Err(e),
             }
-            None => None,
         };
         let mut r = self.result(
             job,

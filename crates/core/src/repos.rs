@@ -120,6 +120,14 @@ impl RepositoryDirectory {
         self.cache.invalidate_all();
     }
 
+    /// Forgets a cached repository under both its keys: a write found its id gone from
+    /// `repositories` (the backend deleted it, and may have registered the GitHub
+    /// repository again under a new id), so the next lookup reads the database.
+    pub fn forget(&self, repo: &RepoInfo) {
+        self.cache.invalidate(&RepoKey::Id(repo.id.clone()));
+        self.cache.invalidate(&RepoKey::GithubId(repo.github_id));
+    }
+
     /// Like [`find`](Self::find) but a missing repository is `UNKNOWN_REPOSITORY`.
     pub async fn require(
         &self,

@@ -24,7 +24,7 @@ use crate::repos::{RepoInfo, RepositoryDirectory};
 use crate::store::batch;
 use crate::store::commits::{self, NewCommit};
 use crate::store::connections::{worth_another_connection, Connections};
-use crate::store::writes::{EntityWrite, BEGIN_WITH_BARRIER};
+use crate::store::statement::EntityWrite;
 use crate::time::{self, Timestamp};
 use crate::users::{Identity, UserDirectory};
 use futures_util::StreamExt;
@@ -41,8 +41,15 @@ pub struct ReprocessOptions {
     /// Events per batch (one transaction each). Default [`Self::DEFAULT_BATCH_SIZE`]; a
     /// resumed run keeps the batches it was planned with.
     pub batch_size: Option<u32>,
-    /// Batches in flight at once. Default: the processor's `maxConnections` (a batch holds one
-    /// connection at a time).
+    /// Payload bytes per batch (their JSON text, as read): a batch is closed at `batch_size`
+    /// events or once its payloads reach this many bytes, whichever comes first, so a
+    /// batch's memory follows bytes, not only the count. A batch holds at least one event,
+    /// so it may exceed the bound by one payload. Default [`Self::DEFAULT_BATCH_BYTES`]; a
+    /// resumed run keeps the batches it was planned with.
+    pub batch_bytes: Option<u32>,
+    /// Batches in flight at once. Default: half the processor's `maxConnections`, at least 1
+    /// ([`Self::default_concurrency`]; a batch holds one connection at a time, and the other
+    /// half is left to live deliveries and the batches' own lookups).
     pub concurrency: Option<u32>,
     /// Stop after this many batches in this call; the run stays resumable.
     pub max_batches: Option<u32>,
@@ -51,12 +58,28 @@ pub struct ReprocessOptions {
 impl ReprocessOptions {
     pub const DEFAULT_BATCH_SIZE: u32 = 200;
     pub const MAX_BATCH_SIZE: u32 = 10_000;
+    /// 8 MiB: a batch of a few dozen large pushes, or the default 200 events of usual size
+    /// (a few KB each). The addon's peak memory for a batch is a small multiple of it (the
+    /// payload text, its parsed copy, the planned rows).
+    pub const DEFAULT_BATCH_BYTES: u32 = 8 * 1024 * 1024;
+    pub const MAX_BATCH_BYTES: u32 = 1 << 30;
+
+    /// Batches in flight when `concurrency` is not given, for a processor of
+    /// `max_connections`.
+    pub fn default_concurrency(max_connections: u32) -> u32 {
+        (max_connections / 2).max(1)
+    }
 
     fn validate(&self) -> Result<()> {
         let bad = |m: &str| Err(ProcessingError::Config(m.to_owned()));
         if let Some(b) = self.batch_size {
             if !(1..=Self::MAX_BATCH_SIZE).contains(&b) {
                 return bad("batchSize must be between 1 and 10000");
+            }
+        }
+        if let Some(b) = self.batch_bytes {
+            if !(1..=Self::MAX_BATCH_BYTES).contains(&b) {
+                return bad("batchBytes must be between 1 and 1073741824");
             }
         }
         if let Some(c) = self.concurrency {
@@ -67,7 +90,27 @@ impl ReprocessOptions {
         if self.max_batches == Some(0) {
             return bad("maxBatches must be positive");
         }
-        for t in &self.filters.types {
+        if self.filters.types.as_ref().is_some_and(Vec::is_empty) {
+            return bad(
+                "types is empty: name at least one type, or leave it out for every tracked type",
+            );
+        }
+        if self
+            .filters
+            .repository_github_ids
+            .as_ref()
+            .is_some_and(Vec::is_empty)
+        {
+            return bad("repositoryGithubIds is empty: name at least one repository, or leave it out for every repository");
+        }
+        for (name, t) in [("since", self.filters.since), ("until", self.filters.until)] {
+            if t.is_some_and(|t| !time::in_database_range(t)) {
+                return Err(ProcessingError::Config(format!(
+                    "{name} is before the earliest time the database holds (4714 BC)"
+                )));
+            }
+        }
+        for t in self.filters.types.iter().flatten() {
             if EventKind::from_name(t).is_none() {
                 return Err(ProcessingError::Config(format!(
                     "types: {t:?} is not a tracked event type (push, pull_request, issues, pull_request_review)"
@@ -89,21 +132,22 @@ impl ReprocessOptions {
 pub struct RunFilters {
     pub since: Option<Timestamp>,
     pub until: Option<Timestamp>,
-    /// Event type names; empty: every tracked type.
-    pub types: Vec<String>,
-    /// GitHub ids of repositories; empty: every repository.
-    pub repository_github_ids: Vec<i64>,
+    /// Event type names; `None`: every tracked type. An empty list is refused
+    /// (`CONFIG_ERROR`): a caller who computed no types did not mean all of them.
+    pub types: Option<Vec<String>>,
+    /// GitHub ids of repositories; `None`: every repository. An empty list is refused, as
+    /// for `types`.
+    pub repository_github_ids: Option<Vec<i64>>,
 }
 
 impl RunFilters {
     /// The types as selected (sorted, unique; every tracked type when none was given).
     fn types(&self) -> Vec<String> {
-        let mut types: Vec<String> = if self.types.is_empty() {
-            ["issues", "pull_request", "pull_request_review", "push"]
+        let mut types: Vec<String> = match &self.types {
+            Some(types) if !types.is_empty() => types.clone(),
+            _ => ["issues", "pull_request", "pull_request_review", "push"]
                 .map(str::to_owned)
-                .to_vec()
-        } else {
-            self.types.clone()
+                .to_vec(),
         };
         types.sort();
         types.dedup();
@@ -111,7 +155,7 @@ impl RunFilters {
     }
 
     fn repos(&self) -> Vec<i64> {
-        let mut repos = self.repository_github_ids.clone();
+        let mut repos = self.repository_github_ids.clone().unwrap_or_default();
         repos.sort_unstable();
         repos.dedup();
         repos
@@ -227,11 +271,14 @@ impl Reprocessor<'_> {
         let batch_size = options
             .batch_size
             .unwrap_or(ReprocessOptions::DEFAULT_BATCH_SIZE);
-        let run = self.plan(&options.filters, batch_size).await?;
+        let batch_bytes = options
+            .batch_bytes
+            .unwrap_or(ReprocessOptions::DEFAULT_BATCH_BYTES);
+        let run = self.plan(&options.filters, batch_size, batch_bytes).await?;
         let (pending, done_events, done_batches) = self.pending(&run.id).await?;
         let concurrency = options
             .concurrency
-            .unwrap_or_else(|| (self.db.max_connections() / 2).max(1))
+            .unwrap_or_else(|| ReprocessOptions::default_concurrency(self.db.max_connections()))
             as usize;
         let limit = options.max_batches.map_or(usize::MAX, |m| m as usize);
 
@@ -323,10 +370,11 @@ impl Reprocessor<'_> {
     }
 
     /// The unfinished run with these filters, or a new one planned now: its batches are the
-    /// selected events of one repository at a time, `batch_size` of them in id order, and
+    /// selected events of one repository at a time in id order, `batch_size` of them or as
+    /// many as start within a span of `batch_bytes` payload bytes, whichever is fewer, and
     /// batches of different repositories alternate: a pull request, issue or push belongs to
     /// one repository, so batches in flight at once rarely wait for each other's row locks.
-    async fn plan(&self, filters: &RunFilters, batch_size: u32) -> Result<Run> {
+    async fn plan(&self, filters: &RunFilters, batch_size: u32, batch_bytes: u32) -> Result<Run> {
         let key = filters.key();
         // Safe to run again on another connection if this one broke: a try that failed
         // rolled back whole.
@@ -375,16 +423,23 @@ impl Reprocessor<'_> {
             .execute(&mut *tx)
             .await?;
             let (events, batches): (i64, i64) = sqlx::query_as(&format!(
-                r#"WITH selected AS (
-                     SELECT e.id, e."repoId",
-                            (row_number() OVER (PARTITION BY e."repoId" ORDER BY e.id) - 1) / $7 AS chunk
+                r#"WITH sized AS (
+                     SELECT e.id, e."repoId", octet_length(e.payload::text)::int8 AS size
                      FROM events e WHERE {SELECTED}),
+                   selected AS (
+                     -- A batch per `batch_size` events and per span of `batch_bytes` bytes
+                     -- in which its events start (the bytes before each event, in order).
+                     SELECT id, "repoId",
+                            (row_number() OVER w - 1) / $7 AS chunk,
+                            ((sum(size) OVER w)::int8 - size) / $8 AS span
+                     FROM sized WINDOW w AS (PARTITION BY "repoId" ORDER BY id)),
                    chunks AS (
-                     SELECT "repoId", chunk, array_agg(id ORDER BY id) AS ids FROM selected
-                     GROUP BY "repoId", chunk),
+                     SELECT "repoId", row_number() OVER (PARTITION BY "repoId" ORDER BY min(id)) AS k,
+                            array_agg(id ORDER BY id) AS ids
+                     FROM selected GROUP BY "repoId", chunk, span),
                    batches AS (
                      INSERT INTO reprocess_batches ("runId", seq, "repoId", "eventIds", events)
-                     SELECT $5, (row_number() OVER (ORDER BY chunk, "repoId") - 1)::int4, "repoId", ids,
+                     SELECT $5, (row_number() OVER (ORDER BY k, "repoId") - 1)::int4, "repoId", ids,
                             cardinality(ids)
                      FROM chunks
                      RETURNING events)
@@ -397,6 +452,7 @@ impl Reprocessor<'_> {
             .bind(&id)
             .bind(&key)
             .bind(i64::from(batch_size))
+            .bind(i64::from(batch_bytes))
             .fetch_one(&mut *tx)
             .await?;
             sqlx::query(
@@ -474,13 +530,37 @@ impl Reprocessor<'_> {
         }
     }
 
+    /// One batch (see [`Self::batch_once`]). A repository deleted since it was cached (the
+    /// write failed on its foreign key): the batch is read again, its events of that
+    /// repository now without one (`events."repoId"` is set to NULL), so they are skipped.
+    async fn batch(&self, run_id: &str, batch: &Batch) -> Result<BatchOutcome> {
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            match self.batch_once(run_id, batch).await {
+                Err(e) if e.is_stale_repository() && tries < BATCH_TRIES => {
+                    tracing::debug!(
+                        "reprocess: a cached repository no longer exists; reading the batch again"
+                    );
+                }
+                other => return other,
+            }
+        }
+    }
+
     /// One batch: read its payloads, plan them, map their people, then write all their rows
     /// and mark the batch finished in one transaction.
-    async fn batch(&self, run_id: &str, batch: &Batch) -> Result<BatchOutcome> {
+    async fn batch_once(&self, run_id: &str, batch: &Batch) -> Result<BatchOutcome> {
         let stored = self.read(run_id, batch).await?;
         let mut loaded = Vec::with_capacity(stored.len());
         let mut skipped = 0u64;
         for row in stored {
+            // Gone since the run was planned: its repository deleted (the event keeps no
+            // repository), or the event row deleted.
+            let Some(row) = row else {
+                skipped += 1;
+                continue;
+            };
             let Some(kind) = EventKind::from_name(&row.event_type) else {
                 skipped += 1;
                 continue;
@@ -552,8 +632,23 @@ impl Reprocessor<'_> {
                 })
                 .collect();
             let writes = batch_writes(&planned, &contexts);
+            let unmapped: Vec<&Identity> = identities
+                .iter()
+                .filter(|i| users.get(i).is_none())
+                .collect();
             let mut conn = connections.lease().await?;
-            let result = write_batch(&mut conn, run_id, batch, writes, applied, skipped).await;
+            let result = write_batch(
+                &mut conn,
+                BatchWrite {
+                    run_id,
+                    batch,
+                    writes,
+                    unmapped: &unmapped,
+                    applied,
+                    skipped,
+                },
+            )
+            .await;
             // A broken connection: the same try on another (the transaction rolled back), at
             // most once per connection the processor may hold, as every query path does.
             let Some(result) = connections.finish(conn, result).transpose() else {
@@ -561,14 +656,37 @@ impl Reprocessor<'_> {
                 continue;
             };
             match result {
-                Ok(true) => {
+                Ok(Claimed::Written) => {
                     return Ok(BatchOutcome {
                         by_type: Some(by_type),
                         events: applied,
                         skipped,
                     })
                 }
-                Ok(false) => return Ok(BatchOutcome::default()),
+                Ok(Claimed::NotOurs) => return Ok(BatchOutcome::default()),
+                // A link committed while the batch was written maps someone it wrote
+                // unmapped: nothing was committed; the people are resolved again and the
+                // batch written again (not counted as a failed try: it failed nothing).
+                Ok(Claimed::LinkedMeanwhile) if tries < BATCH_TRIES * 4 => {
+                    tracing::debug!(
+                        "reprocess: a link committed during the batch; writing it again"
+                    );
+                    drop(contexts);
+                    users = self.users.refresh(&identities).await?;
+                }
+                Ok(Claimed::LinkedMeanwhile) => {
+                    return Err(ProcessingError::Database(
+                        "reprocess: links kept changing the batch's people; call again".into(),
+                    ))
+                }
+                // A cached repository the backend has deleted since: forgotten, and the
+                // caller reads the batch again (`batch`).
+                Err(e) if e.is_stale_repository() => {
+                    for p in &planned {
+                        self.repos.forget(p.repo);
+                    }
+                    return Err(e);
+                }
                 // A cached user the backend has deleted since (live processing's rule,
                 // `WebhookProcessor::plan_and_write`): resolve the batch's people from the
                 // database again; the failed try rolled back whole.
@@ -586,17 +704,26 @@ impl Reprocessor<'_> {
         }
     }
 
-    /// The batch's stored deliveries. A delivery processed again live since the run was
-    /// planned is read as it is now.
-    async fn read(&self, run_id: &str, batch: &Batch) -> Result<Vec<StoredRow>> {
+    /// The batch's stored deliveries, one entry per planned event: `None` for an event
+    /// that is no longer there to apply (its repository deleted, or its row). A delivery
+    /// processed again live since the run was planned is read as it is now.
+    async fn read(&self, run_id: &str, batch: &Batch) -> Result<Vec<Option<StoredRow>>> {
+        type Row = (
+            Option<String>,
+            Option<String>,
+            Option<Timestamp>,
+            Option<String>,
+        );
         let mut tries = self.db.tries();
-        let rows: Vec<(String, String, Timestamp, String)> = loop {
+        let rows: Vec<Row> = loop {
             let mut conn = tries.lease().await?;
             let rows = sqlx::query_as(
                 r#"SELECT e.type, e."repoId", e."receivedAt", e.payload::text
-                   FROM reprocess_batches b JOIN events e ON e.id = ANY(b."eventIds")
-                   WHERE b."runId" = $1 AND b.seq = $2 AND e.processed AND e."repoId" IS NOT NULL
-                   ORDER BY e.id"#,
+                   FROM reprocess_batches b CROSS JOIN LATERAL unnest(b."eventIds") AS planned(id)
+                   LEFT JOIN events e
+                     ON e.id = planned.id AND e.processed AND e."repoId" IS NOT NULL
+                   WHERE b."runId" = $1 AND b.seq = $2
+                   ORDER BY planned.id"#,
             )
             .bind(run_id)
             .bind(batch.seq)
@@ -608,11 +735,13 @@ impl Reprocessor<'_> {
         };
         Ok(rows
             .into_iter()
-            .map(|(event_type, repo_id, received_at, payload)| StoredRow {
-                event_type,
-                repo_id,
-                received_at,
-                payload,
+            .map(|(event_type, repo_id, received_at, payload)| {
+                Some(StoredRow {
+                    event_type: event_type?,
+                    repo_id: repo_id?,
+                    received_at: received_at?,
+                    payload: payload?,
+                })
             })
             .collect())
     }
@@ -680,18 +809,50 @@ fn batch_writes<'s>(
     writes
 }
 
-/// One try of a batch's transaction. `Ok(false)`: the batch was finished or is being
-/// written by another caller (`SKIP LOCKED`), so nothing was written.
-async fn write_batch(
-    conn: &mut sqlx::PgConnection,
-    run_id: &str,
-    batch: &Batch,
-    writes: Vec<EntityWrite<'_>>,
+/// What one try of a batch's transaction did.
+enum Claimed {
+    /// Its rows are written and it is marked finished.
+    Written,
+    /// It was finished or is being written by another caller (`SKIP LOCKED`): nothing
+    /// written.
+    NotOurs,
+    /// A link committed since the batch's people were looked up maps one it would have
+    /// written unmapped: rolled back, nothing written.
+    LinkedMeanwhile,
+}
+
+/// One try's inputs: the batch, its writes, and the identities they write unmapped.
+struct BatchWrite<'a, 'w> {
+    run_id: &'a str,
+    batch: &'a Batch,
+    writes: Vec<EntityWrite<'w>>,
+    unmapped: &'a [&'a Identity],
     applied: u64,
     skipped: u64,
-) -> std::result::Result<bool, sqlx::Error> {
-    // The link barrier, as an event with unmapped people takes it (store::authors).
-    let mut tx = conn.begin_with(&**BEGIN_WITH_BARRIER).await?;
+}
+
+/// One try of a batch's transaction.
+///
+/// The link barrier (`store::authors`) is taken at the end, after the writes, and held only
+/// until the commit: a `linkGithubUser` (and the live events queued behind its exclusive
+/// request) never waits for a whole batch. Safe because, once the barrier is held, a new
+/// statement sees every link whose back-fill already ran: if one maps a person the batch
+/// wrote unmapped, the batch rolls back and is written again with the new mapping
+/// ([`Claimed::LinkedMeanwhile`]); any later link's back-fill waits for this commit and
+/// attributes the batch's rows.
+async fn write_batch(
+    conn: &mut sqlx::PgConnection,
+    w: BatchWrite<'_, '_>,
+) -> std::result::Result<Claimed, sqlx::Error> {
+    let BatchWrite {
+        run_id,
+        batch,
+        writes,
+        unmapped,
+        applied,
+        skipped,
+    } = w;
+    let mut tx = conn.begin().await?;
     let claim = if batch.wait {
         r#"SELECT seq FROM reprocess_batches WHERE "runId" = $1 AND seq = $2 AND "finishedAt" IS NULL
            FOR UPDATE"#
@@ -706,9 +867,14 @@ async fn write_batch(
         .await?;
     if claimed.is_none() {
         tx.rollback().await?;
-        return Ok(false);
+        return Ok(Claimed::NotOurs);
     }
     batch::execute_batch(&mut tx, writes).await?;
+    sqlx::query(&BARRIER_SHARED).execute(&mut *tx).await?;
+    if !unmapped.is_empty() && crate::users::any_mapped(&mut tx, unmapped).await? {
+        tx.rollback().await?;
+        return Ok(Claimed::LinkedMeanwhile);
+    }
     sqlx::query(
         r#"UPDATE reprocess_batches SET "finishedAt" = $3, applied = $4, skipped = $5
            WHERE "runId" = $1 AND seq = $2"#,
@@ -721,8 +887,16 @@ async fn write_batch(
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
-    Ok(true)
+    Ok(Claimed::Written)
 }
+
+/// The shared link barrier, as a statement of its own (a constant key).
+static BARRIER_SHARED: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "SELECT pg_advisory_xact_lock_shared({})",
+        crate::store::authors::LINK_BARRIER_LOCK
+    )
+});
 
 /// A deadlock or serialization failure, a broken connection, or a concurrent insert of the
 /// same entity: the batch rolled back whole and another try can succeed.
@@ -745,12 +919,12 @@ mod tests {
         let a = RunFilters {
             since: Some(at("2026-11-01T00:00:00Z")),
             until: None,
-            types: vec!["push".into(), "issues".into(), "push".into()],
-            repository_github_ids: vec![3, 1],
+            types: Some(vec!["push".into(), "issues".into(), "push".into()]),
+            repository_github_ids: Some(vec![3, 1]),
         };
         let b = RunFilters {
-            types: vec!["issues".into(), "push".into()],
-            repository_github_ids: vec![1, 3, 3],
+            types: Some(vec!["issues".into(), "push".into()]),
+            repository_github_ids: Some(vec![1, 3, 3]),
             ..a.clone()
         };
         assert_eq!(a.key(), b.key());
@@ -770,13 +944,37 @@ mod tests {
         let code = |o: ReprocessOptions| o.validate().unwrap_err().code();
         let types = |t: &str| ReprocessOptions {
             filters: RunFilters {
-                types: vec![t.into()],
+                types: Some(vec![t.into()]),
                 ..Default::default()
             },
             ..Default::default()
         };
         use crate::error::ErrorCode::ConfigError;
         assert_eq!(code(types("star")), ConfigError);
+        // Empty lists select nothing a caller could mean: refused, not a full rebuild.
+        let empty = |types: Option<Vec<String>>, repos: Option<Vec<i64>>| ReprocessOptions {
+            filters: RunFilters {
+                types,
+                repository_github_ids: repos,
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        assert_eq!(code(empty(Some(vec![]), None)), ConfigError);
+        assert_eq!(code(empty(None, Some(vec![]))), ConfigError);
+        assert!(empty(None, Some(vec![1])).validate().is_ok());
+        // Before PostgreSQL's earliest timestamp: refused before anything runs.
+        assert_eq!(
+            code(ReprocessOptions {
+                filters: RunFilters {
+                    since: chrono::DateTime::from_timestamp_millis(-8_000_000_000_000_000)
+                        .map(|t| t.naive_utc()),
+                    ..Default::default()
+                },
+                ..Default::default()
+            }),
+            ConfigError
+        );
         assert!(types("pull_request").validate().is_ok());
         assert_eq!(
             code(ReprocessOptions {

@@ -9,6 +9,7 @@ use std::collections::HashSet;
 pub const REQUIRED_COLUMNS: &[(&str, &[&str])] = &[
     ("users", &["id", "email", "githubId", "githubLogin"]),
     ("team_members", &["teamId", "userId"]),
+    ("user_github_emails", &["id", "userId", "email"]),
     (
         "repositories",
         &[

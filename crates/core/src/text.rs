@@ -46,6 +46,42 @@ pub fn strip_json_nul_escapes(json: &[u8]) -> Cow<'_, [u8]> {
     Cow::Owned(out)
 }
 
+/// Whether a JSON object key contains a `\u0000` escape. Such a payload is refused
+/// (`INVALID_PAYLOAD`): the stored text has its NUL escapes stripped
+/// ([`strip_json_nul_escapes`]), which inside a key can make it equal to another key of the
+/// object, so the stored payload would no longer mean what the delivery meant (a rebuild
+/// would read the other key's value). Expects valid JSON; cheap when there is no NUL escape.
+pub fn nul_escape_in_key(json: &[u8]) -> bool {
+    const NUL_ESCAPE: &[u8] = b"\\u0000";
+    if memchr::memmem::find(json, NUL_ESCAPE).is_none() {
+        return false;
+    }
+    let mut i = 0;
+    while let Some(offset) = memchr::memchr(b'"', &json[i..]) {
+        // A string starts here (we only ever stop outside strings).
+        let mut j = i + offset + 1;
+        let mut has_nul = false;
+        while j < json.len() {
+            match json[j] {
+                b'\\' => {
+                    has_nul |= json[j..].starts_with(NUL_ESCAPE);
+                    j += 2;
+                }
+                b'"' => break,
+                _ => j += 1,
+            }
+        }
+        i = (j + 1).min(json.len());
+        if has_nul {
+            let next = json[i..].iter().find(|b| !b.is_ascii_whitespace());
+            if next == Some(&b':') {
+                return true;
+            }
+        }
+    }
+    false
+}
+
 /// Replaces the user information of every URL in a message (`scheme://user:password@host`
 /// becomes `scheme://***@host`), for driver errors that go to logs, `lastError` and
 /// JavaScript: database and Redis URLs carry passwords.
@@ -68,6 +104,19 @@ pub fn redact_credentials(message: &str) -> String {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn finds_nul_escapes_in_keys_only() {
+        assert!(nul_escape_in_key(br#"{"a":1,"ti\u0000tle":"x"}"#));
+        assert!(nul_escape_in_key(br#"{"a":{"b\u0000" : 2}}"#));
+        assert!(!nul_escape_in_key(br#"{"title":"a\u0000b","x":[":"]}"#));
+        assert!(
+            !nul_escape_in_key(br#"{"k\\u0000":"v"}"#),
+            "an escaped backslash"
+        );
+        assert!(!nul_escape_in_key(br#"{"k":"\"\u0000", "z": 1}"#));
+        assert!(!nul_escape_in_key(br#"{"title":"plain"}"#));
+    }
 
     #[test]
     fn redacts_credentials() {

@@ -13,12 +13,31 @@ pub fn parse_github_time(s: &str) -> Option<Timestamp> {
         .map(|t| t.with_timezone(&Utc).naive_utc())
 }
 
-/// Milliseconds since the epoch into UTC; `None` when out of chrono's range or not finite.
+/// The earliest instant PostgreSQL's `timestamp` holds: 4714-11-24 BC 00:00 (Julian day 0),
+/// in milliseconds since the epoch. The latest it holds (294276 AD) is past chrono's range.
+pub const EARLIEST_DATABASE_MILLIS: i64 = -210_866_803_200_000;
+
+/// Whether the database can store the instant (see [`EARLIEST_DATABASE_MILLIS`]): an
+/// instant it cannot is a bad argument of the caller, refused before any statement runs.
+pub fn in_database_range(t: Timestamp) -> bool {
+    t.and_utc().timestamp_millis() >= EARLIEST_DATABASE_MILLIS
+}
+
+/// Milliseconds since the epoch into UTC, a fraction dropped; `None` when not finite or out
+/// of the database's range ([`in_database_range`]).
 pub fn from_epoch_millis(ms: f64) -> Option<Timestamp> {
-    if !ms.is_finite() {
+    if !ms.is_finite() || ms < EARLIEST_DATABASE_MILLIS as f64 {
         return None;
     }
     DateTime::<Utc>::from_timestamp_millis(ms as i64).map(|t| t.naive_utc())
+}
+
+/// Like [`from_epoch_millis`] but a fraction rounds up: the first whole millisecond not
+/// before `ms`. For the bounds of a selection of stored times (millisecond precision):
+/// `t >= ceil(ms)` and `t < ceil(ms)` are exactly `t >= ms` and `t < ms`, where truncating
+/// would select the millisecond before a fractional `since`.
+pub fn from_epoch_millis_up(ms: f64) -> Option<Timestamp> {
+    from_epoch_millis(ms.ceil())
 }
 
 /// The current instant, truncated to the database's millisecond precision.
@@ -68,5 +87,18 @@ mod tests {
         );
         assert!(from_epoch_millis(f64::NAN).is_none());
         assert!(from_epoch_millis(1e300).is_none());
+        // Within JavaScript's Date range but before PostgreSQL's.
+        assert!(from_epoch_millis(-8e15).is_none());
+        let earliest = from_epoch_millis(EARLIEST_DATABASE_MILLIS as f64).unwrap();
+        assert!(in_database_range(earliest));
+        assert!(!in_database_range(
+            earliest - chrono::Duration::milliseconds(1)
+        ));
+        assert_eq!(
+            from_epoch_millis_up(1000.5),
+            from_epoch_millis(1001.0),
+            "a fractional bound rounds up"
+        );
+        assert_eq!(from_epoch_millis(1000.5), from_epoch_millis(1000.0));
     }
 }

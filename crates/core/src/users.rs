@@ -96,15 +96,58 @@ struct UserRow {
     login: Option<String>,
     email: String,
     team_ids: Vec<String>,
+    /// Of the emails asked for, those linked to the user (`user_github_emails`).
+    linked_emails: Vec<String>,
 }
 
-/// Users matching any of the identities, with their teams.
+/// Users matching any of the identities, with their teams. An email matches a user's own
+/// `users.email` or an email linked to the user by `linkGithubUser` (`user_github_emails`,
+/// stored lowercased).
 const SELECT_USERS: &str = r#"SELECT u.id, u."githubId" AS github_id, lower(u."githubLogin") AS login, lower(u.email) AS email,
               COALESCE(array_agg(tm."teamId" ORDER BY tm."teamId")
-                       FILTER (WHERE tm."teamId" IS NOT NULL), '{}') AS team_ids
+                       FILTER (WHERE tm."teamId" IS NOT NULL), '{}') AS team_ids,
+              ARRAY(SELECT ge.email FROM user_github_emails ge
+                    WHERE ge."userId" = u.id AND ge.email = ANY($3)) AS linked_emails
        FROM users u LEFT JOIN team_members tm ON tm."userId" = u.id
        WHERE u."githubId" = ANY($1) OR lower(u."githubLogin") = ANY($2) OR lower(u.email) = ANY($3)
+          OR u.id IN (SELECT ge."userId" FROM user_github_emails ge WHERE ge.email = ANY($3))
        GROUP BY u.id"#;
+
+/// Whether any of the identities maps to a user now, by the lookup's rule
+/// ([`SELECT_USERS`]), read on the caller's connection (inside its transaction, after the
+/// link barrier: reprocessing's check that no link committed meanwhile).
+pub(crate) async fn any_mapped(
+    conn: &mut sqlx::PgConnection,
+    identities: &[&Identity],
+) -> sqlx::Result<bool> {
+    let (ids, logins, emails) = split(identities);
+    sqlx::query_scalar(
+        r#"SELECT EXISTS (SELECT 1 FROM users u
+                          WHERE u."githubId" = ANY($1) OR lower(u."githubLogin") = ANY($2)
+                             OR lower(u.email) = ANY($3))
+               OR EXISTS (SELECT 1 FROM user_github_emails ge WHERE ge.email = ANY($3))"#,
+    )
+    .bind(&ids)
+    .bind(&logins)
+    .bind(&emails)
+    .fetch_one(conn)
+    .await
+}
+
+/// Identities by kind: GitHub ids, logins, emails.
+fn split<'i>(identities: &[&'i Identity]) -> (Vec<i64>, Vec<&'i str>, Vec<&'i str>) {
+    let mut ids = Vec::new();
+    let mut logins = Vec::new();
+    let mut emails = Vec::new();
+    for identity in identities {
+        match identity {
+            Identity::GithubId(id) => ids.push(*id),
+            Identity::Login(l) => logins.push(l.as_str()),
+            Identity::Email(e) => emails.push(e.as_str()),
+        }
+    }
+    (ids, logins, emails)
+}
 
 /// Resolves identities to users, caching both hits and misses.
 pub struct UserDirectory {
@@ -310,16 +353,7 @@ impl UserDirectory {
 
     /// One query for all identities of an event; logins and emails match case-insensitively.
     async fn load(&self, identities: &[&Identity]) -> Result<HashMap<Identity, Arc<MappedUser>>> {
-        let mut ids = Vec::new();
-        let mut logins = Vec::new();
-        let mut emails = Vec::new();
-        for identity in identities {
-            match identity {
-                Identity::GithubId(id) => ids.push(*id),
-                Identity::Login(l) => logins.push(l.as_str()),
-                Identity::Email(e) => emails.push(e.as_str()),
-            }
-        }
+        let (ids, logins, emails) = split(identities);
         let mut tries = self.db.tries();
         let rows: Vec<UserRow> = loop {
             let mut conn = tries.lease().await?;
@@ -334,12 +368,14 @@ impl UserDirectory {
             }
         };
         let mut found = HashMap::new();
+        let mut linked = Vec::new();
         for UserRow {
             id,
             github_id,
             login,
             email,
             team_ids,
+            linked_emails,
         } in rows
         {
             let user = Arc::new(MappedUser { id, team_ids });
@@ -349,6 +385,12 @@ impl UserDirectory {
             if let Some(l) = login {
                 found.insert(Identity::Login(l), user.clone());
             }
+            linked.extend(linked_emails.into_iter().map(|e| (e, user.clone())));
+            found.entry(Identity::Email(email)).or_insert(user);
+        }
+        // A user's own address first: a link never takes over another user's `users.email`
+        // (`link` refuses it; this keeps the rule for addresses changed since).
+        for (email, user) in linked {
             found.entry(Identity::Email(email)).or_insert(user);
         }
         Ok(found)

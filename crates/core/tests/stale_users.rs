@@ -180,3 +180,62 @@ async fn a_reprocess_by_a_cached_user_deleted_since_writes_the_rows_unmapped() {
     assert_eq!(author, None);
     processor.close().await;
 }
+
+/// A repository the backend deleted and registered again (a new row, a new id, the same
+/// GitHub id) after the processor cached it: the next deliveries are written to the new
+/// row, not rejected on `events_repoId_fkey` (issue 22, item 1).
+#[tokio::test]
+async fn a_cached_repository_deleted_and_registered_again_is_looked_up_again() {
+    let db = TestDb::migrated().await;
+    let old = db.insert_repository(REPO, None).await;
+    let processor = db.processor().await;
+    let first = processor
+        .process(job("pr-1", "pull_request", pull_request(1)))
+        .await
+        .unwrap();
+    assert_eq!(first.repo_id.as_deref(), Some(old.as_str()));
+
+    sqlx::query("DELETE FROM repositories WHERE id = $1")
+        .bind(&old)
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    let new = db.insert_repository(REPO, None).await;
+
+    let second = processor
+        .process(job("pr-2", "pull_request", pull_request(2)))
+        .await
+        .expect("a stale cached repository must not fail the event");
+    assert_eq!(second.status, Status::Processed);
+    assert_eq!(second.repo_id.as_deref(), Some(new.as_str()));
+    let commit = push::commit(3, "2024-03-04T15:15:02Z", "Mona", "m@x.example", None);
+    let pushed = processor
+        .process(job("push-1", "push", push::payload(REPO, vec![commit])))
+        .await
+        .expect("a push to the re-registered repository");
+    assert_eq!(pushed.records.commits, 1);
+    // An event type no processor tracks is stored against the new row as well.
+    let mut star: Value = serde_json::from_slice(&pull_request(4)).unwrap();
+    star["action"] = "created".into();
+    let ignored = processor
+        .process(job("star-1", "star", serde_json::to_vec(&star).unwrap()))
+        .await
+        .expect("an ignored event of the re-registered repository");
+    assert_eq!(ignored.status, Status::Ignored);
+    assert!(ignored.event_id.is_some());
+
+    let rows: Vec<(String, i64)> = sqlx::query_as(
+        r#"SELECT "repoId", count(*) FROM events WHERE "repoId" IS NOT NULL GROUP BY 1"#,
+    )
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(rows, vec![(new.clone(), 3)]);
+    let prs: Vec<String> = sqlx::query_scalar(r#"SELECT "repoId" FROM pull_requests"#)
+        .fetch_all(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(prs, vec![new]);
+    assert_eq!(processor.stats().failed, 0);
+    processor.close().await;
+}

@@ -24,7 +24,7 @@ use crate::error::{ProcessingError, Result};
 use crate::payload::{parse_as, path_error, Original};
 use crate::store::connections::Connections;
 use crate::store::events::{self, EventRecord};
-use crate::store::writes::Args;
+use crate::store::statement::Args;
 use crate::time::{parse_github_time, Timestamp};
 use payload::{
     DeliveryRefs, InstallationEvent, InstallationRepositoriesEvent, ListedRepository,

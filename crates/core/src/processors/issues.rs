@@ -12,7 +12,7 @@ use super::{fields, MappedActivity, WriteContext};
 use crate::error::{ProcessingError, Result};
 use crate::payload::{Issue, IssuesEvent};
 use crate::store::issues::{self, IssueRow, IssueState};
-use crate::store::writes::EntityWrite;
+use crate::store::statement::EntityWrite;
 use crate::text::strip_nul;
 use crate::time::{seconds_between, Timestamp};
 use crate::users::{Identity, UserMap};

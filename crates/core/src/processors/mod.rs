@@ -15,7 +15,7 @@ use crate::error::Result;
 use crate::metrics::Activity;
 use crate::payload::TrackedPayload;
 use crate::repos::RepoInfo;
-use crate::store::writes::EntityWrite;
+use crate::store::statement::EntityWrite;
 use crate::time::Timestamp;
 use crate::users::{Identity, UserMap};
 

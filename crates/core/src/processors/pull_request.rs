@@ -10,7 +10,7 @@ use super::{fields, MappedActivity, WriteContext};
 use crate::error::{ProcessingError, Result};
 use crate::payload::{PullRequest, PullRequestEvent};
 use crate::store::pull_requests::{self, LineCounts, PrState, PullRequestRow};
-use crate::store::writes::EntityWrite;
+use crate::store::statement::EntityWrite;
 use crate::text::strip_nul;
 use crate::time::{seconds_between, Timestamp};
 use crate::users::{Identity, UserMap};

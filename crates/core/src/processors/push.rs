@@ -12,7 +12,7 @@ use crate::payload::common::is_bot_login;
 use crate::payload::PushEvent;
 use crate::repos::RepoInfo;
 use crate::store::commits::{self, NewCommit};
-use crate::store::writes::EntityWrite;
+use crate::store::statement::EntityWrite;
 use crate::text::strip_nul;
 use crate::time::{parse_github_time, Timestamp};
 use crate::users::{Identity, UserMap};

@@ -13,7 +13,7 @@ use super::{fields, MappedActivity, WriteContext};
 use crate::error::{ProcessingError, Result};
 use crate::payload::{PullRequest, PullRequestReviewEvent, Review};
 use crate::store::reviews::{self, ReviewRow, ReviewState};
-use crate::store::writes::EntityWrite;
+use crate::store::statement::EntityWrite;
 use crate::text::strip_nul;
 use crate::time::{seconds_between, Timestamp};
 use crate::users::{Identity, UserMap};

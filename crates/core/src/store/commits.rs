@@ -1,6 +1,6 @@
 //! The `commits` table: bulk inserts deduplicated on `[repoId, sha]`.
 
-use super::writes::{EntityWrite, StatementText, Table};
+use super::statement::{EntityWrite, StatementText, Table};
 use crate::time::Timestamp;
 
 /// Rows per statement. Each statement binds 11 arrays whatever the batch size (far from
@@ -34,7 +34,9 @@ static INSERT: StatementText = StatementText::new(|gate| {
                   -- must still attribute the row (see store::authors).
                   COALESCE(u.author_id,
                            (SELECT us.id FROM users us WHERE us."githubLogin" = u.login),
-                           (SELECT us.id FROM users us WHERE us.email = u.email)),
+                           (SELECT us.id FROM users us WHERE us.email = u.email),
+                           (SELECT ge."userId" FROM user_github_emails ge
+                            WHERE ge.email = lower(u.email))),
                   u.login, u.name, u.email, u.bot, u.files, u.at
            FROM UNNEST($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
                        $8::text[], $9::bool[], $10::int4[], $11::timestamp[])

@@ -122,7 +122,7 @@ impl Merge {
 /// A fragment of a single-row statement (its `$k` values) rewritten for the multi-row form
 /// ([`ConvergentUpsert::sql_rows`]): `$k` becomes the current row's `k`-th column.
 pub fn for_rows(fragment: &str) -> String {
-    super::writes::replace_params(fragment, |k| format!("{ROW}.p{k}"))
+    super::statement::replace_params(fragment, |k| format!("{ROW}.p{k}"))
 }
 
 /// The row alias of the multi-row form (unused by any subquery of the values).
@@ -161,7 +161,7 @@ impl ConvergentUpsert {
     /// refuses to upsert one conflict key twice in a statement, so the caller must not bind
     /// the same entity twice.
     pub fn sql_rows(&self) -> String {
-        let n = super::writes::max_param(self.values);
+        let n = super::statement::max_param(self.values);
         let columns: Vec<String> = (1..=n).map(|k| format!("p{k}")).collect();
         let arrays: Vec<String> = (1..=n).map(|k| format!("${k}")).collect();
         let source = format!(

@@ -5,7 +5,7 @@
 //! A failed call records `attempts` and `lastError` outside it, so failures stay visible.
 
 use super::connections::Connections;
-use super::writes::Args;
+use super::statement::Args;
 use super::JsonbText;
 use crate::error::Result;
 use crate::time::Timestamp;
@@ -40,7 +40,10 @@ pub const CLAIM: &str = r#"INSERT INTO events (id, "repoId", "deliveryId", type,
                  -- The row holds what was processed: a duplicate re-derives its metric
                  -- jobs from this payload, not from an earlier attempt's.
                  payload = EXCLUDED.payload, "repoId" = EXCLUDED."repoId", type = EXCLUDED.type,
-                 action = EXCLUDED.action, "senderGithubId" = EXCLUDED."senderGithubId"
+                 action = EXCLUDED.action, "senderGithubId" = EXCLUDED."senderGithubId",
+                 -- The time the entity writes used (a redelivery's, not the failed
+                 -- attempt's): a reprocess of this row must write what live wrote.
+                 "receivedAt" = EXCLUDED."receivedAt"
              WHERE events.processed = false"#;
 
 /// Binds [`CLAIM`]'s values, after whatever `args` already holds.

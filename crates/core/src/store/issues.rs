@@ -7,7 +7,7 @@
 //! `authorId` is filled once a mapping is known.
 
 use super::converge::{ConvergentUpsert, EntityLock, FieldGroup, Merge};
-use super::writes::{EntityWrite, StatementText, Table};
+use super::statement::{EntityWrite, StatementText, Table};
 use crate::time::Timestamp;
 
 /// `"IssueState"`: declared OPEN, CLOSED, which is also the tie-break order.

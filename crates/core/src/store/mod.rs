@@ -3,6 +3,7 @@
 
 pub mod authors;
 pub mod batch;
+pub mod columns;
 pub mod commits;
 pub mod connections;
 pub mod converge;
@@ -10,6 +11,7 @@ pub mod events;
 pub mod issues;
 pub mod pull_requests;
 pub mod reviews;
+pub mod statement;
 pub mod writes;
 
 use crate::error::{ProcessingError, Result};

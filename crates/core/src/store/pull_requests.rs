@@ -13,7 +13,7 @@
 //! - `authorId`, filled once a mapping is known.
 
 use super::converge::{ConvergentUpsert, EntityLock, FieldGroup, Merge};
-use super::writes::{EntityWrite, StatementText, Table};
+use super::statement::{EntityWrite, StatementText, Table};
 use crate::time::Timestamp;
 
 /// `"PRState"`: declared OPEN, CLOSED, MERGED, which is also the tie-break order.

@@ -4,7 +4,7 @@
 //! dismissal received, `reviewerId` is filled once a mapping is known.
 
 use super::converge::{for_rows, ConvergentUpsert, FieldGroup, Merge};
-use super::writes::{EntityWrite, Gate, StatementText, Table};
+use super::statement::{EntityWrite, Gate, StatementText, Table};
 use crate::time::Timestamp;
 
 /// `"ReviewState"`.

@@ -16,8 +16,10 @@ use crate::store::authors::{self, AuthorKeys};
 use crate::time;
 use sqlx::Connection;
 
-/// The GitHub side of a link. `email`, if given, back-fills commits by that address and is
-/// not stored (users.email belongs to the backend).
+/// The GitHub side of a link. `email`, if given, is stored as one of the user's commit
+/// emails (`user_github_emails`; users.email belongs to the backend): commits by that
+/// address map to the user, earlier ones through the back-fill, later and rebuilt ones
+/// through the lookup.
 #[derive(Debug, Clone, Default)]
 pub struct GithubAccount {
     pub id: Option<i64>,
@@ -67,24 +69,34 @@ impl UserDirectory {
             ));
         }
 
-        // (1) The mapping itself.
-        // Safe to run again: the update sets the same values.
+        // (1) The mapping itself: the user's GitHub id and login, and the linked email (in
+        // `user_github_emails`, so later and rebuilt commits by it map too), in one
+        // transaction. Safe to run again: it sets the same values.
         let mut tries = self.db.tries();
         let previous: Option<Previous> = loop {
             let mut conn = tries.lease().await?;
-            let previous = sqlx::query_as(
-                r#"WITH old AS (SELECT id, "githubId", "githubLogin" FROM users WHERE id = $1 FOR UPDATE)
-                   UPDATE users u SET "githubId" = COALESCE($2, u."githubId"),
-                                      "githubLogin" = COALESCE($3, u."githubLogin"),
-                                      "updatedAt" = $4
-                   FROM old WHERE u.id = old.id
-                   RETURNING old."githubId" AS github_id, old."githubLogin" AS login, u.email"#,
-            )
-            .bind(user_id)
-            .bind(account.id)
-            .bind(login)
-            .bind(time::now())
-            .fetch_optional(&mut *conn)
+            let previous = async {
+                let mut tx = conn.begin().await?;
+                let previous: Option<Previous> = sqlx::query_as(
+                    r#"WITH old AS (SELECT id, "githubId", "githubLogin" FROM users WHERE id = $1 FOR UPDATE)
+                       UPDATE users u SET "githubId" = COALESCE($2, u."githubId"),
+                                          "githubLogin" = COALESCE($3, u."githubLogin"),
+                                          "updatedAt" = $4
+                       FROM old WHERE u.id = old.id
+                       RETURNING old."githubId" AS github_id, old."githubLogin" AS login, u.email"#,
+                )
+                .bind(user_id)
+                .bind(account.id)
+                .bind(login)
+                .bind(time::now())
+                .fetch_optional(&mut *tx)
+                .await?;
+                if let (Some(_), Some(email)) = (&previous, email) {
+                    link_email(&mut tx, user_id, email).await?;
+                }
+                tx.commit().await?;
+                Ok::<_, ProcessingError>(previous)
+            }
             .await;
             if let Some(previous) = tries.finish(conn, previous)? {
                 break previous;
@@ -165,4 +177,41 @@ impl UserDirectory {
             metric_jobs: derive_jobs(&activities, None, time::now().and_utc().timestamp() / 60),
         })
     }
+}
+
+/// Stores `email` (lowercased) as one of `user_id`'s commit emails. An address linked to
+/// another user, or another user's own `users.email` (which the lookup already maps to
+/// them), is `CONSTRAINT_VIOLATION`: one address maps to one user.
+async fn link_email(tx: &mut sqlx::PgConnection, user_id: &str, email: &str) -> Result<()> {
+    let owner: Option<String> = sqlx::query_scalar(
+        r#"SELECT id FROM users WHERE lower(email) = lower($1) AND id <> $2 LIMIT 1"#,
+    )
+    .bind(email)
+    .bind(user_id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    if owner.is_some() {
+        return Err(ProcessingError::ConstraintViolation(format!(
+            "{email} is another user's email"
+        )));
+    }
+    // DO UPDATE (a no-op) rather than DO NOTHING, so the row's owner is returned either way.
+    let linked: String = sqlx::query_scalar(
+        r#"INSERT INTO user_github_emails (id, "userId", email, "createdAt")
+           VALUES ($1, $2, lower($3), $4)
+           ON CONFLICT (email) DO UPDATE SET email = EXCLUDED.email
+           RETURNING "userId""#,
+    )
+    .bind(crate::store::new_id())
+    .bind(user_id)
+    .bind(email)
+    .bind(time::now())
+    .fetch_one(&mut *tx)
+    .await?;
+    if linked != user_id {
+        return Err(ProcessingError::ConstraintViolation(format!(
+            "{email} is linked to another user"
+        )));
+    }
+    Ok(())
 }
