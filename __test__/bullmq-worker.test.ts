@@ -77,6 +77,12 @@ test('bad options are CONFIG_ERROR before anything connects', () => {
   expect(() => createBullMQWorker({ processor } as never)).toThrow(expect.objectContaining({ code: 'CONFIG_ERROR' }))
   expect(() => createBullMQWorker({ connection, processor, concurrency: 0 })).toThrow(expect.objectContaining({ code: 'CONFIG_ERROR' }))
   expect(() => createBullMQWorker({ connection, processor, queueName: 'a:b' })).toThrow(expect.objectContaining({ code: 'CONFIG_ERROR' }))
+  // As Bull's glue: a zero or negative delay would try to connect in a busy loop.
+  for (const reconnectMaxDelayMs of [-1, 0, 1.5]) {
+    expect(() => createBullMQWorker({ connection, databaseUrl: 'postgres://127.0.0.1:1/none', reconnectMaxDelayMs })).toThrow(
+      expect.objectContaining({ code: 'CONFIG_ERROR', message: expect.stringMatching(/reconnectMaxDelayMs/) }),
+    )
+  }
   expect(() => createBullMQWorker({ connection } as never)).toThrow(/processor or a databaseUrl/)
 })
 
@@ -219,8 +225,12 @@ test('a metric job the queue does not take fails the attempt as retryable; the r
   const metrics = new Queue('metrics7', { connection, prefix })
   await metrics.close() // adds now reject
   const working = queue('metrics7')
+  // The first attempt meets the closed queue (the look-up before the add rejects), the retry the working one.
   let calls = 0
-  const flaky = { addBulk: (jobs: never) => (++calls === 1 ? metrics.addBulk(jobs) : working.addBulk(jobs)) } as unknown as Queue
+  const flaky = {
+    getJob: (id: string) => (++calls === 1 ? metrics.getJob(id) : working.getJob(id)),
+    addBulk: (jobs: never) => working.addBulk(jobs),
+  } as unknown as Queue
   const logger = memoryLogger()
   const w = createBullMQWorker({ queueName: 'webhooks7', connection, prefix, processor, metricsQueue: flaky, logger })
   await events.waitUntilReady()
@@ -304,11 +314,22 @@ test('a BullMQ worker started before its database connects once it exists and is
     const absent = await eventually(async () => worker.health().waitingFor, (w) => w !== null && w.attempts >= 2)
     expect(absent).toMatchObject({ what: 'database', code: 'DATABASE_UNAVAILABLE' })
 
-    await admin(`CREATE DATABASE ${name}`)
-    await migrate(url.toString())
+    // The database appears whole (migrated, repository registered) under the name the worker
+    // waits for: prepared under another name and renamed, so the worker cannot connect between
+    // the migration and the registration and fail the jobs UNKNOWN_REPOSITORY.
+    const staging = new URL(url.toString())
+    staging.pathname = `/${name}_staging`
+    await admin(`CREATE DATABASE ${name}_staging`)
+    await migrate(staging.toString())
+    const stagingPool = new Pool({ connectionString: staging.toString(), max: 1 })
+    try {
+      await insertRepository(stagingPool)
+    } finally {
+      await stagingPool.end()
+    }
+    await admin(`ALTER DATABASE ${name}_staging RENAME TO ${name}`)
     const pool = new Pool({ connectionString: url.toString(), max: 1 })
     try {
-      await insertRepository(pool)
       const results = await Promise.all(jobs.map((j) => j.waitUntilFinished(events)))
       expect(results.map((r) => r.status)).toEqual(['processed', 'processed'])
       expect(worker.health()).toMatchObject({ waitingFor: null, counters: { completed: 2, failed: 0 } })
@@ -318,5 +339,6 @@ test('a BullMQ worker started before its database connects once it exists and is
   } finally {
     await worker.close()
     await admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)
+    await admin(`DROP DATABASE IF EXISTS ${name}_staging WITH (FORCE)`)
   }
 })

@@ -46,6 +46,7 @@ test('bad options are CONFIG_ERROR at the call, and nothing is created in Redis'
     { connection, client, processor, concurrency: 0 },
     { connection, client, processor, prefix: '' },
     { connection, client, processor, metricsQueue: { add() {} } },
+    { connection, client, databaseUrl: 'postgres://127.0.0.1:1/none', reconnectMaxDelayMs: -1 },
   ]
   for (const options of bad) {
     expect(() => createGitHubBullMQWorker(options as never)).toThrow(expect.objectContaining({ code: 'CONFIG_ERROR', message: expect.stringMatching(/^createGitHubBullMQWorker: /) }))

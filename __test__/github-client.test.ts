@@ -294,11 +294,26 @@ describe('configuration', () => {
   test('a careless forOwner() call rejects INVALID_JOB, whatever the mode', async () => {
     const app = createGitHubClient({ appId: APP_ID, privateKey: keys.pkcs8, baseUrl: gh.url })
     for (const client of [tokenClient(), app]) {
-      for (const owner of [undefined, '', 'acme/api', '-x', 42]) {
+      for (const owner of [undefined, '', 'acme/api', '-x', '_x', 'mona_', 'mona_a_b', 42]) {
         await expect(client.forOwner(owner as never)).rejects.toMatchObject({ code: 'INVALID_JOB' })
       }
       await expect(client.forInstallation(-1)).rejects.toMatchObject({ code: 'INVALID_JOB' })
     }
+  })
+
+  test('an Enterprise Managed Users account (handle_shortcode) is an owner like any other, as App and with a token', async () => {
+    const repo = gh.world.addRepository({ owner: 'mona_acme', name: 'tool' })
+    gh.world.install('mona_acme')
+    const app = createGitHubClient({ appId: APP_ID, privateKey: keys.pkcs8, baseUrl: gh.url })
+    for (const client of [tokenClient(), app]) {
+      const octokit = await client.forOwner('mona_acme', 'tool')
+      const r = await octokit.request('GET /repos/{owner}/{repo}', { owner: 'mona_acme', repo: 'tool' })
+      expect(r.data.id).toBe(repo.id)
+    }
+    expect(githubOptionsFromEnv({ GITHUB_TOKEN: TOKEN, GITHUB_HOOKS: 'mona_acme/tool#5, octo_acme#6' })!.hooks).toEqual([
+      { kind: 'repo', owner: 'mona_acme', repo: 'tool', hookId: 5 },
+      { kind: 'org', org: 'octo_acme', hookId: 6 },
+    ])
   })
 
   test('githubOptionsFromEnv: off when nothing is set, App key as PEM text, escaped text or a file', () => {

@@ -347,7 +347,8 @@ test('502s past the client retries fail the attempt as retryable; the queue retr
   const processed = await deliver(delivery(world, commits))
   expect(processed.status).toBe('processed')
   await drained(github)
-  gh.failNext(1, 502, '/graphql')
+  // The batch and both halves it is split into answer 502: GitHub fails whatever is asked (an outage).
+  gh.failNext(3, 502, '/graphql')
   await db.pool.query('UPDATE commits SET "statsFetchedAt" = NULL WHERE "repoId" = $1', [repoId])
   const id = await github.add(
     { kind: 'commitStats', repoId, repository: `acme/${world.name}`, shas: commits.map((c) => c.sha), before: null, after: null },

@@ -4,10 +4,14 @@
 // after a page, a page that fails) resumes without repeated pages or duplicate rows; a
 // finished backfill is not read again.
 import Bull from 'bull'
-import { runBackfill } from '../lib'
+import { runBackfill, githubJobOptions } from '../lib'
 import { SHARED_REDIS_URL, testPrefix } from './helpers/redis'
 import { insertRepository } from './helpers/db'
 import { recoveryEnv, RecoveryEnv, requestsTo } from './recovery/github-env'
+
+// The follow-up job data (plain JS, no types).
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { followUpJobData } = require('../lib/github/job-options')
 
 const REPO_ID = 62_000_001
 const SINCE = '2026-06-01T00:00:00Z'
@@ -125,9 +129,9 @@ test('stopped after the second page of pull requests, then resumed: every page a
   // The cut-short list went on from page 3.
   expect(summary.kinds.pulls).toMatchObject({ resumedFromPage: 3, since: '2026-06-01T00:00:00.000Z', finished: true })
   expect(summary.kinds.issues).toMatchObject({ skipped: 30, finished: true })
+  // Each page once, then the catch-up's first page (what changed since the run started: nothing).
   const pullPages = pagesRequested(/^\/repos\/acme\/widgets\/pulls$/)
-  expect(pullPages).toEqual([...new Set(pullPages)])
-  expect(pullPages).toEqual([1, 2, 3, 4].map((n) => `/repos/acme/widgets/pulls?page=${n}`))
+  expect(pullPages).toEqual([1, 2, 3, 4, 1].map((n) => `/repos/acme/widgets/pulls?page=${n}`))
   expect(expected.pulls).toBe(307)
   // Reviews: one request per pull request imported, none twice.
   const reviewPages = pagesRequested(/\/reviews$/)
@@ -153,7 +157,10 @@ test('a finished backfill is not read again; --restart reads it again and change
   const before = env.server.requests.length
   const again = await runBackfill({ data: { repository: 'acme/widgets', since: '90d' } }, ctx())
   expect(Object.values(again.kinds).map((k) => k!.alreadyImported)).toEqual([true, true, true])
-  expect(env.server.requests.length).toBe(before)
+  // The name resolved to its GitHub id, then only each list's catch-up: one page of what changed since it finished (nothing).
+  const after = env.server.requests.slice(before)
+  expect(after.map((r) => r.path)).toEqual(['/repos/acme/widgets', '/repos/acme/widgets/pulls', '/repos/acme/widgets/issues', '/repos/acme/widgets', '/repos/acme/widgets/commits'])
+  expect(Object.values(again.kinds).map((k) => k!.caughtUp)).toEqual([0, 0, 0])
 
   const rowsBefore = await env.db.pool.query('SELECT * FROM pull_requests ORDER BY "githubId"')
   const restarted = await runBackfill({ data: { repository: 'acme/widgets', since: SINCE, restart: true, kinds: ['pulls'] } }, ctx())
@@ -174,8 +181,9 @@ test('a page that fails stops the backfill; the next run resumes at that page', 
   const summary = await runBackfill({ data: { repository: 'acme/widgets', since: SINCE, kinds: ['commits'] } }, ctx())
   expect(summary.kinds.commits).toMatchObject({ resumedFromPage: 1, finished: true })
   const pages = env.server.requests.slice(first).filter((r) => r.path === '/repos/acme/widgets/commits')
-  // The failed attempt, then each page once.
-  expect(pages.map((r) => [r.status, r.query.page ?? '1'])).toEqual([[502, '1'], [200, '1']])
+  // The failed attempt, then each page once, then the catch-up (commits since the run started: none).
+  expect(pages.map((r) => [r.status, r.query.page ?? '1'])).toEqual([[502, '1'], [200, '1'], [200, '1']])
+  expect(pages[2].query.since).not.toBe(pages[1].query.since)
   expect((await counts()).commits).toBe(expected.commits)
 })
 
@@ -187,8 +195,9 @@ test('with the github queue at hand, each page of commits gets a commitStats job
     const jobs = await githubQueue.getJobs(['waiting', 'delayed'])
     expect(jobs).toHaveLength(1)
     const { rows } = await env.db.pool.query('SELECT sha FROM commits ORDER BY sha')
-    expect(jobs[0].data).toMatchObject({ kind: 'commitStats', repoId, repository: 'acme/widgets' })
-    expect([...jobs[0].data.shas].sort()).toEqual(rows.map((r) => r.sha))
+    // The one definition of a commitStats job: a follow-up's data and githubJobOptions.
+    expect(jobs[0].data).toEqual(followUpJobData({ kind: 'commitStats', repoId, repository: 'acme/widgets', shas: rows.map((r) => r.sha) }, null))
+    expect(jobs[0].opts).toMatchObject({ ...githubJobOptions, jobId: expect.stringMatching(new RegExp(`^commitStats:${repoId}:[0-9a-f]{24}$`)) })
   } finally {
     await githubQueue.close()
     await redis.cleanup()
@@ -199,7 +208,29 @@ test('an unregistered repository or a malformed name is refused before any reque
   const before = env.server.requests.length
   await expect(runBackfill({ data: { repository: 'acme/unknown' } }, ctx())).rejects.toMatchObject({ code: 'UNKNOWN_REPOSITORY' })
   await expect(runBackfill({ data: { repository: 'not a repo' } }, ctx())).rejects.toMatchObject({ code: 'INVALID_JOB' })
+  // An Enterprise Managed Users owner (handle_shortcode) is a name like any other.
+  await expect(runBackfill({ data: { repository: 'mona_acme/widgets' } }, ctx())).rejects.toMatchObject({ code: 'UNKNOWN_REPOSITORY' })
   await expect(runBackfill({ data: { repository: 'acme/widgets', since: 'soon' } }, ctx())).rejects.toMatchObject({ code: 'INVALID_JOB' })
   expect(env.server.requests.length).toBe(before)
   expect(repoId).toBeTruthy()
+})
+
+test('by name, the backfill writes into the row of the GitHub id GitHub reports for that name, not an older row of the same name', async () => {
+  // acme/twins was deleted on GitHub and created again; both rows are registered under the name.
+  const w = env.server.world
+  const now = w.addRepository({ owner: 'acme', name: 'twins', id: 62_000_777 })
+  now.issues.push({ id: 7_700_001, number: 1, title: 'fresh', state: 'open', user: { login: 'mona' }, created_at: iso(base), updated_at: iso(base) })
+  const old = await insertRepository(env.db.pool, 62_000_666, { fullName: 'acme/twins' })
+  const current = await insertRepository(env.db.pool, 62_000_777, { fullName: 'acme/twins' })
+  await env.db.pool.query(`UPDATE repositories SET "createdAt" = "createdAt" - interval '1 year' WHERE id = $1`, [old])
+  const summary = await runBackfill({ data: { repository: 'acme/twins', since: SINCE, kinds: ['issues'] } }, ctx())
+  expect(summary.repoId).toBe(current)
+  const { rows } = await env.db.pool.query('SELECT "repoId" FROM issues WHERE "githubId" = 7700001')
+  expect(rows).toEqual([{ repoId: current }])
+  // A name whose GitHub repository is not the registered one is refused.
+  await env.db.pool.query('DELETE FROM issues WHERE "repoId" = $1', [current])
+  await env.db.pool.query('DELETE FROM github_backfill_cursors WHERE "repoId" = $1', [current])
+  await env.db.pool.query('DELETE FROM repositories WHERE id = $1', [current])
+  await expect(runBackfill({ data: { repository: 'acme/twins', since: SINCE, kinds: ['issues'] } }, ctx())).rejects.toMatchObject({ code: 'UNKNOWN_REPOSITORY' })
+  expect((await env.db.pool.query('SELECT count(*)::int AS n FROM issues WHERE "repoId" = $1', [old])).rows[0].n).toBe(0)
 })

@@ -129,7 +129,9 @@ describe('through the local GitHub (checked against the OpenAPI description)', (
     expect((await row(81_002)).deletedAt).not.toBeNull()
     const before = gh.requests.length
     const client = createGitHubClient({ appId: 4242, privateKey: keys.pkcs8, baseUrl: gh.url, retries: 0 })
-    const summary = await runBackfill({ data: { repository: 'acme-follow/two' } }, { client, pool: db.pool, processor })
+    // As registration queues it: by the row's id (a name is first resolved through GitHub).
+    const repoId = (await db.pool.query('SELECT id FROM repositories WHERE "githubId" = 81002')).rows[0].id
+    const summary = await runBackfill({ data: { repository: 'acme-follow/two', repoId } }, { client, pool: db.pool, processor })
     expect(summary).toMatchObject({ skipped: expect.stringContaining('deleted') })
     expect(gh.requests.length).toBe(before)
   })

@@ -10,7 +10,7 @@
 const { WebhookProcessingError } = require('./errors')
 const { redactCredentials } = require('./redact')
 const { webhookAttempt, webhookCounters } = require('./webhook-attempt')
-const { workerDatabase } = require('./worker')
+const { workerDatabase, checkReconnectMaxDelay } = require('./worker-database')
 const { bullmqJobId } = require('./github/queue-shape')
 
 /** Job options for the producer: the first try and 3 retries (2 s, 4 s, 8 s), the last 500 failures kept. */
@@ -41,10 +41,11 @@ function checkOptions(options) {
   if (typeof queueName !== 'string' || queueName === '' || queueName.includes(':')) fail('queueName must be a non-empty string without ":"')
   if (options.prefix !== undefined && (typeof options.prefix !== 'string' || options.prefix === '')) fail('prefix must be a non-empty string')
   if (!options.processor && typeof options.databaseUrl !== 'string') fail('give a processor or a databaseUrl')
-  if (options.metricsQueue && typeof options.metricsQueue.addBulk !== 'function') fail('metricsQueue must be a BullMQ queue')
+  if (options.metricsQueue && (typeof options.metricsQueue.addBulk !== 'function' || typeof options.metricsQueue.getJob !== 'function')) fail('metricsQueue must be a BullMQ queue')
   if (options.githubQueue && typeof options.githubQueue.addBulk !== 'function') fail('githubQueue must be a BullMQ queue')
   const concurrency = options.concurrency ?? 5
   if (!Number.isInteger(concurrency) || concurrency < 1) fail('concurrency must be a positive integer')
+  checkReconnectMaxDelay(options, fail)
   return { queueName, concurrency }
 }
 
@@ -66,12 +67,11 @@ function requireBullMQ(caller = 'createBullMQWorker') {
  */
 function createBullMQWorker(options) {
   const { queueName, concurrency } = checkOptions(options)
-  // Required lazily: an optional peer dependency, and the package's main entry requires this file.
+  // Required lazily: an optional peer dependency.
   const { Worker, UnrecoverableError } = requireBullMQ()
-  const { WebhookProcessor } = require('./index')
   const logger = options.logger ?? silentLogger
   const ownsProcessor = !options.processor
-  const database = workerDatabase(WebhookProcessor, options, concurrency, logger)
+  const database = workerDatabase(options, concurrency, logger)
   const counters = webhookCounters()
   const attempt = webhookAttempt({ database, metricsQueue: options.metricsQueue, githubQueue: options.githubQueue, counters, logger, onPermanentFailure: options.onPermanentFailure })
   let active = 0

@@ -729,8 +729,10 @@ export interface BackfillKindSummary {
   records: BackfillRecords
   /** The page a cut-short backfill resumed at, or null. */
   resumedFromPage: number | null
-  /** A finished backfill already covered `since`: nothing was requested. */
+  /** A finished backfill already covered `since`: the list was not read again, only its catch-up. */
   alreadyImported: boolean
+  /** Items the catch-up pass read again: changed after the run started (or, already imported, after it finished). */
+  caughtUp: number
   finished: boolean
 }
 
@@ -754,7 +756,8 @@ export interface BackfillSummary {
  * reviews, issues and default-branch commits updated since `since` (default `90d`), resumable.
  */
 export declare function runBackfill(
-  job: { data: { repository: string; repoId?: string; since?: string | Date; kinds?: Array<'pulls' | 'issues' | 'commits'>; restart?: boolean } },
+  /** `repository` by name is matched on the GitHub id GitHub reports for it; `perPage`: items per list page (1–100, default 100). */
+  job: { data: { repository: string; repoId?: string; since?: string | Date; kinds?: Array<'pulls' | 'issues' | 'commits'>; restart?: boolean; perPage?: number } },
   ctx: GitHubJobContext,
 ): Promise<BackfillSummary>
 
@@ -767,7 +770,7 @@ export interface ReconcileDelivery {
   deliveredAt: string
   attempts: number
   lastStatus: number
-  /** `redelivered`, `would redeliver`, `over this run's limit`, `older than the window`, `given up after N redeliveries`, `redelivery refused: …`. */
+  /** `redelivered`, `would redeliver`, `over this run's limit`, `older than the window`, `given up after N redeliveries`, `redelivery refused: …` (a 4xx refusal is settled: not asked for again). */
   outcome: string
 }
 
@@ -813,6 +816,39 @@ export declare function unscheduleReconcile(queue: Queue<any> | import('bullmq')
 export declare const DEFAULT_RECONCILE_EVERY_MS: number
 /** `24h`, `90d`, `30m`, `2w` before now, or an ISO time; INVALID_JOB otherwise. */
 export declare function parseSince(value: string | number | Date, now?: number): Date
+
+/** What `queueUnknownCommitStats` queued. */
+export interface UnknownCommitStatsQueued {
+  /** Commits whose line counts are still unknown (statsFetchedAt NULL) and old enough. */
+  commits: number
+  /** commitStats jobs added to the github queue (100 commits each; an id already queued today adds nothing). */
+  jobs: number
+  repositories: number
+}
+
+/**
+ * Queues commitStats jobs on the github queue (Bull or BullMQ) for the commits whose line
+ * counts are still unknown: a batch GitHub never answered, a job discarded (GITHUB_NOT_FOUND,
+ * GITHUB_AUTH) or failed for good. Job ids carry the day, so running it often (the reconcile job
+ * runs it) queues each set at most once a day. See docs/github-api.md.
+ */
+export declare function queueUnknownCommitStats(
+  githubQueue: Queue | import('bullmq').Queue,
+  options: {
+    /** A pg pool… */
+    pool?: { query(text: string, values?: unknown[]): Promise<{ rows: any[] }> }
+    /** …or a database URL (else DATABASE_URL). */
+    databaseUrl?: string
+    /** Only this repository (DevMetrics id). Default: all. */
+    repoId?: string
+    /** Only commits written at least this long ago. Default 3600000 (1 hour): their own job had its chance. */
+    olderThanMs?: number
+    /** At most this many commits. Default 10000. */
+    limit?: number
+    /** Count, queue nothing. */
+    dryRun?: boolean
+  },
+): Promise<UnknownCommitStatsQueued>
 // GitHub's API (lib/github/): the client, its options and errors; see docs/github-api.md.
 export {
   createGitHubClient,

@@ -8,6 +8,7 @@ const backfill = require('./github/jobs/backfill')
 const reconcile = require('./github/jobs/reconcile')
 const { scheduleReconcile, unscheduleReconcile, DEFAULT_RECONCILE_EVERY_MS } = require('./github/schedule')
 const { parseSince } = require('./github/duration')
+const { queueUnknownCommitStats } = require('./github/commit-stats-catch-up')
 
 module.exports = {
   registerRepository,
@@ -19,4 +20,5 @@ module.exports = {
   unscheduleReconcile,
   DEFAULT_RECONCILE_EVERY_MS,
   parseSince,
+  queueUnknownCommitStats,
 }

@@ -11,9 +11,8 @@ const { redactCredentials } = require('./redact')
 const { recordFailure } = require('./job-failure')
 const { githubJobOptions, followUpJobData } = require('./github/job-options')
 const { bullShapedQueue } = require('./github/queue-shape')
+const { queueMetricJobs } = require('./metric-jobs')
 
-/** Options of each metric job: removed once done, the last 500 failures kept. */
-const metricJobOptions = Object.freeze({ removeOnComplete: true, removeOnFail: 500 })
 
 /** The counters both glues report in health(). */
 function webhookCounters() {
@@ -37,19 +36,9 @@ function webhookCounters() {
  * whether the glue must tell its queue not to retry).
  */
 function webhookAttempt({ database, metricsQueue, githubQueue, counters, logger, onPermanentFailure }) {
-  const metrics = bullShapedQueue(metricsQueue ?? null)
   const github = bullShapedQueue(githubQueue ?? null)
 
-  async function queueMetricJobs(result) {
-    if (!metrics || result.metricJobs.length === 0) return 0
-    await metrics.addBulk(
-      result.metricJobs.map((m) => ({
-        data: { kind: m.kind, id: m.id, date: m.date, deliveryId: result.deliveryId },
-        opts: { ...metricJobOptions, jobId: m.jobId },
-      })),
-    )
-    return result.metricJobs.length
-  }
+  const queueMetrics = (result) => queueMetricJobs(metricsQueue, result.metricJobs, { deliveryId: result.deliveryId })
 
   // API work the result leaves (result.followUps); each follow-up's stable jobId makes a
   // redelivery's add a no-op (completed github jobs are kept 7 days).
@@ -71,7 +60,7 @@ function webhookAttempt({ database, metricsQueue, githubQueue, counters, logger,
       let metricJobs
       let followUps
       try {
-        metricJobs = await queueMetricJobs(result)
+        metricJobs = await queueMetrics(result)
         followUps = await queueFollowUps(result)
       } catch (err) {
         // The rows are committed; a retry answers `duplicate` and re-derives the metric jobs and follow-ups.
@@ -102,4 +91,4 @@ function webhookAttempt({ database, metricsQueue, githubQueue, counters, logger,
   }
 }
 
-module.exports = { webhookAttempt, webhookCounters, metricJobOptions }
+module.exports = { webhookAttempt, webhookCounters }

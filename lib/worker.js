@@ -4,9 +4,11 @@
 // and logs every outcome. The queue and its retry policy belong to the producer, so the
 // policy is exported for it (webhookJobOptions, webhookQueueSettings).
 
-const { WebhookProcessingError, toProcessingError } = require('./errors')
+const { WebhookProcessingError } = require('./errors')
 const { redactCredentials } = require('./redact')
-const { webhookAttempt, webhookCounters, metricJobOptions } = require('./webhook-attempt')
+const { webhookAttempt, webhookCounters } = require('./webhook-attempt')
+const { metricJobOptions } = require('./metric-jobs')
+const { workerDatabase, checkReconnectMaxDelay } = require('./worker-database')
 
 /** Name of the backoff strategy in webhookQueueSettings.backoffStrategies. */
 const WEBHOOK_BACKOFF = 'devmetricsWebhook'
@@ -57,119 +59,12 @@ function checkOptions(queue, options) {
   if (!queue || typeof queue.process !== 'function') fail('createWebhookWorker needs a Bull queue')
   if (!options || typeof options !== 'object') fail('createWebhookWorker needs options')
   if (!options.processor && typeof options.databaseUrl !== 'string') fail('give a processor or a databaseUrl')
-  if (options.metricsQueue && typeof options.metricsQueue.addBulk !== 'function') fail('metricsQueue must be a Bull queue')
+  if (options.metricsQueue && (typeof options.metricsQueue.addBulk !== 'function' || typeof options.metricsQueue.getJob !== 'function')) fail('metricsQueue must be a Bull queue')
   if (options.githubQueue && typeof options.githubQueue.addBulk !== 'function') fail('githubQueue must be a Bull queue')
   const concurrency = options.concurrency ?? 5
   if (!Number.isInteger(concurrency) || concurrency < 1) fail('concurrency must be a positive integer')
-  const reconnect = options.reconnectMaxDelayMs
-  if (reconnect !== undefined && (!Number.isInteger(reconnect) || reconnect < 1)) fail('reconnectMaxDelayMs must be a positive integer')
+  checkReconnectMaxDelay(options, fail)
   return concurrency
-}
-
-/** Longest wait between two connection attempts of a worker that connects its own processor. */
-const RECONNECT_MAX_DELAY_MS = 15_000
-/** Wait after the first failed connection attempt; each further failure doubles it, up to the maximum. */
-const RECONNECT_BASE_DELAY_MS = 250
-
-/**
- * A processor connected in the background, again and again with backoff until the database
- * is there and migrated (a worker may start before its database). `ready()` waits for it;
- * `waitingFor()` says what it is waiting for, for health(); `close()` stops trying and
- * rejects the waiting jobs with PROCESSOR_CLOSED (retryable: another worker takes them).
- */
-function connectWithBackoff(WebhookProcessor, connectOptions, maxDelayMs, logger) {
-  let processor = null
-  let stopped = false
-  let waiting = { what: 'database', since: new Date().toISOString(), attempts: 0, code: null, message: 'connecting', nextAttemptAt: null }
-  const waiters = []
-  let sleeping = null
-
-  const settle = (fn) => {
-    for (const w of waiters.splice(0)) fn(w)
-  }
-
-  const loop = (async () => {
-    for (let attempt = 1; !stopped; attempt++) {
-      try {
-        const connected = await WebhookProcessor.connect(connectOptions)
-        if (stopped) {
-          await connected.close()
-          return
-        }
-        processor = connected
-        if (attempt > 1) logger.warn('webhook worker connected to the database', { attempts: attempt })
-        waiting = null
-        settle((w) => w.resolve(connected))
-        return
-      } catch (thrown) {
-        const error = toProcessingError(thrown)
-        const delay = Math.min(maxDelayMs, RECONNECT_BASE_DELAY_MS * 2 ** (attempt - 1))
-        const message = redactCredentials(error.message)
-        if (waiting.code !== error.code) {
-          logger.warn('webhook worker waiting for the database', { code: error.code, error: message, attempts: attempt })
-        }
-        waiting = {
-          ...waiting,
-          attempts: attempt,
-          code: error.code,
-          message,
-          nextAttemptAt: new Date(Date.now() + delay).toISOString(),
-        }
-        // Backoff between attempts, cut short by close().
-        await new Promise((resolve) => {
-          const timer = setTimeout(resolve, delay)
-          sleeping = () => {
-            clearTimeout(timer)
-            resolve()
-          }
-        })
-        sleeping = null
-      }
-    }
-  })()
-
-  return {
-    ready() {
-      if (processor) return Promise.resolve(processor)
-      if (stopped) return Promise.reject(new WebhookProcessingError('PROCESSOR_CLOSED', 'the worker is closing'))
-      return new Promise((resolve, reject) => waiters.push({ resolve, reject }))
-    },
-    current: () => processor,
-    waitingFor: () => (waiting ? { ...waiting } : null),
-    async close() {
-      stopped = true
-      if (sleeping) sleeping()
-      settle((w) => w.reject(new WebhookProcessingError('PROCESSOR_CLOSED', 'the worker closed while waiting for the database')))
-      await loop
-    },
-  }
-}
-
-/**
- * The processor a worker runs on, as `{ ready(), current(), waitingFor(), close() }`: the one
- * the caller gave, or one the worker connects itself from `databaseUrl`, with backoff until
- * the database is there and migrated (both queue drivers use this).
- */
-function workerDatabase(WebhookProcessor, options, concurrency, logger) {
-  if (options.processor) {
-    return { ready: () => Promise.resolve(options.processor), current: () => options.processor, waitingFor: () => null, close: async () => {} }
-  }
-  return connectWithBackoff(
-    WebhookProcessor,
-    {
-      databaseUrl: options.databaseUrl,
-      redisUrl: options.redisUrl,
-      redisKeyPrefix: options.redisKeyPrefix,
-      userCacheTtlSeconds: options.userCacheTtlSeconds,
-      maxConnections: options.maxConnections ?? concurrency,
-      idleTimeoutMs: options.idleTimeoutMs,
-      maxLifetimeMs: options.maxLifetimeMs,
-      autoRegisterRepositories: options.autoRegisterRepositories,
-      ownerTeams: options.ownerTeams,
-    },
-    options.reconnectMaxDelayMs ?? RECONNECT_MAX_DELAY_MS,
-    logger,
-  )
 }
 
 /**
@@ -178,11 +73,9 @@ function workerDatabase(WebhookProcessor, options, concurrency, logger) {
  */
 function createWebhookWorker(queue, options) {
   const concurrency = checkOptions(queue, options)
-  // Required lazily: the package's main entry requires this file.
-  const { WebhookProcessor } = require('./index')
   const logger = options.logger ?? silentLogger
   const ownsProcessor = !options.processor
-  const database = workerDatabase(WebhookProcessor, options, concurrency, logger)
+  const database = workerDatabase(options, concurrency, logger)
   const counters = webhookCounters()
   const attempt = webhookAttempt({ database, metricsQueue: options.metricsQueue, githubQueue: options.githubQueue, counters, logger, onPermanentFailure: options.onPermanentFailure })
   let active = 0
@@ -240,7 +133,6 @@ function createWebhookWorker(queue, options) {
 
 module.exports = {
   createWebhookWorker,
-  workerDatabase,
   webhookJobOptions,
   webhookQueueSettings,
   webhookBackoff,

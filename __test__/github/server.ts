@@ -132,6 +132,7 @@ export class GitHubServer {
   private readonly server: http.Server
   private readonly contract: OpenApiContract
   private readonly faults: Fault[] = []
+  private readonly persistentFaults: { when: (request: LoggedRequest) => boolean; status: number }[] = []
   private readonly sockets = new Set<import('node:net').Socket>()
   private readonly tokens: Set<string>
   private readonly publicKey?: crypto.KeyObject
@@ -174,6 +175,16 @@ export class GitHubServer {
   /** The next `n` matching requests answer `status` (default 502). */
   failNext(n: number, status = 502, path?: string | RegExp): void {
     for (let i = 0; i < n; i++) this.faults.push({ type: 'fail', status, path })
+  }
+
+  /**
+   * Every request `when` matches answers `status` (default 502) until `stop()` is called: a
+   * request GitHub can never answer (a GraphQL query naming one commit, …).
+   */
+  failWhile(when: (request: LoggedRequest) => boolean, status = 502): { stop(): void } {
+    const fault = { when, status }
+    this.persistentFaults.push(fault)
+    return { stop: () => void this.persistentFaults.splice(this.persistentFaults.indexOf(fault), 1) }
   }
 
   /** The next `n` matching requests are never answered (the client must time out). */
@@ -301,6 +312,10 @@ export class GitHubServer {
     const isGraphql = path === '/graphql' && method === 'POST'
     const resource = isGraphql ? 'graphql' : 'core'
 
+    const persistent = this.persistentFaults.find((f) => f.when(log))
+    if (persistent) {
+      return this.send(res, log, new HttpAnswer(persistent.status, { message: 'Server Error', documentation_url: DOCS, status: String(persistent.status) }), resource)
+    }
     const fault = this.takeFault(path)
     if (fault?.type === 'hang') return // never answered; the socket closes when the client gives up or the server closes
     if (fault?.type === 'fail') {
@@ -758,6 +773,10 @@ export class GitHubServer {
   private redeliver(target: HookTarget, deliveryId: number): HttpAnswer {
     const original = this.world.deliveriesOf(target)?.find((d) => d.id === deliveryId)
     if (!original) throw notFound()
+    if (this.world.refusesRedelivery?.(original)) {
+      // GitHub refuses some redeliveries (422) and records no attempt for them.
+      throw new HttpAnswer(422, { message: 'Validation Failed', errors: [{ code: 'invalid', message: 'this delivery cannot be redelivered' }], documentation_url: DOCS, status: '422' })
+    }
     const again = this.world.addDelivery(target, {
       guid: original.guid,
       event: original.event,

@@ -90,6 +90,8 @@ export class World {
   readonly deliveries = new Map<string, WorldDelivery[]>()
   /** The status code a redelivery gets (200 unless a test says otherwise). */
   redeliveryStatusCode = 200
+  /** Deliveries GitHub refuses to redeliver (422, no attempt recorded); null: none. */
+  refusesRedelivery: ((delivery: WorldDelivery) => boolean) | null = null
   /** Called for every redelivery the server accepts, so a test can deliver it to its endpoint. */
   onRedeliver: ((delivery: WorldDelivery, target: HookTarget) => void) | null = null
   private nextId = 1000

@@ -10,7 +10,7 @@
 
 const { WebhookProcessingError } = require('../errors')
 const { redactCredentials } = require('../redact')
-const { workerDatabase } = require('../worker')
+const { workerDatabase } = require('../worker-database')
 const { requireBullMQ, workerDefaults } = require('../bullmq-worker')
 const { createGitHubJobRunner, checkCommonOptions, silentLogger } = require('./job-runner')
 const { bullShapedQueue, bullShapedJob, isBullMQQueue } = require('./queue-shape')
@@ -35,15 +35,14 @@ function checkOptions(options) {
  */
 function createGitHubBullMQWorker(options) {
   const { queueName, concurrency } = checkOptions(options)
-  // Required lazily: an optional peer dependency, and the package's main entry requires this file.
+  // Required lazily: an optional peer dependency.
   const { Queue, Worker, DelayedError, UnrecoverableError } = requireBullMQ(CALLER)
-  const { WebhookProcessor } = require('../index')
   const logger = options.logger ?? silentLogger
   const where = { connection: options.connection, ...(options.prefix === undefined ? {} : { prefix: options.prefix }) }
   // The kinds add jobs to their own queue (a truncated push's commitStats, backfill's pages).
   const queue = new Queue(queueName, where)
   const ownsProcessor = !options.processor
-  const database = workerDatabase(WebhookProcessor, options, concurrency, logger)
+  const database = workerDatabase(options, concurrency, logger)
   const runner = createGitHubJobRunner({
     client: options.client,
     database,

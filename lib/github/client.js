@@ -24,6 +24,7 @@ const Bottleneck = require('bottleneck/light')
 const { WebhookProcessingError } = require('../errors')
 const { normalizePrivateKey, readPrivateKeyFile } = require('./config')
 const { toGitHubError, rateLimitOf } = require('./errors')
+const { isLogin } = require('./names')
 
 const DEFAULTS = Object.freeze({
   baseUrl: 'https://api.github.com',
@@ -239,7 +240,7 @@ function normalizeClientOptions(options) {
 }
 
 function checkOwner(owner) {
-  if (typeof owner !== 'string' || !/^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$/.test(owner)) {
+  if (!isLogin(owner)) {
     throw new WebhookProcessingError('INVALID_JOB', 'forOwner(owner): owner must be a GitHub account login')
   }
   return owner

@@ -6,6 +6,7 @@
 const fs = require('node:fs')
 const crypto = require('node:crypto')
 const { WebhookProcessingError } = require('../errors')
+const { LOGIN_SOURCE, REPO_NAME_SOURCE } = require('./names')
 
 const configError = (message) => new WebhookProcessingError('CONFIG_ERROR', message)
 
@@ -48,8 +49,8 @@ function readPrivateKeyFile(path, source = 'privateKeyPath') {
   return normalizePrivateKey(text, `${source} (${path})`)
 }
 
-const HOOK_REPO = /^([A-Za-z0-9](?:[A-Za-z0-9-]{0,38}))\/([A-Za-z0-9._-]{1,100})#([1-9][0-9]{0,15})$/
-const HOOK_ORG = /^([A-Za-z0-9](?:[A-Za-z0-9-]{0,38}))#([1-9][0-9]{0,15})$/
+const HOOK_REPO = new RegExp(`^(${LOGIN_SOURCE})/(${REPO_NAME_SOURCE})#([1-9][0-9]{0,15})$`)
+const HOOK_ORG = new RegExp(`^(${LOGIN_SOURCE})#([1-9][0-9]{0,15})$`)
 
 /**
  * `GITHUB_HOOKS` (`owner/repo#id`, `org#id`, comma-separated) as

@@ -6,6 +6,8 @@
 // re-queues the work with the delay GitHub asked for); these attempts are for 5xx answers,
 // timeouts and database failures.
 
+const { createHash } = require('node:crypto')
+
 /** Completed github jobs are kept this long so a redelivered push (GitHub keeps deliveries 3 days, GHES 7) adds no second job. */
 const KEEP_COMPLETED_SECONDS = 7 * 24 * 3600
 
@@ -35,4 +37,28 @@ function followUpJobData(followUp, deliveryId) {
   }
 }
 
-module.exports = { githubJobOptions, followUpJobData, KEEP_COMPLETED_SECONDS }
+/** Commits per commitStats job: one GraphQL request's worth (GitHub's node limit per connection). */
+const COMMITS_PER_STATS_JOB = 100
+
+/**
+ * The commitStats jobs (`{ data, opts }` for addBulk) that fetch the line counts of `shas` in
+ * `repository`: 100 commits each, sorted, with the data of a follow-up (followUpJobData) and
+ * githubJobOptions, ids from their content (`commitStats:<repoId>:<digest>`) so the same
+ * commits queued again by any producer (complete-push, backfill) add no second job;
+ * `idSuffix` makes them another job (the catch-up's, once a day).
+ */
+function commitStatsJobs({ repoId, repository, deliveryId = null }, shas, idSuffix = '') {
+  const sorted = [...new Set(shas)].sort()
+  const jobs = []
+  for (let i = 0; i < sorted.length; i += COMMITS_PER_STATS_JOB) {
+    const chunk = sorted.slice(i, i + COMMITS_PER_STATS_JOB)
+    const digest = createHash('sha256').update(chunk.join(',')).digest('hex').slice(0, 24)
+    jobs.push({
+      data: followUpJobData({ kind: 'commitStats', repoId, repository, shas: chunk }, deliveryId),
+      opts: { ...githubJobOptions, jobId: `commitStats:${repoId}:${digest}${idSuffix}` },
+    })
+  }
+  return jobs
+}
+
+module.exports = { githubJobOptions, followUpJobData, commitStatsJobs, COMMITS_PER_STATS_JOB, KEEP_COMPLETED_SECONDS }

@@ -10,6 +10,7 @@
 const { WebhookProcessingError } = require('../errors')
 const { toGitHubError } = require('./errors')
 const { redactCredentials } = require('../redact')
+const { checkReconnectMaxDelay } = require('../worker-database')
 
 /** One module per job kind: `run(job, context)` resolves with what the job did. */
 const JOBS = {
@@ -46,6 +47,7 @@ function checkCommonOptions(caller, options, isQueue, queueKind) {
   if (options.metricsQueue && !isQueue(options.metricsQueue)) fail(`metricsQueue must be a ${queueKind} queue`)
   const concurrency = options.concurrency ?? 2
   if (!Number.isInteger(concurrency) || concurrency < 1) fail('concurrency must be a positive integer')
+  checkReconnectMaxDelay(options, fail)
   return concurrency
 }
 

@@ -47,6 +47,8 @@ function bullShapedQueue(queue) {
     native: queue,
     add: (data, opts) => queue.add(jobName(data), data, bullmqOptions(opts)),
     addBulk: (jobs) => queue.addBulk(jobs.map((j) => ({ name: j.name ?? jobName(j.data), data: j.data, opts: bullmqOptions(j.opts) }))),
+    /** The job under a Bull-shaped id (`:` made `.`), or undefined. */
+    getJob: (id) => queue.getJob(bullmqJobId(id)),
   }
 }
 

@@ -34,8 +34,10 @@ function openDatabase(options) {
 
 // TIMESTAMP(3) columns hold UTC (Prisma's convention): times are bound as ISO text and
 // read back as timestamptz, whatever the process's time zone.
+// A backfill cursor's "createdAt" is when its current run started (set again by a restart):
+// the catch-up pass reads what changed since then.
 const BACKFILL_COLUMNS = `"repoId", kind, since AT TIME ZONE 'UTC' AS since, "pagesDone", "itemsDone",
-  "finishedAt" AT TIME ZONE 'UTC' AS "finishedAt"`
+  "finishedAt" AT TIME ZONE 'UTC' AS "finishedAt", "createdAt" AT TIME ZONE 'UTC' AS "runStartedAt"`
 const utc = (param) => `(${param}::timestamptz AT TIME ZONE 'UTC')`
 
 /** The backfill cursor of one repository and kind, or null. */
@@ -47,13 +49,14 @@ async function loadBackfillCursor(pool, repoId, kind) {
   return rows[0] ?? null
 }
 
-/** Starts (or restarts) a kind's backfill at page 0 for `since`. */
+/** Starts (or restarts) a kind's backfill at page 0 for `since`; its run starts now (`runStartedAt`). */
 async function startBackfillCursor(pool, repoId, kind, since) {
   const { rows } = await pool.query(
     `INSERT INTO github_backfill_cursors (id, "repoId", kind, since, "pagesDone", "itemsDone", "finishedAt", "updatedAt")
      VALUES ($1, $2, $3, ${utc('$4')}, 0, 0, NULL, timezone('UTC', now()))
      ON CONFLICT ("repoId", kind) DO UPDATE
-       SET since = EXCLUDED.since, "pagesDone" = 0, "itemsDone" = 0, "finishedAt" = NULL, "updatedAt" = timezone('UTC', now())
+       SET since = EXCLUDED.since, "pagesDone" = 0, "itemsDone" = 0, "finishedAt" = NULL,
+           "createdAt" = timezone('UTC', now()), "updatedAt" = timezone('UTC', now())
      RETURNING ${BACKFILL_COLUMNS}`,
     [randomUUID(), repoId, kind, since.toISOString()],
   )
@@ -71,11 +74,11 @@ async function advanceBackfillCursor(pool, repoId, kind, page, items, finished) 
   )
 }
 
-/** Marks a kind finished without a new page (the list ended on the page before). */
+/** Marks a kind finished now (its catch-up read what changed until now). */
 async function finishBackfillCursor(pool, repoId, kind) {
   await pool.query(
     `UPDATE github_backfill_cursors SET "finishedAt" = timezone('UTC', now()), "updatedAt" = timezone('UTC', now())
-      WHERE "repoId" = $1 AND kind = $2 AND "finishedAt" IS NULL`,
+      WHERE "repoId" = $1 AND kind = $2`,
     [repoId, kind],
   )
 }

@@ -9,7 +9,7 @@
 const { WebhookProcessingError } = require('../errors')
 const { redactCredentials } = require('../redact')
 const { githubJobOptions } = require('./job-options')
-const { workerDatabase } = require('../worker')
+const { workerDatabase } = require('../worker-database')
 const { createGitHubJobRunner, checkCommonOptions, silentLogger, JOBS } = require('./job-runner')
 
 function checkOptions(queue, options) {
@@ -25,11 +25,9 @@ function checkOptions(queue, options) {
  */
 function createGitHubWorker(queue, options) {
   const concurrency = checkOptions(queue, options)
-  // Required lazily: the package's main entry requires the webhook worker, which requires job-options.
-  const { WebhookProcessor } = require('../index')
   const logger = options.logger ?? silentLogger
   const ownsProcessor = !options.processor
-  const database = workerDatabase(WebhookProcessor, options, concurrency, logger)
+  const database = workerDatabase(options, concurrency, logger)
   const runner = createGitHubJobRunner({
     client: options.client,
     database,

@@ -8,7 +8,7 @@
 // so a job resumed after a rate limit, or retried after a failure, asks again only for
 // what is still missing.
 
-const { metricJobOptions } = require('../../worker')
+const metricJobs = require('../../metric-jobs')
 const { WebhookProcessingError } = require('../../errors')
 const { redactCredentials } = require('../../redact')
 
@@ -60,15 +60,13 @@ async function addRetryably(queue, jobs, what) {
   }
 }
 
-/** Queues metric jobs on the metrics queue, as the webhook worker does. */
-async function queueMetricJobs(metricsQueue, metricJobs, deliveryId) {
-  if (!metricsQueue || metricJobs.length === 0) return 0
-  const jobs = metricJobs.map((m) => ({
-    data: { kind: m.kind, id: m.id, date: m.date, deliveryId: deliveryId ?? null },
-    opts: { ...metricJobOptions, jobId: m.jobId },
-  }))
-  await addRetryably(metricsQueue, jobs, 'metric jobs')
-  return metricJobs.length
+/** Queues metric jobs on the metrics queue, as the webhook worker does; a failure is retryable. */
+async function queueMetricJobs(metricsQueue, jobs, deliveryId) {
+  try {
+    return await metricJobs.queueMetricJobs(metricsQueue, jobs, { deliveryId: deliveryId ?? null })
+  } catch (err) {
+    throw new WebhookProcessingError('DATABASE_UNAVAILABLE', `metric jobs not queued: ${redactCredentials(String(err && err.message))}`, { cause: err })
+  }
 }
 
 /**
@@ -109,9 +107,26 @@ async function writeCounts(body, { repoId, deliveryId, processor, metricsQueue }
   done.metricJobs += await queueMetricJobs(metricsQueue, outcome.metricJobs, deliveryId)
 }
 
+/** Failures a smaller request may not meet: a 5xx or timeout (after the client's retries), an unexpected GraphQL error. */
+function splittable(err) {
+  return Boolean(err) && (err.code === 'GITHUB_UNAVAILABLE' || err.code === 'GITHUB_ERROR')
+}
+
 /**
- * Fetches and writes the counts of `job.data.shas` still unknown. Resolves with
- * `{ requests, updated, missing, metricJobs }`.
+ * Fetches and writes the counts of `job.data.shas`. The first attempt asks only for counts
+ * still unknown. A retry asks again for every commit of the job that no earlier attempt
+ * settled (counts written and their metric jobs queued: `job.data.settled`), known or not:
+ * an attempt that wrote counts and then failed to queue their metric jobs left them known,
+ * and only writing them again re-derives those jobs (as a duplicate delivery re-derives its
+ * own).
+ *
+ * A batch GitHub fails (5xx, timeout, an unexpected GraphQL error) is split in halves, down to
+ * single commits, so one commit GitHub can never answer costs only its own counts: those are
+ * left unknown (`unresolved`; the commit-stats catch-up asks again later) and the job
+ * completes. When both halves of a first split fail and nothing has succeeded, GitHub is
+ * failing whatever is asked: the job fails and the queue retries it later (on its last
+ * attempt it splits all the way, to save what can be saved). Resolves with
+ * `{ requests, updated, missing, skipped, metricJobs, unresolved }`.
  */
 async function run(job, { processor, client, metricsQueue }) {
   const { repoId, repository, shas, deliveryId } = job.data
@@ -119,15 +134,58 @@ async function run(job, { processor, client, metricsQueue }) {
   if (!Array.isArray(shas) || !shas.every((s) => typeof s === 'string' && SHA.test(s))) {
     throw new WebhookProcessingError('INVALID_JOB', 'shas must be an array of commit SHAs')
   }
-  const todo = await processor.commitsLackingStats(repoId, shas)
-  const done = { requests: 0, updated: 0, missing: 0, skipped: shas.length - todo.length, metricJobs: 0 }
+  const settled = new Set(Array.isArray(job.data.settled) ? job.data.settled : [])
+  const attemptsMade = Number.isInteger(job.attemptsMade) ? job.attemptsMade : 0
+  const lastAttempt = attemptsMade + 1 >= (job.opts && Number.isInteger(job.opts.attempts) ? job.opts.attempts : 1)
+  const todo = attemptsMade > 0 ? [...new Set(shas.map((s) => s.toLowerCase()))].filter((s) => !settled.has(s)).sort() : await processor.commitsLackingStats(repoId, shas)
+  const done = { requests: 0, updated: 0, missing: 0, skipped: shas.length - todo.length, metricJobs: 0, unresolved: 0 }
   if (todo.length === 0) return done
   const octokit = await client.forOwner(owner)
+  const ctx = { repoId, deliveryId, processor, metricsQueue }
+  const track = todo.length > COMMITS_PER_REQUEST && typeof job.update === 'function'
+  let succeeded = 0
+
+  const attempt = async (batch) => {
+    done.requests++
+    try {
+      return { body: (await requestCounts(octokit, { owner, name }, batch)).body }
+    } catch (err) {
+      if (!splittable(err)) throw err
+      return { error: err }
+    }
+  }
+  const write = async (batch, body) => {
+    await writeCounts(body, ctx, done)
+    succeeded++
+    if (track) {
+      for (const s of batch) settled.add(s)
+      await job.update({ ...job.data, settled: [...settled] })
+    }
+  }
+  const split = async (batch, error) => {
+    if (batch.length === 1) {
+      // Nothing answered yet: not this commit's fault alone (the queue retries the job).
+      if (!lastAttempt && succeeded === 0) throw error
+      done.unresolved++
+      return
+    }
+    const mid = Math.ceil(batch.length / 2)
+    const halves = [batch.slice(0, mid), batch.slice(mid)]
+    const outcomes = []
+    for (const half of halves) {
+      const outcome = await attempt(half)
+      if (outcome.body !== undefined) await write(half, outcome.body)
+      outcomes.push(outcome)
+    }
+    if (!lastAttempt && succeeded === 0 && outcomes.every((o) => o.error)) throw outcomes[1].error
+    for (let i = 0; i < halves.length; i++) if (outcomes[i].error) await split(halves[i], outcomes[i].error)
+  }
+
   for (let i = 0; i < todo.length; i += COMMITS_PER_REQUEST) {
     const batch = todo.slice(i, i + COMMITS_PER_REQUEST)
-    done.requests++
-    const { body } = await requestCounts(octokit, { owner, name }, batch)
-    await writeCounts(body, { repoId, deliveryId, processor, metricsQueue }, done)
+    const outcome = await attempt(batch)
+    if (outcome.body !== undefined) await write(batch, outcome.body)
+    else await split(batch, outcome.error)
   }
   return done
 }

@@ -27,9 +27,8 @@
 // force-pushed away) the listed commits (`job.data.shas`) stand and only their counts are
 // fetched. A push that opened its branch (all-zero `before`) never gets here: it has no range.
 
-const { createHash } = require('node:crypto')
 const { WebhookProcessingError } = require('../../errors')
-const { githubJobOptions } = require('../job-options')
+const { commitStatsJobs } = require('../job-options')
 const { queueMetricJobs, addRetryably, requestCounts, writeCounts, COMMITS_PER_REQUEST } = require('./commit-stats')
 
 /** Commits per compare page (GitHub's maximum). */
@@ -40,22 +39,6 @@ const SHA = /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/i
 /** GitHub answers 404 when an end of the range no longer exists (force-pushed away). */
 function rangeGone(err) {
   return Boolean(err) && err.code === 'GITHUB_NOT_FOUND' && err.status === 404
-}
-
-/** commitStats jobs for `shas`, one GraphQL request's worth each, ids from their content. */
-function statsJobs(job, shas) {
-  const { repoId, repository, deliveryId } = job.data
-  const sorted = [...shas].sort()
-  const jobs = []
-  for (let i = 0; i < sorted.length; i += COMMITS_PER_REQUEST) {
-    const chunk = sorted.slice(i, i + COMMITS_PER_REQUEST)
-    const digest = createHash('sha256').update(chunk.join(',')).digest('hex').slice(0, 24)
-    jobs.push({
-      data: { kind: 'commitStats', repoId, repository, shas: chunk, before: null, after: null, deliveryId: deliveryId ?? null },
-      opts: { ...githubJobOptions, jobId: `commitStats:${repoId}:${digest}` },
-    })
-  }
-  return jobs
 }
 
 /** What the range check's answer says: 'complete', 'truncated', 'unavailable' or 'unknown'. */
@@ -89,7 +72,7 @@ async function run(job, { processor, client, metricsQueue, githubQueue }) {
   let pending = Array.isArray(job.data.pendingStats) ? job.data.pendingStats.filter((s) => typeof s === 'string' && SHA.test(s)) : []
   const done = { requests: 0, graphql: 0, pages: 0, fromPage, inserted: 0, updated: 0, missing: 0, statsJobs: 0, metricJobs: 0, range: job.data.range ?? null }
   const queueStats = async (shas) => {
-    const jobs = statsJobs(job, shas)
+    const jobs = commitStatsJobs(job.data, shas)
     if (jobs.length > 0) await addRetryably(githubQueue, jobs, 'commitStats jobs')
     done.statsJobs += jobs.length
   }
@@ -97,8 +80,15 @@ async function run(job, { processor, client, metricsQueue, githubQueue }) {
   const octokit = await client.forOwner(owner, repo)
 
   if (done.range === null && job.data.forced === false) {
-    // The truncation check, folded into the first batch of counts the push needs anyway.
-    const batch = (await processor.commitsLackingStats(repoId, listed)).slice(0, COMMITS_PER_REQUEST)
+    // The truncation check, folded into the first batch of counts the push needs anyway. The
+    // batch is saved in the job before its counts are written: should queueing their metric
+    // jobs fail, the retry asks for the same commits again (known by then) and writing them
+    // again re-derives those jobs.
+    let batch = Array.isArray(job.data.checkBatch) ? job.data.checkBatch.filter((s) => typeof s === 'string' && SHA.test(s)) : null
+    if (batch === null) {
+      batch = (await processor.commitsLackingStats(repoId, listed)).slice(0, COMMITS_PER_REQUEST)
+      await job.update({ ...job.data, checkBatch: batch })
+    }
     done.requests++
     done.graphql++
     const { body, answer } = await requestCounts(octokit, { owner, name: repo }, batch, { before, after })

@@ -11,8 +11,9 @@
 //   tracked (neither deleted nor removed from tracking: docs/repositories.md),
 // - is not processed in `events` (by deliveryId = guid),
 // - and did not succeed: grouped by guid, no attempt answered 2xx.
-// At most once per delivery per run, at most `maxRedeliveries` per run, and not again for a
-// delivery GitHub already redelivered `maxAttempts` times. The redelivery arrives through the
+// At most once per delivery per run, at most `maxRedeliveries` per run, not again for a
+// delivery GitHub already redelivered `maxAttempts` times, nor for one whose redelivery GitHub
+// refused (422: it records no attempt for those, so they would take every run's budget). The redelivery arrives through the
 // normal endpoint and is processed once (the delivery id is the idempotency key).
 // A dry run lists and decides the same, and changes nothing: no POST, no cursor.
 
@@ -225,7 +226,10 @@ async function reconcileHook(hook, { ctx, db, options, dryRun, now, since, budge
       if (err && err.code === 'GITHUB_RATE_LIMITED') throw err
       result.stillMissing += 1
       row.outcome = `redelivery refused: ${err && err.code ? err.code : 'error'}${err && err.status ? ` ${err.status}` : ''}`
-      unresolved()
+      // GitHub refused it for good (422, 404, 410: it records no attempt, so maxAttempts never
+      // counts it): settled like a delivery given up, so the cursor may pass it and no later
+      // run spends its budget on it again. Anything else (5xx, no answer) is asked for again.
+      if (!(err && err.retryable === false)) unresolved()
     }
   }
 
