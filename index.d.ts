@@ -363,6 +363,12 @@ export interface ProcessingResult {
    * for a duplicate like `metricJobs`.
    */
   followUps: Array<FollowUp>
+  /**
+   * Why a tracked delivery was `ignored` (its repository was removed from tracking or
+   * deleted before it was received), or that a repository event waits for its
+   * repository to be registered; null otherwise.
+   */
+  reason?: string
   timings: Timings
 }
 
@@ -384,6 +390,16 @@ export interface ProcessorOptions {
   maxLifetimeMs?: number
   /** Deployments without GitHub's `production_environment` flag are production when their environment matches this PostgreSQL regular expression, case-insensitively. Default `^(prod|production|live)([-_ ./].*)?$`. */
   productionEnvironments?: string
+  /**
+   * Register a GitHub App's repositories from its deliveries (installation events, and an
+   * unknown repository of a delivery naming an installation). Default false.
+   */
+  autoRegisterRepositories?: boolean
+  /**
+   * Owner login → team name for repositories registered automatically (case-insensitive
+   * owner; a team that does not exist means no team).
+   */
+  ownerTeams?: Record<string, string>
 }
 
 /** Counters of one processor since it connected. */

@@ -5,7 +5,8 @@ import { WebhookProcessor } from '../lib'
 import { createTestDatabase, EXAMPLES_REPO_GITHUB_ID, insertRepository, tableCounts, TestDatabase } from './helpers/db'
 import { exampleGroups } from './helpers/examples'
 
-const TRACKED = ['push', 'pull_request', 'issues', 'pull_request_review', 'deployment', 'deployment_status', 'workflow_run', 'workflow_job', 'release']
+// installation, installation_repositories and repository: repositories follow GitHub (repos-follow.test.ts).
+const TRACKED = ['push', 'pull_request', 'issues', 'pull_request_review', 'deployment', 'deployment_status', 'workflow_run', 'workflow_job', 'release', 'installation', 'installation_repositories', 'repository']
 
 let db: TestDatabase
 let processor: WebhookProcessor

@@ -40,6 +40,19 @@ export interface ProcessorOptions {
    * An invalid pattern is CONFIG_ERROR at connect. See docs/dora.md.
    */
   productionEnvironments?: string | RegExp
+  /**
+   * Repositories follow a GitHub App's installations (docs/repositories.md): the repositories an
+   * `installation` / `installation_repositories` event adds are registered, and so is an unknown
+   * repository of any delivery that names an installation. Removals, uninstalls, suspensions,
+   * renames, transfers, archiving and deletion are followed whether or not this is on.
+   * Default false (the reference backend turns it on when it runs as a GitHub App).
+   */
+  autoRegisterRepositories?: boolean
+  /**
+   * Owner login (case-insensitive) → team name for repositories registered automatically: the
+   * repository joins the team of that name if it exists, else no team. Default none.
+   */
+  ownerTeams?: Record<string, string>
 }
 
 /** Rows one call inserted or changed; zeros for `duplicate` and `ignored`. */
@@ -87,6 +100,12 @@ export interface ProcessingResult {
    * duplicate, with the same job ids.
    */
   followUps: FollowUp[]
+  /**
+   * Why a delivery of a tracked type was `ignored` (its repository was removed from tracking, or
+   * deleted, before the delivery was received; also in `events.ignoredReason`), or that a
+   * `repository` event waits for its repository to be registered; null otherwise.
+   */
+  reason: string | null
   timings: { parseMicros: number; dbMicros: number; totalMicros: number }
 }
 
@@ -623,6 +642,10 @@ export interface WorkerOptions {
   maxLifetimeMs?: number
   /** Production environment pattern of a processor the worker connects (see ProcessorOptions). */
   productionEnvironments?: string | RegExp
+  /** Auto-registration of a processor the worker connects (see ProcessorOptions.autoRegisterRepositories). */
+  autoRegisterRepositories?: boolean
+  /** Owner → team rule of a processor the worker connects (see ProcessorOptions.ownerTeams). */
+  ownerTeams?: Record<string, string>
   /**
    * A worker that connects its own processor keeps trying until the database is reachable and
    * migrated (jobs wait meanwhile, `health().waitingFor` says why): 250 ms after the first failure,
@@ -758,6 +781,10 @@ export interface GitHubWorkerOptions {
   maxLifetimeMs?: number
   /** Production environment pattern of a processor the worker connects (see ProcessorOptions). */
   productionEnvironments?: string | RegExp
+  /** Auto-registration of a processor the worker connects (see ProcessorOptions.autoRegisterRepositories). */
+  autoRegisterRepositories?: boolean
+  /** Owner → team rule of a processor the worker connects (see ProcessorOptions.ownerTeams). */
+  ownerTeams?: Record<string, string>
   /**
    * A worker that connects its own processor keeps trying until the database is reachable and
    * migrated, as the webhook worker does (jobs wait meanwhile, `health().waitingFor` says why):
@@ -867,9 +894,21 @@ export interface RegisteredRepository {
  * malformed name or id.
  */
 export declare function registerRepository(
-  repository: { fullName: string; githubId?: number | string; teamName?: string },
+  /** `installationId`: the GitHub App installation whose token the repository's API calls use. */
+  repository: { fullName: string; githubId?: number | string; teamName?: string; installationId?: number },
   options: DatabaseAccess & { client?: { forOwner(owner: string, repo?: string): Promise<any> } },
 ): Promise<RegisteredRepository>
+
+/**
+ * Registers every repository the GitHub App's installations can see (`GET /app/installations`,
+ * then `GET /installation/repositories` per installation), each under its installation, its team
+ * by `ownerTeams` (owner login → team name, created if missing). CONFIG_ERROR without an App's
+ * client. For an App installed before the backend followed its installation events
+ * (docs/repositories.md); `npm run register -- --all-installed` runs it.
+ */
+export declare function registerInstalledRepositories(
+  options: DatabaseAccess & { client: any; ownerTeams?: Record<string, string> },
+): Promise<RegisteredRepository[]>
 
 /** Queues a repository's backfill on the `github` queue, Bull or BullMQ (job id per repository and day). */
 export declare function queueBackfill(queue: Queue<any> | import('bullmq').Queue, registered: { id: string; fullName: string }, since?: string, jobOptions?: JobOptions): Promise<any>
@@ -938,6 +977,8 @@ export interface BackfillSummary {
   /** Metric jobs derived (and queued when a metricsQueue is given). */
   metricJobs: number
   unmappedUsers: string[]
+  /** Why nothing was asked for: the repository is deleted, untracked or suspended (docs/repositories.md). */
+  skipped?: string
 }
 
 /**

@@ -39,6 +39,7 @@ class WebhookProcessor {
     result.eventId ??= null
     result.action ??= null
     result.repoId ??= null
+    result.reason ??= null
     for (const f of result.followUps) {
       f.before ??= null
       f.after ??= null

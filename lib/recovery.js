@@ -3,7 +3,7 @@
 // line: registering a repository, the backfill and reconcile jobs of the `github` queue,
 // and the reconcile schedule.
 
-const { registerRepository, queueBackfill } = require('./register')
+const { registerRepository, registerInstalledRepositories, queueBackfill } = require('./register')
 const backfill = require('./github/jobs/backfill')
 const reconcile = require('./github/jobs/reconcile')
 const { scheduleReconcile, unscheduleReconcile, DEFAULT_RECONCILE_EVERY_MS } = require('./github/schedule')
@@ -12,6 +12,7 @@ const { queueUnknownCommitStats } = require('./github/commit-stats-catch-up')
 
 module.exports = {
   registerRepository,
+  registerInstalledRepositories,
   queueBackfill,
   runBackfill: backfill.backfill,
   runReconcile: reconcile.reconcile,

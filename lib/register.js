@@ -16,7 +16,7 @@ const invalid = (message) => new WebhookProcessingError('INVALID_JOB', message)
 
 /**
  * Registers (or updates) a repository. `repository`: `{ fullName: 'owner/name', githubId?,
- * teamName? }` (a team of that name is created if missing). `options`: `{ pool | databaseUrl,
+ * teamName?, installationId? }` (the GitHub App installation whose token its API calls use) (a team of that name is created if missing). `options`: `{ pool | databaseUrl,
  * client? }`. Resolves `{ id, githubId, fullName, teamId, created }`.
  */
 async function registerRepository(repository, options = {}) {
@@ -27,6 +27,8 @@ async function registerRepository(repository, options = {}) {
     if (!/^[1-9][0-9]{0,18}$/.test(String(githubId))) throw invalid('githubId must be a positive integer')
     githubId = String(githubId)
   }
+  const installationId = repository.installationId ?? null
+  if (installationId !== null && !Number.isSafeInteger(installationId)) throw invalid('installationId must be an integer when given')
   const teamName = repository.teamName
   if (teamName !== undefined && teamName !== null && (typeof teamName !== 'string' || teamName.trim() === '')) {
     throw invalid('teamName must be a non-empty string when given')
@@ -63,10 +65,48 @@ async function registerRepository(repository, options = {}) {
       [randomUUID(), githubId, fullName, teamId],
     )
     const row = rows[0]
+    // Registering by hand is the word on membership (as an installation event is): recorded as
+    // a fact, then the repository's row is folded from all its facts, so a rename or removal
+    // GitHub announced before the registration is applied now (docs/repositories.md).
+    await db.pool.query(
+      `INSERT INTO repository_changes (id, "repoGithubId", "deliveryId", event, "installationId", "fullName", owner, tracked, "receivedAt")
+       VALUES ($1, $2::bigint, $3, 'register', $5, $4, split_part($4, '/', 1), true, timezone('UTC', now()))
+       ON CONFLICT ("deliveryId", "repoGithubId") DO NOTHING`,
+      [randomUUID(), githubId, `register:${randomUUID()}`, fullName, installationId],
+    )
+    await db.pool.query('SELECT devmetrics_refresh_repository($1::bigint)', [githubId])
     return { id: row.id, githubId: Number(row.githubId), fullName: row.fullName, teamId: row.teamId, created: row.created }
   } finally {
     await db.close()
   }
+}
+
+/**
+ * Registers every repository the GitHub App's installations can see (`GET /app/installations`,
+ * then `GET /installation/repositories` with each installation's token), each under its
+ * installation: for an App installed before the backend followed its installation events.
+ * `options`: `{ client (an App's, from createGitHubClient), pool | databaseUrl, ownerTeams? }`
+ * (`ownerTeams`: owner login → team name, as the processor option). Resolves the registered
+ * repositories, as registerRepository does.
+ */
+async function registerInstalledRepositories(options = {}) {
+  const { client } = options
+  if (!client || client.mode !== 'app') throw new WebhookProcessingError('CONFIG_ERROR', '--all-installed needs a GitHub App (GITHUB_APP_ID and GITHUB_APP_PRIVATE_KEY)')
+  const teams = Object.fromEntries(Object.entries(options.ownerTeams ?? {}).map(([o, t]) => [o.toLowerCase(), t]))
+  const app = client.asApp()
+  const registered = []
+  for (const installation of await app.paginate('GET /app/installations', { per_page: 100 })) {
+    const octokit = await client.forInstallation(installation.id)
+    for (const repo of await octokit.paginate('GET /installation/repositories', { per_page: 100 })) {
+      registered.push(
+        await registerRepository(
+          { fullName: repo.full_name, githubId: repo.id, installationId: installation.id, teamName: teams[repo.owner.login.toLowerCase()] },
+          options,
+        ),
+      )
+    }
+  }
+  return registered
 }
 
 /**
@@ -83,4 +123,4 @@ async function queueBackfill(queue, registered, since = '90d', jobOptions = {}) 
   )
 }
 
-module.exports = { registerRepository, queueBackfill }
+module.exports = { registerRepository, registerInstalledRepositories, queueBackfill }

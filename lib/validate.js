@@ -97,7 +97,7 @@ function normalizeReceivedAt(receivedAt) {
 /** Validates ProcessorOptions; bad options are CONFIG_ERROR. */
 function normalizeOptions(options) {
   if (options === null || typeof options !== 'object') fail('CONFIG_ERROR', 'options must be an object')
-  const { databaseUrl, redisUrl, redisKeyPrefix, maxConnections, userCacheTtlSeconds, idleTimeoutMs, maxLifetimeMs, productionEnvironments } = options
+  const { databaseUrl, redisUrl, redisKeyPrefix, maxConnections, userCacheTtlSeconds, idleTimeoutMs, maxLifetimeMs, productionEnvironments, autoRegisterRepositories, ownerTeams } = options
   if (!isNonEmptyString(databaseUrl)) fail('CONFIG_ERROR', 'databaseUrl must be a non-empty string')
   if (redisUrl !== undefined && redisUrl !== null && !isNonEmptyString(redisUrl)) {
     fail('CONFIG_ERROR', 'redisUrl must be a non-empty string when given')
@@ -122,6 +122,8 @@ function normalizeOptions(options) {
     idleTimeoutMs: positiveInt('idleTimeoutMs', idleTimeoutMs, 7 * 24 * 3600 * 1000),
     maxLifetimeMs: positiveInt('maxLifetimeMs', maxLifetimeMs, 7 * 24 * 3600 * 1000),
     productionEnvironments: productionPattern(productionEnvironments),
+    autoRegisterRepositories: normalizeAutoRegister(autoRegisterRepositories),
+    ownerTeams: normalizeOwnerTeams(ownerTeams),
   }
 }
 
@@ -137,6 +139,24 @@ function productionPattern(value) {
     fail('CONFIG_ERROR', 'productionEnvironments must be a non-empty string or a RegExp')
   }
   return source
+}
+
+function normalizeAutoRegister(value) {
+  if (value === undefined || value === null) return undefined
+  if (typeof value !== 'boolean') fail('CONFIG_ERROR', 'autoRegisterRepositories must be a boolean when given')
+  return value
+}
+
+/** ownerTeams: `{ [ownerLogin]: teamName }`, both non-empty strings. */
+function normalizeOwnerTeams(value) {
+  if (value === undefined || value === null) return undefined
+  if (typeof value !== 'object' || Array.isArray(value)) fail('CONFIG_ERROR', 'ownerTeams must be an object of owner login to team name')
+  const out = {}
+  for (const [owner, team] of Object.entries(value)) {
+    if (!isNonEmptyString(owner) || !isNonEmptyString(team)) fail('CONFIG_ERROR', 'ownerTeams maps owner logins to non-empty team names')
+    out[owner] = team
+  }
+  return out
 }
 
 /** A GitHub account id: a positive safe integer. */

@@ -115,6 +115,8 @@ function workerDatabase(options, concurrency, logger) {
       idleTimeoutMs: options.idleTimeoutMs,
       maxLifetimeMs: options.maxLifetimeMs,
       productionEnvironments: options.productionEnvironments,
+      autoRegisterRepositories: options.autoRegisterRepositories,
+      ownerTeams: options.ownerTeams,
     },
     options.reconnectMaxDelayMs ?? RECONNECT_MAX_DELAY_MS,
     logger,

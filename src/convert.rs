@@ -35,6 +35,15 @@ pub fn options(o: ProcessorOptions) -> core::ProcessorOptions {
         production_environments: o
             .production_environments
             .unwrap_or(defaults.production_environments.clone()),
+        follow: core::FollowOptions {
+            auto_register: o.auto_register_repositories.unwrap_or(false),
+            owner_teams: o
+                .owner_teams
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(owner, team)| (owner.to_lowercase(), team))
+                .collect(),
+        },
         ..defaults
     }
 }
@@ -148,6 +157,7 @@ pub fn result(r: core::ProcessingResult) -> ProcessingResult {
         metric_jobs: metric_jobs(r.metric_jobs),
         unmapped_users: r.unmapped_users,
         follow_ups: crate::enrich::follow_ups(r.follow_ups),
+        reason: r.reason,
         timings: Timings {
             parse_micros: r.timings.parse_micros as f64,
             db_micros: r.timings.db_micros as f64,

@@ -60,6 +60,12 @@ pub struct ProcessorOptions {
     pub max_lifetime_ms: Option<u32>,
     /// Deployments without GitHub's `production_environment` flag are production when their environment matches this PostgreSQL regular expression, case-insensitively. Default `^(prod|production|live)([-_ ./].*)?$`.
     pub production_environments: Option<String>,
+    /// Register a GitHub App's repositories from its deliveries (installation events, and an
+    /// unknown repository of a delivery naming an installation). Default false.
+    pub auto_register_repositories: Option<bool>,
+    /// Owner login → team name for repositories registered automatically (case-insensitive
+    /// owner; a team that does not exist means no team).
+    pub owner_teams: Option<HashMap<String, String>>,
 }
 
 /// Rows one call inserted or changed; zeros for `duplicate` and `ignored`.
@@ -117,6 +123,10 @@ pub struct ProcessingResult {
     /// API work for the `github` queue (commit line counts, truncated pushes); re-derived
     /// for a duplicate like `metricJobs`.
     pub follow_ups: Vec<enrich::FollowUp>,
+    /// Why a tracked delivery was `ignored` (its repository was removed from tracking or
+    /// deleted before it was received), or that a repository event waits for its
+    /// repository to be registered; null otherwise.
+    pub reason: Option<String>,
     pub timings: Timings,
 }
 

@@ -36,7 +36,9 @@
  * only, as GitHub), /repos/{o}/{r}/pulls/{n}/reviews, GET /app, GET /rate_limit,
  * /repos/{o}/{r}/issues, /repos/{o}/{r}/deployments[/{id}/statuses] (newest first),
  * /repos/{o}/{r}/actions/runs (newest first, wrapped in `workflow_runs`); installation lookups (/repos/{o}/{r}/installation,
- * /users/{u}/installation, /orgs/{o}/installation), POST /app/installations/{id}/access_tokens;
+ * /users/{u}/installation, /orgs/{o}/installation), POST /app/installations/{id}/access_tokens,
+ * GET /app/installations and GET /installation/repositories (the installation's account's
+ * repositories: every installation is on all repositories);
  * hook deliveries (App, repository and organization hooks; cursor-paged, newest first) and
  * redelivery (POST …/deliveries/{id}/attempts, which appends the redelivery with the same guid
  * and calls `world.onRedeliver`); POST /graphql. Any other operation GitHub has answers 501
@@ -522,6 +524,19 @@ export class GitHubServer {
         const inst = w.installationFor(login)
         if (!inst) throw notFound()
         return new HttpAnswer(200, this.installationObject(inst.id))
+      }
+      case 'apps/list-installations': {
+        // `account: null`: this list's description in @octokit/openapi requires the account to be
+        // a user and an enterprise at once (allOf), which no account is; null is allowed.
+        const { slice, headers } = this.paged([...w.installations.values()], q, selfUrl)
+        return new HttpAnswer(200, slice.map((inst) => ({ ...this.installationObject(inst.id), account: null })), headers)
+      }
+      case 'apps/list-repos-accessible-to-installation': {
+        const inst = auth.installationId === undefined ? undefined : w.installations.get(auth.installationId)
+        if (!inst) throw new HttpAnswer(403, { message: 'This endpoint needs an installation token', documentation_url: DOCS, status: '403' })
+        const repos = [...w.repositories.values()].filter((r) => r.owner.toLowerCase() === inst.account.toLowerCase())
+        const { slice, headers } = this.paged(repos, q, selfUrl)
+        return new HttpAnswer(200, { total_count: repos.length, repository_selection: 'all', repositories: slice.map((r) => this.repositoryObject(r, 'repository')) }, headers)
       }
       case 'apps/create-installation-access-token': {
         const inst = w.installations.get(p.installation_id)

@@ -19,7 +19,7 @@ export const NO_RECORDS: RecordCounts = Object.freeze({
 })
 
 /** The addon's result type, less the timings and the GitHub API follow-ups (work outside the webhook path the baselines reproduce). */
-export type BaselineResult = Omit<ProcessingResult, 'timings' | 'followUps'>
+export type BaselineResult = Omit<ProcessingResult, 'timings' | 'followUps' | 'reason'>
 
 /** A baseline as the check drives it: the bench's interface plus the result of each call. */
 export interface BaselineImplementation extends Implementation {

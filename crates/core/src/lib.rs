@@ -8,6 +8,7 @@
 pub mod dora;
 pub mod enrich;
 pub mod error;
+pub mod follow;
 pub mod gate;
 pub mod inspect;
 pub mod job;
@@ -31,6 +32,7 @@ pub mod utf16;
 pub use dora::{DoraMetrics, DoraOptions};
 pub use enrich::{CommitStatsOutcome, CompletePushOutcome, FollowUp, FollowUpKind};
 pub use error::{ErrorCode, ProcessingError};
+pub use follow::FollowOptions;
 pub use inspect::{inspect, Inspection};
 pub use job::{WebhookJob, MAX_PAYLOAD_BYTES};
 pub use metrics::{MetricJob, MetricKind};

@@ -3,6 +3,7 @@
 
 use crate::enrich;
 use crate::error::{ErrorCode, ProcessingError, Result};
+use crate::follow::{self, FollowKind, FollowOptions};
 use crate::gate::{Admission, CallGate};
 use crate::job::WebhookJob;
 use crate::metrics::{derive_jobs, MetricJob};
@@ -45,6 +46,8 @@ pub struct ProcessorOptions {
     /// against a deployment's environment when GitHub sends no `production_environment`
     /// flag. Default [`DEFAULT_PRODUCTION_ENVIRONMENTS`].
     pub production_environments: String,
+    /// Auto-registration of a GitHub App's repositories (`follow`). Off by default.
+    pub follow: FollowOptions,
 }
 
 impl ProcessorOptions {
@@ -62,6 +65,7 @@ impl ProcessorOptions {
             idle_timeout: Ages::default().idle_timeout,
             max_lifetime: Ages::default().max_lifetime,
             production_environments: DEFAULT_PRODUCTION_ENVIRONMENTS.to_owned(),
+            follow: FollowOptions::default(),
         }
     }
 
@@ -119,6 +123,7 @@ const CONCURRENT_INSERT_TRIES: u32 = 3;
 /// Processes webhook deliveries into PostgreSQL. Cheap to share: all methods take `&self`.
 pub struct WebhookProcessor {
     db: Arc<Connections>,
+    follow: FollowOptions,
     repos: RepositoryDirectory,
     users: UserDirectory,
     cache_counters: Arc<CacheCounters>,
@@ -182,6 +187,7 @@ impl WebhookProcessor {
         };
         let cache_counters = Arc::new(CacheCounters::default());
         Ok(WebhookProcessor {
+            follow: options.follow.clone(),
             repos: RepositoryDirectory::new(db.clone(), options.user_cache_ttl),
             users: UserDirectory::new(
                 db.clone(),
@@ -429,6 +435,11 @@ impl WebhookProcessor {
         let stored = strip_json_nul_escapes(&job.payload);
         let mut scratch = job.payload.clone();
 
+        if let Some(kind) = FollowKind::from_name(&job.event) {
+            return self
+                .follow(&job, kind, &stored, received_at, now, started)
+                .await;
+        }
         let Some(kind) = EventKind::from_name(&job.event) else {
             return self.ignore(&job, &stored, received_at, now, started).await;
         };
@@ -447,8 +458,7 @@ impl WebhookProcessor {
         let (repo, written) = loop {
             tries += 1;
             let repo = self
-                .repos
-                .require(job.repo_id.as_deref(), Some(parsed.repository().id))
+                .tracked_repository(&job, parsed.repository().id, &stored, received_at, now)
                 .await?;
             let ev = EventRecord {
                 repo_id: Some(&repo.id),
@@ -459,6 +469,19 @@ impl WebhookProcessor {
                 payload: &stored,
                 received_at,
             };
+            if let Some(reason) = repo.untracked_reason(received_at) {
+                let event_id = follow::record_ignored(&self.db, &ev, &reason, now).await?;
+                let mut r = self.result(
+                    &job,
+                    Status::Ignored,
+                    Some(event_id),
+                    Some(&repo),
+                    parsed.action(),
+                );
+                r.reason = Some(reason);
+                r.timings = Timings::measured(parse_micros, db_started, started);
+                return Ok(r);
+            }
             match self.plan_and_write(&parsed, &repo, &ev, now).await {
                 Ok(w) => break (repo, w),
                 // A cached repository the backend has deleted since (and maybe registered
@@ -704,8 +727,98 @@ impl WebhookProcessor {
             metric_jobs: Vec::<MetricJob>::new(),
             unmapped_users: Vec::new(),
             follow_ups: Vec::new(),
+            reason: None,
             timings: Timings::default(),
         }
+    }
+
+    /// The repository of a tracked delivery. An unknown one is registered first when
+    /// auto-registration is on and the delivery names an installation (a missed
+    /// `installation_repositories` must not cost its events); otherwise
+    /// `UNKNOWN_REPOSITORY` as before.
+    async fn tracked_repository(
+        &self,
+        job: &WebhookJob,
+        github_id: i64,
+        stored: &[u8],
+        received_at: Timestamp,
+        now: Timestamp,
+    ) -> Result<Arc<RepoInfo>> {
+        if let Some(repo) = self
+            .repos
+            .find(job.repo_id.as_deref(), Some(github_id))
+            .await?
+        {
+            return Ok(repo);
+        }
+        if self.follow.auto_register && job.repo_id.is_none() {
+            let ev = EventRecord {
+                repo_id: None,
+                delivery_id: &job.delivery_id,
+                event_type: &job.event,
+                action: None,
+                sender_github_id: None,
+                payload: stored,
+                received_at,
+            };
+            if follow::register_from_delivery(&self.db, &self.follow, &ev, &job.payload, now)
+                .await?
+            {
+                self.repos.forget_all();
+            }
+        }
+        self.repos
+            .require(job.repo_id.as_deref(), Some(github_id))
+            .await
+    }
+
+    /// An `installation`, `installation_repositories` or `repository` delivery (see
+    /// `follow`): processed (or a duplicate) in one transaction, no metric jobs.
+    async fn follow(
+        &self,
+        job: &WebhookJob,
+        kind: FollowKind,
+        stored: &[u8],
+        received_at: Timestamp,
+        now: Timestamp,
+        started: Instant,
+    ) -> Result<ProcessingResult> {
+        let db_started = Instant::now();
+        let ev = EventRecord {
+            repo_id: None,
+            delivery_id: &job.delivery_id,
+            event_type: &job.event,
+            action: None,
+            sender_github_id: None,
+            payload: stored,
+            received_at,
+        };
+        let followed =
+            follow::process(&self.db, &self.follow, kind, &ev, &job.payload, now).await?;
+        if !followed.touched.is_empty() {
+            self.repos.forget_all();
+        }
+        let status = if followed.event_id.is_some() {
+            Status::Processed
+        } else {
+            Status::Duplicate
+        };
+        let mut r = self.result(
+            job,
+            status,
+            followed.event_id,
+            None,
+            followed.action.as_deref(),
+        );
+        r.repo_id = followed.repo_id;
+        if kind == FollowKind::Repository && r.repo_id.is_none() {
+            r.reason = Some(
+                "repository not tracked yet: the change is stored and applied when it is registered"
+                    .to_owned(),
+            );
+        }
+        r.timings = Timings::measured(0, db_started, started);
+        Ok(r)
     }
 }
 

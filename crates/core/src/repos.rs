@@ -3,6 +3,7 @@
 
 use crate::error::{ProcessingError, Result};
 use crate::store::connections::Connections;
+use crate::time::Timestamp;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,6 +13,25 @@ pub struct RepoInfo {
     pub id: String,
     pub github_id: i64,
     pub team_id: Option<String>,
+    /// When GitHub stopped giving us this repository (removed from the installation, or
+    /// uninstalled): deliveries received since are stored as `ignored`.
+    pub tracking_stopped_at: Option<Timestamp>,
+    /// When the repository was deleted on GitHub (terminal).
+    pub deleted_at: Option<Timestamp>,
+}
+
+impl RepoInfo {
+    /// Why a delivery received at `received_at` is not processed, if it is not: the
+    /// repository was removed from tracking, or deleted, before it was received. A delivery
+    /// received earlier is processed whenever it comes (it happened while tracked).
+    pub fn untracked_reason(&self, received_at: Timestamp) -> Option<String> {
+        if let Some(at) = self.deleted_at.filter(|at| received_at >= *at) {
+            return Some(format!("repository deleted on GitHub ({at} UTC)"));
+        }
+        self.tracking_stopped_at
+            .filter(|at| received_at >= *at)
+            .map(|at| format!("repository removed from tracking ({at} UTC)"))
+    }
 }
 
 #[derive(Clone, PartialEq, Eq, Hash)]
@@ -50,19 +70,26 @@ impl RepositoryDirectory {
             return Ok(Some(hit));
         }
         let mut tries = self.db.tries();
-        let row: Option<(String, i64, Option<String>)> = loop {
+        type Row = (
+            String,
+            i64,
+            Option<String>,
+            Option<Timestamp>,
+            Option<Timestamp>,
+        );
+        let row: Option<Row> = loop {
             let mut conn = tries.lease().await?;
             let row = match &key {
                 RepoKey::Id(id) => {
                     sqlx::query_as(
-                        r#"SELECT id, "githubId", "teamId" FROM repositories WHERE id = $1"#,
+                        r#"SELECT id, "githubId", "teamId", "trackingStoppedAt", "deletedAt" FROM repositories WHERE id = $1"#,
                     )
                     .bind(id)
                     .fetch_optional(&mut *conn)
                     .await
                 }
                 RepoKey::GithubId(g) => sqlx::query_as(
-                    r#"SELECT id, "githubId", "teamId" FROM repositories WHERE "githubId" = $1"#,
+                    r#"SELECT id, "githubId", "teamId", "trackingStoppedAt", "deletedAt" FROM repositories WHERE "githubId" = $1"#,
                 )
                 .bind(g)
                 .fetch_optional(&mut *conn)
@@ -72,15 +99,25 @@ impl RepositoryDirectory {
                 break row;
             }
         };
-        Ok(row.map(|(id, github_id, team_id)| {
-            let info = Arc::new(RepoInfo {
-                id,
-                github_id,
-                team_id,
-            });
-            self.cache.insert(key, info.clone());
-            info
-        }))
+        Ok(row.map(
+            |(id, github_id, team_id, tracking_stopped_at, deleted_at)| {
+                let info = Arc::new(RepoInfo {
+                    id,
+                    github_id,
+                    team_id,
+                    tracking_stopped_at,
+                    deleted_at,
+                });
+                self.cache.insert(key, info.clone());
+                info
+            },
+        ))
+    }
+
+    /// Forgets every cached repository: a delivery changed which are tracked (rare; the
+    /// cache refills from the database). Other processes see the change within the TTL.
+    pub fn forget_all(&self) {
+        self.cache.invalidate_all();
     }
 
     /// Forgets a cached repository under both its keys: a write found its id gone from

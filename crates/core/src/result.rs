@@ -74,5 +74,9 @@ pub struct ProcessingResult {
     /// API work the delivery leaves for the `github` queue (see `enrich::follow_ups`);
     /// re-derived for a duplicate, like `metric_jobs`.
     pub follow_ups: Vec<FollowUp>,
+    /// Why an `ignored` delivery was ignored when its type is tracked (its repository was
+    /// removed from tracking, or deleted), or what a repository event left pending (its
+    /// repository is not tracked yet); stored in `events.ignoredReason` for the former.
+    pub reason: Option<String>,
     pub timings: Timings,
 }

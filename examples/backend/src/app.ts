@@ -13,7 +13,7 @@ import { BackendConfig, redact } from './config'
 import { jsonLogger, Logger } from './logger'
 import { BackendMetrics, createMetrics } from './metrics'
 import { MetricsConsumer, startMetricsConsumer } from './metrics-consumer'
-import { createQueues, failuresKey, Queues } from './queues'
+import { createQueues, failuresKey, hookAlertsKey, Queues } from './queues'
 import type { JobLike } from './queue-driver'
 import { RepositoryDirectory } from './repositories'
 import { webhookRouter } from './routes/webhooks'
@@ -76,6 +76,11 @@ async function probe(check: () => Promise<unknown>, timeoutMs = 2_000): Promise<
   }
 }
 
+async function hookAlerts(queues: Queues): Promise<unknown[]> {
+  const all = await queues.webhooks.client.hgetall(hookAlertsKey(queues.webhooks)).catch(() => ({}) as Record<string, string>)
+  return Object.entries(all).map(([hookId, json]) => ({ hookId: Number(hookId), ...JSON.parse(json) }))
+}
+
 export async function createBackend(config: BackendConfig, options: BackendOptions = {}): Promise<Backend> {
   const logger = options.logger ?? jsonLogger(config.logLevel)
   const pool = new Pool({ connectionString: config.databaseUrl, max: 4, application_name: 'devmetrics-backend' })
@@ -97,6 +102,8 @@ export async function createBackend(config: BackendConfig, options: BackendOptio
         redisUrl: config.cacheRedisUrl ?? undefined,
         redisKeyPrefix: config.cacheKeyPrefix,
         maxConnections: config.dbPoolSize,
+        autoRegisterRepositories: config.autoRegisterRepositories,
+        ownerTeams: config.ownerTeams,
       })
     } catch (err) {
       await Promise.allSettled([queues.close(), pool.end()])
@@ -134,11 +141,22 @@ export async function createBackend(config: BackendConfig, options: BackendOptio
   app.disable('x-powered-by')
   app.set('trust proxy', 'loopback')
   if (config.role !== 'worker') {
-    app.use(webhookRouter({ secrets: config.webhookSecrets, queues, repositories: new RepositoryDirectory(pool), metrics, logger }))
+    app.use(
+      webhookRouter({
+        secrets: config.webhookSecrets,
+        queues,
+        repositories: new RepositoryDirectory(pool),
+        metrics,
+        logger,
+        autoRegisterRepositories: config.autoRegisterRepositories,
+      }),
+    )
   }
 
   app.get('/api/webhooks/health', async (_req, res) => {
     const [redis, database] = await Promise.all([probe(() => queues.webhooks.client.ping()), probe(() => pool.query('SELECT 1'))])
+    // Hooks GitHub said were deleted (`meta`): no more deliveries come through them.
+    const hooksDeleted = redis === 'up' ? await hookAlerts(queues) : []
     const workerHealth = worker?.health() ?? null
     const ok = redis === 'up' && database === 'up' && (!workerHealth || workerHealth.status === 'running')
     res.status(ok ? 200 : 503).json({
@@ -146,6 +164,7 @@ export async function createBackend(config: BackendConfig, options: BackendOptio
       role: config.role,
       uptimeSeconds: Math.round(process.uptime()),
       checks: { redis, database },
+      alerts: { hooksDeleted },
       worker: workerHealth && {
         status: workerHealth.status,
         concurrency: workerHealth.concurrency,

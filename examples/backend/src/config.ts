@@ -57,6 +57,14 @@ export interface BackendConfig {
   metricsConsumer: boolean
   /** GitHub's API (GITHUB_TOKEN, or GITHUB_APP_ID + GITHUB_APP_PRIVATE_KEY[_PATH], GITHUB_API_URL); null: off. See src/github.ts. */
   github: GitHubClientOptions | null
+  /**
+   * AUTO_REGISTER_REPOSITORIES (default: on when the backend runs as a GitHub App): the worker
+   * registers the repositories an installation adds and any unknown repository of a delivery
+   * naming an installation, and the endpoint queues such deliveries instead of ignoring them.
+   */
+  autoRegisterRepositories: boolean
+  /** GITHUB_OWNER_TEAMS=`owner=Team name,other=Other team`: the team of a repository registered automatically, by owner. */
+  ownerTeams: Record<string, string>
 }
 
 export const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/devmetrics'
@@ -158,7 +166,21 @@ export function loadConfig(env: Env = process.env, argv: string[] = process.argv
     lockDurationMs: optionalInt(env, 'LOCK_DURATION_MS'),
     metricsConsumer: bool(env, 'METRICS_CONSUMER', !production) && role !== 'api',
     github: githubOptionsFromEnv(env),
+    autoRegisterRepositories: bool(env, 'AUTO_REGISTER_REPOSITORIES', Boolean(env.GITHUB_APP_ID)),
+    ownerTeams: ownerTeams(env.GITHUB_OWNER_TEAMS),
   }
+}
+
+function ownerTeams(raw: string | undefined): Record<string, string> {
+  const teams: Record<string, string> = {}
+  for (const pair of (raw ?? '').split(',').map((p) => p.trim()).filter(Boolean)) {
+    const at = pair.indexOf('=')
+    const owner = pair.slice(0, at).trim()
+    const team = pair.slice(at + 1).trim()
+    if (at < 1 || !owner || !team) throw new Error(`GITHUB_OWNER_TEAMS must be owner=Team name pairs separated by commas, not ${JSON.stringify(pair)}`)
+    teams[owner] = team
+  }
+  return teams
 }
 
 /** The URL with its password replaced, for logs. */

@@ -11,6 +11,7 @@ export type DeliveryOutcome =
   | 'ignored_unknown_repository'
   | 'ignored_no_repository'
   | 'ping'
+  | 'hook_deleted'
   | 'bad_signature'
   | 'bad_request'
   | 'queue_unavailable'

@@ -13,7 +13,8 @@ export const METRICS_QUEUE = 'metrics'
 /** What the endpoint queues: the raw body as a string (Bull stores job data as JSON; a Buffer would not survive). */
 export interface DeliveryJobData extends WebhookJobData {
   payload: string
-  repoId: string
+  /** Absent for installation events, and for a delivery the worker registers (auto-registration). */
+  repoId?: string
   receivedAt: string
   /** Set by the replay command: the failed job this one replays. */
   replayOf?: string
@@ -62,4 +63,9 @@ export function createQueues(
 /** Redis key (under the queue's own prefix, so a Cluster hash tag covers it) of the permanent failures by error code. */
 export function failuresKey(queue: QueueLike<unknown>): string {
   return `${queue.toKey('')}stats:failures-by-code`
+}
+
+/** Redis hash of deleted hooks (`meta` deliveries): hook id → JSON { at, hookType, deliveryId }. Every process's health reads it. */
+export function hookAlertsKey(queue: QueueLike<unknown>): string {
+  return `${queue.toKey('')}alerts:hooks-deleted`
 }

@@ -33,14 +33,32 @@ export interface WebhookStats {
     /** The addon's own processing time in this process (null without a worker here). */
     processingMicros: { count: number; p50: number; p90: number; p99: number; max: number } | null
   }
+  /**
+   * Registered repositories by state (docs/repositories.md): `tracked`, `suspended` (its
+   * installation is), `archived` (still tracked), `untracked` (removed from the installation or
+   * uninstalled; data kept), `deleted` (on GitHub). `byState` counts them; `items` lists them
+   * (at most 1000, by name) with their GitHub id and installation.
+   */
+  repositories: {
+    byState: Record<RepositoryState, number>
+    items: { fullName: string; githubId: number; installationId: number | null; state: RepositoryState }[]
+  }
   /** This process's worker: state, active jobs, counters (null for role=api). */
   worker: ReturnType<WebhookWorker['health']> | null
 }
 
+export type RepositoryState = 'tracked' | 'suspended' | 'archived' | 'untracked' | 'deleted'
+
+const REPOSITORY_STATE = `CASE WHEN "deletedAt" IS NOT NULL THEN 'deleted'
+                              WHEN "trackingStoppedAt" IS NOT NULL THEN 'untracked'
+                              WHEN "suspendedAt" IS NOT NULL THEN 'suspended'
+                              WHEN "archivedAt" IS NOT NULL THEN 'archived'
+                              ELSE 'tracked' END`
+
 const num = (v: unknown): number | null => (v === null || v === undefined ? null : Math.round(Number(v) * 10) / 10)
 
 export async function collectStats(queues: Queues, pool: Pool, worker: WebhookWorker | null): Promise<WebhookStats> {
-  const [webhookCounts, metricCounts, byCode, throughput, latency, unprocessed, byType] = await Promise.all([
+  const [webhookCounts, metricCounts, byCode, throughput, latency, unprocessed, byType, repositories] = await Promise.all([
     queues.webhooks.getJobCounts(),
     queues.metrics.getJobCounts(),
     queues.webhooks.client.hgetall(failuresKey(queues.webhooks)),
@@ -70,7 +88,13 @@ export async function collectStats(queues: Queues, pool: Pool, worker: WebhookWo
         WHERE processed AND "processedAt" >= now() AT TIME ZONE 'UTC' - interval '15 minutes'
         GROUP BY 1`,
     ),
+    pool.query<{ fullName: string; githubId: string; installationId: string | null; state: RepositoryState }>(
+      `SELECT "fullName", "githubId"::text AS "githubId", "installationId"::text AS "installationId", ${REPOSITORY_STATE} AS state
+         FROM repositories ORDER BY "fullName", "githubId" LIMIT 1000`,
+    ),
   ])
+  const byState: Record<RepositoryState, number> = { tracked: 0, suspended: 0, archived: 0, untracked: 0, deleted: 0 }
+  for (const r of repositories.rows) byState[r.state]++
   const l = latency.rows[0]
   const health = worker?.health() ?? null
   return {
@@ -93,6 +117,15 @@ export async function collectStats(queues: Queues, pool: Pool, worker: WebhookWo
     latency: {
       endToEndMs: { count: l.count, avg: num(l.avg), p50: num(l.p50), p95: num(l.p95), max: num(l.max) },
       processingMicros: health?.processor?.latencyMicros ?? null,
+    },
+    repositories: {
+      byState,
+      items: repositories.rows.map((r) => ({
+        fullName: r.fullName,
+        githubId: Number(r.githubId),
+        installationId: r.installationId === null ? null : Number(r.installationId),
+        state: r.state,
+      })),
     },
     worker: health,
   }

@@ -31,6 +31,7 @@ const { bullShapedQueue } = require('../queue-shape')
 const { LOGIN_SOURCE, REPO_NAME_SOURCE } = require('../names')
 const { commitStatsJobs, githubJobOptions } = require('../job-options')
 const metricJobs = require('../../metric-jobs')
+const { skipReason, octokitFor } = require('../repository-target')
 
 /** The lists a backfill reads, in order. Reviews ride with their pull requests' pages. */
 const BACKFILL_KINDS = Object.freeze(['pulls', 'issues', 'commits', 'deployments', 'workflow_runs'])
@@ -53,6 +54,9 @@ function parseRepository(fullName) {
   return { owner: m[1], repo: m[2], fullName: `${m[1]}/${m[2]}` }
 }
 
+/** What the backfill reads of a repository's row: where to ask and whether to (docs/repositories.md). */
+const REPOSITORY_COLUMNS = 'id, "githubId"::text AS "githubId", "fullName", "installationId"::text AS "installationId", "deletedAt", "trackingStoppedAt", "suspendedAt"'
+
 /**
  * The registered repository: by DevMetrics id, or by full name matched on the GitHub id
  * GitHub reports for that name (a repository deleted and created again under its name leaves
@@ -62,14 +66,14 @@ function parseRepository(fullName) {
 async function findRepository(pool, repoId, fullName, githubIdOfName) {
   const unknown = (why) => new WebhookProcessingError('UNKNOWN_REPOSITORY', `${why} (npm run register -- ${fullName})`)
   if (repoId) {
-    const { rows } = await pool.query('SELECT id, "githubId"::text AS "githubId", "fullName" FROM repositories WHERE id = $1', [repoId])
+    const { rows } = await pool.query(`SELECT ${REPOSITORY_COLUMNS} FROM repositories WHERE id = $1`, [repoId])
     if (!rows[0]) throw unknown(`no repository with id ${repoId}`)
     return rows[0]
   }
   const named = await pool.query('SELECT count(*)::int AS n FROM repositories WHERE lower("fullName") = lower($1)', [fullName])
   if (named.rows[0].n === 0) throw unknown(`${fullName} is not registered`)
   const githubId = await githubIdOfName()
-  const { rows } = await pool.query('SELECT id, "githubId"::text AS "githubId", "fullName" FROM repositories WHERE "githubId" = $1::bigint', [String(githubId)])
+  const { rows } = await pool.query(`SELECT ${REPOSITORY_COLUMNS} FROM repositories WHERE "githubId" = $1::bigint`, [String(githubId)])
   if (!rows[0]) throw unknown(`${fullName} is GitHub repository ${githubId} now, which is not registered`)
   return rows[0]
 }
@@ -117,7 +121,7 @@ async function listOf(kind, octokit, owner, repo, since, perPage = PER_PAGE) {
  */
 async function backfill(job, ctx) {
   const data = (job && job.data) || job || {}
-  const { owner, repo, fullName } = parseRepository(data.repository)
+  let { owner, repo, fullName } = parseRepository(data.repository)
   if (!ctx || !ctx.client || !ctx.processor) {
     throw new WebhookProcessingError('CONFIG_ERROR', 'backfill needs a GitHub client and a processor')
   }
@@ -151,7 +155,13 @@ async function backfill(job, ctx) {
       return found.id
     })
     summary.repoId = registered.id
-    const octokit = await api()
+    // A deleted or untracked repository is not asked for; a renamed one under its new name,
+    // with the installation stored on its row.
+    const skipped = skipReason(registered)
+    if (skipped) return { ...summary, skipped }
+    ;[owner, repo] = registered.fullName.split('/')
+    summary.repository = registered.fullName
+    const octokit = await octokitFor(ctx.client, registered)
 
     // Every page's triggers are queued (a job of an earlier page may have started before this
     // page's writes); the summary counts distinct jobs.

@@ -7,7 +7,8 @@
 // from the stored cursor or `since` back to at most the window, and asks GitHub to redeliver
 // (`POST …/deliveries/{id}/attempts`) every delivery that:
 // - is of a tracked event type (push, pull_request, issues, pull_request_review),
-// - is for a registered repository (`repository_id` in repositories."githubId"),
+// - is for a registered repository (`repository_id` in repositories."githubId") that is still
+//   tracked (neither deleted nor removed from tracking: docs/repositories.md),
 // - is not processed in `events` (by deliveryId = guid),
 // - and did not succeed: grouped by guid, no attempt answered 2xx.
 // At most once per delivery per run, at most `maxRedeliveries` per run, not again for a
@@ -162,7 +163,7 @@ async function reconcileHook(hook, { ctx, db, options, dryRun, now, since, budge
   const processed = new Set()
   if (failed.length > 0) {
     const ids = [...new Set(failed.map((f) => f.repositoryId))]
-    const repos = await db.pool.query('SELECT "githubId"::text AS id FROM repositories WHERE "githubId" = ANY($1::bigint[])', [ids])
+    const repos = await db.pool.query('SELECT "githubId"::text AS id FROM repositories WHERE "githubId" = ANY($1::bigint[]) AND "deletedAt" IS NULL AND "trackingStoppedAt" IS NULL', [ids])
     for (const r of repos.rows) registered.add(r.id)
     const guids = failed.map((f) => f.guid)
     const done = await db.pool.query('SELECT "deliveryId" FROM events WHERE processed AND "deliveryId" = ANY($1::text[])', [guids])

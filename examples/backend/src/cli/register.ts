@@ -1,20 +1,30 @@
 #!/usr/bin/env node
 // npm run register -- owner/repo [--team name] [--github-id N] [--backfill 90d]
+// npm run register -- --all-installed   (a GitHub App: every repository its installations can see)
 // Registers a repository so its deliveries are processed (the GitHub id is looked up through
 // the API when GitHub access is configured and --github-id is not given), optionally in a
 // team (created if missing), and with --backfill queues the import of its history on the
 // `github` queue (a running worker imports it; `npm run backfill` does it in the foreground).
 // Uses DATABASE_URL, REDIS_URL, QUEUE_PREFIX, QUEUE_DRIVER and the GITHUB_* variables.
-import { registerRepository, queueBackfill, parseSince } from '@devmetrics/webhook-processor'
+import { registerRepository, registerInstalledRepositories, queueBackfill, parseSince } from '@devmetrics/webhook-processor'
 import { loadConfig } from '../config'
 import { createQueues } from '../queues'
 import { githubFromEnv, openGithubQueue } from '../recovery'
 import { parseArgs, fail, runCli } from './args'
 
-const USAGE = 'usage: npm run register -- owner/repo [--team name] [--github-id N] [--backfill 90d]'
+const USAGE = 'usage: npm run register -- owner/repo [--team name] [--github-id N] [--backfill 90d]\n       npm run register -- --all-installed'
 
 async function main(argv: string[]): Promise<number> {
-  const args = parseArgs(argv, { values: ['--team', '--github-id', '--backfill'], flags: [] }, USAGE)
+  const args = parseArgs(argv, { values: ['--team', '--github-id', '--backfill'], flags: ['--all-installed'] }, USAGE)
+  if (args.flags.has('--all-installed')) {
+    if (args.positional.length !== 0) return fail(USAGE)
+    const config = loadConfig(process.env, ['--role=worker'])
+    const github = githubFromEnv()
+    const registered = await registerInstalledRepositories({ databaseUrl: config.databaseUrl, client: github?.client, ownerTeams: config.ownerTeams })
+    for (const r of registered) console.log(`${r.created ? 'registered' : 'updated'} ${r.fullName} (GitHub id ${r.githubId}, id ${r.id})`)
+    console.log(`${registered.length} repositories of the App's installations`)
+    return 0
+  }
   if (args.positional.length !== 1) return fail(USAGE)
   const backfill = args.values['--backfill']
   if (backfill !== undefined) parseSince(backfill)
