@@ -18,10 +18,12 @@
 //!   with a later `firstSuccessAt` and another sha (a redeploy of D's own sha is D again).
 //! - D failed when (a) D has a `failure`/`error` status after its first success and before
 //!   the next; (b) an issue of D's repository labelled with an incident label was opened
-//!   after D's first success, before the next, within `failureWindowHours`; (c) the next is a
+//!   at or after D's first success, before the next, within `failureWindowHours` (D is live
+//!   over `[first success, next's first success)`); (c) the next is a
 //!   rollback (`isRollback`, set by the deploymentChanges job; or, with no changes recorded, so
 //!   not compared or GitHub's API off, a redeploy of a sha live before D). The earliest cause
-//!   (its start of recovery) decides D's recovery time.
+//!   (its start of recovery) decides D's recovery time. Rework counts each restoring
+//!   deployment once, though it may restore two failed ones live from the same instant.
 
 use crate::error::{ProcessingError, Result};
 use crate::store::connections::Connections;
@@ -245,7 +247,7 @@ caused AS (
     LEFT JOIN LATERAL (
         SELECT i."createdAt" AS at, i."closedAt" AS closed FROM issues i
         WHERE i."repoId" = l."repoId" AND cardinality(i.labels) > 0
-          AND i."createdAt" > l.fs AND i."createdAt" <= l.fs + $6::float8 * interval '1 hour'
+          AND i."createdAt" >= l.fs AND i."createdAt" <= l.fs + $6::float8 * interval '1 hour'
           AND (l.next_fs IS NULL OR i."createdAt" < l.next_fs)
           AND i."deletedAt" IS NULL
           AND EXISTS (SELECT 1 FROM unnest(i.labels) x WHERE lower(x) = ANY($5::text[]))
@@ -262,6 +264,9 @@ judged AS (
                 WHEN c.b_at IS NOT NULL THEN extract(epoch FROM least(c.next_fs, c.b_closed) - c.b_at)
             END)::float8 AS recovery
     FROM caused c
+),
+rework AS (
+    SELECT DISTINCT j.next_id, j.next_fs FROM judged j WHERE j.failed AND j.next_id IS NOT NULL
 ),
 failed_to_deploy AS (
     SELECT DISTINCT ON (d."repoId", d.environment, d.sha) d."githubId", d."failedAt"
@@ -283,9 +288,9 @@ SELECT count(*),
        percentile_cont(0.9) WITHIN GROUP (ORDER BY j.recovery),
        coalesce(array_agg(j."githubId"::text ORDER BY j.fs, j."githubId")
                 FILTER (WHERE j.recovery IS NOT NULL), '{{}}'),
-       count(*) FILTER (WHERE j.failed AND j.next_id IS NOT NULL),
-       coalesce(array_agg(j.next_id::text ORDER BY j.next_fs, j.next_id)
-                FILTER (WHERE j.failed AND j.next_id IS NOT NULL), '{{}}')
+       (SELECT count(*) FROM rework),
+       (SELECT coalesce(array_agg(r.next_id::text ORDER BY r.next_fs, r.next_id), '{{}}')
+          FROM rework r)
 FROM judged j"#,
         counted = counted_ctes(by_environment),
         po = p("o"),

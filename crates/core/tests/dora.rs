@@ -251,3 +251,125 @@ async fn bad_options_are_config_errors() {
     );
     p.close().await;
 }
+
+/// One production deployment of `repo` with its statuses `(state, createdAt)`; the derived
+/// columns as the processors leave them.
+async fn deploy(db: &TestDb, repo: &str, github_id: i64, sha_n: u64, statuses: &[(&str, &str)]) {
+    let first = |want: &[&str]| {
+        statuses
+            .iter()
+            .filter(|(s, _)| want.contains(s))
+            .map(|(_, t)| at(t))
+            .min()
+    };
+    let fs = first(&["success"]);
+    let failed = first(&["failure", "error"]);
+    let id = new_id();
+    sqlx::query(
+        r#"INSERT INTO deployments (id, "repoId", "githubId", sha, ref, task, environment,
+             "originalEnvironment", "isProduction", "productionReason", "createdAt", "updatedAt",
+             state, "firstSuccessAt", "failedAt", "finishedAt")
+           VALUES ($1, $2, $3, $4, 'main', 'deploy', 'production', 'production', true,
+             'github_flag', $5, $5, 'success', $6, $7, coalesce($6, $7))"#,
+    )
+    .bind(&id)
+    .bind(repo)
+    .bind(github_id)
+    .bind(sha(sha_n))
+    .bind(at(statuses[0].1))
+    .bind(fs)
+    .bind(failed)
+    .execute(&db.pool)
+    .await
+    .expect("insert deployment");
+    for (n, (state, created)) in statuses.iter().enumerate() {
+        sqlx::query(
+            r#"INSERT INTO deployment_statuses (id, "githubId", "repoId", "deploymentId", state,
+                 environment, "createdAt") VALUES ($1, $2, $3, $4, $5, 'production', $6)"#,
+        )
+        .bind(new_id())
+        .bind(github_id * 100 + n as i64)
+        .bind(repo)
+        .bind(&id)
+        .bind(state)
+        .bind(at(created))
+        .execute(&db.pool)
+        .await
+        .expect("insert status");
+    }
+}
+
+async fn incident(db: &TestDb, repo: &str, github_id: i64, created: &str, label: &str) {
+    sqlx::query(
+        r#"INSERT INTO issues (id, "repoId", "githubId", number, title, state, "createdAt",
+             "updatedAt", labels)
+           VALUES ($1, $2, $3, $3, 'outage', 'OPEN'::"IssueState", $4, $4, $5)"#,
+    )
+    .bind(new_id())
+    .bind(repo)
+    .bind(github_id)
+    .bind(at(created))
+    .bind(vec![label.to_owned()])
+    .execute(&db.pool)
+    .await
+    .expect("insert issue");
+}
+
+fn window() -> DoraOptions {
+    DoraOptions::new(at("2026-11-01T00:00:00Z"), at("2026-11-08T00:00:00Z"))
+}
+
+/// Two deployments of different shas live at the same instant, both failed (a failure status
+/// each): the one deployment that follows restores both, but it is one deployment of rework,
+/// listed once.
+#[tokio::test]
+async fn a_deployment_restoring_two_failed_ones_is_one_rework() {
+    let db = TestDb::migrated().await;
+    let repo = db.insert_repository(1, None).await;
+    let both = "2026-11-02T10:00:00Z";
+    deploy(
+        &db,
+        &repo,
+        1,
+        1,
+        &[("success", both), ("failure", "2026-11-02T10:05:00Z")],
+    )
+    .await;
+    deploy(
+        &db,
+        &repo,
+        2,
+        2,
+        &[("success", both), ("error", "2026-11-02T10:06:00Z")],
+    )
+    .await;
+    deploy(&db, &repo, 3, 3, &[("success", "2026-11-02T11:00:00Z")]).await;
+    let m = db.processor().await.dora_metrics(&window()).await.unwrap();
+    assert_eq!(m.deployment_frequency.deployments, 3);
+    assert_eq!(m.change_fail_rate.failed, 2);
+    assert_eq!(m.change_fail_rate.deployment_ids, vec!["1", "2"]);
+    assert_eq!(m.recovery_time.count, 2);
+    assert_eq!(m.rework_rate.rework, 1);
+    assert_eq!(m.rework_rate.deployment_ids, vec!["3"]);
+    assert_eq!(m.rework_rate.rate, Some(1.0 / 3.0));
+}
+
+/// An incident opened in the very second the next deployment went live: GitHub's times are
+/// whole seconds, so this happens. That deployment is live from its first success on (the
+/// window's own `[since, until)` rule), so the incident is its own, not lost to both.
+#[tokio::test]
+async fn an_incident_at_a_deployments_first_success_is_blamed_on_it() {
+    let db = TestDb::migrated().await;
+    let repo = db.insert_repository(1, None).await;
+    deploy(&db, &repo, 1, 1, &[("success", "2026-11-02T10:00:00Z")]).await;
+    deploy(&db, &repo, 2, 2, &[("success", "2026-11-02T12:00:00Z")]).await;
+    deploy(&db, &repo, 3, 3, &[("success", "2026-11-02T15:00:00Z")]).await;
+    incident(&db, &repo, 50, "2026-11-02T12:00:00Z", "Incident").await;
+    let m = db.processor().await.dora_metrics(&window()).await.unwrap();
+    assert_eq!(m.change_fail_rate.failed, 1);
+    assert_eq!(m.change_fail_rate.deployment_ids, vec!["2"]);
+    assert_eq!(m.recovery_time.count, 1);
+    // From the incident's opening to deployment 3's first success: three hours.
+    assert_eq!(m.recovery_time.median_seconds, Some(3.0 * 3600.0));
+    assert_eq!(m.rework_rate.deployment_ids, vec!["3"]);
+}
