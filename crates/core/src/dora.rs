@@ -241,7 +241,11 @@ caused AS (
     LEFT JOIN LATERAL (
         SELECT s."createdAt" AS at FROM deployment_statuses s
         WHERE s."deploymentId" = l.id AND lower(s.state) IN ('failure', 'error')
-          AND s."createdAt" > l.fs AND (l.next_fs IS NULL OR s."createdAt" < l.next_fs)
+          AND (s."createdAt" > l.fs OR (s."createdAt" = l.fs AND EXISTS (
+              SELECT 1 FROM deployment_statuses w
+              WHERE w."deploymentId" = l.id AND w.state = 'success' AND w."createdAt" = l.fs
+                AND w."githubId" < s."githubId")))
+          AND (l.next_fs IS NULL OR s."createdAt" < l.next_fs)
         ORDER BY s."createdAt" LIMIT 1
     ) a ON true
     LEFT JOIN LATERAL (

@@ -373,3 +373,23 @@ async fn an_incident_at_a_deployments_first_success_is_blamed_on_it() {
     assert_eq!(m.recovery_time.median_seconds, Some(3.0 * 3600.0));
     assert_eq!(m.rework_rate.deployment_ids, vec!["3"]);
 }
+
+/// A failure status in the same second as the first success: GitHub's times are whole seconds,
+/// so statuses are ordered by (createdAt, GitHub id), as the deployment's `state` is. A failure
+/// after the success in that order fails the deployment (its state is `failure`); one before it
+/// is an attempt the success then superseded.
+#[tokio::test]
+async fn a_failure_in_the_second_of_the_success_counts_when_it_came_after_it() {
+    let db = TestDb::migrated().await;
+    let repo = db.insert_repository(1, None).await;
+    let t1 = "2026-11-02T10:00:00Z";
+    let t2 = "2026-11-02T12:00:00Z";
+    deploy(&db, &repo, 1, 1, &[("failure", t1), ("success", t1)]).await;
+    deploy(&db, &repo, 2, 2, &[("success", t2), ("failure", t2)]).await;
+    deploy(&db, &repo, 3, 3, &[("success", "2026-11-02T13:30:00Z")]).await;
+    let m = db.processor().await.dora_metrics(&window()).await.unwrap();
+    assert_eq!(m.change_fail_rate.deployment_ids, vec!["2"]);
+    assert_eq!(m.recovery_time.deployment_ids, vec!["2"]);
+    assert_eq!(m.recovery_time.median_seconds, Some(1.5 * 3600.0));
+    assert_eq!(m.rework_rate.deployment_ids, vec!["3"]);
+}
