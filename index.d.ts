@@ -42,6 +42,11 @@ export declare class NativeProcessor {
    * not complete, oldest first.
    */
   deploymentsLackingChanges(repoId: string): Promise<Array<number>>
+  /**
+   * The GitHub App installation id stored on the repository's row; null when none is
+   * stored or the repository is unknown.
+   */
+  repositoryInstallation(repoId: string): Promise<number | null>
   /** Of `shas`, those of the repository whose counts are still unknown, sorted. */
   commitsLackingStats(repoId: string, shas: Array<string>): Promise<Array<string>>
   /**
@@ -165,9 +170,10 @@ export interface FollowUp {
   /**
    * `commitStats` (fetch line counts of `shas`), `completePush` (insert what
    * `before...after` holds that the table lacks) or `deploymentChanges` (record what the
-   * production deployment `deploymentId` shipped).
+   * production deployment `deploymentId` shipped) or `backfill` (fetch the history of a
+   * repository auto-registration has just registered; queued only with `autoBackfill`).
    */
-  kind: 'commitStats' | 'completePush' | 'deploymentChanges'
+  kind: 'commitStats' | 'completePush' | 'deploymentChanges' | 'backfill'
   /** Stable Bull jobId: a redelivery of the same push adds no second job. */
   jobId: string
   /** DevMetrics repository id. */

@@ -1,6 +1,6 @@
 // The recovery commands of the reference backend as a newcomer runs them (issue 16):
 // `npm run register -- owner/repo --team T --backfill 30d`, `npm run backfill`, and
-// `npm run reconcile -- --dry-run`, as child processes against the contract server (through
+// `npm run reconcile -- --dry-run` and `npm run stats-catch-up`, as child processes against the contract server (through
 // GITHUB_API_URL and GITHUB_TOKEN), a database of this file and Bull on the shared Redis.
 import Bull from 'bull'
 import { insertRepository } from './helpers/db'
@@ -91,6 +91,25 @@ test('reconcile --dry-run prints the missing delivery and what it would do, and 
   expect(env.server.requests.filter((r) => r.method === 'POST')).toHaveLength(0)
 })
 
+test('stats-catch-up queues commitStats jobs for the counts still unknown; --dry-run queues nothing', async () => {
+  // The commit backfill wrote (above) has no counts yet: no github worker ran its job.
+  await env.db.pool.query(`UPDATE commits SET "createdAt" = "createdAt" - interval '2 hours'`)
+  const queue = new Bull('github', SHARED_REDIS_URL, { prefix: childEnv.QUEUE_PREFIX })
+  try {
+    const catchUps = async () => (await queue.getJobs(['waiting'])).filter((j) => String(j.id).includes(':catchup:'))
+    const dry = await run('stats-catch-up', '--dry-run')
+    expect(dry.code).toBe(0)
+    expect(dry.out).toMatch(/dry run, nothing queued: would queue 1 commitStats jobs for 1 commits of 1 repositories/)
+    expect(await catchUps()).toHaveLength(0)
+    const { code, out } = await run('stats-catch-up')
+    expect(code).toBe(0)
+    expect(out).toMatch(/^queued 1 commitStats jobs for 1 commits of 1 repositories/m)
+    expect((await catchUps()).map((j) => j.data)).toEqual([expect.objectContaining({ kind: 'commitStats', repository: 'acme/widgets', shas: ['a'.repeat(40)] })])
+  } finally {
+    await queue.close()
+  }
+})
+
 test('usage errors exit 2 and say how to call the command', async () => {
   const none = await run('register')
   expect(none.code).toBe(2)
@@ -98,4 +117,9 @@ test('usage errors exit 2 and say how to call the command', async () => {
   expect(bad.code).toBe(2)
   const since = await run('backfill', 'acme/widgets', '--since', 'soon')
   expect(since.code).toBe(1)
+  expect((await run('stats-catch-up', 'acme/widgets')).code).toBe(2)
+  expect((await run('stats-catch-up', '--older-than', 'soon')).code).toBe(2)
+  const help = await run('stats-catch-up', '--help')
+  expect(help.code).toBe(0)
+  expect(help.out).toMatch(/usage: npm run stats-catch-up/)
 })

@@ -1,11 +1,14 @@
 // The github worker runs the recovery jobs (issue 16): a `backfill` job queued by the register
 // step and a `reconcile` job (as its repeatable schedule queues it) go through
-// createGitHubWorker like the other kinds, with their cursors in PostgreSQL;
+// createGitHubWorker like the other kinds, with their cursors in PostgreSQL, and a reconcile
+// run also runs the commit-stats catch-up (issue 22 item 6);
 // recovery-worker.bullmq.test.ts runs the same through createGitHubBullMQWorker.
 import Bull from 'bull'
 import { Queue as BullMQQueue, QueueEvents } from 'bullmq'
 import { createGitHubBullMQWorker, createGitHubWorker, GitHubWorker, queueBackfill } from '../lib'
 import { insertRepository } from './helpers/db'
+import { eventually } from './helpers/eventually'
+import { pushPayload } from './helpers/pushes'
 import { SHARED_REDIS_URL, testPrefix } from './helpers/redis'
 import { recoveryEnv, RecoveryEnv } from './recovery/github-env'
 import { suiteDriver } from './support/driver'
@@ -70,4 +73,22 @@ test('a queued backfill job imports the history; a reconcile job redelivers the 
   expect(worker.health().counters.reconcile).toEqual({ runs: 1, found: 1, redelivered: 1, stillMissing: 0, olderThanWindow: 0 })
   const cursor = await env.db.pool.query('SELECT hook FROM github_reconcile_cursors')
   expect(cursor.rows).toEqual([{ hook: 'repo:acme/widgets#7' }])
+})
+
+test('a reconcile job also asks again for the line counts still unknown an hour after their commits were written', async () => {
+  // A commit whose counts GitHub never gave (its commitStats job was discarded, or failed for good).
+  const repo = env.server.world.repository('acme', 'widgets')!
+  const [commit] = env.server.world.commitChain(repo, 1, 'main', 'catchup')
+  const payload = pushPayload({ repoGithubId: REPO_ID, fullName: 'acme/widgets', commits: [{ sha: commit.sha, timestamp: commit.author.date }] })
+  await env.processor.process({ deliveryId: `catch-up-${suiteDriver.current}`, event: 'push', payload, receivedAt: Date.now() })
+  await env.db.pool.query(`UPDATE commits SET "createdAt" = "createdAt" - interval '2 hours' WHERE sha = $1`, [commit.sha])
+
+  const data = { kind: 'reconcile', hooks: [{ kind: 'repo', owner: 'acme', repo: 'widgets', hookId: 7 }] }
+  const reconcile = queue instanceof BullMQQueue ? await queue.add('reconcile', data) : await queue.add(data)
+  const report = await finished(reconcile)
+  expect(report.statsCatchUp).toEqual({ commits: 1, jobs: 1, repositories: 1 })
+  // The worker runs the commitStats job it queued: the counts land.
+  const counts = async () => (await env.db.pool.query('SELECT additions, "statsFetchedAt" IS NOT NULL AS fetched FROM commits WHERE sha = $1', [commit.sha])).rows[0]
+  await eventually(counts, (row) => row.fetched)
+  expect(await counts()).toEqual({ additions: commit.additions, fetched: true })
 })

@@ -9,7 +9,7 @@
 
 const { WebhookProcessingError } = require('./errors')
 const { redactCredentials } = require('./redact')
-const { webhookAttempt, webhookCounters } = require('./webhook-attempt')
+const { webhookAttempt, webhookCounters, checkAutoBackfill } = require('./webhook-attempt')
 const { workerDatabase, checkReconnectMaxDelay } = require('./worker-database')
 const { bullmqJobId } = require('./github/queue-shape')
 
@@ -43,6 +43,7 @@ function checkOptions(options) {
   if (!options.processor && typeof options.databaseUrl !== 'string') fail('give a processor or a databaseUrl')
   if (options.metricsQueue && (typeof options.metricsQueue.addBulk !== 'function' || typeof options.metricsQueue.getJob !== 'function')) fail('metricsQueue must be a BullMQ queue')
   if (options.githubQueue && typeof options.githubQueue.addBulk !== 'function') fail('githubQueue must be a BullMQ queue')
+  checkAutoBackfill(options, fail)
   const concurrency = options.concurrency ?? 5
   if (!Number.isInteger(concurrency) || concurrency < 1) fail('concurrency must be a positive integer')
   checkReconnectMaxDelay(options, fail)
@@ -73,7 +74,7 @@ function createBullMQWorker(options) {
   const ownsProcessor = !options.processor
   const database = workerDatabase(options, concurrency, logger)
   const counters = webhookCounters()
-  const attempt = webhookAttempt({ database, metricsQueue: options.metricsQueue, githubQueue: options.githubQueue, counters, logger, onPermanentFailure: options.onPermanentFailure })
+  const attempt = webhookAttempt({ database, metricsQueue: options.metricsQueue, githubQueue: options.githubQueue, autoBackfill: options.autoBackfill, counters, logger, onPermanentFailure: options.onPermanentFailure })
   let active = 0
   let closing = null
 

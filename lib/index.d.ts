@@ -169,8 +169,26 @@ export interface DeploymentChangesFollowUp {
   forced: null
 }
 
+/**
+ * Fetch the history of a repository auto-registration has just registered (docs/repositories.md):
+ * the worker queues it as a `backfill` job only when given `autoBackfill` (the `since`).
+ * Reported by the delivery that registered it; its duplicate reports none.
+ */
+export interface BackfillFollowUp {
+  kind: 'backfill'
+  /** Bull jobId, `backfill:<repoId>:registered`: one backfill per registered repository row. */
+  jobId: string
+  repoId: string
+  repository: string
+  shas: []
+  before: null
+  after: null
+  forced: null
+  deploymentId: null
+}
+
 /** One job for the `github` queue; queue it with `jobId` as Bull's jobId. */
-export type FollowUp = CommitStatsFollowUp | CompletePushFollowUp | DeploymentChangesFollowUp
+export type FollowUp = CommitStatsFollowUp | CompletePushFollowUp | DeploymentChangesFollowUp | BackfillFollowUp
 
 /** Where a deploymentChanges job starts (deploymentChangesStart). */
 export interface DeploymentChangesStart {
@@ -540,6 +558,12 @@ export declare class WebhookProcessor {
   applyCommitStats(repoId: string, responseText: string | Buffer): Promise<CommitStatsResult>
   /** Inserts the commits of one compare page (JSON text) that the repository lacks, mapped like a push's. Idempotent. */
   completePush(repoId: string, compareText: string | Buffer): Promise<CompletePushResult>
+  /**
+   * The GitHub App installation id stored on the repository's row (`repositories.installationId`),
+   * null when none is stored or the repository is unknown: the commitStats and completePush
+   * jobs call GitHub with that installation's token (docs/github-api.md).
+   */
+  repositoryInstallation(repoId: string): Promise<number | null>
   /** Of `shas`, those of the repository whose line counts are still unknown, sorted. */
   commitsLackingStats(repoId: string, shas: string[]): Promise<string[]>
   /**
@@ -660,6 +684,15 @@ export interface WorkerOptions {
    * follow-ups are not queued: the API features are off. See docs/github-api.md.
    */
   githubQueue?: Queue
+  /**
+   * Backfill the repositories auto-registration registers (`autoRegisterRepositories`: an
+   * installation or installation_repositories delivery, or a delivery of an unknown repository
+   * under an installation): for each, a `backfill` job `{ kind, repository, repoId, since:
+   * autoBackfill }` on `githubQueue`, jobId `backfill:<repoId>:registered` (a redelivery adds
+   * none). A duration (`90d`, `24h`) or an ISO date; needs `githubQueue`. Default: no backfill.
+   * See docs/repositories.md.
+   */
+  autoBackfill?: string
   /** Jobs processed at once by this worker. Default 5. */
   concurrency?: number
   /** Where completions (with timing) and failures (with context) are logged. Default: warnings and errors to the console. */
@@ -923,7 +956,7 @@ export type GitHubJobContext = {
   processor?: WebhookProcessor
   /** Bull or BullMQ queue of metric jobs; backfill queues the metric jobs of what it wrote. */
   metricsQueue?: Queue<any> | import('bullmq').Queue
-  /** The `github` queue (Bull or BullMQ): backfill queues a `commitStats` job per page of commits (their line counts). */
+  /** The `github` queue (Bull or BullMQ): backfill queues a `commitStats` job per page of commits (their line counts); reconcile runs the commit-stats catch-up on it (`queueUnknownCommitStats`), once per run. */
   githubQueue?: Queue<any> | import('bullmq').Queue
   /** winston-compatible logger. */
   logger?: { info(...a: unknown[]): void; warn(...a: unknown[]): void; error(...a: unknown[]): void }
@@ -1023,6 +1056,8 @@ export interface ReconcileReport {
   dryRun: boolean
   hooks: Array<ReconcileCounters & { hook: string; from: string; gapBeforeWindow: boolean; deliveries: ReconcileDelivery[] }>
   totals: ReconcileCounters
+  /** With a `githubQueue` (the github workers give it): what the run's commit-stats catch-up queued (a dry run: would queue), or why it could not run (the run succeeds anyway; the next one tries again). */
+  statsCatchUp?: UnknownCommitStatsQueued | { error: string }
 }
 
 /**

@@ -132,6 +132,12 @@ class WebhookProcessor {
     return callNative(() => this.#native.deploymentsLackingChanges(repoId))
   }
 
+  /** The GitHub App installation id stored on the repository's row (`repositories.installationId`); null when none is stored or the repository is unknown. */
+  async repositoryInstallation(repoId) {
+    if (!isNonEmptyString(repoId)) throw new WebhookProcessingError('INVALID_JOB', 'repositoryInstallation: repoId must be a non-empty string')
+    return callNative(() => this.#native.repositoryInstallation(repoId))
+  }
+
   /** Of `shas`, those of the repository whose line counts are still unknown, sorted. */
   async commitsLackingStats(repoId, shas) {
     if (!isNonEmptyString(repoId)) throw new WebhookProcessingError('INVALID_JOB', 'commitsLackingStats: repoId must be a non-empty string')

@@ -11,6 +11,7 @@ const { WebhookProcessingError } = require('./errors')
 const { openDatabase } = require('./github/sync-state')
 const { parseRepository } = require('./github/jobs/backfill')
 const { bullShapedQueue } = require('./github/queue-shape')
+const { backfillJobOptions } = require('./github/job-options')
 
 const invalid = (message) => new WebhookProcessingError('INVALID_JOB', message)
 
@@ -119,7 +120,7 @@ async function queueBackfill(queue, registered, since = '90d', jobOptions = {}) 
   const day = new Date().toISOString().slice(0, 10)
   return bullShapedQueue(queue).add(
     { kind: 'backfill', repository: registered.fullName, repoId: registered.id, since },
-    { attempts: 10, backoff: { type: 'exponential', delay: 60_000 }, removeOnComplete: 100, removeOnFail: 500, ...jobOptions, jobId: `backfill:${registered.id}:${day}` },
+    { ...backfillJobOptions, ...jobOptions, jobId: `backfill:${registered.id}:${day}` },
   )
 }
 

@@ -9,10 +9,26 @@
 const { WebhookProcessingError } = require('./errors')
 const { redactCredentials } = require('./redact')
 const { recordFailure } = require('./job-failure')
-const { githubJobOptions, followUpJobData } = require('./github/job-options')
+const { githubJobOptions, backfillJobOptions, followUpJobData } = require('./github/job-options')
 const { bullShapedQueue } = require('./github/queue-shape')
 const { queueMetricJobs } = require('./metric-jobs')
+const { parseSince } = require('./github/duration')
 
+
+/**
+ * Checks a worker's `autoBackfill` option (both glues): absent, or a `since` the backfill job
+ * accepts (`90d`, `24h`, an ISO date); it needs a `githubQueue` to go to.
+ */
+function checkAutoBackfill(options, fail) {
+  if (options.autoBackfill === undefined || options.autoBackfill === null) return
+  if (typeof options.autoBackfill !== 'string') fail('autoBackfill must be a duration such as 90d or an ISO date')
+  try {
+    parseSince(options.autoBackfill)
+  } catch (err) {
+    fail(`autoBackfill: ${err.message}`)
+  }
+  if (!options.githubQueue) fail('autoBackfill needs a githubQueue')
+}
 
 /** The counters both glues report in health(). */
 function webhookCounters() {
@@ -31,21 +47,29 @@ function webhookCounters() {
 /**
  * `attempt(job)`: processes `job.data` with the processor `database.ready()` gives, queues what
  * the result leaves on `metricsQueue` / `githubQueue` (Bull or BullMQ queues, either may be
- * null), counts and logs. Resolves with `{ status, eventId, records, metricJobs, followUps }`;
+ * null; `autoBackfill`: the `since` of the backfill of each repository auto-registration
+ * registers, none without it), counts and logs. Resolves with `{ status, eventId, records, metricJobs, followUps }`;
  * rejects with the attempt's WebhookProcessingError after recordFailure (its `retryable` says
  * whether the glue must tell its queue not to retry).
  */
-function webhookAttempt({ database, metricsQueue, githubQueue, counters, logger, onPermanentFailure }) {
+function webhookAttempt({ database, metricsQueue, githubQueue, autoBackfill, counters, logger, onPermanentFailure }) {
   const github = bullShapedQueue(githubQueue ?? null)
 
   const queueMetrics = (result) => queueMetricJobs(metricsQueue, result.metricJobs, { deliveryId: result.deliveryId })
 
+  // The job of one follow-up: a `backfill` one (a repository auto-registration registered)
+  // fetches the history since `autoBackfill`, and is dropped without it.
+  const followUpJob = (f, deliveryId) =>
+    f.kind === 'backfill'
+      ? { data: { kind: 'backfill', repository: f.repository, repoId: f.repoId, since: autoBackfill, deliveryId: deliveryId ?? null }, opts: { ...backfillJobOptions, jobId: f.jobId } }
+      : { data: followUpJobData(f, deliveryId), opts: { ...githubJobOptions, jobId: f.jobId } }
+
   // API work the result leaves (result.followUps); each follow-up's stable jobId makes a
   // redelivery's add a no-op (completed github jobs are kept 7 days).
   async function queueFollowUps(result) {
-    const followUps = result.followUps ?? []
+    const followUps = (result.followUps ?? []).filter((f) => f.kind !== 'backfill' || autoBackfill)
     if (!github || followUps.length === 0) return 0
-    await github.addBulk(followUps.map((f) => ({ data: followUpJobData(f, result.deliveryId), opts: { ...githubJobOptions, jobId: f.jobId } })))
+    await github.addBulk(followUps.map((f) => followUpJob(f, result.deliveryId)))
     return followUps.length
   }
 
@@ -91,4 +115,4 @@ function webhookAttempt({ database, metricsQueue, githubQueue, counters, logger,
   }
 }
 
-module.exports = { webhookAttempt, webhookCounters }
+module.exports = { webhookAttempt, webhookCounters, checkAutoBackfill }

@@ -10,8 +10,9 @@ use webhook_core as core;
 pub struct FollowUp {
     /// `commitStats` (fetch line counts of `shas`), `completePush` (insert what
     /// `before...after` holds that the table lacks) or `deploymentChanges` (record what the
-    /// production deployment `deploymentId` shipped).
-    #[napi(ts_type = "'commitStats' | 'completePush' | 'deploymentChanges'")]
+    /// production deployment `deploymentId` shipped) or `backfill` (fetch the history of a
+    /// repository auto-registration has just registered; queued only with `autoBackfill`).
+    #[napi(ts_type = "'commitStats' | 'completePush' | 'deploymentChanges' | 'backfill'")]
     pub kind: String,
     /// Stable Bull jobId: a redelivery of the same push adds no second job.
     pub job_id: String,
@@ -255,6 +256,13 @@ impl NativeProcessor {
     #[napi]
     pub async fn deployments_lacking_changes(&self, repo_id: String) -> napi::Result<Vec<i64>> {
         error::guarded(self.inner.deployments_lacking_changes(&repo_id)).await
+    }
+
+    /// The GitHub App installation id stored on the repository's row; null when none is
+    /// stored or the repository is unknown.
+    #[napi]
+    pub async fn repository_installation(&self, repo_id: String) -> napi::Result<Option<i64>> {
+        error::guarded(self.inner.repository_installation(&repo_id)).await
     }
 
     /// Of `shas`, those of the repository whose counts are still unknown, sorted.

@@ -23,6 +23,18 @@ const githubJobOptions = Object.freeze({
   removeOnFail: 500,
 })
 
+/**
+ * Options of a backfill job (queueBackfill, and the backfill of a repository auto-registration
+ * registered): 10 attempts with exponential backoff from 60 s, the last 100 completed and 500
+ * failed kept. The job id is the caller's.
+ */
+const backfillJobOptions = Object.freeze({
+  attempts: 10,
+  backoff: Object.freeze({ type: 'exponential', delay: 60_000 }),
+  removeOnComplete: 100,
+  removeOnFail: 500,
+})
+
 /** The data of a github job for a follow-up of ProcessingResult.followUps. */
 function followUpJobData(followUp, deliveryId) {
   return {
@@ -63,4 +75,4 @@ function commitStatsJobs({ repoId, repository, deliveryId = null }, shas, idSuff
   return jobs
 }
 
-module.exports = { githubJobOptions, followUpJobData, commitStatsJobs, COMMITS_PER_STATS_JOB, KEEP_COMPLETED_SECONDS }
+module.exports = { githubJobOptions, backfillJobOptions, followUpJobData, commitStatsJobs, COMMITS_PER_STATS_JOB, KEEP_COMPLETED_SECONDS }

@@ -22,4 +22,18 @@ function octokitFor(client, row) {
   return client.forOwner(owner, repo)
 }
 
-module.exports = { skipReason, octokitFor }
+/**
+ * The octokit for a job of a repository known by id (commitStats, completePush): with an App
+ * client, the installation stored on the repository's row (`processor.repositoryInstallation`),
+ * as backfill does; by owner (`forOwner(...ownerArgs)`) when none is stored or the client is a
+ * token's.
+ */
+async function octokitForRepoId(client, processor, repoId, ...ownerArgs) {
+  if (client.mode === 'app') {
+    const installationId = await processor.repositoryInstallation(repoId)
+    if (installationId != null) return client.forInstallation(Number(installationId))
+  }
+  return client.forOwner(...ownerArgs)
+}
+
+module.exports = { skipReason, octokitFor, octokitForRepoId }

@@ -348,6 +348,13 @@ impl WebhookProcessor {
         enrich::deployment_changes::lacking(&self.db, repo_id).await
     }
 
+    /// The installation id stored on the repository's row (see
+    /// [`enrich::repository_installation`]).
+    pub async fn repository_installation(&self, repo_id: &str) -> Result<Option<i64>> {
+        let _call = self.admit()?;
+        enrich::repository_installation(&self.db, repo_id).await
+    }
+
     /// Of `shas`, those of the repository whose counts are still unknown, sorted.
     pub async fn commits_lacking_stats(
         &self,
@@ -455,10 +462,19 @@ impl WebhookProcessor {
 
         let db_started = Instant::now();
         let mut tries = 0;
+        // Backfills of the repositories auto-registration registers for this delivery.
+        let mut registered = Vec::new();
         let (repo, written) = loop {
             tries += 1;
             let repo = self
-                .tracked_repository(&job, parsed.repository().id, &stored, received_at, now)
+                .tracked_repository(
+                    &job,
+                    parsed.repository().id,
+                    &stored,
+                    received_at,
+                    now,
+                    &mut registered,
+                )
                 .await?;
             let ev = EventRecord {
                 repo_id: Some(&repo.id),
@@ -479,6 +495,7 @@ impl WebhookProcessor {
                     parsed.action(),
                 );
                 r.reason = Some(reason);
+                r.follow_ups = registered;
                 r.timings = Timings::measured(parse_micros, db_started, started);
                 return Ok(r);
             }
@@ -518,6 +535,7 @@ impl WebhookProcessor {
             }
             (Written::Duplicate, _) => self.duplicate(&job, &repo, now).await?,
         };
+        result.follow_ups.extend(registered);
         result.timings = Timings::measured(parse_micros, db_started, started);
         Ok(result)
     }
@@ -735,7 +753,8 @@ impl WebhookProcessor {
     /// The repository of a tracked delivery. An unknown one is registered first when
     /// auto-registration is on and the delivery names an installation (a missed
     /// `installation_repositories` must not cost its events); otherwise
-    /// `UNKNOWN_REPOSITORY` as before.
+    /// `UNKNOWN_REPOSITORY` as before. A repository registered here adds its backfill
+    /// follow-up to `registered`.
     async fn tracked_repository(
         &self,
         job: &WebhookJob,
@@ -743,6 +762,7 @@ impl WebhookProcessor {
         stored: &[u8],
         received_at: Timestamp,
         now: Timestamp,
+        registered: &mut Vec<enrich::FollowUp>,
     ) -> Result<Arc<RepoInfo>> {
         if let Some(repo) = self
             .repos
@@ -761,10 +781,15 @@ impl WebhookProcessor {
                 payload: stored,
                 received_at,
             };
-            if follow::register_from_delivery(&self.db, &self.follow, &ev, &job.payload, now)
-                .await?
+            if let Some(rows) =
+                follow::register_from_delivery(&self.db, &self.follow, &ev, &job.payload, now)
+                    .await?
             {
                 self.repos.forget_all();
+                registered.extend(
+                    rows.iter()
+                        .map(|(id, name)| enrich::follow_ups::of_registered(id, name)),
+                );
             }
         }
         self.repos
@@ -811,6 +836,11 @@ impl WebhookProcessor {
             followed.action.as_deref(),
         );
         r.repo_id = followed.repo_id;
+        r.follow_ups = followed
+            .registered
+            .iter()
+            .map(|(id, name)| enrich::follow_ups::of_registered(id, name))
+            .collect();
         if kind == FollowKind::Repository && r.repo_id.is_none() {
             r.reason = Some(
                 "repository not tracked yet: the change is stored and applied when it is registered"

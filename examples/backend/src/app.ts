@@ -113,6 +113,8 @@ export async function createBackend(config: BackendConfig, options: BackendOptio
     worker = queues.startWorker({
       processor,
       githubQueue: github?.queue,
+      // AUTO_BACKFILL: the history of each repository auto-registration registers (a github queue needed).
+      autoBackfill: github && config.autoRegisterRepositories ? (config.autoBackfill ?? undefined) : undefined,
       concurrency: config.concurrency,
       logger,
       async onPermanentFailure(job, error) {

@@ -1,7 +1,7 @@
 // Configuration from the environment (and `--role=` on the command line). Every value has a
 // development default so `npm start` runs on a local PostgreSQL and Redis as they come.
 
-import { githubOptionsFromEnv, GitHubClientOptions } from '@devmetrics/webhook-processor'
+import { githubOptionsFromEnv, GitHubClientOptions, parseSince } from '@devmetrics/webhook-processor'
 
 export type Role = 'all' | 'api' | 'worker'
 
@@ -65,6 +65,12 @@ export interface BackendConfig {
   autoRegisterRepositories: boolean
   /** GITHUB_OWNER_TEAMS=`owner=Team name,other=Other team`: the team of a repository registered automatically, by owner. */
   ownerTeams: Record<string, string>
+  /**
+   * AUTO_BACKFILL=`90d` (a duration, or an ISO date; default off): a repository auto-registration
+   * registers gets a backfill job of its history since then on the `github` queue (needs the
+   * GitHub API configured). See docs/repositories.md.
+   */
+  autoBackfill: string | null
 }
 
 export const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/devmetrics'
@@ -168,7 +174,18 @@ export function loadConfig(env: Env = process.env, argv: string[] = process.argv
     github: githubOptionsFromEnv(env),
     autoRegisterRepositories: bool(env, 'AUTO_REGISTER_REPOSITORIES', Boolean(env.GITHUB_APP_ID)),
     ownerTeams: ownerTeams(env.GITHUB_OWNER_TEAMS),
+    autoBackfill: autoBackfill(env.AUTO_BACKFILL),
   }
+}
+
+function autoBackfill(raw: string | undefined): string | null {
+  if (raw === undefined || raw.trim() === '' || /^(0|false|no|off)$/i.test(raw.trim())) return null
+  try {
+    parseSince(raw.trim())
+  } catch {
+    throw new Error(`AUTO_BACKFILL must be a duration such as 90d or an ISO date (or off), not ${JSON.stringify(raw)}`)
+  }
+  return raw.trim()
 }
 
 function ownerTeams(raw: string | undefined): Record<string, string> {

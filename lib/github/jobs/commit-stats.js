@@ -11,6 +11,7 @@
 const metricJobs = require('../../metric-jobs')
 const { WebhookProcessingError } = require('../../errors')
 const { redactCredentials } = require('../../redact')
+const { octokitForRepoId } = require('../repository-target')
 
 /** Commits per GraphQL request (GitHub's node limit per connection is 100; one alias is one node). */
 const COMMITS_PER_REQUEST = 100
@@ -140,7 +141,7 @@ async function run(job, { processor, client, metricsQueue }) {
   const todo = attemptsMade > 0 ? [...new Set(shas.map((s) => s.toLowerCase()))].filter((s) => !settled.has(s)).sort() : await processor.commitsLackingStats(repoId, shas)
   const done = { requests: 0, updated: 0, missing: 0, skipped: shas.length - todo.length, metricJobs: 0, unresolved: 0 }
   if (todo.length === 0) return done
-  const octokit = await client.forOwner(owner)
+  const octokit = await octokitForRepoId(client, processor, repoId, owner)
   const ctx = { repoId, deliveryId, processor, metricsQueue }
   const track = todo.length > COMMITS_PER_REQUEST && typeof job.update === 'function'
   let succeeded = 0

@@ -28,6 +28,7 @@
 // fetched. A push that opened its branch (all-zero `before`) never gets here: it has no range.
 
 const { WebhookProcessingError } = require('../../errors')
+const { octokitForRepoId } = require('../repository-target')
 const { commitStatsJobs } = require('../job-options')
 const { queueMetricJobs, addRetryably, requestCounts, writeCounts, COMMITS_PER_REQUEST } = require('./commit-stats')
 
@@ -77,7 +78,7 @@ async function run(job, { processor, client, metricsQueue, githubQueue }) {
     done.statsJobs += jobs.length
   }
   const queueListed = async () => queueStats([...new Set([...pending, ...(await processor.commitsLackingStats(repoId, listed))])])
-  const octokit = await client.forOwner(owner, repo)
+  const octokit = await octokitForRepoId(client, processor, repoId, owner, repo)
 
   if (done.range === null && job.data.forced === false) {
     // The truncation check, folded into the first batch of counts the push needs anyway. The

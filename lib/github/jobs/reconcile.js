@@ -16,11 +16,16 @@
 // refused for good (422, 404, 410; it records no attempt for those, so they would take every run's budget). The redelivery arrives through the
 // normal endpoint and is processed once (the delivery id is the idempotency key).
 // A dry run lists and decides the same, and changes nothing: no POST, no cursor.
+// Once per run, when it runs on a github worker (which gives it its queue), it also runs the
+// commit-stats catch-up (commit-stats-catch-up.js): commits whose line counts are still unknown
+// get commitStats jobs again, at most once a day each (a dry run says how many it would queue).
 
 const { WebhookProcessingError } = require('../../errors')
 const { parseSince } = require('../duration')
 const state = require('../sync-state')
 const { parseHooks } = require('../config')
+const { queueUnknownCommitStats } = require('../commit-stats-catch-up')
+const { redactCredentials } = require('../../redact')
 
 /** Event types with a processor: only their deliveries can be missing rows. */
 const TRACKED_EVENTS = Object.freeze(['push', 'pull_request', 'issues', 'pull_request_review', 'deployment', 'deployment_status', 'workflow_run', 'workflow_job', 'release'])
@@ -72,8 +77,10 @@ const succeeded = (d) => d.status_code >= 200 && d.status_code < 300
  * Reconciles every hook once. `job.data` (or `job`): `{ dryRun?, since?, maxRedeliveries? =
  * 100, maxAttempts? = 3, windowMs? = 3 days, hooks? }`. `ctx`: `{ client, pool | databaseUrl,
  * hooks?, logger?, now? }`. Resolves `{ dryRun, hooks: [{ hook, from, listed, found,
- * redelivered, stillMissing, olderThanWindow, deliveries: [...] }], totals }`; each
- * `deliveries` row is one missing delivery and what was done about it.
+ * redelivered, stillMissing, olderThanWindow, deliveries: [...] }], totals, statsCatchUp? }`;
+ * each `deliveries` row is one missing delivery and what was done about it; `statsCatchUp`
+ * (when `ctx.githubQueue` is given, as the github workers do) is what the commit-stats catch-up
+ * queued.
  */
 async function reconcile(job, ctx) {
   const data = (job && job.data) || job || {}
@@ -95,11 +102,27 @@ async function reconcile(job, ctx) {
       report.hooks.push(r)
       for (const k of Object.keys(report.totals)) report.totals[k] += r[k]
     }
+    if (ctx.githubQueue) report.statsCatchUp = await statsCatchUp(ctx, db, dryRun)
   } finally {
     await db.close()
   }
-  ctx.logger?.info?.('reconcile finished', { dryRun, ...report.totals })
+  ctx.logger?.info?.('reconcile finished', { dryRun, ...report.totals, ...(report.statsCatchUp ? { statsCatchUp: report.statsCatchUp } : {}) })
   return report
+}
+
+/**
+ * The commit-stats catch-up of a run: `{ commits, jobs, repositories }` queued (or, dry, that
+ * would be), or `{ error }` when it could not run: the redeliveries are done, so that is logged
+ * and reported rather than failing (and retrying) the whole run; the next run tries again.
+ */
+async function statsCatchUp(ctx, db, dryRun) {
+  try {
+    return await queueUnknownCommitStats(ctx.githubQueue, { pool: db.pool, dryRun })
+  } catch (err) {
+    const error = redactCredentials(String((err && err.message) || err))
+    ctx.logger?.warn?.('reconcile: commit-stats catch-up failed', { error })
+    return { error }
+  }
 }
 
 function pick(o, keys) {

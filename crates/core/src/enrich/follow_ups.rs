@@ -22,6 +22,9 @@ pub enum FollowUpKind {
     /// Record what a successful production deployment shipped (compare API against the
     /// previous one): `deployment_id`.
     DeploymentChanges,
+    /// Fetch the history of a repository auto-registration has just registered (the worker
+    /// queues it only when the backend asks for backfills: `autoBackfill`).
+    Backfill,
 }
 
 impl FollowUpKind {
@@ -30,6 +33,7 @@ impl FollowUpKind {
             FollowUpKind::CommitStats => "commitStats",
             FollowUpKind::CompletePush => "completePush",
             FollowUpKind::DeploymentChanges => "deploymentChanges",
+            FollowUpKind::Backfill => "backfill",
         }
     }
 }
@@ -40,7 +44,7 @@ pub struct FollowUp {
     pub kind: FollowUpKind,
     /// Bull job id: `commitStats:<repoId>:<deliveryId>`,
     /// `completePush:<repoId>:<before>:<after>` or
-    /// `deploymentChanges:<repoId>:<deployment GitHub id>`.
+    /// `deploymentChanges:<repoId>:<deployment GitHub id>` or `backfill:<repoId>:registered`.
     pub job_id: String,
     pub repo_id: String,
     /// `owner/name`, as the payload names the repository.
@@ -57,6 +61,23 @@ pub struct FollowUp {
     pub forced: Option<bool>,
     /// DeploymentChanges: the deployment's GitHub id (decimal text); None otherwise.
     pub deployment_id: Option<String>,
+}
+
+/// The follow-up of a repository auto-registration has just registered: fetch its history.
+/// One job id per repository row, so a redelivery of the registering delivery (which
+/// registers nothing new) or a second registering delivery queues no second backfill.
+pub fn of_registered(repo_id: &str, full_name: &str) -> FollowUp {
+    FollowUp {
+        kind: FollowUpKind::Backfill,
+        job_id: format!("backfill:{repo_id}:registered"),
+        repo_id: repo_id.to_owned(),
+        repository: full_name.to_owned(),
+        shas: Vec::new(),
+        before: None,
+        after: None,
+        forced: None,
+        deployment_id: None,
+    }
 }
 
 /// The follow-up of a production deployment that has succeeded: record what it shipped.

@@ -49,6 +49,18 @@ pub async fn lacking_stats(
     conn.finish(rows)
 }
 
+/// The GitHub App installation stored on a repository's row (`repositories.installationId`),
+/// whose token its API calls use; `None` when none is stored or the repository is unknown.
+pub async fn repository_installation(db: &Connections, repo_id: &str) -> Result<Option<i64>> {
+    let mut conn = db.lease().await?;
+    let found: std::result::Result<Option<Option<i64>>, sqlx::Error> =
+        sqlx::query_scalar(r#"SELECT "installationId" FROM repositories WHERE id = $1"#)
+            .bind(repo_id)
+            .fetch_optional(&mut *conn)
+            .await;
+    conn.finish(found.map(Option::flatten))
+}
+
 /// The coalescing window of metric job ids (see `metrics`).
 pub(crate) fn epoch_minute(t: crate::time::Timestamp) -> i64 {
     t.and_utc().timestamp() / 60

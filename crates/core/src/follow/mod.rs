@@ -423,21 +423,22 @@ async fn apply(
 /// Registers the unknown repository of an ordinary delivery that names an installation
 /// (auto-registration): a membership fact for the delivery, the installation's row if new,
 /// the repository's row, and its refresh (which applies whatever was stored for it before).
-/// Returns whether a row now exists. A payload without `repository.full_name` or
-/// `installation.id` registers nothing.
+/// Returns `None` when the payload names no repository or installation (nothing
+/// registered), else the rows this call registered as `(id, fullName)` (empty when the
+/// repository was registered meanwhile).
 pub async fn register_from_delivery(
     db: &Connections,
     options: &FollowOptions,
     ev: &EventRecord<'_>,
     original: &[u8],
     now: Timestamp,
-) -> Result<bool> {
+) -> Result<Option<Vec<(String, String)>>> {
     let mut scratch = original.to_vec();
     let Ok(refs) = parse_as::<DeliveryRefs>(&mut scratch, original, |_| String::new()) else {
-        return Ok(false);
+        return Ok(None);
     };
     let (Some(repo), Some(installation)) = (refs.repository, refs.installation) else {
-        return Ok(false);
+        return Ok(None);
     };
     let fact = Fact {
         repo_github_id: repo.id,
@@ -464,13 +465,14 @@ pub async fn register_from_delivery(
             lock(&mut tx, INSTALLATION_LOCK, &[installation.id]).await?;
             lock(&mut tx, REPOSITORY_LOCK, &[repo.id]).await?;
             upsert_installation(&mut tx, &inst, ev.received_at, now).await?;
+            let mut registered = Vec::new();
             if !exists(&mut tx, repo.id).await? {
                 insert_facts(&mut tx, std::slice::from_ref(&fact), ev).await?;
-                register(&mut tx, options, &fact, now).await?;
+                registered.extend(register(&mut tx, options, &fact, now).await?);
                 refresh(&mut tx, &[repo.id]).await?;
             }
             tx.commit().await?;
-            Ok::<_, ProcessingError>(true)
+            Ok::<_, ProcessingError>(Some(registered))
         }
         .await;
         if let Some(done) = tries.finish(conn, done)? {
