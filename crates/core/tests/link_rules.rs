@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{job, push, TestDb};
+use common::{delivery, job, push, TestDb};
 use devmetrics_webhook_core::store::authors::{backfill_statements, BATCH_ROWS, LINK_BARRIER_LOCK};
 use devmetrics_webhook_core::users::link::GithubAccount;
 use devmetrics_webhook_core::{Status, WebhookProcessor};
@@ -176,75 +176,19 @@ async fn rows_already_attributed_stay_with_their_user() {
     assert_eq!(pr_author(&db, 1).await.as_deref(), Some(first.as_str()));
 }
 
-/// Octocat as a payload's creator, actor or author.
-fn octocat() -> Value {
-    serde_json::json!({"login": "octocat", "id": OCTOCAT, "type": "User", "site_admin": false})
-}
-
 /// A deployment, a workflow run and a release by octocat, numbered `n`.
 async fn send_delivery_rows(p: &WebhookProcessor, n: i64) {
-    let at = "2024-03-04T15:15:02Z";
-    let deployment = serde_json::json!({"action": "created", "repository": {"id": REPO},
-        "deployment": {"id": 7_000 + n, "sha": format!("{:040x}", n), "ref": "main", "task": "deploy",
-            "environment": "production", "original_environment": "production", "description": null,
-            "creator": octocat(), "created_at": at, "updated_at": at, "payload": {}}});
-    let run = serde_json::json!({"action": "completed", "repository": {"id": REPO},
-        "workflow_run": {"id": 8_000 + n, "run_attempt": 1, "workflow_id": 77, "name": "CI",
-            "path": ".github/workflows/ci.yml", "event": "push", "head_sha": "abc",
-            "head_branch": "main", "status": "completed", "conclusion": "success", "run_number": 1,
-            "actor": octocat(), "created_at": at, "run_started_at": at, "updated_at": at,
-            "pull_requests": []}});
-    let release = serde_json::json!({"action": "published", "repository": {"id": REPO},
-        "release": {"id": 9_000 + n, "tag_name": format!("v{n}"), "name": "v", "target_commitish": "main",
-            "draft": false, "prerelease": false, "author": octocat(), "created_at": at,
-            "published_at": at}});
-    for (event, payload) in [
-        ("deployment", deployment),
-        ("workflow_run", run),
-        ("release", release),
-    ] {
+    for (event, payload) in delivery::by(REPO, n, OCTOCAT, "octocat") {
         let r = p
-            .process(job(
-                &format!("{event}-{n}"),
-                event,
-                serde_json::to_vec(&payload).unwrap(),
-            ))
+            .process(job(&format!("{event}-{n}"), event, payload))
             .await
             .unwrap();
         assert_eq!(r.status, Status::Processed, "{event}");
     }
 }
 
-/// The user ids of delivery rows `n`: the deployment's creator, the run's actor, the
-/// release's author.
 async fn delivery_row_users(db: &TestDb, n: i64) -> [Option<String>; 3] {
-    let one = |sql: &'static str, id: i64| {
-        let pool = db.pool.clone();
-        async move {
-            sqlx::query_scalar::<_, Option<String>>(sql)
-                .bind(id)
-                .fetch_one(&pool)
-                .await
-                .unwrap()
-        }
-    };
-    [
-        one(
-            r#"SELECT "creatorId" FROM deployments WHERE "githubId" = $1"#,
-            7_000 + n,
-        )
-        .await,
-        one(
-            r#"SELECT "actorId" FROM workflow_runs WHERE "githubId" = $1"#,
-            8_000 + n,
-        )
-        .await,
-        one(
-            r#"SELECT "authorId" FROM releases WHERE "githubId" = $1"#,
-            9_000 + n,
-        )
-        .await,
-    ]
+    delivery::users(&db.pool, n).await
 }
 
 #[tokio::test]
