@@ -140,14 +140,22 @@ impl ProcessingError {
     }
 
     /// Whether a write failed because a user id it bound no longer exists in `users`: the
-    /// foreign key of an author or reviewer column (named as Prisma names them,
+    /// foreign key of a person column — author, reviewer, deployment creator, workflow run
+    /// actor (named as Prisma names them,
     /// `<table>_<column>_fkey`). Only a stale cache entry binds such an id; the statements'
     /// own fallback lookups read `users` and cannot. The caller maps its people again from
     /// the database (`UserDirectory::refresh`) and writes again.
     pub fn is_stale_user(&self) -> bool {
         matches!(self, ProcessingError::ConstraintViolation(m)
             if m.starts_with("integrity on ")
-                && (m.contains(r#"_authorId_fkey"#) || m.contains(r#"_reviewerId_fkey"#)))
+                && [
+                    r#"_authorId_fkey"#,
+                    r#"_reviewerId_fkey"#,
+                    r#"_creatorId_fkey"#,
+                    r#"_actorId_fkey"#,
+                ]
+                .iter()
+                .any(|column| m.contains(column)))
     }
 
     /// Whether a write failed because the repository id it bound no longer exists in

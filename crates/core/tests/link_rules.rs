@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{job, push, TestDb};
+use common::{delivery, job, push, TestDb};
 use devmetrics_webhook_core::store::authors::{backfill_statements, BATCH_ROWS, LINK_BARRIER_LOCK};
 use devmetrics_webhook_core::users::link::GithubAccount;
 use devmetrics_webhook_core::{Status, WebhookProcessor};
@@ -174,6 +174,75 @@ async fn rows_already_attributed_stay_with_their_user() {
         "the newer payload updated the row"
     );
     assert_eq!(pr_author(&db, 1).await.as_deref(), Some(first.as_str()));
+}
+
+/// A deployment, a workflow run and a release by octocat, numbered `n`.
+async fn send_delivery_rows(p: &WebhookProcessor, n: i64) {
+    for (event, payload) in delivery::by(REPO, n, OCTOCAT, "octocat") {
+        let r = p
+            .process(job(&format!("{event}-{n}"), event, payload))
+            .await
+            .unwrap();
+        assert_eq!(r.status, Status::Processed, "{event}");
+    }
+}
+
+async fn delivery_row_users(db: &TestDb, n: i64) -> [Option<String>; 3] {
+    delivery::users(&db.pool, n).await
+}
+
+#[tokio::test]
+async fn an_id_link_attributes_deployments_runs_and_releases_old_and_new() {
+    let db = TestDb::migrated().await;
+    db.insert_repository(REPO, None).await;
+    let user = db.insert_user("mona@corp.example", None, None, &[]).await;
+    let processor = db.processor().await;
+    send_delivery_rows(&processor, 1).await;
+    assert_eq!(delivery_row_users(&db, 1).await, [None, None, None]);
+
+    let link = processor
+        .link_github_user(&user, &account(Some(OCTOCAT), None))
+        .await
+        .unwrap();
+    let b = &link.backfilled;
+    assert_eq!((b.deployments, b.workflow_runs, b.releases), (1, 1, 1));
+    assert!(
+        !link.metric_jobs.is_empty(),
+        "the attributed rows' activity"
+    );
+    send_delivery_rows(&processor, 2).await;
+    let mapped = Some(user.clone());
+    let all = [mapped.clone(), mapped.clone(), mapped];
+    assert_eq!(delivery_row_users(&db, 1).await, all);
+    assert_eq!(delivery_row_users(&db, 2).await, all);
+}
+
+#[tokio::test]
+async fn attributed_deployments_runs_and_releases_stay_with_their_user() {
+    let db = TestDb::migrated().await;
+    db.insert_repository(REPO, None).await;
+    let first = db
+        .insert_user("first@corp.example", Some("octocat"), Some(OCTOCAT), &[])
+        .await;
+    let processor = db.processor().await;
+    send_delivery_rows(&processor, 1).await;
+    sqlx::query(r#"UPDATE users SET "githubId" = NULL, "githubLogin" = NULL WHERE id = $1"#)
+        .bind(&first)
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    let second = db.insert_user("second@corp.example", None, None, &[]).await;
+    let link = processor
+        .link_github_user(&second, &account(Some(OCTOCAT), None))
+        .await
+        .unwrap();
+    let b = &link.backfilled;
+    assert_eq!((b.deployments, b.workflow_runs, b.releases), (0, 0, 0));
+    let kept = Some(first.clone());
+    assert_eq!(
+        delivery_row_users(&db, 1).await,
+        [kept.clone(), kept.clone(), kept]
+    );
 }
 
 /// Polls until `probe` is true (at most 30 s).

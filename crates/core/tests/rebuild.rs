@@ -23,7 +23,7 @@ use devmetrics_webhook_core::users::link::GithubAccount;
 use devmetrics_webhook_core::{ErrorCode, Status, WebhookProcessor};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
-use serde_json::Value;
+use serde_json::{json, Value};
 use timeline::{
     iso, issue_payload, pull_request_payload, review_payload, Account, Delivery, Issue, Pr, Review,
     BASE, REPO,
@@ -55,6 +55,11 @@ const EVENT_TYPES: &[(&str, Render)] = &[
     ("issues", issues),
     ("pull_request_review", pull_request_review),
     ("push", push_event),
+    ("deployment", deployment),
+    ("deployment_status", deployment_status),
+    ("workflow_run", workflow_run),
+    ("workflow_job", workflow_job),
+    ("release", release),
 ];
 
 /// Every table the event types write, and the query reading each row as JSON without what a
@@ -78,6 +83,30 @@ const ENTITY_TABLES: &[(&str, &str)] = &[
     (
         "commits",
         r#"SELECT to_jsonb(t) - 'id' - 'createdAt' FROM commits t ORDER BY "repoId", sha"#,
+    ),
+    // The delivery tables (docs/dora.md): their `createdAt` is GitHub's, so it is compared;
+    // a status names its deployment by GitHub id.
+    (
+        "deployments",
+        r#"SELECT to_jsonb(t) - 'id' FROM deployments t ORDER BY "githubId""#,
+    ),
+    (
+        "deployment_statuses",
+        r#"SELECT to_jsonb(t) - 'id' - 'deploymentId' || jsonb_build_object('deployment', d."githubId")
+           FROM deployment_statuses t JOIN deployments d ON d.id = t."deploymentId"
+           ORDER BY t."githubId""#,
+    ),
+    (
+        "workflow_runs",
+        r#"SELECT to_jsonb(t) - 'id' FROM workflow_runs t ORDER BY "githubId", "runAttempt""#,
+    ),
+    (
+        "workflow_jobs",
+        r#"SELECT to_jsonb(t) - 'id' FROM workflow_jobs t ORDER BY "githubId""#,
+    ),
+    (
+        "releases",
+        r#"SELECT to_jsonb(t) - 'id' FROM releases t ORDER BY "githubId""#,
     ),
 ];
 
@@ -199,6 +228,133 @@ fn push_event(d: &Draw) -> Vec<u8> {
         })
         .collect();
     push::payload(REPO, commits)
+}
+
+// ---- delivery events (payloads like tests/deployments.rs) -----------------------------
+
+/// The sender every delivery event names (the NUL-in-key step goes beside it).
+fn sender() -> Value {
+    PEOPLE[0].0.json()
+}
+
+/// A deployment's own fields are fixed by its entity (0..3); its `updated_at` is the draw's.
+fn deployment_json(entity: i64, d: &Draw) -> Value {
+    let created = BASE + entity * 10_000 + 11;
+    let env = ["production", "staging", "prod-eu"][entity as usize];
+    json!({
+        "id": 9_000 + entity, "sha": format!("{:040x}", 9_000 + entity), "ref": "main",
+        "task": "deploy", "environment": env, "original_environment": env,
+        "description": title("ship it".into(), d),
+        "creator": person(entity).0.json(), "created_at": iso(created),
+        "updated_at": iso(d.at.max(created)), "payload": {},
+        "production_environment": (entity == 0).then_some(true)
+    })
+}
+
+fn deployment(d: &Draw) -> Vec<u8> {
+    let payload = json!({"action": "created", "deployment": deployment_json(d.entity % 3, d),
+                         "repository": {"id": REPO}, "sender": sender()});
+    serde_json::to_vec(&payload).unwrap()
+}
+
+fn deployment_status(d: &Draw) -> Vec<u8> {
+    // A status is fixed by its id: its deployment, state and time; it embeds the deployment
+    // as of the draw (a status may arrive before its deployment).
+    let entity = d.entity % 3;
+    let n = i64::from(d.variant % 4);
+    let created = BASE + entity * 10_000 + 100 + n * 10;
+    let state = ["queued", "in_progress", "success", "failure"][n as usize];
+    let env = ["production", "staging", "prod-eu"][entity as usize];
+    let status = json!({
+        "id": (9_000 + entity) * 100 + n,
+        "state": state,
+        "environment": env,
+        "creator": person(entity).0.json(), "created_at": iso(created), "updated_at": iso(created),
+        "description": title("step".into(), d), "log_url": "https://ci.example/log",
+        "environment_url": null
+    });
+    let payload = json!({"action": "created", "deployment_status": status,
+                         "deployment": deployment_json(entity, d),
+                         "repository": {"id": REPO}, "sender": sender()});
+    serde_json::to_vec(&payload).unwrap()
+}
+
+fn workflow_run(d: &Draw) -> Vec<u8> {
+    // Runs 0..2, attempts 1..2; the status from the variant, never from the action.
+    let entity = d.entity % 2;
+    let attempt = 1 + i64::from(d.variant % 2);
+    let created = BASE + entity * 10_000 + 20 + attempt;
+    let (status, conclusion) = match (d.variant / 2) % 4 {
+        0 => ("requested", None),
+        1 => ("queued", None),
+        2 => ("in_progress", None),
+        _ => (
+            "completed",
+            Some(if attempt == 1 { "failure" } else { "success" }),
+        ),
+    };
+    let actions = ["requested", "in_progress", "completed"];
+    let run = json!({
+        "id": 70_000 + entity, "run_attempt": attempt, "workflow_id": 77,
+        "name": title("CI".into(), d), "path": ".github/workflows/ci.yml", "event": "push",
+        "head_sha": format!("{:040x}", 9_000 + entity), "head_branch": "main", "status": status,
+        "conclusion": conclusion, "run_number": 12 + entity, "actor": person(entity + 1).0.json(),
+        "created_at": iso(created), "run_started_at": iso(created),
+        "updated_at": iso(d.at.max(created)), "pull_requests": [{"number": 100 + entity}]
+    });
+    let action = actions[usize::from(d.variant / 8) % 3];
+    let payload = json!({"action": action, "workflow_run": run,
+                         "repository": {"id": REPO}, "sender": sender()});
+    serde_json::to_vec(&payload).unwrap()
+}
+
+fn workflow_job(d: &Draw) -> Vec<u8> {
+    // Jobs 0..3 of run 0 or 1: queued (naming its environment) → in_progress → completed.
+    let entity = d.entity % 3;
+    let started = BASE + entity * 10_000 + 30;
+    let (status, completed, conclusion) = match d.variant % 3 {
+        0 => ("queued", None, None),
+        1 => ("in_progress", None, None),
+        _ => (
+            "completed",
+            Some(iso(d.at.max(started + 1))),
+            Some("success"),
+        ),
+    };
+    let job = json!({
+        "id": 80_000 + entity, "run_id": 70_000 + entity % 2, "run_attempt": 1,
+        "name": title("deploy".into(), d), "workflow_name": "CI",
+        "head_sha": format!("{:040x}", 9_000 + entity % 2), "status": status,
+        "conclusion": conclusion, "started_at": iso(started), "completed_at": completed
+    });
+    let mut payload = json!({"action": status, "workflow_job": job,
+                             "repository": {"id": REPO}, "sender": sender()});
+    if status == "queued" {
+        payload["deployment"] = json!({"environment": "production"});
+    }
+    serde_json::to_vec(&payload).unwrap()
+}
+
+fn release(d: &Draw) -> Vec<u8> {
+    // Releases 0..2: created (draft) → published → edited → deleted.
+    let entity = d.entity % 2;
+    let created = BASE + entity * 10_000 + 40;
+    let published = d.at.max(created + 1);
+    let (action, draft, published_at, name) = match d.variant % 4 {
+        0 => ("created", true, None, "v1"),
+        1 => ("published", false, Some(published), "v1"),
+        2 => ("edited", false, Some(published), "v1 final"),
+        _ => ("deleted", false, Some(published), "v1 final"),
+    };
+    let release = json!({
+        "id": 90_000 + entity, "tag_name": format!("v1.{entity}"),
+        "name": title(name.into(), d), "target_commitish": "main", "draft": draft,
+        "prerelease": false, "author": person(entity + 2).0.json(),
+        "created_at": iso(created), "published_at": published_at.map(iso)
+    });
+    let payload = json!({"action": action, "release": release,
+                         "repository": {"id": REPO}, "sender": sender()});
+    serde_json::to_vec(&payload).unwrap()
 }
 
 /// How a link names the person.

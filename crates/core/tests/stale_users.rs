@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{job, push, TestDb};
+use common::{delivery, job, push, TestDb};
 use devmetrics_webhook_core::Status;
 use serde_json::Value;
 
@@ -103,6 +103,48 @@ async fn a_cached_user_deleted_by_the_backend_is_resolved_again() {
             .unwrap();
     assert_eq!(author.as_deref(), Some(again.as_str()));
     fresh.close().await;
+}
+
+#[tokio::test]
+async fn a_cached_creator_actor_or_release_author_deleted_since_is_resolved_again() {
+    let db = TestDb::migrated().await;
+    db.insert_repository(REPO, None).await;
+    let user = db
+        .insert_user("mona@corp.example", Some("octocat"), Some(OCTOCAT), &[])
+        .await;
+    let processor = db.processor().await;
+    let send = |n: i64| {
+        let processor = &processor;
+        async move {
+            let mut unmapped = Vec::new();
+            for (event, payload) in delivery::by(REPO, n, OCTOCAT, "octocat") {
+                let r = processor
+                    .process(job(&format!("{event}-{n}"), event, payload))
+                    .await
+                    .unwrap_or_else(|e| panic!("{event} {n}: {e}"));
+                assert_eq!(r.status, Status::Processed, "{event}");
+                unmapped.extend(r.unmapped_users);
+            }
+            unmapped
+        }
+    };
+    // Cached: the creator, the actor and the author map by GitHub id.
+    assert!(send(1).await.is_empty());
+    let mapped = Some(user.clone());
+    assert_eq!(
+        delivery::users(&db.pool, 1).await,
+        [mapped.clone(), mapped.clone(), mapped]
+    );
+
+    sqlx::query("DELETE FROM users WHERE id = $1")
+        .bind(&user)
+        .execute(&db.pool)
+        .await
+        .unwrap();
+
+    // The next deliveries by the same person are processed, now unmapped.
+    assert_eq!(send(2).await, ["octocat", "octocat", "octocat"]);
+    assert_eq!(delivery::users(&db.pool, 2).await, [None, None, None]);
 }
 
 #[tokio::test]

@@ -45,15 +45,26 @@ impl Backfill {
         r.pull_requests = r.pull_requests.saturating_add(other.records.pull_requests);
         r.issues = r.issues.saturating_add(other.records.issues);
         r.reviews = r.reviews.saturating_add(other.records.reviews);
+        r.deployments = r.deployments.saturating_add(other.records.deployments);
+        r.workflow_runs = r.workflow_runs.saturating_add(other.records.workflow_runs);
+        r.releases = r.releases.saturating_add(other.records.releases);
         self.activity.extend(other.activity);
     }
 
     /// Whether some table filled a whole batch, so more rows may be left.
     fn full(&self) -> bool {
         let r = &self.records;
-        [r.commits, r.pull_requests, r.issues, r.reviews]
-            .iter()
-            .any(|&n| i64::from(n) >= BATCH_ROWS)
+        [
+            r.commits,
+            r.pull_requests,
+            r.issues,
+            r.reviews,
+            r.deployments,
+            r.workflow_runs,
+            r.releases,
+        ]
+        .iter()
+        .any(|&n| i64::from(n) >= BATCH_ROWS)
     }
 }
 
@@ -79,7 +90,8 @@ pub async fn backfill_committed(
 /// Sets `user_id` on every unattributed row the keys identify, under the exclusive barrier.
 /// Runs in the caller's transaction; the lock is released at its commit. After
 /// [`backfill_committed`] only the rows written since are left, found through the partial
-/// indexes of unattributed rows (migration `20261130120000_link_backfill_indexes`), so the
+/// indexes of unattributed rows (migrations `20261130120000_link_backfill_indexes` and
+/// `20261207130000_delivery_link_backfill_indexes`), so the
 /// time the barrier is held depends on those rows, not on the size of the tables.
 pub async fn backfill(
     conn: &mut PgConnection,
@@ -131,6 +143,9 @@ async fn backfill_pass(
     let pull_requests = backfill_account(conn, &PULL_REQUEST_AUTHORS, user_id, keys).await?;
     let issues = backfill_account(conn, &ISSUE_AUTHORS, user_id, keys).await?;
     let reviews = backfill_account(conn, &REVIEWERS, user_id, keys).await?;
+    let deployments = backfill_account(conn, &DEPLOYMENT_CREATORS, user_id, keys).await?;
+    let workflow_runs = backfill_account(conn, &WORKFLOW_RUN_ACTORS, user_id, keys).await?;
+    let releases = backfill_account(conn, &RELEASE_AUTHORS, user_id, keys).await?;
     let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
     Ok(Backfill {
         records: RecordCounts {
@@ -138,6 +153,9 @@ async fn backfill_pass(
             pull_requests: count(pull_requests.len()),
             issues: count(issues.len()),
             reviews: count(reviews.len()),
+            deployments: count(deployments.len()),
+            workflow_runs: count(workflow_runs.len()),
+            releases: count(releases.len()),
             ..RecordCounts::default()
         },
         activity: commits
@@ -145,6 +163,9 @@ async fn backfill_pass(
             .chain(pull_requests.into_iter().flatten())
             .chain(issues.into_iter().flatten())
             .chain(reviews.into_iter().flatten())
+            .chain(deployments.into_iter().flatten())
+            .chain(workflow_runs.into_iter().flatten())
+            .chain(releases.into_iter().flatten())
             .collect(),
     })
 }
@@ -180,6 +201,28 @@ const REVIEWERS: AccountColumns = AccountColumns {
     activity: r#""submittedAt""#,
 };
 
+const DEPLOYMENT_CREATORS: AccountColumns = AccountColumns {
+    table: "deployments",
+    user_id: r#""creatorId""#,
+    github_id: r#""creatorGithubId""#,
+    activity: r#""updatedAt""#,
+};
+
+const WORKFLOW_RUN_ACTORS: AccountColumns = AccountColumns {
+    table: "workflow_runs",
+    user_id: r#""actorId""#,
+    github_id: r#""actorGithubId""#,
+    activity: r#""updatedAt""#,
+};
+
+/// A release's activity is its publication, else its creation (as `processors::release`).
+const RELEASE_AUTHORS: AccountColumns = AccountColumns {
+    table: "releases",
+    user_id: r#""authorId""#,
+    github_id: r#""authorGithubId""#,
+    activity: r#"COALESCE("publishedAt", "createdAt")"#,
+};
+
 /// The back-fill statement of an account table: `$1` the user, `$2` the GitHub id, `$3`
 /// the bound on rows.
 fn account_statement(columns: &AccountColumns) -> String {
@@ -197,20 +240,27 @@ fn account_statement(columns: &AccountColumns) -> String {
     )
 }
 
-/// Every back-fill statement (commits, pull requests, issues, reviews), for tests that
-/// check their plans.
+/// Every back-fill statement (commits, pull requests, issues, reviews, deployments,
+/// workflow runs, releases), for tests that check their plans.
 pub fn backfill_statements() -> Vec<String> {
     let mut all = vec![BACKFILL_COMMITS.to_owned()];
     all.extend(
-        [&PULL_REQUEST_AUTHORS, &ISSUE_AUTHORS, &REVIEWERS]
-            .into_iter()
-            .map(account_statement),
+        [
+            &PULL_REQUEST_AUTHORS,
+            &ISSUE_AUTHORS,
+            &REVIEWERS,
+            &DEPLOYMENT_CREATORS,
+            &WORKFLOW_RUN_ACTORS,
+            &RELEASE_AUTHORS,
+        ]
+        .into_iter()
+        .map(account_statement),
     );
     all
 }
 
 /// Attributes one table's unattributed rows of the account, by GitHub id only: pull
-/// requests, issues and reviews map by GitHub id when they are written, so earlier rows do
+/// requests, issues, reviews, deployments, workflow runs and releases map by GitHub id when they are written, so earlier rows do
 /// too (one rule, `docs/user-mapping.md`). Returns each row's activity time (`None` for a
 /// review never submitted). The SQL is built from the static column names above only;
 /// values are bound.

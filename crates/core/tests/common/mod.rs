@@ -14,6 +14,7 @@
 // Each test binary compiles this module and uses a different part of it.
 #![allow(dead_code)]
 
+pub mod delivery;
 pub mod dora;
 pub mod push;
 
