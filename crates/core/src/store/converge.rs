@@ -120,7 +120,9 @@ impl Merge {
         match self {
             Merge::Earliest(c) => format!("EXCLUDED.{c} < COALESCE(t.{c}, 'infinity')"),
             Merge::Fill(c) => format!("(t.{c} IS NULL AND EXCLUDED.{c} IS NOT NULL)"),
-            Merge::Least(c) => format!("(EXCLUDED.{c} IS NOT NULL AND (t.{c} IS NULL OR EXCLUDED.{c} < t.{c}))"),
+            Merge::Least(c) => {
+                format!("(EXCLUDED.{c} IS NOT NULL AND (t.{c} IS NULL OR EXCLUDED.{c} < t.{c}))")
+            }
         }
     }
 }
