@@ -277,6 +277,27 @@ fn parse(
     }
 }
 
+/// GitHub's installation and repository ids start at 1: a delivery naming 0 or a negative id
+/// is a broken payload (`INVALID_PAYLOAD`, nothing written), as for every other event's ids.
+fn check_ids(change: &Change) -> Result<()> {
+    let bad = |what: &str, id: i64| {
+        ProcessingError::InvalidPayload(format!("{what} is not a valid id: {id}"))
+    };
+    let installation = change.installation.as_ref().map(|i| i.github_id);
+    if let Some(id) = installation.filter(|&id| id <= 0) {
+        return Err(bad("installation.id", id));
+    }
+    for fact in &change.facts {
+        if fact.repo_github_id <= 0 {
+            return Err(bad("repository id", fact.repo_github_id));
+        }
+        if let Some(id) = fact.installation_id.filter(|&id| id <= 0) {
+            return Err(bad("installation.id", id));
+        }
+    }
+    Ok(())
+}
+
 fn installation_change(i: &payload::Installation<'_>) -> InstallationChange {
     InstallationChange {
         github_id: i.id,
@@ -302,6 +323,7 @@ pub async fn process(
 ) -> Result<Followed> {
     let mut scratch = original.to_vec();
     let change = parse(kind, &mut scratch, original, ev.received_at)?;
+    check_ids(&change)?;
     let mut tries = db.tries();
     loop {
         let mut conn = tries.lease().await?;
@@ -440,6 +462,10 @@ pub async fn register_from_delivery(
     let (Some(repo), Some(installation)) = (refs.repository, refs.installation) else {
         return Ok(None);
     };
+    if repo.id <= 0 || installation.id <= 0 {
+        // Not GitHub ids (they start at 1): nothing to register under.
+        return Ok(false);
+    }
     let fact = Fact {
         repo_github_id: repo.id,
         installation_id: Some(installation.id),

@@ -48,6 +48,10 @@ pub enum Merge {
     /// Set once from the first non-NULL value, then kept (a mapping found later fills a
     /// gap; it never replaces a mapping already made).
     Fill(&'static str),
+    /// The least non-NULL value seen, for a column only some deliveries carry and that
+    /// GitHub should not change: a rule of the set of deliveries, so arrival order never
+    /// decides it (`Fill` would keep whichever came first).
+    Least(&'static str),
 }
 
 /// A transaction-level advisory lock that serialises writers of one entity.
@@ -100,13 +104,13 @@ impl FieldGroup {
 impl Merge {
     fn column(self) -> &'static str {
         match self {
-            Merge::Earliest(c) | Merge::Fill(c) => c,
+            Merge::Earliest(c) | Merge::Fill(c) | Merge::Least(c) => c,
         }
     }
 
     fn value(self) -> String {
         match self {
-            Merge::Earliest(c) => format!("LEAST(t.{c}, EXCLUDED.{c})"),
+            Merge::Earliest(c) | Merge::Least(c) => format!("LEAST(t.{c}, EXCLUDED.{c})"),
             Merge::Fill(c) => format!("COALESCE(t.{c}, EXCLUDED.{c})"),
         }
     }
@@ -116,6 +120,9 @@ impl Merge {
         match self {
             Merge::Earliest(c) => format!("EXCLUDED.{c} < COALESCE(t.{c}, 'infinity')"),
             Merge::Fill(c) => format!("(t.{c} IS NULL AND EXCLUDED.{c} IS NOT NULL)"),
+            Merge::Least(c) => {
+                format!("(EXCLUDED.{c} IS NOT NULL AND (t.{c} IS NULL OR EXCLUDED.{c} < t.{c}))")
+            }
         }
     }
 }

@@ -93,7 +93,7 @@ const DEPLOYMENT: ConvergentUpsert = ConvergentUpsert {
     }],
     merges: &[
         Merge::Fill(r#""creatorId""#),
-        Merge::Fill(r#""workflowRunId""#),
+        Merge::Least(r#""workflowRunId""#),
     ],
 };
 

@@ -185,8 +185,9 @@ const JOB: ConvergentUpsert = ConvergentUpsert {
             r#""completedAt""#,
         ],
     }],
-    // Only some deliveries of a deployment job name its environment.
-    merges: &[Merge::Fill("environment")],
+    // Only some deliveries of a deployment job name its environment; the least one is kept,
+    // so the row does not depend on which arrived first.
+    merges: &[Merge::Least("environment")],
 };
 
 static JOB_UPSERT: StatementText = StatementText::new(|gate| JOB.sql(gate.map(|g| g.from)));
