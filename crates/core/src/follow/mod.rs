@@ -464,7 +464,7 @@ pub async fn register_from_delivery(
     };
     if repo.id <= 0 || installation.id <= 0 {
         // Not GitHub ids (they start at 1): nothing to register under.
-        return Ok(false);
+        return Ok(None);
     }
     let fact = Fact {
         repo_github_id: repo.id,
