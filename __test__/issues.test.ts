@@ -33,7 +33,7 @@ function issueWith(action: string, edit: (issue: any) => void = () => {}) {
 test('opened: a row with title, state and the mapped author', async () => {
   const result = await env.send('issues', fixture('issue-opened.json'))
   expect(result).toMatchObject({ status: 'processed', event: 'issues', action: 'opened', repoId: env.repoId })
-  expect(result.records).toEqual({ commits: 0, pullRequests: 0, issues: 1, reviews: 0 })
+  expect(result.records).toEqual({ commits: 0, pullRequests: 0, issues: 1, reviews: 0, deployments: 0, deploymentStatuses: 0, workflowRuns: 0, workflowJobs: 0, releases: 0 })
   expect(jobKeys(result)).toEqual([`developer:${env.octocatId}:2024-03-04`, `team:${env.teamId}:2024-03-04`])
   expect(await rowOf(env, 'issues', ISSUE_ID)).toMatchObject({
     repoId: env.repoId,

@@ -41,7 +41,7 @@ function openedWith(action: string, edit: (pr: any) => void = () => {}) {
 test('opened: a row with title, state, refs, line counts and the mapped author', async () => {
   const result = await env.send('pull_request', fixture('pull-request-opened.json'))
   expect(result).toMatchObject({ status: 'processed', event: 'pull_request', action: 'opened', repoId: env.repoId })
-  expect(result.records).toEqual({ commits: 0, pullRequests: 1, issues: 0, reviews: 0 })
+  expect(result.records).toEqual({ commits: 0, pullRequests: 1, issues: 0, reviews: 0, deployments: 0, deploymentStatuses: 0, workflowRuns: 0, workflowJobs: 0, releases: 0 })
   expect(result.unmappedUsers).toEqual([])
   expect(jobKeys(result)).toEqual([`developer:${env.octocatId}:2024-03-04`, `team:${env.teamId}:2024-03-04`])
 
@@ -192,7 +192,7 @@ test('the same delivery twice is a duplicate that writes nothing', async () => {
   const first = await env.processor.process({ deliveryId, event: 'pull_request', payload })
   const second = await env.processor.process({ deliveryId, event: 'pull_request', payload })
   expect(second).toMatchObject({ status: 'duplicate', eventId: first.eventId, action: 'opened' })
-  expect(second.records).toEqual({ commits: 0, pullRequests: 0, issues: 0, reviews: 0 })
+  expect(second.records).toEqual({ commits: 0, pullRequests: 0, issues: 0, reviews: 0, deployments: 0, deploymentStatuses: 0, workflowRuns: 0, workflowJobs: 0, releases: 0 })
   expect(jobKeys(second)).toEqual(jobKeys(first))
 })
 

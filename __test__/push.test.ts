@@ -35,7 +35,7 @@ const delivery = () => `push-${++seq}-${Date.now()}`
 test('a push with several commits creates one commit row each, with mapped authors', async () => {
   const result = await processor.process({ deliveryId: delivery(), event: 'push', payload: fixture })
   expect(result).toMatchObject({ status: 'processed', event: 'push', action: null, repoId })
-  expect(result.records).toEqual({ commits: 3, pullRequests: 0, issues: 0, reviews: 0 })
+  expect(result.records).toEqual({ commits: 3, pullRequests: 0, issues: 0, reviews: 0, deployments: 0, deploymentStatuses: 0, workflowRuns: 0, workflowJobs: 0, releases: 0 })
 
   const { rows } = await db.pool.query(
     `SELECT sha, message, "authorId", "authorLogin", "authorName", "authorEmail", "authorIsBot",
@@ -90,7 +90,7 @@ test('the same delivery twice: one event row, the second call is a duplicate tha
   const second = await processor.process({ deliveryId, event: 'push', payload: Buffer.from(fixture) })
   expect(second.status).toBe('duplicate')
   expect(second.eventId).toBe(first.eventId)
-  expect(second.records).toEqual({ commits: 0, pullRequests: 0, issues: 0, reviews: 0 })
+  expect(second.records).toEqual({ commits: 0, pullRequests: 0, issues: 0, reviews: 0, deployments: 0, deploymentStatuses: 0, workflowRuns: 0, workflowJobs: 0, releases: 0 })
   // Metric jobs are re-derived from the stored payload, so a crash before enqueue loses none.
   expect(second.metricJobs.map((j) => j.id).sort()).toEqual(first.metricJobs.map((j) => j.id).sort())
   const events = await db.pool.query('SELECT processed, attempts FROM events WHERE "deliveryId" = $1', [deliveryId])

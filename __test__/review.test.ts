@@ -44,7 +44,7 @@ function reviewWith(edit: (payload: any) => void) {
 test('submitted before any pull_request delivery: the slim pull request is upserted and the review links to it', async () => {
   const result = await env.send('pull_request_review', fixture('pull-request-review.json'))
   expect(result).toMatchObject({ status: 'processed', event: 'pull_request_review', action: 'submitted', repoId: env.repoId })
-  expect(result.records).toEqual({ commits: 0, pullRequests: 1, issues: 0, reviews: 1 })
+  expect(result.records).toEqual({ commits: 0, pullRequests: 1, issues: 0, reviews: 1, deployments: 0, deploymentStatuses: 0, workflowRuns: 0, workflowJobs: 0, releases: 0 })
   // The reviewer's activity on the submission date (hubot is in no team; the repository's team is).
   expect(jobKeys(result)).toEqual([`developer:${env.hubotId}:2024-03-05`, `team:${env.teamId}:2024-03-05`])
   expect(result.unmappedUsers).toEqual([])

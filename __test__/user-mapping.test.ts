@@ -138,7 +138,7 @@ test('a user linked after their first commits owns those rows, in every processo
   const userId = await insertUser(db.pool, { email: 'person@corp.example', teamIds: [teamId] })
   const link = await b.linkGithubUser(userId, { id: 4242, login: 'New-Person' })
   expect(link.userId).toBe(userId)
-  expect(link.backfilled).toEqual({ commits: 3, pullRequests: 0, issues: 0, reviews: 0 })
+  expect(link.backfilled).toEqual({ commits: 3, pullRequests: 0, issues: 0, reviews: 0, deployments: 0, deploymentStatuses: 0, workflowRuns: 0, workflowJobs: 0, releases: 0 })
   expect(link.metricJobs.map((j) => `${j.kind}:${j.id}`).sort()).toEqual([`developer:${userId}`, `team:${teamId}`])
 
   const { rows } = await db.pool.query(`SELECT DISTINCT "authorId" FROM commits WHERE "authorLogin" = 'new-person'`)

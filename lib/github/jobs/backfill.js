@@ -194,6 +194,15 @@ async function backfill(job, ctx) {
   return summary
 }
 
+/**
+ * The items of one list page as `octokit.request` answers it: an array, or the runs list's
+ * wrapper (`{ total_count, workflow_runs }`), which only octokit's paginator unwraps.
+ */
+function itemsOf(data) {
+  if (Array.isArray(data)) return data
+  return Array.isArray(data?.workflow_runs) ? data.workflow_runs : []
+}
+
 async function backfillKind(kind, { ctx, db, octokit, owner, repo, registered, requestedSince, restart, apply, perPage }) {
   const result = {
     since: requestedSince.toISOString(),
@@ -269,7 +278,7 @@ async function backfillKind(kind, { ctx, db, octokit, owner, repo, registered, r
     // position now holds an item it did not have (or nothing).
     const movedUp = async (p, keys) => {
       const { data: at } = await octokit.request(route, { ...params, per_page: 1, page: p * perPage })
-      const item = Array.isArray(at) ? at[0] : undefined
+      const item = itemsOf(at)[0]
       return item === undefined || !keys.has(keyOf(kind, item))
     }
     // An abort is honoured between pages only: a page fetched is written whole (with its pull
@@ -291,7 +300,7 @@ async function backfillKind(kind, { ctx, db, octokit, owner, repo, registered, r
       result.pages += 1
       if (previous && (await movedUp(page - 1, previous))) {
         const { data: again } = await octokit.request(route, { ...params, page: page - 1 })
-        await writePage(Array.isArray(again) ? again : [], since)
+        await writePage(itemsOf(again), since)
         result.pages += 1
       }
       previous = raw.length === perPage ? new Set(raw.map((item) => keyOf(kind, item))) : null
