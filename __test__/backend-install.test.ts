@@ -79,7 +79,7 @@ test('the installed backend migrates a new database, seeds the sample repository
   const send = run('cli/send-sample.js', ['--all'], { BACKEND_URL: url as string })
   expect(await send.exited).toBe(0)
   const sent = send.lines.map((l) => l.message).filter((m) => m.includes('→'))
-  expect(sent).toHaveLength(6)
+  expect(sent).toHaveLength(11)
   for (const line of sent) expect(line).toMatch(/→ 202 \{"status":"queued"/)
 
   pool = new Pool({ connectionString: dbUrl, max: 2 })
@@ -90,13 +90,20 @@ test('the installed backend migrates a new database, seeds the sample repository
           (SELECT count(*) FROM commits)::int AS commits,
           (SELECT count(*) FROM pull_requests)::int AS "pullRequests",
           (SELECT count(*) FROM issues)::int AS issues,
-          (SELECT count(*) FROM pull_request_reviews)::int AS reviews`)
+          (SELECT count(*) FROM pull_request_reviews)::int AS reviews,
+          (SELECT count(*) FROM deployments)::int AS deployments,
+          (SELECT count(*) FROM deployment_statuses)::int AS "deploymentStatuses",
+          (SELECT count(*) FROM workflow_runs)::int AS "workflowRuns",
+          (SELECT count(*) FROM workflow_jobs)::int AS "workflowJobs",
+          (SELECT count(*) FROM releases)::int AS releases`)
       return rows[0]
     },
-    (c) => c.events === 6,
+    (c) => c.events === 11,
     { timeoutMs: 30_000 },
   )
-  expect(counts).toEqual({ events: 6, commits: 3, pullRequests: 1, issues: 1, reviews: 1 })
+  // Every fixture: push, pull request (opened, merged), issue (opened, closed), review, and the
+  // delivery events (deployment, its success status, workflow run and job, release).
+  expect(counts).toEqual({ events: 11, commits: 3, pullRequests: 1, issues: 1, reviews: 1, deployments: 1, deploymentStatuses: 1, workflowRuns: 1, workflowJobs: 1, releases: 1 })
   const mapped = await pool.query(`SELECT count(*)::int AS n FROM commits WHERE "authorLogin" = 'octocat' AND "authorId" IS NOT NULL`)
   expect(mapped.rows[0].n).toBe(1)
 

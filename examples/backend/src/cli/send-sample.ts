@@ -26,14 +26,24 @@ const USAGE = `usage: npm run send-sample -- [file|fixture]... [--all] [--event 
 
 const FIXTURES = resolve(__dirname, '..', '..', '..', '..', '__test__', 'fixtures')
 
-/** push-event.json → push, pull-request-review.json → pull_request_review, issue-closed.json → issues… */
+/** The fixtures' name prefixes and their X-GitHub-Event, the longest prefix first. */
+const FIXTURE_EVENTS: ReadonlyArray<[string, string]> = [
+  ['push', 'push'],
+  ['pull-request-review', 'pull_request_review'],
+  ['pull-request', 'pull_request'],
+  ['issue', 'issues'],
+  ['deployment-status', 'deployment_status'],
+  ['deployment', 'deployment'],
+  ['workflow-run', 'workflow_run'],
+  ['workflow-job', 'workflow_job'],
+  ['release', 'release'],
+]
+
+/** push-event.json → push, deployment-status-success.json → deployment_status, issue-closed.json → issues… */
 function eventOfFixture(file: string): string {
   const name = basename(file)
-  if (name.startsWith('push')) return 'push'
-  if (name.startsWith('pull-request-review')) return 'pull_request_review'
-  if (name.startsWith('pull-request')) return 'pull_request'
-  if (name.startsWith('issue')) return 'issues'
-  return name.replace(/\.json$/, '').replace(/-/g, '_')
+  const known = FIXTURE_EVENTS.find(([prefix]) => name.startsWith(prefix))
+  return known ? known[1] : name.replace(/\.json$/, '').replace(/-/g, '_')
 }
 
 function fileOf(arg: string): string {
