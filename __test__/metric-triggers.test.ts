@@ -168,6 +168,43 @@ test('commitStats: counts written, metric jobs not queued (Redis gone), the retr
   expect((await metrics.getJobs(['waiting'])).map((j) => j.data)).toEqual([expect.objectContaining({ kind: 'developer', id: userId, date: '2026-01-05' })])
 })
 
+test('completePush: the truncation check wrote the counts, their metric jobs not queued (Redis gone), the retry queues them', async () => {
+  const { world, fullName, repoId, login, userId } = await setup()
+  // A range of three commits after a base, pushed with `forced: false`: the truncation check
+  // asks for the listed commits' counts (and the range's size) in its first batch.
+  const [base, ...range] = gh.world.commitChain(world, 4, 'main', `cp${repoCount}`)
+  const payload = pushPayload({
+    repoGithubId: world.id,
+    fullName,
+    before: base.sha,
+    forced: false,
+    commits: range.map((c) => ({ sha: c.sha, username: login, email: `${login}@example.test`, timestamp: '2026-01-05T10:00:00Z' })),
+  })
+  await processor.process({ deliveryId: randomUUID(), event: 'push', payload, receivedAt: Date.now() })
+  const name = `metrics-cp-${randomUUID().slice(0, 6)}`
+  const broken = new Bull(name, SHARED_REDIS_URL, { prefix: `${prefix}bull` })
+  await broken.close()
+  const client = createGitHubClient({ token: TOKEN, baseUrl: gh.url, retries: 0, writeSpacingMs: 0 })
+  const job = {
+    data: { kind: 'completePush', repoId, repository: fullName, before: base.sha, after: range[range.length - 1].sha, shas: range.map((c) => c.sha), forced: false } as Record<string, unknown>,
+    attemptsMade: 0,
+    opts: { attempts: 8 },
+    update: async (data: Record<string, unknown>) => {
+      job.data = data
+    },
+  }
+  await expect(JOBS.completePush.run(job, { processor, client, metricsQueue: broken, githubQueue: null })).rejects.toMatchObject({ retryable: true })
+  const { rows } = await db.pool.query('SELECT count(*)::int AS n FROM commits WHERE "repoId" = $1 AND "statsFetchedAt" IS NOT NULL', [repoId])
+  expect(rows[0].n).toBe(3)
+
+  // The retry asks for the saved batch again (its counts known by now) and queues the jobs.
+  const metrics = new Bull(name, SHARED_REDIS_URL, { prefix: `${prefix}bull` })
+  closers.push(() => metrics.close())
+  const retried = await JOBS.completePush.run({ ...job, attemptsMade: 1 }, { processor, client, metricsQueue: metrics, githubQueue: null })
+  expect(retried).toMatchObject({ metricJobs: 1, complete: true })
+  expect((await metrics.getJobs(['waiting'])).map((j) => j.data)).toEqual([expect.objectContaining({ kind: 'developer', id: userId, date: '2026-01-05' })])
+})
+
 test('commitStats: a commit GitHub never answers costs only its own counts; the catch-up asks for it again later', async () => {
   const { world, fullName, repoId, login } = await setup()
   const commits = gh.world.commitChain(world, 6, 'main', `bad${repoCount}`)
