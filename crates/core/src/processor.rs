@@ -476,15 +476,11 @@ impl WebhookProcessor {
                     &mut registered,
                 )
                 .await?;
-            let ev = EventRecord {
-                repo_id: Some(&repo.id),
-                delivery_id: &job.delivery_id,
-                event_type: &job.event,
-                action: parsed.action(),
-                sender_github_id: parsed.sender_id(),
-                payload: &stored,
-                received_at,
-            };
+            let ev = record(&job, &stored, received_at).in_repository(
+                &repo.id,
+                parsed.action(),
+                parsed.sender_id(),
+            );
             if let Some(reason) = repo.untracked_reason(received_at) {
                 let event_id = follow::record_ignored(&self.db, &ev, &reason, now).await?;
                 let mut r = self.result(
@@ -654,15 +650,11 @@ impl WebhookProcessor {
             let Some(found) = &repo else {
                 break (None, None);
             };
-            let ev = EventRecord {
-                repo_id: Some(&found.id),
-                delivery_id: &job.delivery_id,
-                event_type: &job.event,
-                action: envelope.action,
-                sender_github_id: envelope.sender.as_ref().map(|s| s.id),
-                payload: stored,
-                received_at,
-            };
+            let ev = record(job, stored, received_at).in_repository(
+                &found.id,
+                envelope.action,
+                envelope.sender.as_ref().map(|s| s.id),
+            );
             match events::record_ignored(&self.db, &ev, now).await {
                 Ok(id) => break (repo, Some(id)),
                 // A repository deleted since it was cached (see `run`).
@@ -699,15 +691,11 @@ impl WebhookProcessor {
         };
         let github_id = envelope.repository.as_ref().map(|r| r.id);
         if let Ok(Some(repo)) = self.repos.find(job.repo_id.as_deref(), github_id).await {
-            let ev = EventRecord {
-                repo_id: Some(&repo.id),
-                delivery_id: &job.delivery_id,
-                event_type: &job.event,
-                action: envelope.action,
-                sender_github_id: envelope.sender.as_ref().map(|s| s.id),
-                payload: stored,
-                received_at,
-            };
+            let ev = record(job, stored, received_at).in_repository(
+                &repo.id,
+                envelope.action,
+                envelope.sender.as_ref().map(|s| s.id),
+            );
             self.record_failure(&ev, error, now).await;
         }
     }
@@ -772,15 +760,7 @@ impl WebhookProcessor {
             return Ok(repo);
         }
         if self.follow.auto_register && job.repo_id.is_none() {
-            let ev = EventRecord {
-                repo_id: None,
-                delivery_id: &job.delivery_id,
-                event_type: &job.event,
-                action: None,
-                sender_github_id: None,
-                payload: stored,
-                received_at,
-            };
+            let ev = record(job, stored, received_at);
             if let Some(rows) =
                 follow::register_from_delivery(&self.db, &self.follow, &ev, &job.payload, now)
                     .await?
@@ -809,15 +789,7 @@ impl WebhookProcessor {
         started: Instant,
     ) -> Result<ProcessingResult> {
         let db_started = Instant::now();
-        let ev = EventRecord {
-            repo_id: None,
-            delivery_id: &job.delivery_id,
-            event_type: &job.event,
-            action: None,
-            sender_github_id: None,
-            payload: stored,
-            received_at,
-        };
+        let ev = record(job, stored, received_at);
         let followed =
             follow::process(&self.db, &self.follow, kind, &ev, &job.payload, now).await?;
         if !followed.touched.is_empty() {
@@ -866,6 +838,12 @@ fn follow_ups_of(
         }
         _ => Vec::new(),
     }
+}
+
+/// The `events` row of a delivery as far as the job alone tells it (see
+/// [`EventRecord::of_delivery`]); `stored` is the payload as stored.
+fn record<'a>(job: &'a WebhookJob, stored: &'a [u8], received_at: Timestamp) -> EventRecord<'a> {
+    EventRecord::of_delivery(&job.delivery_id, &job.event, stored, received_at)
 }
 
 fn epoch_minute(t: Timestamp) -> i64 {

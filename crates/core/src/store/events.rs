@@ -23,6 +23,42 @@ pub struct EventRecord<'a> {
     pub received_at: Timestamp,
 }
 
+impl<'a> EventRecord<'a> {
+    /// A delivery's row before anything in its payload is read: no repository, action or
+    /// sender (follow events, auto-registration); [`EventRecord::in_repository`] adds them.
+    pub fn of_delivery(
+        delivery_id: &'a str,
+        event_type: &'a str,
+        payload: &'a [u8],
+        received_at: Timestamp,
+    ) -> Self {
+        EventRecord {
+            repo_id: None,
+            delivery_id,
+            event_type,
+            action: None,
+            sender_github_id: None,
+            payload,
+            received_at,
+        }
+    }
+
+    /// The same row in a known repository, with the action and sender its payload names.
+    pub fn in_repository(
+        self,
+        repo_id: &'a str,
+        action: Option<&'a str>,
+        sender_github_id: Option<i64>,
+    ) -> Self {
+        EventRecord {
+            repo_id: Some(repo_id),
+            action,
+            sender_github_id,
+            ..self
+        }
+    }
+}
+
 fn new_id() -> String {
     uuid::Uuid::now_v7().to_string()
 }
