@@ -230,6 +230,25 @@ test('commitStats: a commit GitHub never answers costs only its own counts; the 
   expect(await unknown()).toEqual([])
 })
 
+test('the catch-up takes turns: commits never asked for come before those it asked for already, so unanswered ones cannot hold every run\'s places', async () => {
+  const { world, repoId, login } = await setup()
+  const commits = gh.world.commitChain(world, 5, 'main', `turns${repoCount}`)
+  await processor.process(pushOf(world, login, commits))
+  const github = new Bull(`github-${randomUUID().slice(0, 6)}`, SHARED_REDIS_URL, { prefix: `${prefix}bull` })
+  closers.push(() => github.close())
+  // Three runs of two places each: every unknown commit gets asked for (the first run's two
+  // again in the third, having been asked longest ago).
+  const asked: string[][] = []
+  for (let run = 0; run < 3; run++) {
+    const before = new Set((await github.getJobs(['waiting'])).map((j) => String(j.id)))
+    expect(await queueUnknownCommitStats(github, { pool: db.pool, olderThanMs: 0, limit: 2, repoId })).toMatchObject({ commits: 2, jobs: 1 })
+    const added = (await github.getJobs(['waiting'])).filter((j) => !before.has(String(j.id)))
+    asked.push(added.flatMap((j) => j.data.shas).sort())
+  }
+  expect(new Set(asked.flat())).toEqual(new Set(commits.map((c) => c.sha)))
+  expect(asked[2]).toContain(asked[0][0])
+})
+
 test('commitStats: when GitHub fails every request, the job fails for the queue to retry later', async () => {
   const { world, fullName, repoId, login } = await setup()
   const commits = gh.world.commitChain(world, 4, 'main', `down${repoCount}`)

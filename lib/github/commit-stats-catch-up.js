@@ -6,6 +6,9 @@
 // whose counts are still unknown (`statsFetchedAt` NULL) some time after they were written and
 // queues commitStats jobs for them on the `github` queue, with ids stamped with the day, so a
 // step run every few minutes (the reconcile job runs it) queues each set at most once a day.
+// A run takes at most `limit` commits: those never asked for first, then those asked for
+// longest ago (`statsAskedAt`, set once their jobs are queued), so commits GitHub never
+// answers cannot hold every run's places while the rest wait.
 // Commits GitHub cannot resolve are marked (`statsMissing`, statsFetchedAt set) and never
 // asked for again.
 
@@ -40,7 +43,7 @@ async function queueUnknownCommitStats(queue, options = {}) {
         WHERE c."statsFetchedAt" IS NULL
           AND c."createdAt" <= timezone('UTC', now()) - make_interval(secs => $1::float8 / 1000)
           AND ($2::text IS NULL OR c."repoId" = $2)
-        ORDER BY c."repoId", c.sha
+        ORDER BY c."statsAskedAt" ASC NULLS FIRST, c."createdAt", c."repoId", c.sha
         LIMIT $3`,
       [olderThanMs, options.repoId ?? null, limit],
     )
@@ -52,7 +55,17 @@ async function queueUnknownCommitStats(queue, options = {}) {
     }
     const day = new Date().toISOString().slice(0, 10)
     const jobs = [...byRepo.values()].flatMap((e) => commitStatsJobs(e, e.shas, `:catchup:${day}`))
-    if (jobs.length > 0 && !options.dryRun) await bullShapedQueue(queue).addBulk(jobs)
+    if (jobs.length > 0 && !options.dryRun) {
+      await bullShapedQueue(queue).addBulk(jobs)
+      // Marked once queued: the next run asks for the others first. A mark lost here only
+      // means these come first again (their jobs of the day keep their ids).
+      await db.pool.query(
+        `UPDATE commits c SET "statsAskedAt" = timezone('UTC', now())
+           FROM UNNEST($1::text[], $2::text[]) AS q("repoId", sha)
+          WHERE c."repoId" = q."repoId" AND c.sha = q.sha`,
+        [rows.map((r) => r.repoId), rows.map((r) => r.sha)],
+      )
+    }
     return { commits: rows.length, jobs: jobs.length, repositories: byRepo.size }
   } finally {
     await db.close()
