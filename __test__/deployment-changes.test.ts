@@ -10,7 +10,7 @@
 import { randomUUID } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { createGitHubClient, githubJobOptions, WebhookJobData, WebhookProcessor } from '../lib'
+import { createGitHubClient, githubJobOptions, WebhookJobData, WebhookProcessingError, WebhookProcessor } from '../lib'
 import { createTestDatabase, insertRepository, TestDatabase } from './helpers/db'
 import { eventually } from './helpers/eventually'
 import { testPrefix } from './helpers/redis'
@@ -194,6 +194,84 @@ test('out of order: a deployment whose predecessor is stored after its job ran i
   expect(await changesOf(d3)).toEqual(expected(c))
   expect(await progressOf(d3)).toEqual({ isRollback: false, changesBaseSha: b[2].sha, complete: true })
   expect(await github.getJob(`deploymentChanges:${repoId}:${d3}:${b[2].sha}`)).toMatchObject({ returnvalue: { changes: 2, base: b[2].sha } })
+})
+
+test('out of order, in flight: a predecessor whose job finishes while a later deployment\'s job is still paging (its base already chosen) has that job computed again, and both end as if in order', async () => {
+  const { world, repoId, fullName } = await repository()
+  const a = gh.world.commitChain(world, 2, 'main', 'a')
+  const b = gh.world.commitChain(world, 3, 'main', 'b')
+  const c = gh.world.commitChain(world, 2, 'main', 'c')
+  const d1 = await deployment(repoId, a[1].sha, '2026-03-01T10:00:00Z')
+  const d3 = await deployment(repoId, c[1].sha, '2026-03-03T10:00:00Z')
+  let d2 = ''
+  let github!: PipelineQueue
+  // The real processor; once d3's job (against d1, the only predecessor it can see) has written
+  // its first compare page, d2's success lands and d2's job runs to its end on the worker's
+  // other slot (the default concurrency is 2), before d3's job finishes.
+  let held = false
+  const interleaving = {
+    deploymentChangesStart: (r: string, d: string) => processor.deploymentChangesStart(r, d),
+    async applyDeploymentChanges(r: string, d: string, base: string, text: string) {
+      const outcome = await processor.applyDeploymentChanges(r, d, base, text)
+      if (d === d3 && !held) {
+        held = true
+        d2 = await deployment(repoId, b[2].sha, '2026-03-02T10:00:00Z')
+        const id = await github.add({ kind: 'deploymentChanges', repoId, repository: fullName, deploymentId: d2, deliveryId: null }, { ...githubJobOptions, jobId: `deploymentChanges:${repoId}:${d2}` })
+        await github.finished(id)
+      }
+      return outcome
+    },
+    finishDeploymentChanges: (r: string, d: string, b: string | null, rb: boolean) => processor.finishDeploymentChanges(r, d, b, rb),
+    commitsLackingStats: (r: string, shas: string[]) => processor.commitsLackingStats(r, shas),
+    applyCommitStats: (r: string, text: string) => processor.applyCommitStats(r, text),
+  } as unknown as WebhookProcessor
+  ;({ github } = pipeline({}, interleaving))
+  await changesJob(github, repoId, fullName, d1)
+  await changesJob(github, repoId, fullName, d3)
+  await drained(github)
+  expect(held).toBe(true)
+  expect(await changesOf(d2)).toEqual(expected(b))
+  expect(await changesOf(d3)).toEqual(expected(c))
+  expect(await progressOf(d3)).toEqual({ isRollback: false, changesBaseSha: b[2].sha, complete: true })
+})
+
+test('a late predecessor\'s job that marked itself complete and then failed (the answer of its finish lost) names the deployments it made stale when retried', async () => {
+  const { world, repoId, fullName } = await repository()
+  const a = gh.world.commitChain(world, 2, 'main', 'a')
+  const b = gh.world.commitChain(world, 3, 'main', 'b')
+  const c = gh.world.commitChain(world, 2, 'main', 'c')
+  const d1 = await deployment(repoId, a[1].sha, '2026-03-01T10:00:00Z')
+  const d3 = await deployment(repoId, c[1].sha, '2026-03-03T10:00:00Z')
+  // The real processor; the first finish of d2's job commits and then its answer is lost
+  // (the connection drops as PostgreSQL acknowledges the commit): the attempt fails after the
+  // row was marked complete, before the stale d3 was queued.
+  let lost = 0
+  let d2 = ''
+  const losing = {
+    deploymentChangesStart: (r: string, d: string) => processor.deploymentChangesStart(r, d),
+    applyDeploymentChanges: (r: string, d: string, base: string, text: string) => processor.applyDeploymentChanges(r, d, base, text),
+    async finishDeploymentChanges(r: string, d: string, base: string | null, rb: boolean) {
+      const finished = await processor.finishDeploymentChanges(r, d, base, rb)
+      if (d === d2 && lost++ === 0) throw new WebhookProcessingError('DATABASE_UNAVAILABLE', 'Connection terminated unexpectedly')
+      return finished
+    },
+    commitsLackingStats: (r: string, shas: string[]) => processor.commitsLackingStats(r, shas),
+    applyCommitStats: (r: string, text: string) => processor.applyCommitStats(r, text),
+  } as unknown as WebhookProcessor
+  const { github } = pipeline({}, losing)
+  await changesJob(github, repoId, fullName, d1)
+  await changesJob(github, repoId, fullName, d3)
+  d2 = await deployment(repoId, b[2].sha, '2026-03-02T10:00:00Z')
+  await github.add(
+    { kind: 'deploymentChanges', repoId, repository: fullName, deploymentId: d2, deliveryId: null },
+    { ...githubJobOptions, backoff: { type: 'fixed', delay: 200 }, jobId: `deploymentChanges:${repoId}:${d2}` },
+  )
+  await drained(github)
+  expect(await github.getJob(`deploymentChanges:${repoId}:${d2}`)).toMatchObject({ attemptsRun: 2, returnvalue: { complete: true, requests: 0, restaged: 1 } })
+  expect(await changesOf(d2)).toEqual(expected(b))
+  expect(await changesOf(d3)).toEqual(expected(c))
+  expect(await progressOf(d3)).toEqual({ isRollback: false, changesBaseSha: b[2].sha, complete: true })
+  expect(lost).toBe(2)
 })
 
 test('a deployment of 250 commits throttled mid-range resumes at its saved page: each compare page fetched once, every commit recorded', async () => {
