@@ -367,6 +367,30 @@ test('a backfill queues the changes of every successful production deployment no
   expect(await processor.deploymentsLackingChanges(repoId)).toEqual([])
 })
 
+test('a deployment whose job spent its attempts during a GitHub outage gets its changes from the next backfill, though its failed job keeps the id', async () => {
+  const { world, repoId, fullName } = await repository()
+  const a = gh.world.commitChain(world, 2, 'main', 'a')
+  const b = gh.world.commitChain(world, 3, 'main', 'b')
+  const d1 = await deployment(repoId, a[1].sha, '2026-03-01T10:00:00Z')
+  const d2 = await deployment(repoId, b[2].sha, '2026-03-02T10:00:00Z')
+  const { github } = pipeline({ retries: 0 })
+  // GitHub answers every compare with 502 until the outage ends; the job's last attempt fails
+  // (one attempt here, eight in production: the same end after an hour of outage).
+  const outage = gh.failWhile((r) => r.path.includes('/compare/'))
+  const jobId = `deploymentChanges:${repoId}:${d2}`
+  await github.add({ kind: 'deploymentChanges', repoId, repository: fullName, deploymentId: d2, deliveryId: null }, { ...githubJobOptions, attempts: 1, jobId })
+  await expect(github.finished(jobId)).rejects.toBeDefined()
+  outage.stop()
+  expect(await processor.deploymentsLackingChanges(repoId)).toEqual([Number(d1), Number(d2)])
+
+  const id = await github.add({ kind: 'backfill', repository: fullName, repoId, since: '3650d', kinds: ['commits'] }, { ...githubJobOptions, jobId: `backfill-${randomUUID()}` })
+  await drained(github)
+  expect((await github.getJob(id))?.returnvalue).toMatchObject({ deploymentChangesJobs: 2 })
+  expect(await changesOf(d2)).toEqual(expected(b))
+  expect(await processor.deploymentsLackingChanges(repoId)).toEqual([])
+  expect(await github.getJob(jobId)).toMatchObject({ returnvalue: { changes: 3 } })
+})
+
 /** A deployment_status delivery as GitHub sends it (the fixture's shape), for a deployment of `sha`. */
 function statusDelivery(world: WorldRepository, fullName: string, d: { id: number; sha: string; environment: string; state: string; at: string; productionFlag?: boolean }): WebhookJobData {
   const payload = JSON.parse(readFileSync(join(__dirname, 'fixtures', 'deployment-status-success.json'), 'utf8'))
