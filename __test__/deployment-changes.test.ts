@@ -391,6 +391,23 @@ test('a deployment whose job spent its attempts during a GitHub outage gets its 
   expect(await github.getJob(jobId)).toMatchObject({ returnvalue: { changes: 3 } })
 })
 
+test('a deployment skipped as not production, then judged production (productionEnvironments changed, deliveries reprocessed), gets its changes from the next backfill', async () => {
+  const { world, repoId, fullName } = await repository()
+  const a = gh.world.commitChain(world, 2, 'main', 'a')
+  const b = gh.world.commitChain(world, 3, 'main', 'b')
+  const d1 = await deployment(repoId, a[1].sha, '2026-03-01T10:00:00Z', 'live-eu', false)
+  const d2 = await deployment(repoId, b[2].sha, '2026-03-02T10:00:00Z', 'live-eu', false)
+  const { github } = pipeline()
+  expect((await changesJob(github, repoId, fullName, d2)).returnvalue).toMatchObject({ skipped: 'not a successful production deployment' })
+  // What a reprocess under a pattern matching `live-eu` leaves (it queues no GitHub jobs).
+  await db.pool.query(`UPDATE deployments SET "isProduction" = true, "productionReason" = 'environment_pattern' WHERE "githubId" = ANY($1::int8[])`, [[d1, d2]])
+  const id = await github.add({ kind: 'backfill', repository: fullName, repoId, since: '3650d', kinds: ['commits'] }, { ...githubJobOptions, jobId: `backfill-${randomUUID()}` })
+  await drained(github)
+  expect((await github.getJob(id))?.returnvalue).toMatchObject({ deploymentChangesJobs: 2 })
+  expect(await changesOf(d2)).toEqual(expected(b))
+  expect(await processor.deploymentsLackingChanges(repoId)).toEqual([])
+})
+
 /** A deployment_status delivery as GitHub sends it (the fixture's shape), for a deployment of `sha`. */
 function statusDelivery(world: WorldRepository, fullName: string, d: { id: number; sha: string; environment: string; state: string; at: string; productionFlag?: boolean }): WebhookJobData {
   const payload = JSON.parse(readFileSync(join(__dirname, 'fixtures', 'deployment-status-success.json'), 'utf8'))
