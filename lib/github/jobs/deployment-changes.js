@@ -17,7 +17,10 @@
 // commitStats jobs (ids from their content), as completePush queues them. The next page and
 // the remainder of counts are saved in the job's data after each page, so a job resumed after
 // a rate limit or retried after a failure asks for no page twice. When the job is done, the
-// later deployments whose stored base it made stale (D arrived after them) are queued again.
+// later deployments whose stored base it made stale (D arrived after them) are queued again;
+// a job whose own previous deployment changed while it paged is queued again itself, and one
+// that finds its deployment already complete names the stale later ones again (the run that
+// completed it may have died before queueing them).
 
 const { WebhookProcessingError } = require('../../errors')
 const { githubJobOptions } = require('../job-options')
