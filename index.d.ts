@@ -121,7 +121,10 @@ export interface CompletePushResult {
 
 /** What `finishDeploymentChanges` did. */
 export interface DeploymentChangesFinish {
-  /** False when the deployment's base changed meanwhile (another run owns it). */
+  /**
+   * False when the deployment's base changed meanwhile (another run owns it), or its
+   * previous deployment did while it ran (`stale` then names it with the base to use).
+   */
   marked: boolean
   /** Later deployments of the environment whose stored base is now stale. */
   stale: Array<StaleDeployment>

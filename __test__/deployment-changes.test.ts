@@ -10,7 +10,7 @@
 import { randomUUID } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { createGitHubClient, githubJobOptions, WebhookJobData, WebhookProcessor } from '../lib'
+import { createGitHubClient, githubJobOptions, WebhookJobData, WebhookProcessingError, WebhookProcessor } from '../lib'
 import { createTestDatabase, insertRepository, TestDatabase } from './helpers/db'
 import { eventually } from './helpers/eventually'
 import { testPrefix } from './helpers/redis'
@@ -196,6 +196,84 @@ test('out of order: a deployment whose predecessor is stored after its job ran i
   expect(await github.getJob(`deploymentChanges:${repoId}:${d3}:${b[2].sha}`)).toMatchObject({ returnvalue: { changes: 2, base: b[2].sha } })
 })
 
+test('out of order, in flight: a predecessor whose job finishes while a later deployment\'s job is still paging (its base already chosen) has that job computed again, and both end as if in order', async () => {
+  const { world, repoId, fullName } = await repository()
+  const a = gh.world.commitChain(world, 2, 'main', 'a')
+  const b = gh.world.commitChain(world, 3, 'main', 'b')
+  const c = gh.world.commitChain(world, 2, 'main', 'c')
+  const d1 = await deployment(repoId, a[1].sha, '2026-03-01T10:00:00Z')
+  const d3 = await deployment(repoId, c[1].sha, '2026-03-03T10:00:00Z')
+  let d2 = ''
+  let github!: PipelineQueue
+  // The real processor; once d3's job (against d1, the only predecessor it can see) has written
+  // its first compare page, d2's success lands and d2's job runs to its end on the worker's
+  // other slot (the default concurrency is 2), before d3's job finishes.
+  let held = false
+  const interleaving = {
+    deploymentChangesStart: (r: string, d: string) => processor.deploymentChangesStart(r, d),
+    async applyDeploymentChanges(r: string, d: string, base: string, text: string) {
+      const outcome = await processor.applyDeploymentChanges(r, d, base, text)
+      if (d === d3 && !held) {
+        held = true
+        d2 = await deployment(repoId, b[2].sha, '2026-03-02T10:00:00Z')
+        const id = await github.add({ kind: 'deploymentChanges', repoId, repository: fullName, deploymentId: d2, deliveryId: null }, { ...githubJobOptions, jobId: `deploymentChanges:${repoId}:${d2}` })
+        await github.finished(id)
+      }
+      return outcome
+    },
+    finishDeploymentChanges: (r: string, d: string, b: string | null, rb: boolean) => processor.finishDeploymentChanges(r, d, b, rb),
+    commitsLackingStats: (r: string, shas: string[]) => processor.commitsLackingStats(r, shas),
+    applyCommitStats: (r: string, text: string) => processor.applyCommitStats(r, text),
+  } as unknown as WebhookProcessor
+  ;({ github } = pipeline({}, interleaving))
+  await changesJob(github, repoId, fullName, d1)
+  await changesJob(github, repoId, fullName, d3)
+  await drained(github)
+  expect(held).toBe(true)
+  expect(await changesOf(d2)).toEqual(expected(b))
+  expect(await changesOf(d3)).toEqual(expected(c))
+  expect(await progressOf(d3)).toEqual({ isRollback: false, changesBaseSha: b[2].sha, complete: true })
+})
+
+test('a late predecessor\'s job that marked itself complete and then failed (the answer of its finish lost) names the deployments it made stale when retried', async () => {
+  const { world, repoId, fullName } = await repository()
+  const a = gh.world.commitChain(world, 2, 'main', 'a')
+  const b = gh.world.commitChain(world, 3, 'main', 'b')
+  const c = gh.world.commitChain(world, 2, 'main', 'c')
+  const d1 = await deployment(repoId, a[1].sha, '2026-03-01T10:00:00Z')
+  const d3 = await deployment(repoId, c[1].sha, '2026-03-03T10:00:00Z')
+  // The real processor; the first finish of d2's job commits and then its answer is lost
+  // (the connection drops as PostgreSQL acknowledges the commit): the attempt fails after the
+  // row was marked complete, before the stale d3 was queued.
+  let lost = 0
+  let d2 = ''
+  const losing = {
+    deploymentChangesStart: (r: string, d: string) => processor.deploymentChangesStart(r, d),
+    applyDeploymentChanges: (r: string, d: string, base: string, text: string) => processor.applyDeploymentChanges(r, d, base, text),
+    async finishDeploymentChanges(r: string, d: string, base: string | null, rb: boolean) {
+      const finished = await processor.finishDeploymentChanges(r, d, base, rb)
+      if (d === d2 && lost++ === 0) throw new WebhookProcessingError('DATABASE_UNAVAILABLE', 'Connection terminated unexpectedly')
+      return finished
+    },
+    commitsLackingStats: (r: string, shas: string[]) => processor.commitsLackingStats(r, shas),
+    applyCommitStats: (r: string, text: string) => processor.applyCommitStats(r, text),
+  } as unknown as WebhookProcessor
+  const { github } = pipeline({}, losing)
+  await changesJob(github, repoId, fullName, d1)
+  await changesJob(github, repoId, fullName, d3)
+  d2 = await deployment(repoId, b[2].sha, '2026-03-02T10:00:00Z')
+  await github.add(
+    { kind: 'deploymentChanges', repoId, repository: fullName, deploymentId: d2, deliveryId: null },
+    { ...githubJobOptions, backoff: { type: 'fixed', delay: 200 }, jobId: `deploymentChanges:${repoId}:${d2}` },
+  )
+  await drained(github)
+  expect(await github.getJob(`deploymentChanges:${repoId}:${d2}`)).toMatchObject({ attemptsRun: 2, returnvalue: { complete: true, requests: 0, restaged: 1 } })
+  expect(await changesOf(d2)).toEqual(expected(b))
+  expect(await changesOf(d3)).toEqual(expected(c))
+  expect(await progressOf(d3)).toEqual({ isRollback: false, changesBaseSha: b[2].sha, complete: true })
+  expect(lost).toBe(2)
+})
+
 test('a deployment of 250 commits throttled mid-range resumes at its saved page: each compare page fetched once, every commit recorded', async () => {
   const { world, repoId, fullName } = await repository()
   const [base] = gh.world.commitChain(world, 1, 'main', 'base')
@@ -286,6 +364,47 @@ test('a backfill queues the changes of every successful production deployment no
   expect(await changesOf(d2)).toEqual(expected(b))
   expect(await progressOf(d1)).toMatchObject({ complete: true })
   expect(await github.getJob(`deploymentChanges:${repoId}:${d2}`)).toMatchObject({ returnvalue: { changes: 3 } })
+  expect(await processor.deploymentsLackingChanges(repoId)).toEqual([])
+})
+
+test('a deployment whose job spent its attempts during a GitHub outage gets its changes from the next backfill, though its failed job keeps the id', async () => {
+  const { world, repoId, fullName } = await repository()
+  const a = gh.world.commitChain(world, 2, 'main', 'a')
+  const b = gh.world.commitChain(world, 3, 'main', 'b')
+  const d1 = await deployment(repoId, a[1].sha, '2026-03-01T10:00:00Z')
+  const d2 = await deployment(repoId, b[2].sha, '2026-03-02T10:00:00Z')
+  const { github } = pipeline({ retries: 0 })
+  // GitHub answers every compare with 502 until the outage ends; the job's last attempt fails
+  // (one attempt here, eight in production: the same end after an hour of outage).
+  const outage = gh.failWhile((r) => r.path.includes('/compare/'))
+  const jobId = `deploymentChanges:${repoId}:${d2}`
+  await github.add({ kind: 'deploymentChanges', repoId, repository: fullName, deploymentId: d2, deliveryId: null }, { ...githubJobOptions, attempts: 1, jobId })
+  await expect(github.finished(jobId)).rejects.toBeDefined()
+  outage.stop()
+  expect(await processor.deploymentsLackingChanges(repoId)).toEqual([Number(d1), Number(d2)])
+
+  const id = await github.add({ kind: 'backfill', repository: fullName, repoId, since: '3650d', kinds: ['commits'] }, { ...githubJobOptions, jobId: `backfill-${randomUUID()}` })
+  await drained(github)
+  expect((await github.getJob(id))?.returnvalue).toMatchObject({ deploymentChangesJobs: 2 })
+  expect(await changesOf(d2)).toEqual(expected(b))
+  expect(await processor.deploymentsLackingChanges(repoId)).toEqual([])
+  expect(await github.getJob(jobId)).toMatchObject({ returnvalue: { changes: 3 } })
+})
+
+test('a deployment skipped as not production, then judged production (productionEnvironments changed, deliveries reprocessed), gets its changes from the next backfill', async () => {
+  const { world, repoId, fullName } = await repository()
+  const a = gh.world.commitChain(world, 2, 'main', 'a')
+  const b = gh.world.commitChain(world, 3, 'main', 'b')
+  const d1 = await deployment(repoId, a[1].sha, '2026-03-01T10:00:00Z', 'live-eu', false)
+  const d2 = await deployment(repoId, b[2].sha, '2026-03-02T10:00:00Z', 'live-eu', false)
+  const { github } = pipeline()
+  expect((await changesJob(github, repoId, fullName, d2)).returnvalue).toMatchObject({ skipped: 'not a successful production deployment' })
+  // What a reprocess under a pattern matching `live-eu` leaves (it queues no GitHub jobs).
+  await db.pool.query(`UPDATE deployments SET "isProduction" = true, "productionReason" = 'environment_pattern' WHERE "githubId" = ANY($1::int8[])`, [[d1, d2]])
+  const id = await github.add({ kind: 'backfill', repository: fullName, repoId, since: '3650d', kinds: ['commits'] }, { ...githubJobOptions, jobId: `backfill-${randomUUID()}` })
+  await drained(github)
+  expect((await github.getJob(id))?.returnvalue).toMatchObject({ deploymentChangesJobs: 2 })
+  expect(await changesOf(d2)).toEqual(expected(b))
   expect(await processor.deploymentsLackingChanges(repoId)).toEqual([])
 })
 

@@ -3,9 +3,13 @@
 // result's shape as lib/index.d.ts declares it (null, never undefined, where there is nothing to
 // measure), and CONFIG_ERROR for every kind of bad option. The full scenario (re-runs,
 // incidents, rollbacks, staging, first deployments) is crates/core/tests/dora.rs.
+import { execFile } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
+import { join } from 'node:path'
+import { promisify } from 'node:util'
 import { WebhookProcessor, WebhookProcessingError } from '../lib'
 import { createTestDatabase, insertRepository, insertTeam, TestDatabase } from './helpers/db'
+import { BackendProcess } from './support/backend'
 
 let db: TestDatabase
 let processor: WebhookProcessor
@@ -110,4 +114,35 @@ test.each<[string, unknown]>([
   expect(error).toMatchObject({ code: 'CONFIG_ERROR', retryable: false, message: expect.stringContaining('doraMetrics') })
   const m = await processor.doraMetrics({ since: SINCE, until: UNTIL, teamId })
   expect(m.deploymentFrequency.deployments).toBe(3)
+})
+
+test('a date-time without an offset is UTC whatever the process time zone (like a date alone), and a day the calendar lacks is CONFIG_ERROR, not the next month', async () => {
+  // A user's process in New York (UTC-5): `2026-11-02T09:30:00` is 09:30 UTC, as `2026-11-02` is
+  // midnight UTC; deployment 1 went live at 10:00 UTC.
+  const script = `
+    const { WebhookProcessor } = require(${JSON.stringify(join(__dirname, '..', 'lib'))})
+    ;(async () => {
+      const p = await WebhookProcessor.connect({ databaseUrl: process.env.DORA_DB })
+      const out = {}
+      const m = await p.doraMetrics({ since: '2026-11-02T09:30:00', until: '2026-11-02 10:30', repositoryGithubIds: [4242] })
+      out.ids = m.deploymentFrequency.deploymentIds
+      try { await p.doraMetrics({ since: '2026-11-31', until: '2026-12-02T00:00:00Z' }) } catch (e) { out.code = e.code }
+      await p.close()
+      console.log(JSON.stringify(out))
+    })().catch((e) => { console.error(e); process.exit(1) })`
+  const { stdout } = await promisify(execFile)(process.execPath, ['-e', script], { env: { ...process.env, TZ: 'America/New_York', DORA_DB: db.url } })
+  expect(JSON.parse(stdout)).toEqual({ ids: ['1'], code: 'CONFIG_ERROR' })
+})
+
+test('npm run dora on a server in New York reads --since/--until without an offset as UTC, as the weeks are', async () => {
+  const child = BackendProcess.start('examples/backend/src/cli/dora.ts', ['octo/shop', '--since', '2026-11-02T09:30:00', '--until', '2026-11-02T10:30', '--json'], {
+    DATABASE_URL: db.url,
+    REDIS_URL: 'redis://127.0.0.1:6379',
+    NODE_ENV: 'development',
+    TZ: 'America/New_York',
+  })
+  expect(await child.exited).toBe(0)
+  const answer = child.lines[0] as unknown as { since: string; until: string; metrics: { deploymentFrequency: { deploymentIds: string[] } } }
+  expect(answer).toMatchObject({ since: '2026-11-02T09:30:00.000Z', until: '2026-11-02T10:30:00.000Z' })
+  expect(answer.metrics.deploymentFrequency.deploymentIds).toEqual(['1'])
 })

@@ -439,7 +439,7 @@ export interface ReprocessResult {
  * environment, sha) counted once at its earliest first success.
  */
 export interface DoraOptions {
-  /** Window start, inclusive: a Date, ISO string or epoch ms. Required. */
+  /** Window start, inclusive: a Date, ISO 8601 string (read in UTC without an offset, `2026-03-01T00:00:00` as `2026-03-01`; a day the calendar lacks is CONFIG_ERROR) or epoch ms. Required. */
   since: Date | string | number
   /** Window end, exclusive. Required; after `since`. */
   until: Date | string | number

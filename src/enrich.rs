@@ -127,7 +127,8 @@ pub struct StaleDeployment {
 /// What `finishDeploymentChanges` did.
 #[napi(object)]
 pub struct DeploymentChangesFinish {
-    /// False when the deployment's base changed meanwhile (another run owns it).
+    /// False when the deployment's base changed meanwhile (another run owns it), or its
+    /// previous deployment did while it ran (`stale` then names it with the base to use).
     pub marked: bool,
     /// Later deployments of the environment whose stored base is now stale.
     pub stale: Vec<StaleDeployment>,

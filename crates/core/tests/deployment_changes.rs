@@ -233,3 +233,67 @@ async fn a_rollback_keeps_no_rows_and_is_marked_and_bad_pages_write_nothing() {
         .unwrap()
         .is_none());
 }
+
+#[tokio::test]
+async fn a_finish_after_a_late_predecessor_landed_marks_nothing_and_names_itself_and_a_complete_finish_names_the_stale_again(
+) {
+    let db = TestDb::migrated().await;
+    let repo_id = db.insert_repository(REPO, None).await;
+    let p = db.processor().await;
+    deployment(&db, &repo_id, 1, &sha(10), Some("2026-03-01 10:00")).await;
+    deployment(&db, &repo_id, 3, &sha(30), Some("2026-03-03 10:00")).await;
+    run(&p, &repo_id, 1, &[]).await;
+
+    // 3's job chose 1 as its base and wrote a page; then 2's success landed and 2's job ran.
+    let start = p
+        .deployment_changes_start(&repo_id, 3)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(start.base_sha, Some(sha(10)));
+    p.apply_deployment_changes(
+        &repo_id,
+        3,
+        &sha(10),
+        page("ahead", &[20, 21, 30]).as_bytes(),
+    )
+    .await
+    .unwrap();
+    deployment(&db, &repo_id, 2, &sha(21), Some("2026-03-02 10:00")).await;
+    assert_eq!(
+        run(&p, &repo_id, 2, &[page("ahead", &[20, 21])]).await,
+        Vec::<i64>::new()
+    );
+    let (marked, stale) = p
+        .finish_deployment_changes(&repo_id, 3, Some(&sha(10)), false)
+        .await
+        .unwrap();
+    assert!(!marked);
+    assert_eq!(
+        stale
+            .iter()
+            .map(|s| (s.github_id, s.base_sha.clone()))
+            .collect::<Vec<_>>(),
+        vec![(3, Some(sha(21)))]
+    );
+    run(&p, &repo_id, 3, &[page("ahead", &[30])]).await;
+    assert_eq!(changes(&db, 3).await, vec![sha(30)]);
+
+    // 2 complete; 3 made stale behind its back (its base rewritten to 1's): finishing 2 again
+    // marks nothing new and names 3.
+    sqlx::query(r#"UPDATE deployments SET "changesBaseSha" = $1 WHERE "githubId" = 3"#)
+        .bind(sha(10))
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    let (marked, stale) = p
+        .finish_deployment_changes(&repo_id, 2, Some(&sha(10)), false)
+        .await
+        .unwrap();
+    assert!(marked);
+    assert_eq!(
+        stale.iter().map(|s| s.github_id).collect::<Vec<_>>(),
+        vec![3]
+    );
+    assert_eq!(changes(&db, 2).await, vec![sha(20), sha(21)]);
+}

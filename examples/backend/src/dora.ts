@@ -48,13 +48,20 @@ const WEEK = UNITS.w
 /** More weekly buckets than this is a request for another tool (a year and a half). */
 export const MAX_WEEKS = 80
 
-/** `30d`, `12w`, `24h` back from `now`, or an ISO date. */
+/**
+ * `30d`, `12w`, `24h` back from `now`, or an ISO date. Without an offset it is UTC, a
+ * date-time as well as a date (Date.parse would read `2026-10-05T00:00:00` in the server's time
+ * zone, and the weeks are UTC), and a day the calendar lacks (`2026-02-30`) is not a date.
+ */
 export function parseInstant(value: string, now: number, name: string): Date {
   const relative = /^(\d+)([hdw])$/.exec(value)
   if (relative) return new Date(now - Number(relative[1]) * UNITS[relative[2]])
   if (!/^\d{4}-\d{2}-\d{2}/.test(value)) throw new DoraQueryError(`${name} must be a duration (30d, 12w, 24h) or an ISO date, not ${JSON.stringify(value)}`)
-  const ms = Date.parse(value)
-  if (!Number.isFinite(ms)) throw new DoraQueryError(`${name} is not a date: ${JSON.stringify(value)}`)
+  const local = /^(\d{4}-\d{2}-\d{2})(?:[Tt ](\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?))?$/.exec(value)
+  const ms = Date.parse(local ? `${local[1]}T${local[2] ?? '00:00'}Z` : value)
+  if (!Number.isFinite(ms) || (local && new Date(ms).toISOString().slice(0, 10) !== local[1])) {
+    throw new DoraQueryError(`${name} is not a date: ${JSON.stringify(value)}`)
+  }
   return new Date(ms)
 }
 

@@ -384,12 +384,19 @@ async function queueDeploymentChanges(ctx, repoId, repository) {
   if (!queue) return 0
   const ids = await ctx.processor.deploymentsLackingChanges(repoId)
   if (ids.length === 0) return 0
-  await queue.addBulk(
-    ids.map((id) => ({
-      data: { kind: 'deploymentChanges', repoId, repository, deploymentId: String(id), deliveryId: null },
-      opts: { ...githubJobOptions, jobId: `deploymentChanges:${repoId}:${id}` },
-    })),
-  )
+  const jobs = ids.map((id) => ({
+    data: { kind: 'deploymentChanges', repoId, repository, deploymentId: String(id), deliveryId: null },
+    opts: { ...githubJobOptions, jobId: `deploymentChanges:${repoId}:${id}` },
+  }))
+  // Bull and BullMQ ignore an add under an id they still hold, and a job that ended without
+  // recording the changes keeps its id (failed after its last attempt, kept among the last 500;
+  // completed superseded or skipped, kept 7 days): that one is removed so the add runs again.
+  // A job waiting, delayed or running under the id is left to do the work.
+  for (const { opts } of typeof queue.getJob === 'function' ? jobs : []) {
+    const ended = await queue.getJob(opts.jobId)
+    if (ended && ['completed', 'failed'].includes(await ended.getState())) await ended.remove()
+  }
+  await queue.addBulk(jobs)
   return ids.length
 }
 

@@ -17,7 +17,10 @@
 // commitStats jobs (ids from their content), as completePush queues them. The next page and
 // the remainder of counts are saved in the job's data after each page, so a job resumed after
 // a rate limit or retried after a failure asks for no page twice. When the job is done, the
-// later deployments whose stored base it made stale (D arrived after them) are queued again.
+// later deployments whose stored base it made stale (D arrived after them) are queued again;
+// a job whose own previous deployment changed while it paged is queued again itself, and one
+// that finds its deployment already complete names the stale later ones again (the run that
+// completed it may have died before queueing them).
 
 const { WebhookProcessingError } = require('../../errors')
 const { githubJobOptions } = require('../job-options')
@@ -64,16 +67,21 @@ async function run(job, { processor, client, metricsQueue, githubQueue }) {
   if (!start) return { ...done, skipped: 'no such deployment' }
   if (!start.eligible) return { ...done, skipped: 'not a successful production deployment' }
   done.base = start.baseSha
-  if (start.complete) return { ...done, complete: true }
 
   const finish = async (rollback) => {
     const finished = await processor.finishDeploymentChanges(repoId, deploymentId, start.baseSha, rollback)
-    if (!finished.marked) return { ...done, superseded: true }
+    // Not marked with stale names: this deployment's own previous one changed while it paged
+    // (a late success landed); its job runs again against the new base.
     if (finished.stale.length > 0) await addRetryably(githubQueue, finished.stale.map((s) => staleJob(job.data, s)), 'deploymentChanges jobs')
     done.restaged = finished.stale.length
+    if (!finished.marked) return { ...done, superseded: true }
     done.rollback = rollback
     return done
   }
+  // Complete already: nothing to ask or write, but the later deployments it makes stale are
+  // named again (an earlier run may have finished and lost its answer, or died before queueing
+  // them); their jobs' ids dedupe.
+  if (start.complete) return { ...(await finish(false)), complete: true }
   if (start.baseSha === null) return { ...(await finish(false)), first: true }
   if (!SHA.test(start.baseSha) || !SHA.test(start.sha)) throw new WebhookProcessingError('INVALID_JOB', 'the deployments name no commit SHAs')
 

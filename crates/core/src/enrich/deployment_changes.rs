@@ -19,7 +19,11 @@
 //!   commit in one statement, guarded by the base so a run overtaken by another base writes
 //!   nothing.
 //! - [`finish`] marks the rows complete and the rollback, and names the later deployments
-//!   whose own base is now stale (D arrived after them): their jobs run again.
+//!   whose own base is now stale (D arrived after them): their jobs run again. Finishes of
+//!   one environment take turns (an advisory lock) and each checks its base is still the
+//!   previous deployment, so a late success landing while a later job pages is never missed
+//!   (that job is named stale itself). A finish of a complete deployment marks nothing and
+//!   names the stale ones again (a run that finished may have lost its answer).
 
 use super::complete_push::{self, CompletePushOutcome};
 use crate::error::{ProcessingError, Result};
@@ -141,18 +145,7 @@ async fn start_once(
             reset: false,
         }));
     };
-    let previous: Option<(String, i64)> = sqlx::query_as(
-        r#"SELECT sha, "githubId" FROM deployments
-           WHERE "repoId" = $1 AND environment = $2 AND "isProduction"
-             AND "firstSuccessAt" < $3 AND sha <> $4
-           ORDER BY "firstSuccessAt" DESC, "githubId" DESC LIMIT 1"#,
-    )
-    .bind(repo_id)
-    .bind(&d.environment)
-    .bind(first_success_at)
-    .bind(&d.sha)
-    .fetch_optional(&mut *tx)
-    .await?;
+    let previous = previous_of(&mut tx, repo_id, &d.environment, first_success_at, &d.sha).await?;
     let base_sha = previous.as_ref().map(|(s, _)| s.clone());
     let reset = d.changes_base_sha != base_sha;
     if reset {
@@ -181,6 +174,42 @@ async fn start_once(
         base_github_id: previous.map(|(_, g)| g),
         base_sha,
     }))
+}
+
+/// The previous successful production deployment (sha, GitHub id) of a deployment of `sha`
+/// that first succeeded at `first_success_at` in `environment`: the latest before it with
+/// another sha.
+async fn previous_of(
+    tx: &mut sqlx::PgConnection,
+    repo_id: &str,
+    environment: &str,
+    first_success_at: Timestamp,
+    sha: &str,
+) -> std::result::Result<Option<(String, i64)>, sqlx::Error> {
+    sqlx::query_as(
+        r#"SELECT sha, "githubId" FROM deployments
+           WHERE "repoId" = $1 AND environment = $2 AND "isProduction"
+             AND "firstSuccessAt" < $3 AND sha <> $4
+           ORDER BY "firstSuccessAt" DESC, "githubId" DESC LIMIT 1"#,
+    )
+    .bind(repo_id)
+    .bind(environment)
+    .bind(first_success_at)
+    .bind(sha)
+    .fetch_optional(tx)
+    .await
+}
+
+async fn previous_sha(
+    tx: &mut sqlx::PgConnection,
+    repo_id: &str,
+    environment: &str,
+    first_success_at: Timestamp,
+    sha: &str,
+) -> std::result::Result<Option<String>, sqlx::Error> {
+    Ok(previous_of(tx, repo_id, environment, first_success_at, sha)
+        .await?
+        .map(|(s, _)| s))
 }
 
 #[derive(Deserialize)]
@@ -298,7 +327,9 @@ async fn write_changes(
 
 /// Marks the deployment's changes complete for `base_sha` (`rollback`: compare said
 /// `behind`, and the deployment keeps no rows) and returns the later deployments whose
-/// stored base is stale. Nothing is marked when the base changed meanwhile (`false`).
+/// stored base is stale. Nothing is marked when the base changed meanwhile (`false`), nor
+/// when the deployment's previous one is no longer `base_sha` (a late success landed while
+/// the job paged): then the deployment itself is named stale, with the base to use.
 pub async fn finish(
     db: &Connections,
     repo_id: &str,
@@ -334,24 +365,60 @@ async fn finish_once(
     now: Timestamp,
 ) -> std::result::Result<(bool, Vec<StaleSuccessor>), sqlx::Error> {
     let mut tx = conn.begin().await?;
-    let marked: Option<(String, String, Option<Timestamp>)> = sqlx::query_as(
-        r#"UPDATE deployments SET "changesCompletedAt" = $4, "isRollback" = $5
-           WHERE "repoId" = $1 AND "githubId" = $2
-             AND "changesBaseSha" IS NOT DISTINCT FROM $3 AND "changesCompletedAt" IS NULL
-           RETURNING id, environment, "firstSuccessAt""#,
+    let row: Option<DeploymentRow> = sqlx::query_as(
+        r#"SELECT id, sha, environment, "isProduction", "firstSuccessAt", "changesBaseSha",
+                  "changesCompletedAt"
+           FROM deployments WHERE "repoId" = $1 AND "githubId" = $2 FOR UPDATE"#,
     )
     .bind(repo_id)
     .bind(deployment_github_id)
-    .bind(base_sha)
-    .bind(now)
-    .bind(rollback)
     .fetch_optional(&mut *tx)
     .await?;
-    let Some((id, environment, first_success_at)) = marked else {
+    let Some(d) = row.filter(|d| d.changes_base_sha.as_deref() == base_sha) else {
         tx.commit().await?;
         return Ok((false, Vec::new()));
     };
-    if rollback {
+    // Finishes of one environment take turns, so a deployment whose success landed while this
+    // job was paging is seen here (it is then this deployment's previous one), or its own
+    // finish, after ours, sees this deployment complete with a stale base: either way the
+    // run against the base that is no longer the previous one is compared again.
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended($1 || '/' || $2, 7))")
+        .bind(repo_id)
+        .bind(&d.environment)
+        .execute(&mut *tx)
+        .await?;
+    let Some(first_success_at) = d.first_success_at.filter(|_| d.is_production) else {
+        tx.commit().await?;
+        return Ok((false, Vec::new()));
+    };
+    let now_previous =
+        previous_sha(&mut tx, repo_id, &d.environment, first_success_at, &d.sha).await?;
+    if now_previous.as_deref() != base_sha {
+        tx.commit().await?;
+        return Ok((
+            false,
+            vec![StaleSuccessor {
+                github_id: deployment_github_id,
+                base_sha: now_previous,
+            }],
+        ));
+    }
+    let (id, environment) = (d.id, d.environment);
+    // Already complete for this base (an earlier run finished, and its answer or the queueing
+    // of its stale successors was lost): nothing to mark, the successors are named again
+    // (their jobs' ids dedupe).
+    let newly_marked = d.changes_completed_at.is_none();
+    if newly_marked {
+        sqlx::query(
+            r#"UPDATE deployments SET "changesCompletedAt" = $2, "isRollback" = $3 WHERE id = $1"#,
+        )
+        .bind(&id)
+        .bind(now)
+        .bind(rollback)
+        .execute(&mut *tx)
+        .await?;
+    }
+    if rollback && newly_marked {
         sqlx::query(r#"DELETE FROM deployment_changes WHERE "deploymentId" = $1"#)
             .bind(&id)
             .execute(&mut *tx)
