@@ -148,11 +148,13 @@ async function runSequential(name: string, connect: Connect, jobs: BenchJob[]): 
 /**
  * Deliveries whose result depends on their order by nature, in every implementation: two
  * different pull requests (or issues) with the same number in one repository, as the examples
- * have. Whichever arrives second is refused (CONSTRAINT_VIOLATION), so they stay out of the
- * shuffled round; the sequential round keeps them.
+ * have, where whichever arrives second is refused (CONSTRAINT_VIOLATION); and deliveries of one
+ * deployment (or run attempt) naming different creators (actors), as the examples do: the
+ * mapped user id is filled from the first delivery that maps one and then kept. They stay out
+ * of the shuffled round; the sequential round keeps them.
  */
 export function orderDependent(jobs: BenchJob[]): Set<string> {
-  const ids = new Map<string, Set<number>>()
+  const ids = new Map<string, Set<number | null>>()
   const keyed: [string, string][] = []
   for (const job of jobs) {
     const event = trackedEvent(job.event)
@@ -160,12 +162,28 @@ export function orderDependent(jobs: BenchJob[]): Set<string> {
     try {
       const view = readTracked(event, parseJson(job.payload))
       const p = plan(view)
-      const entity =
-        p.event === 'issues' ? { key: `issue ${view.repositoryId}#${p.issue.number}`, id: p.issue.githubId }
-        : p.event === 'push' ? null
-        : { key: `pr ${view.repositoryId}#${p.pullRequest.number}`, id: p.pullRequest.githubId }
-      if (!entity) continue
-      ids.set(entity.key, (ids.get(entity.key) ?? new Set()).add(entity.id))
+      let entity: { key: string; id: number | null }
+      switch (p.event) {
+        case 'push':
+          continue
+        case 'issues':
+          entity = { key: `issue ${view.repositoryId}#${p.issue.number}`, id: p.issue.githubId }
+          break
+        case 'pull_request':
+        case 'pull_request_review':
+          entity = { key: `pr ${view.repositoryId}#${p.pullRequest.number}`, id: p.pullRequest.githubId }
+          break
+        case 'deployment_status':
+          entity = { key: `deployment ${p.deployment.githubId}`, id: p.deployment.creator.githubId }
+          break
+        case 'workflow_run':
+          entity = { key: `run ${p.run.githubId}/${p.run.runAttempt}`, id: p.run.actor.githubId }
+          break
+      }
+      const seen = ids.get(entity.key) ?? new Set()
+      // A delivery naming no creator fills nothing.
+      if (entity.id !== null) seen.add(entity.id)
+      ids.set(entity.key, seen)
       keyed.push([job.deliveryId, entity.key])
     } catch {
       // Refused whatever the order.
