@@ -8,7 +8,7 @@
 // set once.
 
 /** Arrays compare like PostgreSQL's: element by element, then the shorter first. */
-export type KeyPart = boolean | number | bigint | string | number[]
+export type KeyPart = boolean | number | bigint | string | number[] | string[]
 
 export interface Group<R> {
   asOf?: keyof R
@@ -25,7 +25,10 @@ export interface Convergence<R> {
 
 function comparePart(a: KeyPart, b: KeyPart): number {
   if (Array.isArray(a) && Array.isArray(b)) {
-    for (let i = 0; i < Math.min(a.length, b.length); i++) if (a[i] !== b[i]) return a[i] < b[i] ? -1 : 1
+    for (let i = 0; i < Math.min(a.length, b.length); i++) {
+      const c = comparePart(a[i], b[i])
+      if (c !== 0) return c
+    }
     return a.length - b.length
   }
   if (typeof a === 'string' && typeof b === 'string') return Buffer.compare(Buffer.from(a), Buffer.from(b))

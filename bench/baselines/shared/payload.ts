@@ -50,6 +50,9 @@ export interface PullRequestView {
   changedFiles: number | null
   headRef: string
   baseRef: string
+  /** GitHub's merge commit (the test merge while open); null until computed. */
+  mergeCommitSha: string | null
+  headSha: string | null
 }
 
 export interface IssueView {
@@ -221,9 +224,15 @@ function repositoryId(root: Obj): number {
   return int(repo, 'id', 'repository')
 }
 
-function branch(o: Obj, key: string, path: string): string {
+/** A `head` / `base` side: the branch name, and its commit. */
+function branch(o: Obj, key: string, path: string): { ref: string; sha: string | null } {
   const b = object(o[key], at(path, key))
-  return str(b, 'ref', at(path, key))
+  return { ref: str(b, 'ref', at(path, key)), sha: optStr(b, 'sha', at(path, key)) }
+}
+
+function heads(o: Obj, path: string): { headRef: string; headSha: string | null; baseRef: string } {
+  const head = branch(o, 'head', path)
+  return { headRef: head.ref, headSha: head.sha, baseRef: branch(o, 'base', path).ref }
 }
 
 function pullRequest(value: unknown, path: string): PullRequestView {
@@ -243,8 +252,8 @@ function pullRequest(value: unknown, path: string): PullRequestView {
     additions: optInt(o, 'additions', path),
     deletions: optInt(o, 'deletions', path),
     changedFiles: optInt(o, 'changed_files', path),
-    headRef: branch(o, 'head', path),
-    baseRef: branch(o, 'base', path),
+    mergeCommitSha: optStr(o, 'merge_commit_sha', path),
+    ...heads(o, path),
   }
 }
 

@@ -48,6 +48,8 @@ export interface PlannedPullRequest {
   author: Person
   headRef: string
   baseRef: string
+  mergeCommitSha: string | null
+  headSha: string | null
   /** null when the payload omits them (synchronize, labeled, the slim form in reviews). */
   counts: LineCounts | null
   mergedAt: number | null
@@ -307,6 +309,8 @@ function planPullRequest(pr: PullRequestView): PlannedPullRequest {
     author: person(pr.user),
     headRef: stripNul(pr.headRef),
     baseRef: stripNul(pr.baseRef),
+    mergeCommitSha: pr.mergeCommitSha === null ? null : stripNul(pr.mergeCommitSha),
+    headSha: pr.headSha === null ? null : stripNul(pr.headSha),
     counts,
     mergedAt,
     closedAt: optTime(at('closed_at'), pr.closedAt),
