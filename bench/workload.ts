@@ -4,11 +4,15 @@
 //
 // Payloads are real ones from @octokit/webhooks-examples with ids, logins, numbers,
 // titles and timestamps rewritten, so sizes and shapes are GitHub's (pull_request ≈ 23 KB,
-// issues ≈ 12 KB, a push ≈ 7 KB + ≈ 0.6 KB per commit). The stream follows lifecycles
-// (a pull request is opened, synchronized, edited, gets reviewers and reviews, then is
-// merged or closed; issues open, close and reopen) with a clock that moves forward, so
-// every implementation that honours GitHub's `updated_at` ends in the same rows whatever
-// order its concurrent workers happen to finish in.
+// issues ≈ 12 KB, a push ≈ 7 KB + ≈ 0.6 KB per commit, workflow_run ≈ 20 KB,
+// deployment_status ≈ 14 KB). The stream follows lifecycles (a pull request is opened,
+// synchronized, edited, gets reviewers and reviews, then is merged or closed; issues open,
+// close and reopen; CI runs on pushes and pull request heads, requested → in_progress →
+// completed, a failed one sometimes re-run as the next attempt; merges to main deploy to
+// staging, then often production, each status queued/in_progress → success, failure or
+// error) with a clock that moves forward, so every implementation that honours GitHub's
+// `updated_at` (a run's rank and time, a status's created_at) ends in the same rows whatever
+// order its concurrent workers happen to finish in. Shares: SHARE below.
 //
 // Same seed, same jobs, byte for byte: each implementation runs in its own process and
 // generates the stream itself.
