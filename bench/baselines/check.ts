@@ -336,7 +336,7 @@ async function main(): Promise<void> {
     const ceilingDb = await createTestDatabase()
     databases.push(ceilingDb)
     await seedCheckDatabase(ceilingDb.pool)
-    const ceiling = await runCeiling(ceilingDb.url, jobs, { clients: 2, seconds: 2 })
+    const ceiling = await runCeiling(ceilingDb.url, jobs, { clients: 2, seconds: 2, keep: null })
     const { rows: stored } = await ceilingDb.pool.query(`SELECT count(*)::int AS n FROM events WHERE processed`)
     report(
       `ceiling ran ${ceiling.transactions} transactions (${ceiling.eventsPerSecond.toFixed(0)}/s at 2 clients), one processed event each`,

@@ -68,7 +68,8 @@ const SCRIPTS_ROOT = join(__dirname, '..', '..', 'pgbench')
  * The command line, with each script named by its copy under bench/pgbench/<keep>/ (a
  * Markdown link from bench/RESULTS.md) instead of pasted: the scripts hold the payloads.
  */
-function describe(scripts: Script[], args: string[], dir: string, keep: string, pgoptions: string): string {
+function describe(scripts: Script[], args: string[], dir: string, keep: string | null, pgoptions: string): string {
+  if (keep === null) return `\`PGOPTIONS='${pgoptions}' pgbench ${args.slice(0, -1).join(' ')} <databaseUrl>\` (scripts not kept)`
   const kept = join(SCRIPTS_ROOT, keep)
   mkdirSync(kept, { recursive: true })
   for (const f of readdirSync(kept)) if (f.endsWith('.sql')) rmSync(join(kept, f))
@@ -80,8 +81,13 @@ function describe(scripts: Script[], args: string[], dir: string, keep: string, 
   return `\`PGOPTIONS='${pgoptions}' pgbench ${shown.join(' ')} <databaseUrl>\`; scripts: ${links}`
 }
 
-/** Runs the ceiling on `databaseUrl` (fresh, migrated and seeded like the implementations'). */
-export async function runCeiling(databaseUrl: string, jobs: BenchJob[], opts: { clients: number; seconds?: number }): Promise<CeilingResult> {
+/** Runs the ceiling on `databaseUrl` (fresh, migrated and seeded like the implementations').
+ * `keep: null` leaves the kept scripts of the last bench (bench/pgbench/ceiling/) alone: checks. */
+export async function runCeiling(
+  databaseUrl: string,
+  jobs: BenchJob[],
+  opts: { clients: number; seconds?: number; keep?: string | null },
+): Promise<CeilingResult> {
   const pool = createPool(databaseUrl, 1)
   const table = 'pgbench_ceiling' // the database is the run's own: a fixed name keeps the kept scripts stable
   try {
@@ -98,7 +104,7 @@ export async function runCeiling(databaseUrl: string, jobs: BenchJob[], opts: { 
       const users = kind.plan ? await loadUsers(pool, planIdentities(kind.plan)) : new Map()
       scripts.push(buildScript(kind, { repo, users, envelope, pullRequests, table }))
     }
-    return await runScripts(databaseUrl, scripts, { ...opts, table, keep: 'ceiling' })
+    return await runScripts(databaseUrl, scripts, { clients: opts.clients, seconds: opts.seconds, table, keep: opts.keep === undefined ? 'ceiling' : opts.keep })
   } finally {
     await pool.end()
   }
@@ -111,7 +117,7 @@ export async function runCeiling(databaseUrl: string, jobs: BenchJob[], opts: { 
 export async function runScripts(
   databaseUrl: string,
   scripts: Script[],
-  opts: { clients: number; seconds?: number; table: string; keep: string; sessionSettings?: Record<string, string> },
+  opts: { clients: number; seconds?: number; table: string; keep: string | null; sessionSettings?: Record<string, string> },
 ): Promise<CeilingResult> {
   const seconds = opts.seconds ?? 10
   const { table } = opts
