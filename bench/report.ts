@@ -347,7 +347,10 @@ function markdown(results: BenchResults): string {
     '# Benchmark results',
     '',
     `Written by \`npm run bench\` (bench/run.ts) on ${m.date}. Numbers from a shared 2-core machine are noisy; re-run before quoting them.` +
-      (m.uptimeStart ? ` \`uptime\` before the run: ${m.uptimeStart.trim()}; after: ${m.uptimeEnd?.trim() ?? 'not recorded'}.` : ''),
+      (m.uptimeStart ? ` \`uptime\` before the run: ${m.uptimeStart.trim()}; after: ${m.uptimeEnd?.trim() ?? 'not recorded'}.` : '') +
+      (m.mergedFrom
+        ? ` Parts of this report ran separately (\`--merge\`): ${[m.mergedFrom.rows.length ? `the rows ${m.mergedFrom.rows.join(', ')}` : '', m.mergedFrom.large ? 'the 2048-commit push and the parse' : '', m.mergedFrom.memory ? 'memory' : ''].filter((x) => x).join(', ') || 'nothing'} come from the run of ${m.mergedFrom.date} (\`uptime\` before it: ${m.mergedFrom.uptimeStart?.trim() ?? 'not recorded'}; after: ${m.mergedFrom.uptimeEnd?.trim() ?? 'not recorded'}); ratios between rows of different runs (reprocess against the addon row) compare two runs.`
+        : ''),
     '',
     '## Summary',
     '',

@@ -143,6 +143,8 @@ export interface MachineInfo {
   /** `uptime` when the run started and when it ended (the machine is shared: how loaded it was). */
   uptimeStart?: string
   uptimeEnd?: string
+  /** --merge: the earlier run whose other parts this report keeps, and the rows kept from it. */
+  mergedFrom?: { date: string; uptimeStart?: string; uptimeEnd?: string; rows: string[]; large: boolean; memory: boolean }
 }
 
 export interface BenchResults {
