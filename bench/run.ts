@@ -371,7 +371,8 @@ function mergePrevious(results: BenchResults, previous: BenchResults): void {
     large: !parts.has('large') && previous.largePush.length > 0,
     memory: !parts.has('memory') && previous.memory !== null,
   }
-  log(`--merge: kept ${kept.length} rows${parts.has('large') ? '' : ', the large push and parse'}${parts.has('memory') ? '' : ', memory'} from ${previous.machine.date}`)
+  const m = results.machine.mergedFrom
+  log(`--merge: kept ${kept.length} rows${m.large ? ', the large push and parse' : ''}${m.memory ? ', memory' : ''} from ${previous.machine.date}`)
 }
 
 /** The `uptime` line (load averages), or the load averages alone where the command is missing. */
