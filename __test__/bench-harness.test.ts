@@ -31,6 +31,7 @@ test('the same seed gives the same deliveries byte for byte, another seed others
 test('the mix covers every tracked event type and lifecycle action', () => {
   const { mix } = describeJobs(new Workload(seed).take(1000))
   expect(Object.keys(mix).sort()).toEqual([
+    'deployment_status',
     'issues.closed',
     'issues.opened',
     'issues.reopened',
@@ -41,7 +42,34 @@ test('the mix covers every tracked event type and lifecycle action', () => {
     'pull_request.synchronize',
     'pull_request_review.submitted',
     'push',
+    'workflow_run.completed',
+    'workflow_run.in_progress',
+    'workflow_run.requested',
   ])
+})
+
+test('workflow runs and deployments follow their lifecycles: a run requested → in_progress → completed, re-runs as the next attempt; a deployment queued/in_progress → success, failure or error', () => {
+  const jobs = new Workload(seed).take(3000)
+  const runs = new Map<string, string[]>()
+  const statuses = new Map<number, string[]>()
+  const environments = new Set<string>()
+  for (const job of jobs) {
+    const p = JSON.parse(job.payload)
+    if (job.event === 'workflow_run') {
+      const key = `${p.workflow_run.id}/${p.workflow_run.run_attempt}`
+      runs.set(key, [...(runs.get(key) ?? []), p.workflow_run.status])
+    } else if (job.event === 'deployment_status') {
+      expect(p.deployment.updated_at).toBe(p.deployment_status.created_at)
+      environments.add(p.deployment.environment)
+      statuses.set(p.deployment.id, [...(statuses.get(p.deployment.id) ?? []), p.deployment_status.state])
+    }
+  }
+  const lifecycle = /^queued(,in_progress(,completed)?)?$/
+  expect([...runs.values()].map((s) => s.join(',')).filter((s) => !lifecycle.test(s))).toEqual([])
+  expect([...runs.keys()].some((k) => k.endsWith('/2'))).toBe(true)
+  const deployment = /^(queued,?)?(in_progress,?)?(success|failure|error)?$/
+  expect([...statuses.values()].map((s) => s.join(',')).filter((s) => s === '' || !deployment.test(s))).toEqual([])
+  expect([...environments].sort()).toEqual(['production', 'staging'])
 })
 
 test('the addon processes every delivery of the workload, mapping linked people and leaving the others unmapped', async () => {
@@ -57,6 +85,51 @@ test('the addon processes every delivery of the workload, mapping linked people 
     expect([...unmapped].filter((u) => linked.has(u.toLowerCase()))).toEqual([])
   } finally {
     await processor.close()
+  }
+})
+
+test('the deliveries of the new event types are processed, and their rows do not depend on the order they come in', async () => {
+  const jobs = new Workload(seed).take(600).filter((j) => j.event === 'deployment_status' || j.event === 'workflow_run')
+  expect(jobs.length).toBeGreaterThan(100)
+  const rows = async (url: string) => {
+    const client = new Client({ connectionString: url })
+    await client.connect()
+    try {
+      const runs = await client.query(
+        'SELECT "githubId", "runAttempt", status, conclusion, "updatedAt", "completedAt", "runStartedAt", "pullRequestNumbers" FROM workflow_runs ORDER BY 1, 2',
+      )
+      const deployments = await client.query(
+        'SELECT "githubId", state, environment, "isProduction", "productionReason", "firstSuccessAt", "failedAt", "finishedAt", "updatedAt", "workflowRunId" FROM deployments ORDER BY 1',
+      )
+      const statuses = await client.query('SELECT "githubId", state, "createdAt" FROM deployment_statuses ORDER BY 1')
+      return { runs: runs.rows, deployments: deployments.rows, statuses: statuses.rows }
+    } finally {
+      await client.end()
+    }
+  }
+  const forwards = await createTestDatabase()
+  const reversed = await createTestDatabase()
+  try {
+    await seedDatabase(forwards.url, seed)
+    await seedDatabase(reversed.url, seed)
+    const inOrder = await WebhookProcessor.connect({ databaseUrl: forwards.url, maxConnections: 1 })
+    const backwards = await WebhookProcessor.connect({ databaseUrl: reversed.url, maxConnections: 4 })
+    try {
+      for (const job of jobs) expect((await inOrder.process(job)).status).toBe('processed')
+      // Backwards, four at a time: each lifecycle's last delivery first.
+      const results = await Promise.all([...jobs].reverse().map((job) => backwards.process(job)))
+      expect(results.filter((r) => r.status !== 'processed')).toEqual([])
+    } finally {
+      await inOrder.close()
+      await backwards.close()
+    }
+    const expected = await rows(forwards.url)
+    expect(expected.runs.length).toBeGreaterThan(20)
+    expect(expected.deployments.length).toBeGreaterThan(5)
+    expect(await rows(reversed.url)).toEqual(expected)
+  } finally {
+    await forwards.drop()
+    await reversed.drop()
   }
 })
 

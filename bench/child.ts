@@ -140,17 +140,20 @@ async function countWire(
       const before = proxy.snapshot()
       const t = process.hrtime.bigint()
       await impl.process(job)
-      wall += Number(process.hrtime.bigint() - t) / 1000
+      const micros = Number(process.hrtime.bigint() - t) / 1000
+      wall += micros
       const after = proxy.snapshot()
-      const e = (byEvent[eventKey(job)] ??= { events: 0, roundTrips: 0, statements: 0 })
+      const e = (byEvent[eventKey(job)] ??= { events: 0, roundTrips: 0, statements: 0, wallMicros: 0 })
       e.events++
       e.roundTrips += after.roundTrips - before.roundTrips
       e.statements += after.statements - before.statements
+      e.wallMicros = (e.wallMicros ?? 0) + micros
     }
     const end = proxy.snapshot()
     for (const e of Object.values(byEvent)) {
       e.roundTrips /= e.events
       e.statements /= e.events
+      e.wallMicros = (e.wallMicros ?? 0) / e.events
     }
     const n = counted.length
     return {
@@ -173,6 +176,32 @@ async function countWire(
   } finally {
     await impl.close()
     await proxy.close()
+  }
+}
+
+/** Tables a GitHub Actions event type writes: an implementation that left them empty did not track it. */
+const ACTIONS_TABLES: Record<string, string> = { deployment_status: 'deployment_statuses', workflow_run: 'workflow_runs' }
+
+/**
+ * The GitHub Actions event types of `jobs` whose table an implementation left empty on
+ * `databaseUrl`: it stored those deliveries as untracked (ignored) events, so its cost for them
+ * is not the same work as the addon's.
+ */
+async function untrackedTypes(databaseUrl: string, jobs: BenchJob[]): Promise<string[]> {
+  const present = Object.keys(ACTIONS_TABLES).filter((event) => jobs.some((j) => j.event === event))
+  if (present.length === 0) return []
+  const { Client } = await import('pg')
+  const client = new Client({ connectionString: databaseUrl })
+  await client.connect()
+  try {
+    const out: string[] = []
+    for (const event of present) {
+      const { rows } = await client.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${ACTIONS_TABLES[event]}`)
+      if (rows[0].n === 0) out.push(event)
+    }
+    return out
+  } finally {
+    await client.end()
   }
 }
 
@@ -228,7 +257,22 @@ async function throughput(t: Extract<Task, { kind: 'throughput' }>): Promise<Thr
     const rest = warm.slice(t.wire ? wireWarm + wireCount : 0)
     await drive(fromArray(rest), t.concurrency, (job) => impl.process(job))
     if (timings) timings.recording = true
-    const m = await measured(() => drive(fromArray(jobs.slice(t.warmup)), t.concurrency, (job) => impl.process(job)))
+    // Each call's latency by event type, as drive() times it (a failed call counts too).
+    const byEvent: NonNullable<ThroughputResult['byEvent']> = {}
+    const timed = async (job: BenchJob) => {
+      const started = process.hrtime.bigint()
+      try {
+        await impl.process(job)
+      } finally {
+        const e = (byEvent[eventKey(job)] ??= { events: 0, latencyMicros: 0 })
+        e.events++
+        e.latencyMicros += Number(process.hrtime.bigint() - started) / 1000
+      }
+    }
+    const m = await measured(() => drive(fromArray(jobs.slice(t.warmup)), t.concurrency, timed))
+    for (const e of Object.values(byEvent)) e.latencyMicros /= e.events
+    result.byEvent = byEvent
+    result.untrackedTypes = await untrackedTypes(t.databaseUrl, jobs)
     const d = m.value
     Object.assign(result, {
       events: d.completed,
@@ -269,6 +313,8 @@ async function ceiling(t: Extract<Task, { kind: 'ceiling' }>): Promise<Throughpu
     cpuMicrosPerEvent: { client: m.clientCpuMicros / c.transactions, server: m.serverCpuMs === null ? null : (m.serverCpuMs * 1000) / c.transactions },
     rssMb: null,
     load1: m.load1,
+    byScript: c.byScript,
+    untrackedTypes: await untrackedTypes(t.databaseUrl, jobs),
   })
   result.notes.push(`pgbench, ${c.clients} clients, script ${c.script}; client CPU is pgbench's own (a waited-for child of this process)`)
   return result
@@ -289,6 +335,7 @@ async function ceilingOwn(t: Extract<Task, { kind: 'ceiling-own' }>): Promise<Th
     cpuMicrosPerEvent: { client: m.clientCpuMicros / c.transactions, server: m.serverCpuMs === null ? null : (m.serverCpuMs * 1000) / c.transactions },
     rssMb: null,
     load1: m.load1,
+    byScript: c.byScript,
   })
   result.notes.push(
     `pgbench on the addon's own statements (captured from the addon on the wire, its values as parameters cast to the addon's types), ${c.clients} clients, ${c.script}`,

@@ -164,6 +164,101 @@ function throughputTable(results: BenchResults): string[] {
   return lines
 }
 
+/** The event type of a per-action key (`pull_request.closed` → `pull_request`). */
+function eventTypeOf(key: string): string {
+  return key === 'push (2048 commits)' ? key : key.split('.')[0]
+}
+
+/** The event type a pgbench script kind stands for (bench/baselines/pgbench/workload.ts names them). */
+function eventTypeOfScript(name: string): string {
+  if (name === 'review') return 'pull_request_review'
+  if (/^push_\d+$/.test(name)) return 'push'
+  if (name === 'ignored') return '(untracked events)'
+  return name
+}
+
+/** Weighted means by group: `value` averaged with weight `weight` over the entries of each group. */
+function grouped<T>(entries: [string, T][], group: (key: string) => string, weight: (t: T) => number, value: (t: T) => number | undefined): Map<string, { weight: number; mean: number }> {
+  const acc = new Map<string, { weight: number; sum: number; valued: number }>()
+  for (const [key, t] of entries) {
+    const g = acc.get(group(key)) ?? { weight: 0, sum: 0, valued: 0 }
+    const w = weight(t)
+    const v = value(t)
+    g.weight += w
+    if (v !== undefined && Number.isFinite(v)) {
+      g.sum += v * w
+      g.valued += w
+    }
+    acc.set(group(key), g)
+  }
+  return new Map([...acc].map(([k, g]) => [k, { weight: g.weight, mean: g.valued > 0 ? g.sum / g.valued : NaN }]))
+}
+
+/**
+ * Cost per event type, beside each other: for the addon and the baselines, the measured
+ * window's events and their mean latency with `concurrency` in flight, and the round trips
+ * counted on the wire; for the two pgbench ceilings, the mean latency of each type's scripts in
+ * their own run. Rows by event type (actions together), then all events.
+ */
+export function perTypeTable(results: BenchResults): string[] {
+  const impls = ['addon', 'pg', 'prisma'].map((n) => row(results, n)).filter((r): r is ThroughputResult => !!r && !!r.byEvent)
+  if (impls.length === 0) return []
+  const ceilings = ['ceiling', 'ceiling-own'].map((n) => row(results, n)).filter((r): r is ThroughputResult => !!r && !!r.byScript)
+  const addon = impls.find((r) => r.name === 'addon')
+  const own = ceilings.find((r) => r.name === 'ceiling-own')
+  const lat = new Map(impls.map((r) => [r.name, grouped(Object.entries(r.byEvent!), eventTypeOf, (e) => e.events, (e) => e.latencyMicros)]))
+  const rts = new Map(impls.map((r) => [r.name, grouped(Object.entries(r.wire?.byEvent ?? {}), eventTypeOf, (e) => e.events, (e) => e.roundTrips)]))
+  const ceil = new Map(ceilings.map((r) => [r.name, grouped(Object.entries(r.byScript!), eventTypeOfScript, (e) => e.transactions, (e) => e.latencyMicros)]))
+  const types = [...new Set(impls.flatMap((r) => [...lat.get(r.name)!.keys()]))]
+  const first = lat.get(impls[0].name)!
+  types.sort((a, b) => (first.get(b)?.weight ?? 0) - (first.get(a)?.weight ?? 0))
+  const total = (r: ThroughputResult) => Object.values(r.byEvent!).reduce((n, e) => n + e.events, 0)
+  const addonTime = addon ? [...lat.get('addon')!.values()].reduce((n, g) => n + g.weight * (Number.isFinite(g.mean) ? g.mean : 0), 0) : 0
+  const lines = [
+    `| event type | ${impls.map((r) => `${r.label}: events | µs/event | round trips`).join(' | ')} | ${ceilings.map((r) => `${r.label}: µs/event`).join(' | ')} | share of the addon's time | addon of own-SQL ceiling, by µs |`,
+    `|---|${impls.map(() => '--:|--:|--:|').join('')}${ceilings.map(() => '--:|').join('')}--:|--:|`,
+  ]
+  const cells = (type: string | null) => {
+    const out: string[] = []
+    for (const r of impls) {
+      const g = type === null ? { weight: total(r), mean: Object.values(r.byEvent!).reduce((n, e) => n + e.events * e.latencyMicros, 0) / total(r) } : lat.get(r.name)!.get(type)
+      const rt = type === null ? r.wire?.roundTripsPerEvent : rts.get(r.name)!.get(type)?.mean
+      const ignored = type !== null && r.untrackedTypes?.includes(type) ? ' (ignored)' : ''
+      out.push(fmt(g?.weight), `${fmt(g?.mean)}${ignored}`, fmt(rt, 1))
+    }
+    const ceilingMeans = ceilings.map((c) => {
+      if (type === null) {
+        const all = Object.values(c.byScript!)
+        const n = all.reduce((a, e) => a + e.transactions, 0)
+        return all.reduce((a, e) => a + e.transactions * (Number.isFinite(e.latencyMicros) ? e.latencyMicros : 0), 0) / n
+      }
+      return ceil.get(c.name)!.get(type)?.mean
+    })
+    out.push(...ceilingMeans.map((m, i) => `${fmt(m)}${type !== null && ceilings[i].untrackedTypes?.includes(type) ? ' (ignored)' : ''}`))
+    const a = addon ? (type === null ? { weight: total(addon), mean: Object.values(addon.byEvent!).reduce((n, e) => n + e.events * e.latencyMicros, 0) / total(addon) } : lat.get('addon')!.get(type)) : undefined
+    out.push(a && addonTime ? `${((100 * a.weight * a.mean) / addonTime).toFixed(0)}%` : '—')
+    const o = own ? ceilingMeans[ceilings.indexOf(own)] : undefined
+    out.push(a && o && Number.isFinite(o) && Number.isFinite(a.mean) ? `${((100 * o) / a.mean).toFixed(0)}%` : '—')
+    return out
+  }
+  for (const type of types) lines.push(`| ${type} | ${cells(type).join(' | ')} |`)
+  lines.push(`| all events | ${cells(null).join(' | ')} |`)
+  const untracked = ceilings.some((c) => ceil.get(c.name)!.has('(untracked events)'))
+  lines.push(
+    '',
+    `µs/event is the mean latency of a call of that type with ${results.options.concurrency} in flight, over the measured window (${fmt(results.options.events)} events; for the pgbench rows, every logged transaction of that type's scripts in their ${results.options.ceilingSeconds}-second run, each client's first run of a script left out). With a fixed number in flight, events/s is that number divided by the mean latency, so a type's events × µs is its part of the run (the share column, for the addon), and the last column (the own-SQL ceiling's µs over the addon's) says which types pull the addon's ratio to its own-SQL ceiling above or below the run's. Round trips are the wire count below (one connection, one event at a time, over ${fmt(impls[0].wire?.events ?? 0)} events of the warm-up stream). ` +
+      (untracked ? 'The pgbench ceilings also ran the untracked-event insert, which no row above stands for. ' : '') +
+      ([...impls, ...ceilings].some((r) => r.untrackedTypes?.length)
+        ? `(ignored): that column wrote no rows for the type (${[...impls, ...ceilings]
+            .filter((r) => r.untrackedTypes?.length)
+            .map((r) => `${r.label}: ${r.untrackedTypes!.join(', ')}`)
+            .join('; ')}): it stored those deliveries as untracked events, a cheaper job than the addon's, so its µs and round trips there are not the same work. `
+        : '') +
+      'Per action, and the addon\'s own parse/database split: "The addon, per event" below.',
+  )
+  return lines
+}
+
 /** Prints the table and the targets on stdout. */
 export function printTable(results: BenchResults): void {
   const out = [
@@ -252,12 +347,19 @@ function markdown(results: BenchResults): string {
     '# Benchmark results',
     '',
     `Written by \`npm run bench\` (bench/run.ts) on ${m.date}. Numbers from a shared 2-core machine are noisy; re-run before quoting them.` +
-      (m.uptimeStart ? ` \`uptime\` before the run: ${m.uptimeStart.trim()}; after: ${m.uptimeEnd?.trim() ?? 'not recorded'}.` : ''),
+      (m.uptimeStart ? ` \`uptime\` before the run: ${m.uptimeStart.trim()}; after: ${m.uptimeEnd?.trim() ?? 'not recorded'}.` : '') +
+      (m.mergedFrom
+        ? ` Parts of this report ran separately (\`--merge\`): ${[m.mergedFrom.rows.length ? `the rows ${m.mergedFrom.rows.join(', ')}` : '', m.mergedFrom.large ? 'the 2048-commit push and the parse' : '', m.mergedFrom.memory ? 'memory' : ''].filter((x) => x).join(', ') || 'nothing'} come from the run of ${m.mergedFrom.date} (\`uptime\` before it: ${m.mergedFrom.uptimeStart?.trim() ?? 'not recorded'}; after: ${m.mergedFrom.uptimeEnd?.trim() ?? 'not recorded'}); ratios between rows of different runs (reprocess against the addon row) compare two runs.`
+        : ''),
     '',
     '## Summary',
     '',
     ...throughputTable(results),
     '',
+    ...(() => {
+      const t = perTypeTable(results)
+      return t.length ? ['### Cost per event type', '', ...t, ''] : []
+    })(),
     '| target | goal | measured | |',
     '|---|---|---|---|',
     ...targets(results).map((t) => `| ${t.what} | ${t.goal} | ${t.measured} | ${verdict(t.met)} |`),

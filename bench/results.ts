@@ -24,8 +24,8 @@ export interface WireResult {
   /** Mean µs per event waiting on the server, by kind of round trip, and the mean wall µs of a call: the rest is the client's own work (parse, mapping, encoding). */
   serverMicrosPerEvent: Record<'begin' | 'commit' | 'statement' | 'ping', number>
   wallMicrosPerEvent: number
-  /** Mean round trips per event, by event type (and action). */
-  byEvent: Record<string, { events: number; roundTrips: number; statements: number }>
+  /** Mean round trips, statements and wall µs of a call (one at a time, through the proxy) per event, by event type (and action). */
+  byEvent: Record<string, { events: number; roundTrips: number; statements: number; wallMicros?: number }>
 }
 
 /** The addon's own split of each call (result.timings), over the measured events. */
@@ -60,6 +60,12 @@ export interface ThroughputResult {
   load1: number | null
   wire?: WireResult
   addonTimings?: AddonTimings
+  /** Per event type (and action) over the measured window: calls and their mean latency (µs) with `concurrency` in flight. */
+  byEvent?: Record<string, { events: number; latencyMicros: number }>
+  /** pgbench rows: per script kind, transactions and their mean latency (µs) in the same run (each client's first run of a script left out). */
+  byScript?: Record<string, { transactions: number; latencyMicros: number }>
+  /** GitHub Actions event types of the workload this column wrote no rows for (it stored them as ignored events). */
+  untrackedTypes?: string[]
   /** Differences from the addon's database after the same workload (compareDatabases), null when not compared. */
   differences?: { count: number; sample: string[] } | null
   /** Reprocess rows: events/s of live processing of the same deliveries, in the same process just before. */
@@ -137,6 +143,8 @@ export interface MachineInfo {
   /** `uptime` when the run started and when it ended (the machine is shared: how loaded it was). */
   uptimeStart?: string
   uptimeEnd?: string
+  /** --merge: the earlier run whose other parts this report keeps, and the rows kept from it. */
+  mergedFrom?: { date: string; uptimeStart?: string; uptimeEnd?: string; rows: string[]; large: boolean; memory: boolean }
 }
 
 export interface BenchResults {

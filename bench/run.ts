@@ -9,7 +9,11 @@
 //   npm run bench -- [--events 6000] [--warmup 400] [--concurrency 8] [--seed 42]
 //                    [--only addon,pg,prisma,ceiling,bull,bullmq,reprocess,large,memory] [--full]
 //                    [--memory-events 200000] [--ceiling-seconds 10] [--large-calls 7] [--rounds 3]
-//                    [--report-only]
+//                    [--report-only] [--merge]
+//
+// --merge keeps, from the bench/results.json already there, every part this run does not run
+// (say `--only bull,bullmq,reprocess,large --merge` after a run of the database-bound columns):
+// RESULTS.md then says which rows come from which run.
 import { execFileSync, fork } from 'node:child_process'
 import { loadavg } from 'node:os'
 import { readFileSync } from 'node:fs'
@@ -31,7 +35,7 @@ type Part = (typeof ALL)[number]
 const USAGE = `usage: npm run bench -- [--events 6000] [--warmup 400] [--concurrency 8] [--seed 42]
                      [--only addon,pg,prisma,ceiling,bull,bullmq,reprocess,large,memory] [--full]
                      [--memory-events 200000] [--ceiling-seconds 10] [--large-calls 7] [--rounds 3]
-                     [--reprocess-batch 200] [--redis-url URL] [--report-only]
+                     [--reprocess-batch 200] [--redis-url URL] [--report-only] [--merge]
   Results go to bench/results.json, bench/RESULTS.md and bench/results.svg. -h, --help: this text; runs nothing.`
 
 function parsedArgs() {
@@ -50,6 +54,7 @@ function parsedArgs() {
         rounds: { type: 'string', default: '3' },
         'redis-url': { type: 'string', default: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379' },
         'report-only': { type: 'boolean', default: false },
+        merge: { type: 'boolean', default: false },
         'reprocess-batch': { type: 'string', default: '200' },
         help: { type: 'boolean', short: 'h', default: false },
       },
@@ -180,6 +185,7 @@ async function main(): Promise<void> {
     writeReport(results)
     return
   }
+  const previous = args.merge ? previousResults() : null
   const seed = createSeed(options.seed)
   const common = { seed: options.seed, warmup: options.warmup, events: options.events, concurrency: options.concurrency }
   const machine = await describeMachine(ADMIN_URL)
@@ -310,8 +316,63 @@ async function main(): Promise<void> {
     await reference?.drop()
   }
   results.machine.uptimeEnd = uptime()
+  if (previous) mergePrevious(results, previous)
   printTable(results)
   writeReport(results)
+}
+
+/** The throughput rows each part writes (run.ts's columns, reprocess's two rows). */
+const ROWS_OF: Record<Part, string[]> = {
+  addon: ['addon'],
+  pg: ['pg'],
+  prisma: ['prisma'],
+  ceiling: ['ceiling', 'ceiling-own'],
+  bull: ['bull', 'bull-noop'],
+  bullmq: ['bullmq', 'bullmq-noop'],
+  reprocess: ['reprocess', 'reprocess-existing'],
+  large: [],
+  memory: [],
+}
+
+/** --merge: the bench/results.json there, checked before anything runs (same workload options). */
+function previousResults(): BenchResults {
+  let previous: BenchResults
+  try {
+    previous = JSON.parse(readFileSync(RESULTS_JSON, 'utf8'))
+  } catch (err) {
+    usageError(`--merge: cannot read bench/results.json: ${(err as Error).message}`)
+  }
+  const same = (['events', 'warmup', 'concurrency', 'seed'] as const).every((k) => previous.options[k] === options[k])
+  if (!same) usageError('--merge: the previous bench/results.json ran other workload options (events, warmup, concurrency, seed); run them alike')
+  return previous
+}
+
+/**
+ * --merge: the parts of the previous bench/results.json this run did not run, kept beside this
+ * run's, each kept row noting the run it comes from.
+ */
+function mergePrevious(results: BenchResults, previous: BenchResults): void {
+  const ran = new Set([...parts].flatMap((p) => ROWS_OF[p]))
+  const from = `from the run of ${previous.machine.date} (kept by --merge; \`uptime\` then: ${previous.machine.uptimeStart?.trim() ?? 'not recorded'})`
+  const kept = previous.throughput.filter((r) => !ran.has(r.name)).map((r) => ({ ...r, notes: [...r.notes, from] }))
+  // Kept rows in the order run.ts writes them: the database-bound columns first.
+  const order = Object.values(ROWS_OF).flat()
+  results.throughput = [...results.throughput, ...kept].sort((a, b) => order.indexOf(a.name) - order.indexOf(b.name))
+  if (!parts.has('large')) {
+    results.largePush = previous.largePush
+    results.parse = previous.parse
+  }
+  if (!parts.has('memory')) results.memory = previous.memory
+  results.machine.mergedFrom = {
+    date: previous.machine.date,
+    uptimeStart: previous.machine.uptimeStart,
+    uptimeEnd: previous.machine.uptimeEnd,
+    rows: kept.map((r) => r.label),
+    large: !parts.has('large') && previous.largePush.length > 0,
+    memory: !parts.has('memory') && previous.memory !== null,
+  }
+  const m = results.machine.mergedFrom
+  log(`--merge: kept ${kept.length} rows${m.large ? ', the large push and parse' : ''}${m.memory ? ', memory' : ''} from ${previous.machine.date}`)
 }
 
 /** The `uptime` line (load averages), or the load averages alone where the command is missing. */

@@ -4,11 +4,15 @@
 //
 // Payloads are real ones from @octokit/webhooks-examples with ids, logins, numbers,
 // titles and timestamps rewritten, so sizes and shapes are GitHub's (pull_request ≈ 23 KB,
-// issues ≈ 12 KB, a push ≈ 7 KB + ≈ 0.6 KB per commit). The stream follows lifecycles
-// (a pull request is opened, synchronized, edited, gets reviewers and reviews, then is
-// merged or closed; issues open, close and reopen) with a clock that moves forward, so
-// every implementation that honours GitHub's `updated_at` ends in the same rows whatever
-// order its concurrent workers happen to finish in.
+// issues ≈ 12 KB, a push ≈ 7 KB + ≈ 0.6 KB per commit, workflow_run ≈ 20 KB,
+// deployment_status ≈ 14 KB). The stream follows lifecycles (a pull request is opened,
+// synchronized, edited, gets reviewers and reviews, then is merged or closed; issues open,
+// close and reopen; CI runs on pushes and pull request heads, requested → in_progress →
+// completed, a failed one sometimes re-run as the next attempt; merges to main deploy to
+// staging, then often production, each status queued/in_progress → success, failure or
+// error) with a clock that moves forward, so every implementation that honours GitHub's
+// `updated_at` (a run's rank and time, a status's created_at) ends in the same rows whatever
+// order its concurrent workers happen to finish in. Shares: SHARE below.
 //
 // Same seed, same jobs, byte for byte: each implementation runs in its own process and
 // generates the stream itself.
@@ -220,10 +224,13 @@ const TEMPLATES = {
   issueOpened: example('issues', 15, 'opened'),
   issueReopened: example('issues', 20, 'reopened'),
   push: example('push', 4),
+  // GitHub Actions shapes: a run of a workflow file (16–19 KB with its two repositories), and a
+  // deployment status of an Actions environment, which embeds the deployment, the run and the
+  // check run that deploys (13 KB).
+  workflowRun: example('workflow_run', 1, 'completed'),
+  deploymentStatus: example('deployment_status', 1, 'created'),
 }
 type TemplateName = keyof typeof TEMPLATES
-
-const EXAMPLE_REPO = 'Codertocat/Hello-World'
 
 /**
  * Templates rewritten for one repository (URLs, names, ids), kept as JSON text: parsing
@@ -235,15 +242,22 @@ class TemplateCache {
     const key = `${name}:${repo.githubId}`
     let text = this.cache.get(key)
     if (!text) {
+      // The example's own repository (Codertocat/Hello-World, or octo-org/octo-repo for runs).
+      const example = TEMPLATES[name].repository as { full_name: string; name: string }
       text = JSON.stringify(TEMPLATES[name])
-        .split(EXAMPLE_REPO)
+        .split(example.full_name)
         .join(repo.fullName)
-        .split('Hello-World')
+        .split(example.name)
         .join(repo.name)
       const t = JSON.parse(text)
-      t.repository.id = repo.githubId
-      t.repository.node_id = Buffer.from(`010:Repository${repo.githubId}`).toString('base64')
-      t.repository.owner = { ...t.repository.owner, login: repo.owner, id: 90_000_001, type: 'Organization', name: repo.owner }
+      const rewrite = (r: Json) => {
+        r.id = repo.githubId
+        r.node_id = Buffer.from(`010:Repository${repo.githubId}`).toString('base64')
+        r.owner = { ...r.owner, login: repo.owner, id: 90_000_001, type: 'Organization', name: repo.owner }
+      }
+      rewrite(t.repository)
+      // A run names its repository twice more (same repository: no forks here).
+      for (const inner of [t.workflow_run?.repository, t.workflow_run?.head_repository]) if (inner) rewrite(inner)
       text = JSON.stringify(t)
       this.cache.set(key, text)
     }
@@ -328,7 +342,73 @@ interface RepoState {
   closedIssues: TrackedIssue[]
   /** Commits pushed lately: merges push some of them again (distinct: false). */
   recentCommits: Json[]
+  /** The head of main: what deployments ship. */
+  mainSha: string
+  /** Run numbers so far, per workflow of the repository. */
+  runNumbers: number[]
 }
+
+/** The repository's GitHub Actions workflows: CI on every push and pull request, Deploy on main. */
+const WORKFLOWS = [
+  { name: 'CI', path: '.github/workflows/ci.yml' },
+  { name: 'Lint', path: '.github/workflows/lint.yml' },
+  { name: 'Deploy', path: '.github/workflows/deploy.yml' },
+] as const
+type WorkflowIndex = 0 | 1 | 2
+
+/** A workflow run attempt whose deliveries are still to come (or done, for a re-run later). */
+interface TrackedRun {
+  r: number
+  id: number
+  attempt: number
+  workflow: WorkflowIndex
+  runNumber: number
+  event: string
+  headSha: string
+  headBranch: string
+  pullRequests: OpenPullRequest[]
+  actor: Person
+  triggeringActor: Person
+  createdAt: number
+  startedAt: number
+  /** The next delivery's status. */
+  next: 'queued' | 'in_progress' | 'completed'
+  conclusion: string | null
+}
+
+/** A deployment whose statuses are still to come. */
+interface TrackedDeployment {
+  r: number
+  id: number
+  sha: string
+  environment: 'staging' | 'production'
+  /** GitHub's production_environment flag, or absent (older deploy tooling): the addon's pattern decides. */
+  productionFlag: boolean | null
+  run: TrackedRun
+  createdAt: number
+  /** The states still to send, in order. */
+  states: string[]
+}
+
+/** The actor of GitHub Actions deployments and their statuses (not a DevMetrics user). */
+const GITHUB_ACTIONS: Person = { githubId: 41898282, login: 'github-actions[bot]', name: 'github-actions[bot]', commitEmail: '41898282+github-actions[bot]@users.noreply.github.com', kind: 'bot', utcOffsetMinutes: 0 }
+
+/**
+ * Shares of the stream. The four original event types keep their proportions (push 34 :
+ * pull_request 30 : review 16 : issues 20) in what the two Actions events leave. Why 22% and
+ * 8%: in a repository on GitHub Actions every push to main or to a pull request's head starts
+ * CI, and every run attempt sends three workflow_run deliveries (requested, in_progress,
+ * completed), so workflow_run alone outnumbers push (GitHub lists workflow_run, with
+ * workflow_job and check_run, among its most frequent deliveries); each merge to main deploys
+ * to staging, most then to production, with two or three deployment_status deliveries each.
+ * Taken at that rate the two would be over half of the mix and the bench would mostly measure
+ * them; at 22% and 8% together they weigh about what pushes do (push becomes 23%), the
+ * original four still decide most of the result, and the per-type table shows each one's cost.
+ */
+const SHARE = { workflowRun: 0.22, deploymentStatus: 0.08 }
+/** Lifecycles in flight at most (beyond that a trigger starts none: that push had no CI). */
+const MAX_RUNS_IN_FLIGHT = 40
+const MAX_DEPLOYMENTS_IN_FLIGHT = 12
 
 export interface WorkloadOptions {
   /** Seed of the stream (default: the seed data's). */
@@ -354,7 +434,14 @@ export class Workload {
   private nextPrId = 2_100_000_000
   private nextIssueId = 3_100_000_000
   private nextReviewId = 4_100_000_000
+  private nextRunId = 5_100_000_000
+  private nextDeploymentId = 6_100_000_000
+  private nextDeploymentStatusId = 7_100_000_000
   private largeCount = 0
+  private readonly runs: TrackedRun[] = []
+  /** Completed attempts that failed: a person may re-run one (same id, run_attempt + 1). */
+  private readonly failedRuns: TrackedRun[] = []
+  private readonly deployments: TrackedDeployment[] = []
 
   constructor(
     private readonly seed: SeedData,
@@ -362,7 +449,7 @@ export class Workload {
   ) {
     this.rnd = new Random((opts.seed ?? seed.seed) * 7 + 1)
     this.largeAt = new Set(opts.largePushAt ?? [])
-    this.repos = seed.repositories.map(() => ({ nextNumber: 1, open: [], openIssues: [], closedIssues: [], recentCommits: [] }))
+    this.repos = seed.repositories.map(() => ({ nextNumber: 1, open: [], openIssues: [], closedIssues: [], recentCommits: [], mainSha: this.rnd.hex(40), runNumbers: WORKFLOWS.map(() => 0) }))
   }
 
   /** The next delivery. */
@@ -376,10 +463,16 @@ export class Workload {
     const r = this.rnd.int(0, this.repos.length - 1)
     const roll = this.rnd.next()
     let built: { event: string; payload: Json }
-    if (roll < 0.34) built = this.push(r)
-    else if (roll < 0.64) built = this.pullRequest(r)
-    else if (roll < 0.8) built = this.review(r)
-    else built = this.issue(r)
+    if (roll < SHARE.workflowRun) built = this.workflowRun(r)
+    else if (roll < SHARE.workflowRun + SHARE.deploymentStatus) built = this.deploymentStatus(r)
+    else {
+      // The original four in their original proportions over what is left.
+      const rest = (roll - SHARE.workflowRun - SHARE.deploymentStatus) / (1 - SHARE.workflowRun - SHARE.deploymentStatus)
+      if (rest < 0.34) built = this.push(r)
+      else if (rest < 0.64) built = this.pullRequest(r)
+      else if (rest < 0.8) built = this.review(r)
+      else built = this.issue(r)
+    }
     return { deliveryId, event: built.event, payload: JSON.stringify(built.payload) }
   }
 
@@ -481,6 +574,12 @@ export class Workload {
       if (pr) {
         pr.headSha = p.after
         pr.commits += commits.length
+        this.startRun(r, 0, 'pull_request', pusher, [pr])
+      } else {
+        // A push to main: CI, and now and then a deployment of it (a merge done outside a pull request).
+        state.mainSha = p.after
+        this.startRun(r, 0, 'push', pusher, [])
+        if (this.rnd.chance(0.3)) this.startDeployment(r, 'staging', pusher)
       }
     }
     p.before = before
@@ -570,6 +669,8 @@ export class Workload {
       this.fillPullRequest(p.pull_request, repo, pr, { full: true })
       p.number = pr.number
       p.sender = actor(pr.author)
+      this.startRun(r, 0, 'pull_request', pr.author, [pr])
+      this.startRun(r, 1, 'pull_request', pr.author, [pr])
       return { event: 'pull_request', payload: p }
     }
     const pr = this.rnd.pick(state.open)
@@ -587,6 +688,7 @@ export class Workload {
       p.after = pr.headSha
       this.fillPullRequest(p.pull_request, repo, pr, { full: true })
       p.sender = actor(pr.author)
+      this.startRun(r, 0, 'pull_request', pr.author, [pr])
     } else if (roll < 0.45) {
       p = this.templates.get('prOpened', repo)
       p.action = 'edited'
@@ -610,8 +712,15 @@ export class Workload {
       p = this.templates.get('prClosed', repo)
       const merged = this.rnd.chance(0.75)
       this.fillPullRequest(p.pull_request, repo, pr, { full: true, closedAt: this.clock, mergedAt: merged ? this.clock : null })
-      p.sender = actor(merged ? (pr.reviewers[0] ?? pr.author) : pr.author)
+      const merger = merged ? (pr.reviewers[0] ?? pr.author) : pr.author
+      p.sender = actor(merger)
       state.open.splice(state.open.indexOf(pr), 1)
+      if (merged) {
+        // The merge commit is main's new head: CI runs on it and it deploys to staging.
+        state.mainSha = p.pull_request.merge_commit_sha
+        this.startRun(r, 0, 'push', merger, [])
+        this.startDeployment(r, 'staging', merger)
+      }
     }
     p.number = pr.number
     return { event: 'pull_request', payload: p }
@@ -643,6 +752,227 @@ export class Workload {
     this.fillPullRequest(p.pull_request, repo, pr, { full: false })
     p.sender = actor(reviewer)
     return { event: 'pull_request_review', payload: p }
+  }
+
+  // ---- GitHub Actions: workflow runs
+
+  /** A new run of workflow `w` on the pull request's head (or main's): its deliveries come later. */
+  private startRun(r: number, w: WorkflowIndex, event: string, who: Person, pullRequests: OpenPullRequest[], force = false): TrackedRun | null {
+    if (!force && this.runs.length >= MAX_RUNS_IN_FLIGHT) return null
+    const state = this.repos[r]
+    const pr = pullRequests[0]
+    const run: TrackedRun = {
+      r,
+      id: this.nextRunId++,
+      attempt: 1,
+      workflow: w,
+      runNumber: ++state.runNumbers[w],
+      event,
+      headSha: pr ? pr.headSha : state.mainSha,
+      headBranch: pr ? pr.headRef : 'main',
+      pullRequests,
+      actor: who,
+      triggeringActor: who,
+      createdAt: this.clock,
+      startedAt: this.clock,
+      next: 'queued',
+      conclusion: null,
+    }
+    this.runs.push(run)
+    return run
+  }
+
+  /**
+   * The next delivery of a run in flight: requested (status queued) → in_progress →
+   * completed with its conclusion. Now and then a failed run is re-run: the same id with
+   * run_attempt + 1, from requested again. With nothing in flight, a scheduled CI run of main.
+   */
+  private workflowRun(r: number): { event: string; payload: Json } {
+    if (this.failedRuns.length > 0 && this.rnd.chance(0.1)) {
+      const again = this.failedRuns.splice(this.rnd.int(0, this.failedRuns.length - 1), 1)[0]
+      again.attempt++
+      again.next = 'queued'
+      again.conclusion = null
+      again.startedAt = this.clock
+      again.triggeringActor = this.contributor(again.r, true)
+      this.runs.push(again)
+    }
+    if (this.runs.length === 0) this.startRun(r, 0, 'schedule', this.contributor(r, true), [])
+    const run = this.runs[this.rnd.int(0, this.runs.length - 1)]
+    const status = run.next
+    if (status === 'queued') run.next = 'in_progress'
+    else if (status === 'in_progress') run.next = 'completed'
+    else {
+      this.runs.splice(this.runs.indexOf(run), 1)
+      const roll = this.rnd.next()
+      // A Deploy run ends as its deployment did (success until a status said otherwise).
+      run.conclusion = run.workflow === 2 ? (run.conclusion ?? 'success') : roll < 0.8 ? 'success' : roll < 0.95 ? 'failure' : 'cancelled'
+      if (run.conclusion === 'failure' && this.failedRuns.length < 20 && this.rnd.chance(0.5)) this.failedRuns.push(run)
+    }
+    const repo = this.seed.repositories[run.r]
+    const p = this.templates.get('workflowRun', repo)
+    p.action = status === 'queued' ? 'requested' : status
+    this.fillRun(p.workflow_run, repo, run, status)
+    const workflow = WORKFLOWS[run.workflow]
+    Object.assign(p.workflow, {
+      id: this.workflowId(run),
+      node_id: Buffer.from(`08:Workflow${this.workflowId(run)}`).toString('base64'),
+      name: workflow.name,
+      path: workflow.path,
+      url: `https://api.github.com/repos/${repo.fullName}/actions/workflows/${this.workflowId(run)}`,
+      html_url: `https://github.com/${repo.fullName}/blob/main/${workflow.path}`,
+      badge_url: `https://github.com/${repo.fullName}/workflows/${workflow.name}/badge.svg`,
+    })
+    p.sender = actor(run.triggeringActor)
+    return { event: 'workflow_run', payload: p }
+  }
+
+  private workflowId(run: TrackedRun): number {
+    return 7_000_000 + run.r * 10 + run.workflow
+  }
+
+  /** A workflow_run object (the run's own delivery, or the copy a deployment status embeds). */
+  private fillRun(w: Json, repo: SeedRepository, run: TrackedRun, status: string) {
+    const base = `https://api.github.com/repos/${repo.fullName}/actions/runs/${run.id}`
+    for (const [k, v] of Object.entries(w)) if (typeof v === 'string' && v.includes('/runs/')) w[k] = v.replace(/\/runs\/\d+/, `/runs/${run.id}`)
+    const workflow = WORKFLOWS[run.workflow]
+    const pr = run.pullRequests[0]
+    Object.assign(w, {
+      id: run.id,
+      node_id: Buffer.from(`011:WorkflowRun${run.id}`).toString('base64'),
+      name: workflow.name,
+      path: workflow.path,
+      display_title: pr ? pr.title : `${workflow.name} on main`,
+      event: run.event,
+      head_branch: run.headBranch,
+      head_sha: run.headSha,
+      run_number: run.runNumber,
+      run_attempt: run.attempt,
+      previous_attempt_url: run.attempt > 1 ? `${base}/attempts/${run.attempt - 1}` : null,
+      status,
+      conclusion: status === 'completed' ? run.conclusion : null,
+      workflow_id: this.workflowId(run),
+      workflow_url: `https://api.github.com/repos/${repo.fullName}/actions/workflows/${this.workflowId(run)}`,
+      html_url: `https://github.com/${repo.fullName}/actions/runs/${run.id}`,
+      url: base,
+      created_at: isoSeconds(run.createdAt),
+      run_started_at: isoSeconds(run.startedAt),
+      updated_at: isoSeconds(this.clock),
+      actor: actor(run.actor),
+      triggering_actor: actor(run.triggeringActor),
+      pull_requests: run.pullRequests.map((x) => ({
+        url: `https://api.github.com/repos/${repo.fullName}/pulls/${x.number}`,
+        id: x.id,
+        number: x.number,
+        head: { ref: x.headRef, sha: run.headSha, repo: { id: repo.githubId, url: `https://api.github.com/repos/${repo.fullName}`, name: repo.name } },
+        base: { ref: 'main', sha: this.repos[run.r].mainSha, repo: { id: repo.githubId, url: `https://api.github.com/repos/${repo.fullName}`, name: repo.name } },
+      })),
+    })
+    if (w.head_commit) {
+      w.head_commit = {
+        ...w.head_commit,
+        id: run.headSha,
+        tree_id: run.headSha.split('').reverse().join(''),
+        message: w.display_title,
+        timestamp: isoSeconds(run.createdAt),
+        author: { name: run.actor.name, email: run.actor.commitEmail },
+      }
+    }
+  }
+
+  // ---- GitHub Actions: deployments
+
+  /** A deployment of main's head to `environment`, by a Deploy run: its statuses come later. */
+  private startDeployment(r: number, environment: 'staging' | 'production', who: Person, sha = this.repos[r].mainSha) {
+    if (this.deployments.length >= MAX_DEPLOYMENTS_IN_FLIGHT) return
+    const run = this.startRun(r, 2, 'push', who, [], true)!
+    run.headSha = sha
+    const roll = this.rnd.next()
+    const final = roll < 0.85 ? 'success' : roll < 0.95 ? 'failure' : 'error'
+    this.deployments.push({
+      r,
+      id: this.nextDeploymentId++,
+      sha,
+      environment,
+      productionFlag: this.rnd.chance(0.3) ? null : environment === 'production',
+      run,
+      createdAt: this.clock,
+      states: [...(this.rnd.chance(0.8) ? ['queued'] : []), 'in_progress', final],
+    })
+  }
+
+  /**
+   * The next status of a deployment in flight (queued → in_progress → success, failure or
+   * error), embedding the deployment as it is now and the Deploy run. A staging deployment
+   * that succeeded is often promoted to production. With nothing in flight, main's head is
+   * deployed to staging.
+   */
+  private deploymentStatus(r: number): { event: string; payload: Json } {
+    if (this.deployments.length === 0) this.startDeployment(r, 'staging', this.contributor(r, true))
+    const dep = this.deployments[this.rnd.int(0, this.deployments.length - 1)]
+    const state = dep.states.shift()!
+    if (dep.states.length === 0) {
+      this.deployments.splice(this.deployments.indexOf(dep), 1)
+      if (state === 'success' && dep.environment === 'staging' && this.rnd.chance(0.6)) this.startDeployment(dep.r, 'production', dep.run.actor, dep.sha)
+    }
+    const repo = this.seed.repositories[dep.r]
+    const p = this.templates.get('deploymentStatus', repo)
+    const statusId = this.nextDeploymentStatusId++
+    const base = `https://api.github.com/repos/${repo.fullName}/deployments/${dep.id}`
+    const runUrl = `https://github.com/${repo.fullName}/actions/runs/${dep.run.id}`
+    const bot = actor(GITHUB_ACTIONS)
+    Object.assign(p.deployment_status, {
+      url: `${base}/statuses/${statusId}`,
+      id: statusId,
+      node_id: Buffer.from(`016:DeploymentStatus${statusId}`).toString('base64'),
+      state,
+      creator: bot,
+      description: state === 'success' ? `Deployed ${dep.sha.slice(0, 7)}` : state === 'failure' || state === 'error' ? 'Deployment failed' : '',
+      environment: dep.environment,
+      target_url: runUrl,
+      log_url: runUrl,
+      environment_url: state === 'success' ? `https://${dep.environment}.${repo.name}.devmetrics.example` : '',
+      created_at: isoSeconds(this.clock),
+      updated_at: isoSeconds(this.clock),
+      deployment_url: base,
+    })
+    Object.assign(p.deployment, {
+      url: base,
+      id: dep.id,
+      node_id: Buffer.from(`010:Deployment${dep.id}`).toString('base64'),
+      task: 'deploy',
+      original_environment: dep.environment,
+      environment: dep.environment,
+      description: null,
+      created_at: isoSeconds(dep.createdAt),
+      // GitHub moves a deployment's updated_at to its latest status.
+      updated_at: isoSeconds(this.clock),
+      statuses_url: `${base}/statuses`,
+      creator: bot,
+      sha: dep.sha,
+      ref: 'main',
+      transient_environment: false,
+      production_environment: dep.productionFlag,
+    })
+    if (dep.productionFlag === null) delete p.deployment.production_environment
+    const runStatus = dep.states.length === 0 ? 'completed' : 'in_progress'
+    if (runStatus === 'completed') dep.run.conclusion = state === 'success' ? 'success' : 'failure'
+    this.fillRun(p.workflow_run, repo, dep.run, runStatus)
+    Object.assign(p.check_run, {
+      id: 8_100_000_000 + (dep.id - 6_100_000_000),
+      name: 'deploy',
+      node_id: Buffer.from(`08:CheckRun${dep.id}`).toString('base64'),
+      head_sha: dep.sha,
+      url: `https://api.github.com/repos/${repo.fullName}/check-runs/${dep.id}`,
+      html_url: runUrl,
+      details_url: runUrl,
+      status: runStatus,
+      conclusion: runStatus === 'completed' ? dep.run.conclusion : null,
+      started_at: isoSeconds(dep.createdAt),
+      completed_at: runStatus === 'completed' ? isoSeconds(this.clock) : null,
+    })
+    p.sender = actor(dep.run.triggeringActor)
+    return { event: 'deployment_status', payload: p }
   }
 
   // ---- issues

@@ -1,9 +1,10 @@
 // Equivalence self-check of the baselines against the addon (run: `node -r
 // ./bench/register.js bench/baselines/check.ts [--concurrency 8] [--timelines 2]`).
 //
-// Every @octokit/webhooks-examples delivery of the four tracked types, the __test__ fixtures,
-// a few edge cases (untracked events, a redelivery, NUL characters, bad values, an unknown
-// repository, invalid JSON) and random histories of a few entities (timeline.ts) go through the
+// Every @octokit/webhooks-examples delivery of the six types the baselines implement, the
+// __test__ fixtures of those types, a few edge cases (untracked events, redeliveries, NUL
+// characters, bad values, an unknown repository, invalid JSON) and random histories of a few
+// entities (timeline.ts) go through the
 // addon, the pg baseline and the Prisma baseline, each on its own fresh database seeded alike.
 // Compared: each delivery's outcome (status, rows changed, metric jobs and unmapped users, or
 // the error code), then every stored row (compare.ts). A second round feeds each implementation
@@ -55,24 +56,38 @@ function fixture(name: string): string {
   return readFileSync(join(FIXTURES, name), 'utf8')
 }
 
+/** The event of a fixture file, by its name (`deployment-status-success.json`: deployment_status). */
 function eventOfFixture(name: string): string {
   if (name.startsWith('push')) return 'push'
   if (name.startsWith('issue')) return 'issues'
-  return name === 'pull-request-review.json' ? 'pull_request_review' : 'pull_request'
+  if (name === 'pull-request-review.json') return 'pull_request_review'
+  if (name.startsWith('pull-request')) return 'pull_request'
+  if (name.startsWith('deployment-status')) return 'deployment_status'
+  return name.replace(/-[a-z]+\.json$/, '').replace(/-/g, '_')
 }
+
+/** The types the baselines implement: fixtures of the addon's other tracked types (deployment,
+ * workflow_job, release) would only show that the baselines leave them out. */
+const IMPLEMENTED = ['pull_request', 'pull_request_review', 'issues', 'push', 'deployment_status', 'workflow_run']
+
+/** The repositories of the workflow_run examples (the others are all EXAMPLES_REPO_GITHUB_ID). */
+const RUN_EXAMPLE_REPOS = [283462325, 300029405]
 
 /** The deliveries of the check, in their sequential order. */
 export function checkDeliveries(): BenchJob[] {
   const jobs: BenchJob[] = []
-  for (const event of ['pull_request', 'pull_request_review', 'issues', 'push', 'star']) {
+  for (const event of [...IMPLEMENTED, 'star']) {
     examplesOf(event).forEach(([, payload], i) => jobs.push({ deliveryId: `ex-${event}-${i}`, event, payload: JSON.stringify(payload) }))
   }
   for (const name of readdirSync(FIXTURES).sort()) {
-    jobs.push({ deliveryId: `fx-${name}`, event: eventOfFixture(name), payload: fixture(name) })
+    const event = eventOfFixture(name)
+    if (IMPLEMENTED.includes(event)) jobs.push({ deliveryId: `fx-${name}`, event, payload: fixture(name) })
   }
   // A redelivery of a tracked and of an untracked event.
   jobs.push({ ...jobs.find((j) => j.deliveryId === 'fx-push-event.json')! })
   jobs.push({ ...jobs.find((j) => j.event === 'star')! })
+  jobs.push({ ...jobs.find((j) => j.deliveryId === 'fx-deployment-status-success.json')! })
+  jobs.push({ ...jobs.find((j) => j.deliveryId === 'fx-workflow-run-completed.json')! })
   // An untracked event of a repository nobody registered: answered ignored, not stored.
   jobs.push({ deliveryId: 'ping-unknown', event: 'ping', payload: JSON.stringify(examplesOf('ping')[0][1]) })
   // NUL characters in stored text and in the payload.
@@ -98,6 +113,44 @@ export function checkDeliveries(): BenchJob[] {
   elsewhere.repository.id = 1
   jobs.push({ deliveryId: 'unknown-repo', event: 'pull_request', payload: JSON.stringify(elsewhere) })
   jobs.push({ deliveryId: 'not-json', event: 'issues', payload: '{"action": ' })
+  // Bad deployment statuses and runs: each a documented code, nothing written but a failure row.
+  const status = JSON.parse(fixture('deployment-status-success.json'))
+  const badStatus = (id: string, change: (p: any) => void) => {
+    const p = structuredClone(status)
+    change(p)
+    jobs.push({ deliveryId: id, event: 'deployment_status', payload: JSON.stringify(p) })
+  }
+  badStatus('status-without-deployment', (p) => delete p.deployment)
+  badStatus('status-unknown-state', (p) => (p.deployment_status.state = 'Success'))
+  badStatus('status-id-zero', (p) => (p.deployment_status.id = 0))
+  badStatus('deployment-id-negative', (p) => (p.deployment.id = -5))
+  badStatus('deployment-run-id-zero', (p) => (p.workflow_run = { id: 0 }))
+  badStatus('status-bad-time', (p) => (p.deployment_status.created_at = 'yesterday'))
+  badStatus('deployment-bad-flag', (p) => (p.deployment.production_environment = 'yes'))
+  const run = JSON.parse(fixture('workflow-run-completed.json'))
+  const badRun = (id: string, change: (p: any) => void) => {
+    const p = structuredClone(run)
+    change(p)
+    jobs.push({ deliveryId: id, event: 'workflow_run', payload: JSON.stringify(p) })
+  }
+  badRun('run-without-attempt', (p) => delete p.workflow_run.run_attempt)
+  badRun('run-attempt-too-big', (p) => (p.workflow_run.run_attempt = 2 ** 31))
+  badRun('run-unknown-status', (p) => (p.workflow_run.status = 'done'))
+  badRun('run-pr-number-zero', (p) => (p.workflow_run.pull_requests = [{ number: 0 }]))
+  badRun('run-prs-null', (p) => (p.workflow_run.pull_requests = null))
+  badRun('run-workflow-id-zero', (p) => (p.workflow_run.workflow_id = 0))
+  // Accepted oddities: a nameless run, NUL in text, a status whose log is only target_url.
+  badRun('run-nameless', (p) => {
+    p.workflow_run.id += 1
+    delete p.workflow_run.name
+    p.workflow_run.head_branch = 'feat\u0000ure'
+  })
+  badStatus('status-target-url', (p) => {
+    p.deployment_status.id += 1
+    delete p.deployment_status.log_url
+    p.deployment_status.target_url = 'https://ci.example/log\u0000'
+    p.deployment_status.environment_url = ''
+  })
   return jobs
 }
 
@@ -109,6 +162,7 @@ export async function seedCheckDatabase(pool: Pool): Promise<void> {
   await insertUser(pool, { email: 'codertocat@corp.example', githubId: 21031067, githubLogin: 'Codertocat', teamIds: [team] })
   await insertUser(pool, { email: 'mona@corp.example', githubId: 583231, githubLogin: 'OctoCat', teamIds: [team] })
   await insertUser(pool, { email: 'hubot@example.com' })
+  for (const githubId of RUN_EXAMPLE_REPOS) await insertRepository(pool, githubId, { fullName: `examples/${githubId}` })
 }
 
 /** Names of users and teams by id, to compare metric jobs across databases. */
@@ -123,8 +177,9 @@ async function outcome(subject: Subject, job: BenchJob, names: Map<string, strin
   try {
     const r = await subject.processJob(job)
     const jobs = r.metricJobs.map((m) => `${m.kind}:${names.get(m.id) ?? m.id}:${m.date}`).sort()
-    const { commits, pullRequests, issues, reviews } = r.records
-    return `${r.status} c${commits} p${pullRequests} i${issues} r${reviews} jobs[${jobs}] unmapped[${r.unmappedUsers}]`
+    const { commits, pullRequests, issues, reviews, deployments, deploymentStatuses, workflowRuns } = r.records
+    const counts = `c${commits} p${pullRequests} i${issues} r${reviews} d${deployments} s${deploymentStatuses} w${workflowRuns}`
+    return `${r.status} ${counts} jobs[${jobs}] unmapped[${r.unmappedUsers}]`
   } catch (e) {
     return `error ${errorCode(e)}`
   }
@@ -148,11 +203,13 @@ async function runSequential(name: string, connect: Connect, jobs: BenchJob[]): 
 /**
  * Deliveries whose result depends on their order by nature, in every implementation: two
  * different pull requests (or issues) with the same number in one repository, as the examples
- * have. Whichever arrives second is refused (CONSTRAINT_VIOLATION), so they stay out of the
- * shuffled round; the sequential round keeps them.
+ * have, where whichever arrives second is refused (CONSTRAINT_VIOLATION); and deliveries of one
+ * deployment (or run attempt) naming different creators (actors), as the examples do: the
+ * mapped user id is filled from the first delivery that maps one and then kept. They stay out
+ * of the shuffled round; the sequential round keeps them.
  */
 export function orderDependent(jobs: BenchJob[]): Set<string> {
-  const ids = new Map<string, Set<number>>()
+  const ids = new Map<string, Set<number | null>>()
   const keyed: [string, string][] = []
   for (const job of jobs) {
     const event = trackedEvent(job.event)
@@ -160,12 +217,28 @@ export function orderDependent(jobs: BenchJob[]): Set<string> {
     try {
       const view = readTracked(event, parseJson(job.payload))
       const p = plan(view)
-      const entity =
-        p.event === 'issues' ? { key: `issue ${view.repositoryId}#${p.issue.number}`, id: p.issue.githubId }
-        : p.event === 'push' ? null
-        : { key: `pr ${view.repositoryId}#${p.pullRequest.number}`, id: p.pullRequest.githubId }
-      if (!entity) continue
-      ids.set(entity.key, (ids.get(entity.key) ?? new Set()).add(entity.id))
+      let entity: { key: string; id: number | null }
+      switch (p.event) {
+        case 'push':
+          continue
+        case 'issues':
+          entity = { key: `issue ${view.repositoryId}#${p.issue.number}`, id: p.issue.githubId }
+          break
+        case 'pull_request':
+        case 'pull_request_review':
+          entity = { key: `pr ${view.repositoryId}#${p.pullRequest.number}`, id: p.pullRequest.githubId }
+          break
+        case 'deployment_status':
+          entity = { key: `deployment ${p.deployment.githubId}`, id: p.deployment.creator.githubId }
+          break
+        case 'workflow_run':
+          entity = { key: `run ${p.run.githubId}/${p.run.runAttempt}`, id: p.run.actor.githubId }
+          break
+      }
+      const seen = ids.get(entity.key) ?? new Set()
+      // A delivery naming no creator fills nothing.
+      if (entity.id !== null) seen.add(entity.id)
+      ids.set(entity.key, seen)
       keyed.push([job.deliveryId, entity.key])
     } catch {
       // Refused whatever the order.
@@ -229,13 +302,23 @@ async function main(): Promise<void> {
     const { rows } = await addon.db.pool.query(
       `SELECT (SELECT count(*) FROM events) AS events, (SELECT count(*) FROM commits) AS commits,
               (SELECT count(*) FROM pull_requests) AS "pullRequests", (SELECT count(*) FROM issues) AS issues,
-              (SELECT count(*) FROM pull_request_reviews) AS reviews`,
+              (SELECT count(*) FROM pull_request_reviews) AS reviews, (SELECT count(*) FROM deployments) AS deployments,
+              (SELECT count(*) FROM deployment_statuses) AS "deploymentStatuses", (SELECT count(*) FROM workflow_runs) AS "workflowRuns"`,
     )
     console.log(`  rows compared: ${JSON.stringify(rows[0])}`)
-    // The comparison must be able to fail: one changed column is reported.
-    await baselines[0].db.pool.query(`UPDATE pull_requests SET draft = NOT draft WHERE "githubId" = (SELECT min("githubId") FROM pull_requests)`)
+    // The comparison must be able to fail: one changed column per table is reported.
+    const plants = [
+      `UPDATE pull_requests SET draft = NOT draft WHERE "githubId" = (SELECT min("githubId") FROM pull_requests)`,
+      `UPDATE deployments SET "isProduction" = NOT "isProduction" WHERE "githubId" = (SELECT min("githubId") FROM deployments)`,
+      `UPDATE deployment_statuses SET "logUrl" = 'x' WHERE "githubId" = (SELECT min("githubId") FROM deployment_statuses)`,
+      `UPDATE workflow_runs SET "completedAt" = now() WHERE "githubId" = (SELECT min("githubId") FROM workflow_runs) AND "runAttempt" = 1`,
+    ]
+    for (const sql of plants) await baselines[0].db.pool.query(sql)
     const planted = await compareDatabases(addon.db.url, baselines[0].db.url)
-    report('a planted difference is reported', planted.length === 1 ? [] : [`expected 1 difference, got ${JSON.stringify(planted)}`])
+    report(
+      `planted differences are reported (${plants.length} tables)`,
+      planted.length === plants.length ? [] : [`expected ${plants.length} differences, got ${JSON.stringify(planted)}`],
+    )
     // The shuffled round compares with a sequential addon run of the same deliveries.
     const excluded = orderDependent(jobs)
     const independent = jobs.filter((j) => !excluded.has(j.deliveryId))
@@ -253,7 +336,7 @@ async function main(): Promise<void> {
     const ceilingDb = await createTestDatabase()
     databases.push(ceilingDb)
     await seedCheckDatabase(ceilingDb.pool)
-    const ceiling = await runCeiling(ceilingDb.url, jobs, { clients: 2, seconds: 2 })
+    const ceiling = await runCeiling(ceilingDb.url, jobs, { clients: 2, seconds: 2, keep: null })
     const { rows: stored } = await ceilingDb.pool.query(`SELECT count(*)::int AS n FROM events WHERE processed`)
     report(
       `ceiling ran ${ceiling.transactions} transactions (${ceiling.eventsPerSecond.toFixed(0)}/s at 2 clients), one processed event each`,

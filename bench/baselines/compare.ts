@@ -1,9 +1,10 @@
 // Compares what two implementations wrote into two databases that were seeded alike and fed
-// the same deliveries: every row of events, commits, pull_requests, issues and
-// pull_request_reviews, matched by natural key (deliveryId, repository + sha, GitHub id), with
+// the same deliveries: every row of events, commits, pull_requests, issues,
+// pull_request_reviews, deployments, deployment_statuses and workflow_runs, matched by natural
+// key (deliveryId, repository + sha, GitHub id, GitHub id + run attempt), with
 // the columns the semantics fix. Row ids differ between databases, so references are compared
 // through what they point at: a repository by its GitHub id, a user by email, a pull request by
-// its GitHub id. Processing-time columns (createdAt, processedAt, the received times standing in
+// its GitHub id, a deployment by its GitHub id. Processing-time columns (createdAt, processedAt, the received times standing in
 // for deletedAt / dismissedAt) are compared as present or absent only; lastError by its code.
 
 import { Client } from 'pg'
@@ -35,7 +36,7 @@ const TABLES: TableSpec[] = [
                  p."authorLogin", p."authorIsBot", p."headRef", p."baseRef", p.additions, p.deletions, p."filesChanged",
                  p."countsUpdatedAt"::text AS "countsUpdatedAt", p."mergedAt"::text AS "mergedAt", p."closedAt"::text AS "closedAt",
                  p."createdAt"::text AS "createdAt", p."updatedAt"::text AS "updatedAt", p."firstReviewAt"::text AS "firstReviewAt",
-                 p."cycleTimeSeconds"
+                 p."cycleTimeSeconds", p."mergeCommitSha", p."headSha"
           FROM pull_requests p JOIN repositories r ON r.id = p."repoId" LEFT JOIN users u ON u.id = p."authorId"`,
   },
   {
@@ -53,6 +54,34 @@ const TABLES: TableSpec[] = [
                  v."commitId", v."submittedAt"::text AS "submittedAt", v."dismissedAt" IS NOT NULL AS dismissed, v."turnaroundSeconds"
           FROM pull_request_reviews v JOIN repositories r ON r.id = v."repoId" JOIN pull_requests p ON p.id = v."pullRequestId"
                LEFT JOIN users u ON u.id = v."reviewerId"`,
+  },
+  {
+    table: 'deployments',
+    // Every column the webhook path writes, derived ones included; the deploymentChanges job's
+    // columns (isRollback, changesBaseSha, changesCompletedAt) must stay at their defaults.
+    sql: `SELECT d."githubId"::text AS key, r."githubId"::text AS repo, d.sha, d.ref, d.task, d.environment,
+                 d."originalEnvironment", d."deploymentEnvironment", d."productionEnvironment", d."isProduction",
+                 d."productionReason", d."transientEnvironment", d.description, u.email AS creator,
+                 d."creatorGithubId"::text AS "creatorGithubId", d."creatorLogin", d."creatorIsBot",
+                 d."workflowRunId"::text AS "workflowRunId", d."createdAt"::text AS "createdAt", d."updatedAt"::text AS "updatedAt",
+                 d.state, d."firstSuccessAt"::text AS "firstSuccessAt", d."failedAt"::text AS "failedAt",
+                 d."finishedAt"::text AS "finishedAt", d."isRollback", d."changesBaseSha", d."changesCompletedAt"::text AS "changesCompletedAt"
+          FROM deployments d JOIN repositories r ON r.id = d."repoId" LEFT JOIN users u ON u.id = d."creatorId"`,
+  },
+  {
+    table: 'deployment_statuses',
+    sql: `SELECT s."githubId"::text AS key, r."githubId"::text AS repo, d."githubId"::text AS deployment, s.state, s.environment,
+                 s."environmentUrl", s."logUrl", s.description, s."creatorLogin", s."createdAt"::text AS "createdAt"
+          FROM deployment_statuses s JOIN repositories r ON r.id = s."repoId" JOIN deployments d ON d.id = s."deploymentId"`,
+  },
+  {
+    table: 'workflow_runs',
+    sql: `SELECT w."githubId"::text || '/' || w."runAttempt" AS key, r."githubId"::text AS repo, w."workflowId"::text AS "workflowId",
+                 w.name, w.path, w.event, w."headSha", w."headBranch", w.status, w.conclusion, w."runNumber", u.email AS actor,
+                 w."actorGithubId"::text AS "actorGithubId", w."actorLogin", w."actorIsBot", w."createdAt"::text AS "createdAt",
+                 w."runStartedAt"::text AS "runStartedAt", w."updatedAt"::text AS "updatedAt",
+                 w."completedAt"::text AS "completedAt", w."pullRequestNumbers"
+          FROM workflow_runs w JOIN repositories r ON r.id = w."repoId" LEFT JOIN users u ON u.id = w."actorId"`,
   },
 ]
 

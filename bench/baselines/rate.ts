@@ -110,7 +110,7 @@ async function main(): Promise<void> {
   const db = await createTestDatabase()
   try {
     await seedCheckDatabase(db.pool)
-    const ceiling = await runCeiling(db.url, jobs, { clients: connections, seconds: 10 })
+    const ceiling = await runCeiling(db.url, jobs, { clients: connections, seconds: 10, keep: null })
     console.log(`ceiling  ${ceiling.eventsPerSecond.toFixed(0).padStart(6)} events/s (p50 ${ceiling.latencyMs.p50} ms, p99 ${ceiling.latencyMs.p99} ms, ${ceiling.transactions} tx)`)
   } finally {
     await db.drop()

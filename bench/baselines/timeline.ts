@@ -3,7 +3,10 @@
 // instants (so equal timestamps happen), states that come and go (merged, closed, reopened,
 // deleted), payloads without line counts or the draft flag, slim pull requests inside reviews,
 // dismissals, bots, unmapped and deleted accounts, titles whose UTF-8 and UTF-16 orders differ,
-// and pushes sharing commits. Processed in any order, each implementation must end with the same
+// pushes sharing commits, deployments whose statuses arrive in any order (several deliveries per
+// status, equal creation times, statuses before their deployment's newest copy, GitHub's flag
+// or the environment pattern deciding production), and workflow runs requested → in_progress →
+// completed with re-runs (equal update times, every status order). Processed in any order, each implementation must end with the same
 // rows as the addon, and processed in the same order, report the same rows changed.
 
 import { readFileSync } from 'node:fs'
@@ -133,6 +136,94 @@ export function timelineDeliveries(seed = 1): BenchJob[] {
   for (let push = 0; push < 5; push++) {
     const start = Math.floor(rand() * 8)
     add('push', { ...pushTemplate, commits: commits.slice(start, start + 1 + Math.floor(rand() * 4)) })
+  }
+
+  const statusTemplate = template('deployment-status-success.json')
+  // The creator of a deployment never changes: creatorId keeps the first mapping it sees.
+  const creators = ACCOUNTS.filter((a) => a === null || a.id !== 480938)
+  for (let d = 0; d < 4; d++) {
+    const base = Date.UTC(2024, 4, 1 + d)
+    const deploymentId = 8_000_000 + seed * 1000 + d
+    const creator = pick(creators)
+    const runId = rand() < 0.5 ? 9_000_000 + seed * 1000 + d : null
+    // Each embedded copy is the deployment as of its status: updated_at moves, and (rarely in
+    // practice, often here) its environment, description and flag differ between copies.
+    const deployment = (): Json => {
+      const environment = pick(['production', 'staging', 'Production-EU', 'live', 'prod/api', 'preview', 'production'])
+      return {
+        ...statusTemplate.deployment,
+        id: deploymentId,
+        sha: pick(['a'.repeat(40), 'f'.repeat(40)]),
+        environment,
+        original_environment: rand() < 0.3 ? undefined : environment,
+        production_environment: pick([undefined, null, true, false, undefined]),
+        transient_environment: pick([undefined, false, true]),
+        description: pick([null, 'Deploy', pick(TITLES)]),
+        creator,
+        created_at: at(base, 0),
+        updated_at: at(base, Math.floor(rand() * 4)),
+      }
+    }
+    const statuses = Array.from({ length: 2 + Math.floor(rand() * 4) }, (_, k) => ({
+      ...statusTemplate.deployment_status,
+      id: 8_500_000 + seed * 1000 + d * 10 + k,
+      state: pick(['queued', 'in_progress', 'success', 'failure', 'error', 'inactive', 'pending', 'success']),
+      environment: pick([null, undefined, 'production', 'staging', 'live-eu', 'qa']),
+      environment_url: pick(['', null, 'https://app.example']),
+      log_url: pick([undefined, '', 'https://ci.example/1']),
+      target_url: pick(['', 'https://ci.example/old']),
+      description: pick(['', 'Deployed', null]),
+      creator: pick([null, ACCOUNTS[0], ACCOUNTS[3]]),
+      // Few instants: equal times fall back to the id.
+      created_at: at(base, Math.floor(rand() * 3)),
+    }))
+    for (const status of statuses) {
+      for (let copy = 0; copy < 1 + Math.floor(rand() * 2); copy++) {
+        const payload: Json = { ...statusTemplate, deployment_status: status, deployment: deployment() }
+        if (runId !== null && rand() < 0.7) payload.workflow_run = { id: runId }
+        add('deployment_status', payload)
+      }
+    }
+  }
+
+  const runTemplate = template('workflow-run-completed.json')
+  for (let r = 0; r < 3; r++) {
+    const base = Date.UTC(2024, 5, 1 + r)
+    const runId = 9_500_000 + seed * 1000 + r
+    const numbers = pick([[], [{ number: 500 + seed * 100 }], [{ number: 2 }, { number: 1 }]])
+    for (let attempt = 1; attempt <= 1 + Math.floor(rand() * 2); attempt++) {
+      // Each attempt has its actor (a re-run may be someone else's).
+      const actor = pick(ACCOUNTS)
+      const started = at(base, attempt)
+      const deliveries: [string, string, string | null, number][] = [
+        ['requested', pick(['requested', 'queued', 'pending']), null, 0],
+        ['in_progress', 'in_progress', null, Math.floor(rand() * 2)],
+        ['completed', 'completed', pick(['success', 'failure', 'cancelled']), 1 + Math.floor(rand() * 2)],
+      ]
+      // Sometimes a second completed delivery with the same time (a redelivered copy) or none.
+      if (rand() < 0.3) deliveries.push(['completed', 'completed', 'success', deliveries[2][3]])
+      for (const [action, status, conclusion, hours] of deliveries.filter(() => rand() < 0.9)) {
+        add('workflow_run', {
+          ...runTemplate,
+          action,
+          workflow_run: {
+            ...runTemplate.workflow_run,
+            id: runId,
+            run_attempt: attempt,
+            run_number: 40 + r,
+            name: rand() < 0.2 ? null : 'CI',
+            head_branch: rand() < 0.1 ? null : 'main',
+            status,
+            conclusion,
+            actor,
+            pull_requests: numbers,
+            created_at: at(base, 0),
+            run_started_at: status === 'requested' && rand() < 0.5 ? null : started,
+            updated_at: at(base, attempt + hours),
+          },
+        })
+      }
+    }
   }
   return jobs
 }

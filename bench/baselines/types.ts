@@ -12,4 +12,12 @@ export interface Implementation {
 export interface ImplementationOptions { connections: number }
 export type ImplementationFactory = (databaseUrl: string, options: ImplementationOptions) => Promise<Implementation>
 /** Result of the pgbench ceiling. */
-export interface CeilingResult { eventsPerSecond: number; latencyMs: { p50: number; p99: number }; transactions: number; clients: number; script: string }
+export interface CeilingResult {
+  eventsPerSecond: number
+  latencyMs: { p50: number; p99: number }
+  transactions: number
+  clients: number
+  script: string
+  /** Per script (by name): logged transactions and their mean latency, µs (each client's first run of a script left out). */
+  byScript?: Record<string, { transactions: number; latencyMicros: number }>
+}

@@ -18,7 +18,9 @@ export interface FieldGroup {
   columns: string[]
 }
 
-export type Merge = { earliest: string } | { fill: string }
+/** `earliest`: the least non-NULL time; `fill`: set once, then kept; `least`: the least non-NULL
+ * value of a column only some payloads carry (the addon's Merge::Least). */
+export type Merge = { earliest: string } | { fill: string } | { least: string }
 
 export interface ConvergentUpsert {
   /** `<table> AS t (<columns>)`. */
@@ -49,6 +51,9 @@ export function convergentUpsertSql(spec: ConvergentUpsert): string {
     if ('earliest' in m) {
       sets.push(`${m.earliest} = LEAST(t.${m.earliest}, EXCLUDED.${m.earliest})`)
       any.push(`EXCLUDED.${m.earliest} < COALESCE(t.${m.earliest}, 'infinity')`)
+    } else if ('least' in m) {
+      sets.push(`${m.least} = LEAST(t.${m.least}, EXCLUDED.${m.least})`)
+      any.push(`(EXCLUDED.${m.least} IS NOT NULL AND (t.${m.least} IS NULL OR EXCLUDED.${m.least} < t.${m.least}))`)
     } else {
       sets.push(`${m.fill} = COALESCE(t.${m.fill}, EXCLUDED.${m.fill})`)
       any.push(`(t.${m.fill} IS NULL AND EXCLUDED.${m.fill} IS NOT NULL)`)

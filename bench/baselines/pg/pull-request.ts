@@ -1,7 +1,7 @@
 // pull_request → pull_requests, for the pg baseline: the entity lock, then one convergent
 // upsert (./converge.ts) with the addon's groups and order (docs/decisions.md):
 // - main fields by (merged, updatedAt, state OPEN < CLOSED < MERGED, mergedAt, closedAt, title,
-//   refs, author): MERGED is terminal, then GitHub's updated_at, then a fixed tie-break;
+//   refs, author, merge commit, head commit): MERGED is terminal, then GitHub's updated_at, then a fixed tie-break;
 // - line counts as of `countsUpdatedAt`, the draft flag as of `draftUpdatedAt`, only from
 //   payloads that carry them (absent never overwrites);
 // - firstReviewAt keeps the earliest candidate; authorId is filled once known.
@@ -22,18 +22,19 @@ export const UPSERT_PULL_REQUEST = statement(
   [
     'id', 'repoId', 'githubId', 'number', 'title', 'state', 'draft', 'draftUpdatedAt', 'authorId', 'authorGithubId',
     'authorLogin', 'authorIsBot', 'headRef', 'baseRef', 'additions', 'deletions', 'filesChanged', 'countsUpdatedAt',
-    'mergedAt', 'closedAt', 'createdAt', 'updatedAt', 'firstReviewAt', 'cycleTimeSeconds',
+    'mergedAt', 'closedAt', 'createdAt', 'updatedAt', 'firstReviewAt', 'cycleTimeSeconds', 'mergeCommitSha', 'headSha',
   ] as const,
   convergentUpsertSql({
     target: `pull_requests AS t
       (id, "repoId", "githubId", number, title, state, draft, "draftUpdatedAt", "authorId", "authorGithubId",
        "authorLogin", "authorIsBot", "headRef", "baseRef", additions, deletions, "filesChanged", "countsUpdatedAt",
-       "mergedAt", "closedAt", "createdAt", "updatedAt", "firstReviewAt", "cycleTimeSeconds")`,
+       "mergedAt", "closedAt", "createdAt", "updatedAt", "firstReviewAt", "cycleTimeSeconds", "mergeCommitSha", "headSha")`,
     // A user linked after this event's lookup still attributes the row (the addon's fallback).
     values: `@id, @repoId, @githubId, @number, @title, @state::"PRState", @draft, @draftUpdatedAt,
       COALESCE(@authorId, (SELECT u.id FROM users u WHERE u."githubId" = @authorGithubId)),
       @authorGithubId, @authorLogin, @authorIsBot, @headRef, @baseRef, @additions, @deletions, @filesChanged,
-      @countsUpdatedAt, @mergedAt, @closedAt, @createdAt, @updatedAt, @firstReviewAt, @cycleTimeSeconds`,
+      @countsUpdatedAt, @mergedAt, @closedAt, @createdAt, @updatedAt, @firstReviewAt, @cycleTimeSeconds, @mergeCommitSha,
+      @headSha`,
     conflict: '"githubId"',
     groups: [
       {
@@ -49,10 +50,12 @@ export const UPSERT_PULL_REQUEST = statement(
           `COALESCE({side}."authorLogin", '') COLLATE "C"`,
           'COALESCE({side}."authorGithubId", -1)',
           '{side}."authorIsBot"',
+          `COALESCE({side}."mergeCommitSha", '') COLLATE "C"`,
+          `COALESCE({side}."headSha", '') COLLATE "C"`,
         ],
         columns: [
           'title', 'state', '"authorGithubId"', '"authorLogin"', '"authorIsBot"', '"headRef"', '"baseRef"',
-          '"mergedAt"', '"closedAt"', '"createdAt"', '"updatedAt"', '"cycleTimeSeconds"',
+          '"mergedAt"', '"closedAt"', '"createdAt"', '"updatedAt"', '"cycleTimeSeconds"', '"mergeCommitSha"', '"headSha"',
         ],
       },
       {
@@ -95,6 +98,8 @@ export function pullRequestValues(repoId: string, pr: PlannedPullRequest, users:
     updatedAt: sqlTimestamp(pr.updatedAt),
     firstReviewAt: sqlTimestampOrNull(pr.firstReviewAt),
     cycleTimeSeconds: pr.cycleTimeSeconds,
+    mergeCommitSha: pr.mergeCommitSha,
+    headSha: pr.headSha,
   }
 }
 

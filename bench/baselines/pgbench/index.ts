@@ -36,10 +36,12 @@ function percentile(sorted: number[], p: number): number {
 }
 
 /** Per-transaction latencies (ms) from pgbench's logs (`client tx latency_us script epoch us`),
- * without each client's first run of each script (it loads the variables). */
-function latencies(dir: string): number[] {
+ * without each client's first run of each script (it loads the variables); and per script
+ * (its number in the command line) their count and sum in µs. */
+function latencies(dir: string): { sorted: number[]; byScript: Map<number, { transactions: number; micros: number }> } {
   const seen = new Set<string>()
   const out: number[] = []
+  const byScript = new Map<number, { transactions: number; micros: number }>()
   for (const file of readdirSync(dir).filter((f) => f.startsWith('tx.'))) {
     for (const line of readFileSync(join(dir, file), 'utf8').split('\n')) {
       const [client, , latency, script] = line.split(' ')
@@ -50,9 +52,13 @@ function latencies(dir: string): number[] {
         continue
       }
       out.push(Number(latency) / 1000)
+      const s = byScript.get(Number(script)) ?? { transactions: 0, micros: 0 }
+      s.transactions++
+      s.micros += Number(latency)
+      byScript.set(Number(script), s)
     }
   }
-  return out.sort((a, b) => a - b)
+  return { sorted: out.sort((a, b) => a - b), byScript }
 }
 
 /** Where the scripts of the last run are kept for readers (bench/pgbench/<keep>/): bench/RESULTS.md links them. */
@@ -62,7 +68,8 @@ const SCRIPTS_ROOT = join(__dirname, '..', '..', 'pgbench')
  * The command line, with each script named by its copy under bench/pgbench/<keep>/ (a
  * Markdown link from bench/RESULTS.md) instead of pasted: the scripts hold the payloads.
  */
-function describe(scripts: Script[], args: string[], dir: string, keep: string, pgoptions: string): string {
+function describe(scripts: Script[], args: string[], dir: string, keep: string | null, pgoptions: string): string {
+  if (keep === null) return `\`PGOPTIONS='${pgoptions}' pgbench ${args.slice(0, -1).join(' ')} <databaseUrl>\` (scripts not kept)`
   const kept = join(SCRIPTS_ROOT, keep)
   mkdirSync(kept, { recursive: true })
   for (const f of readdirSync(kept)) if (f.endsWith('.sql')) rmSync(join(kept, f))
@@ -74,8 +81,13 @@ function describe(scripts: Script[], args: string[], dir: string, keep: string, 
   return `\`PGOPTIONS='${pgoptions}' pgbench ${shown.join(' ')} <databaseUrl>\`; scripts: ${links}`
 }
 
-/** Runs the ceiling on `databaseUrl` (fresh, migrated and seeded like the implementations'). */
-export async function runCeiling(databaseUrl: string, jobs: BenchJob[], opts: { clients: number; seconds?: number }): Promise<CeilingResult> {
+/** Runs the ceiling on `databaseUrl` (fresh, migrated and seeded like the implementations').
+ * `keep: null` leaves the kept scripts of the last bench (bench/pgbench/ceiling/) alone: checks. */
+export async function runCeiling(
+  databaseUrl: string,
+  jobs: BenchJob[],
+  opts: { clients: number; seconds?: number; keep?: string | null },
+): Promise<CeilingResult> {
   const pool = createPool(databaseUrl, 1)
   const table = 'pgbench_ceiling' // the database is the run's own: a fixed name keeps the kept scripts stable
   try {
@@ -92,7 +104,7 @@ export async function runCeiling(databaseUrl: string, jobs: BenchJob[], opts: { 
       const users = kind.plan ? await loadUsers(pool, planIdentities(kind.plan)) : new Map()
       scripts.push(buildScript(kind, { repo, users, envelope, pullRequests, table }))
     }
-    return await runScripts(databaseUrl, scripts, { ...opts, table, keep: 'ceiling' })
+    return await runScripts(databaseUrl, scripts, { clients: opts.clients, seconds: opts.seconds, table, keep: opts.keep === undefined ? 'ceiling' : opts.keep })
   } finally {
     await pool.end()
   }
@@ -105,7 +117,7 @@ export async function runCeiling(databaseUrl: string, jobs: BenchJob[], opts: { 
 export async function runScripts(
   databaseUrl: string,
   scripts: Script[],
-  opts: { clients: number; seconds?: number; table: string; keep: string; sessionSettings?: Record<string, string> },
+  opts: { clients: number; seconds?: number; table: string; keep: string | null; sessionSettings?: Record<string, string> },
 ): Promise<CeilingResult> {
   const seconds = opts.seconds ?? 10
   const { table } = opts
@@ -139,13 +151,20 @@ export async function runScripts(
     const failed = /number of failed transactions: (\d+)/.exec(stdout)
     if (!tps || !processed) throw new Error(`pgbench: unexpected output:\n${stdout}`)
     if (failed && Number(failed[1]) > 0) throw new Error(`pgbench: ${failed[1]} transactions failed:\n${stdout}`)
-    const sorted = latencies(dir)
+    const { sorted, byScript } = latencies(dir)
     return {
       eventsPerSecond: Number(tps[1]),
       latencyMs: { p50: percentile(sorted, 50), p99: percentile(sorted, 99) },
       transactions: Number(processed[1]),
       clients: opts.clients,
       script: describe(scripts, args, dir, opts.keep, pgoptions),
+      // pgbench numbers the scripts from 0 in the order of their -f options.
+      byScript: Object.fromEntries(
+        scripts.map((s, i) => {
+          const t = byScript.get(i)
+          return [s.name, { transactions: t?.transactions ?? 0, latencyMicros: t && t.transactions ? t.micros / t.transactions : NaN }]
+        }),
+      ),
     }
   } finally {
     await pool.query(`DROP TABLE IF EXISTS ${table}`).catch(() => undefined)

@@ -14,6 +14,15 @@
 // many distinct entities as the job mix touches), and its updated_at (random within a year; the
 // as-of columns equal to it move with it). Values are recognised by their content: a value
 // equal to the payload's pull request, issue or review id or number, or to its updated_at.
+// The GitHub Actions events, as their real traffic writes: a deployment_status writes a new
+// status each time (its id fresh per transaction, from a range of a billion) of a deployment drawn
+// from as many as the mix has (its id also keys the advisory lock, the status's deployment
+// lookup and the refresh of the derived fields), and the status's created_at, which GitHub
+// also gives the embedded deployment as its updated_at, is random; a workflow_run upserts the run
+// attempt (run id drawn from as many runs as the mix has, run_attempt 2 for about one in fifteen
+// as re-runs are) with a random updated_at (its completedAt when completed moves with it). The
+// run's attempt is recognised as the int4 value bound right after the run's id, not by content
+// alone (a 1 is everywhere).
 // Statements without parameters (BEGIN with the barrier, COMMIT) go as they are; pgbench sends
 // `BEGIN; SELECT pg_advisory_xact_lock_shared(…)` as two commands where the addon sends one
 // simple query, one more round trip for the ceiling in the events that need it.
@@ -159,12 +168,22 @@ class StatementCapture {
   }
 }
 
-/** The pull request, issue or review a delivery describes: the values a script varies. */
-function entityOf(job: BenchJob): { ids: Map<string, string>; updatedAt: string | null } {
+/** The pull request, issue, review, deployment (and status) or run a delivery describes: the values a script varies. */
+function entityOf(job: BenchJob): { ids: Map<string, string>; updatedAt: string | null; run: { id: string; attempt: string } | null } {
   const p = JSON.parse(job.payload)
   const ids = new Map<string, string>()
   let updatedAt: string | null = null
+  let run: { id: string; attempt: string } | null = null
   const at = (t: string | undefined) => (t ? new Date(t).toISOString().replace('T', ' ').replace('Z', '') : null)
+  if (job.event === 'deployment_status' && p.deployment && p.deployment_status) {
+    ids.set(String(p.deployment.id), ':dpid').set(String(p.deployment_status.id), ':dsid')
+    updatedAt = at(p.deployment_status.created_at)
+  }
+  if (job.event === 'workflow_run' && p.workflow_run) {
+    ids.set(String(p.workflow_run.id), ':wrid')
+    run = { id: String(p.workflow_run.id), attempt: String(p.workflow_run.run_attempt) }
+    updatedAt = at(p.workflow_run.updated_at)
+  }
   if (p.pull_request) {
     ids.set(String(p.pull_request.id), ':prid').set(String(p.pull_request.number), ':prnum')
     updatedAt = at(p.pull_request.updated_at)
@@ -174,22 +193,23 @@ function entityOf(job: BenchJob): { ids: Map<string, string>; updatedAt: string 
     ids.set(String(p.issue.id), ':isid').set(String(p.issue.number), ':isnum')
     updatedAt = at(p.issue.updated_at)
   }
-  return { ids, updatedAt }
+  return { ids, updatedAt, run }
 }
 
 /** A UUID v7: the ids the addon generates for new rows (`store::new_id`). */
 const GENERATED = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}$/i
-const BASE = { pullRequest: 900_000_000_000, issue: 910_000_000_000, review: 920_000_000_000, number: 1_000_000 }
+const BASE = { pullRequest: 900_000_000_000, issue: 910_000_000_000, review: 920_000_000_000, number: 1_000_000, deployment: 930_000_000_000, status: 940_000_000_000, run: 950_000_000_000 }
 const UPDATED_AT = `('2024-01-01'::timestamp + (:upd)::int * interval '1 second')`
 
 /** One captured event as a pgbench script. */
 function toScript(kind: ScriptKind, captured: Captured[], pullRequests: number, table: string): Script {
   const variables = new Map<string, string>()
   const entity = entityOf(kind.job)
-  const expression = (oid: number, value: string | null): string => {
+  const expression = (oid: number, value: string | null, previous: string | null | undefined): string => {
     const type = TYPES[oid]
     const cast = (e: string) => (type ? `(${e})::${type}` : e)
     if (value === null) return cast('NULL')
+    if (oid === 23 && entity.run && value === entity.run.attempt && previous === entity.run.id) return cast(':wrat')
     // Ids the addon generated (UUID v7) and the delivery id are fresh per transaction; other
     // UUIDs are references (repository, users) and stay.
     if ((oid === 25 || oid === 2950) && (GENERATED.test(value) || value === kind.job.deliveryId)) return cast('gen_random_uuid()::text')
@@ -211,7 +231,7 @@ function toScript(kind: ScriptKind, captured: Captured[], pullRequests: number, 
     // One line: pgbench reads a command up to its semicolon; comments and newlines go.
     const sql = c.sql
       .replace(/--[^\n]*/g, ' ')
-      .replace(/\$(\d+)/g, (_, n) => expression(c.types[Number(n) - 1] ?? 0, c.values[Number(n) - 1]))
+      .replace(/\$(\d+)/g, (_, n) => expression(c.types[Number(n) - 1] ?? 0, c.values[Number(n) - 1], c.values[Number(n) - 2]))
       .replace(/\s+/g, ' ')
       .trim()
     return `${sql};`
@@ -225,6 +245,10 @@ function toScript(kind: ScriptKind, captured: Captured[], pullRequests: number, 
     `\\set isid ${BASE.issue} + :i`,
     `\\set isnum ${BASE.number} + :i`,
     '\\set upd random(0, 31535999)',
+    ...(kind.job.event === 'deployment_status'
+      ? [`\\set dpid ${BASE.deployment} + random(1, ${Math.max(1, kind.distinct)})`, `\\set dsid ${BASE.status} + random(1, 1000000000)`]
+      : []),
+    ...(kind.job.event === 'workflow_run' ? [`\\set wrid ${BASE.run} + random(1, ${Math.max(1, kind.distinct)})`, '\\set wrat random(1, 100) / 94 + 1'] : []),
   ]
   const flag = `l_${kind.name}`
   const columns = [...variables.keys()].map((name) => `max(value) FILTER (WHERE name = '${name}') AS ${name}`)

@@ -6,6 +6,9 @@
 //   pull_request_review  BEGIN; claim event; entity lock; pull request upsert; review upsert; COMMIT
 //   issues               BEGIN; claim event; entity lock; issue upsert; COMMIT
 //   push of k commits    BEGIN; claim event; one UNNEST insert of k commits; COMMIT   (k = 0: no insert)
+//   deployment_status    BEGIN; claim event; entity lock; deployment upsert; status upsert; refresh of the
+//                        deployment's derived fields; COMMIT
+//   workflow_run         BEGIN; claim event; run attempt upsert; COMMIT
 //   untracked event      the ignored-event insert (autocommit)
 //
 // What varies per transaction, so that rows differ: the event and row ids and the deliveryId
@@ -13,7 +16,12 @@
 // distinct entities as the job mix touches, so upserts hit existing rows about as often), its
 // updated_at (random, so the freshness guard sometimes wins and sometimes not), and the commit
 // SHAs (random, generated in SQL with generate_series since pgbench variables cannot hold
-// arrays). Everything else is the representative's value: text values (the JSON payload, titles,
+// arrays). Deployment statuses: the deployment is drawn from the distinct deployments the kind's
+// jobs touch, the status is a new one each time (GitHub sends each status once), its created_at
+// random; so a deployment gathers statuses as the run goes on (weight / distinct on average,
+// the refresh reading all of them). Workflow runs: the run is drawn from the distinct runs, one
+// in ten transactions is its second attempt (a re-run), updated_at is random (the rank and
+// freshness guard sometimes win); a completed representative's completedAt moves with it. Everything else is the representative's value: text values (the JSON payload, titles,
 // logins, the commit arrays as array literals) are pgbench variables sent as bound parameters
 // like the pg baseline's, loaded once per client from a helper table with \gset (a payload can
 // exceed what a -D command-line argument may hold, and a literal in the script would be scanned
@@ -21,11 +29,13 @@
 // lookups are not in the scripts: warm caches answer them without a round trip.
 
 import { ENTITY_LOCK } from '../pg/converge'
+import { deploymentStatusValues, deploymentValues, PRODUCTION_PATTERN, REFRESH_DEPLOYMENT, UPSERT_DEPLOYMENT, UPSERT_DEPLOYMENT_STATUS } from '../pg/deployments'
 import { CLAIM_EVENT, eventValues, RECORD_IGNORED } from '../pg/events'
 import { issueValues, UPSERT_ISSUE } from '../pg/issues'
 import { pullRequestValues, UPSERT_PULL_REQUEST } from '../pg/pull-request'
 import { commitValues, INSERT_COMMITS } from '../pg/push'
 import { reviewValues, UPSERT_REVIEW } from '../pg/review'
+import { UPSERT_WORKFLOW_RUN, workflowRunValues } from '../pg/workflow-runs'
 import { render, Statement } from '../pg/statement'
 import { LOCK_CLASS } from '../shared/locks'
 import type { EventRecord, RepoInfo } from '../shared/pipeline'
@@ -59,7 +69,17 @@ const NOW = 'localtimestamp(3)'
 /** A random updated_at within a year, in whole seconds like GitHub's (so equal times happen). */
 const UPDATED_AT = `'2024-01-01'::timestamp + (:upd)::int * interval '1 second'`
 /** GitHub id and number bases of the ceiling's own rows, far from real ones. */
-const BASE = { pullRequest: 900_000_000_000, issue: 910_000_000_000, review: 920_000_000_000, number: 1_000_000 }
+const BASE = {
+  pullRequest: 900_000_000_000,
+  issue: 910_000_000_000,
+  review: 920_000_000_000,
+  deployment: 930_000_000_000,
+  deploymentStatus: 940_000_000_000,
+  workflowRun: 950_000_000_000,
+  number: 1_000_000,
+}
+/** A status created within a year, in whole seconds. */
+const STATUS_CREATED_AT = `'2024-01-01'::timestamp + (:scr)::int * interval '1 second'`
 
 /** Text values become variables (bound parameters); numbers, booleans and NULL are literals. */
 class Values {
@@ -173,6 +193,41 @@ export function buildScript(kind: ScriptKind, ctx: ScriptContext): Script {
             }),
           )
         }
+        break
+      }
+      case 'deployment_status': {
+        sets.push(
+          `\\set dpid ${BASE.deployment} + random(1, ${kind.distinct})`,
+          `\\set stid ${BASE.deploymentStatus} + random(1, 999999999999)`,
+          '\\set upd random(0, 31535999)',
+          '\\set scr random(0, 31535999)',
+        )
+        const deployment = deploymentValues(ctx.repo.id, plan.deployment, ctx.users)
+        const status = deploymentStatusValues(ctx.repo.id, plan.deployment, plan.status)
+        body.push(
+          values.bind(ENTITY_LOCK, { lockClass: LOCK_CLASS.deployment, githubId: 0 }, { githubId: ':dpid' }),
+          values.bind(UPSERT_DEPLOYMENT, deployment, { id: UUID, githubId: ':dpid', updatedAt: UPDATED_AT }),
+          values.bind(UPSERT_DEPLOYMENT_STATUS, status, { id: UUID, githubId: ':stid', deploymentGithubId: ':dpid', createdAt: STATUS_CREATED_AT }),
+          values.bind(REFRESH_DEPLOYMENT, { githubId: 0, productionPattern: PRODUCTION_PATTERN }, { githubId: ':dpid' }),
+        )
+        break
+      }
+      case 'workflow_run': {
+        sets.push(
+          `\\set wrid ${BASE.workflowRun} + random(1, ${kind.distinct})`,
+          '\\set att case when random(1, 10) = 10 then 2 else 1 end',
+          '\\set upd random(0, 31535999)',
+        )
+        const run = workflowRunValues(ctx.repo.id, plan.run, ctx.users)
+        body.push(
+          values.bind(UPSERT_WORKFLOW_RUN, run, {
+            id: UUID,
+            githubId: ':wrid',
+            runAttempt: ':att',
+            updatedAt: UPDATED_AT,
+            completedAt: asOf(run.completedAt, UPDATED_AT),
+          }),
+        )
         break
       }
     }

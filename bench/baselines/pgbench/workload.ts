@@ -1,5 +1,6 @@
 // The job mix as the ceiling models it: each bench job falls in one script kind (a pull_request
-// event, a review, an issues event, a push of k commits, an untracked event), each kind gets a
+// event, a review, an issues event, a push of k commits, a deployment_status, a workflow_run, an
+// untracked event), each kind gets a
 // pgbench weight (its share of the jobs) and a representative delivery (the median payload size
 // of its kind) whose bound values the script reuses. Big job lists are sampled for the parsing;
 // jobs that write nothing in the baselines (bad values, unknown repositories) are left out.
@@ -16,10 +17,21 @@ export interface ScriptKind {
   /** The representative delivery and its plan (null for untracked events). */
   job: BenchJob
   plan: Plan | null
-  /** Distinct entities the kind's jobs touch (pull requests, issues, reviews), scaled to the
-   * whole job list: the range the script draws GitHub ids from. */
+  /** Distinct entities the kind's jobs touch (pull requests, issues, reviews; deployments for
+   * deployment_status, runs for workflow_run), scaled to the whole job list: the range the
+   * script draws GitHub ids from. */
   distinct: number
 }
+
+/**
+ * The GitHub Actions events of the mix: each one kind, named after the event. `entity` is what
+ * its deliveries share (a deployment's statuses, a run's deliveries), read from the payload so
+ * the count does not depend on a baseline's plan of it.
+ */
+const ACTIONS_KINDS: { event: string; entity: (payload: Record<string, any>) => unknown }[] = [
+  { event: 'deployment_status', entity: (p) => p.deployment?.id },
+  { event: 'workflow_run', entity: (p) => p.workflow_run?.id },
+]
 
 /** Parsed jobs per event type at most (evenly spaced over the list). */
 const SAMPLE = 2000
@@ -66,7 +78,8 @@ function entityId(p: Plan): number | null {
       return p.issue.githubId
     case 'pull_request_review':
       return p.review.githubId
-    case 'push':
+    default:
+      // push, and the GitHub Actions events (their kinds count entities from the payload).
       return null
   }
 }
@@ -130,8 +143,12 @@ export function scriptKinds(jobs: BenchJob[], repos: KnownRepositories): ScriptK
   kinds.push(...kindsOf('issues', issues.parsed, issues.total))
   const push = tracked('push')
   kinds.push(...pushKinds(push.parsed, push.total))
+  for (const a of ACTIONS_KINDS) {
+    const kind = actionsKind(a.event, take(a.event), repos, a.entity)
+    if (kind) kinds.push(kind)
+  }
   // Untracked events are stored only when their repository is known.
-  const untracked = jobs.filter((j) => !trackedEvent(j.event))
+  const untracked = jobs.filter((j) => !trackedEvent(j.event) && !ACTIONS_KINDS.some((a) => a.event === j.event))
   const stored = sample(untracked, SAMPLE).filter((j) => {
     try {
       const id = readEnvelope(parseJson(j.payload)).repositoryId
@@ -146,6 +163,38 @@ export function scriptKinds(jobs: BenchJob[], repos: KnownRepositories): ScriptK
     kinds.push({ name: 'ignored', weight, job: rep, plan: null, distinct: 0 })
   }
   return kinds
+}
+
+/**
+ * One kind for a GitHub Actions event: its jobs on known repositories, weighted by their share,
+ * the median-size one as representative. Its plan is the baselines' (null while they do not
+ * track the event: the naive ceiling then runs the ignored-event insert, as the pg baseline does).
+ */
+function actionsKind(event: string, all: BenchJob[], repos: KnownRepositories, entity: (payload: Record<string, any>) => unknown): ScriptKind | null {
+  if (all.length === 0) return null
+  const sampled = sample(all, SAMPLE)
+  const known = sampled
+    .map((job) => {
+      try {
+        const payload = parseJson(job.payload) as Record<string, any>
+        const id = readEnvelope(payload).repositoryId
+        return id !== null && repos.has(id) ? { job, id: entity(payload) } : null
+      } catch {
+        return null
+      }
+    })
+    .filter((k): k is { job: BenchJob; id: unknown } => k !== null && k.id !== undefined)
+  if (known.length === 0) return null
+  const scale = all.length / sampled.length
+  const rep = median(known, (k) => k.job.payload.length).job
+  const plan = trackedEvent(event) ? (planned([rep], repos)[0]?.plan ?? null) : null
+  return {
+    name: event,
+    weight: Math.max(1, Math.round(known.length * scale)),
+    job: rep,
+    plan,
+    distinct: Math.max(1, Math.round(new Set(known.map((k) => k.id)).size * scale)),
+  }
 }
 
 /** Distinct pull requests the pull_request and review jobs touch together (they share rows). */

@@ -4,9 +4,11 @@
 // key is greater than the stored one (compared like PostgreSQL compares the SQL version's ROW()s:
 // text bytewise as COLLATE "C", NULLs mapped to the lowest value); groups some payloads omit have
 // an as-of column that must be present in the payload. `earliest` columns keep the least
-// non-null value, `fill` columns are set once.
+// non-null time, `least` columns the least non-null value (a number or id), `fill` columns are
+// set once.
 
-export type KeyPart = boolean | number | bigint | string
+/** Arrays compare like PostgreSQL's: element by element, then the shorter first. */
+export type KeyPart = boolean | number | bigint | string | number[] | string[]
 
 export interface Group<R> {
   asOf?: keyof R
@@ -18,13 +20,21 @@ export interface Convergence<R> {
   groups: Group<R>[]
   earliest: (keyof R)[]
   fill: (keyof R)[]
+  least?: (keyof R)[]
 }
 
 function comparePart(a: KeyPart, b: KeyPart): number {
+  if (Array.isArray(a) && Array.isArray(b)) {
+    for (let i = 0; i < Math.min(a.length, b.length); i++) {
+      const c = comparePart(a[i], b[i])
+      if (c !== 0) return c
+    }
+    return a.length - b.length
+  }
   if (typeof a === 'string' && typeof b === 'string') return Buffer.compare(Buffer.from(a), Buffer.from(b))
   // Numbers include ±Infinity (absent times), so no subtraction: -Infinity - -Infinity is NaN.
-  const x = typeof a === 'bigint' ? a : Number(a)
-  const y = typeof b === 'bigint' ? b : Number(b)
+  const x = typeof a === 'bigint' ? a : Number(a as number | boolean)
+  const y = typeof b === 'bigint' ? b : Number(b as number | boolean)
   return x < y ? -1 : x > y ? 1 : 0
 }
 
@@ -56,6 +66,14 @@ export function convergeUpdate<R>(spec: Convergence<R>, stored: R, incoming: R):
     const offered = incoming[column] as Date | null
     const kept = stored[column] as Date | null
     if (offered != null && (kept == null || offered.getTime() < kept.getTime())) {
+      update[column] = incoming[column]
+      changed = true
+    }
+  }
+  for (const column of spec.least ?? []) {
+    const offered = incoming[column] as bigint | number | null
+    const kept = stored[column] as bigint | number | null
+    if (offered != null && (kept == null || offered < kept)) {
       update[column] = incoming[column]
       changed = true
     }

@@ -1,4 +1,4 @@
-// The Prisma baseline: the four processors written the way TASK-021 planned them, with Prisma 7
+// The Prisma baseline: the processors written the way TASK-021 planned them, with Prisma 7
 // Client over @prisma/adapter-pg: the event-record service (create the event, mark it processed)
 // around the processor in one interactive transaction (`$transaction(async tx => …)`),
 // `createMany({ skipDuplicates })` for commits, `findUnique` + `upsert` for pull requests,
@@ -7,20 +7,24 @@
 //
 // Queries per event once the caches are warm: BEGIN, find event, create event, [lock, find,
 // upsert] per entity (the upsert skipped when the payload changes nothing), mark processed,
-// COMMIT: pull_request 8, issues 8, pull_request_review 10, push 6 (counted; Prisma sends each
-// upsert as one INSERT … ON CONFLICT). A user lookup that misses the cache is two queries
-// (users, then their team_members).
+// COMMIT: pull_request 8, issues 8, pull_request_review 10, push 6, workflow_run 8 (counted;
+// Prisma sends each upsert as one INSERT … ON CONFLICT); deployment_status: BEGIN, find event,
+// create event, lock, find + create/update the deployment, find + upsert the status, find its
+// statuses, update the derived fields, mark processed, COMMIT = 12 (a write that changes nothing
+// is skipped). A user lookup that misses the cache is two queries (users, then their team_members).
 
 import { PrismaPg } from '@prisma/adapter-pg'
 import type { ImplementationFactory } from '../types'
 import { DeliveryPipeline, DeliveryStore } from '../shared/pipeline'
 import { isRetryable, loadPrismaClient, PrismaDb } from './client'
+import { writeDeploymentStatus } from './deployments'
 import { createEvent, markEventProcessed, recordFailure, recordIgnored } from './events'
 import { writeIssue } from './issues'
 import { findRepository, loadUsers } from './lookups'
 import { writePullRequest } from './pull-request'
 import { writePush } from './push'
 import { writeReview } from './review'
+import { writeWorkflowRun } from './workflow-runs'
 
 export { ensurePrismaClient } from './client'
 
@@ -54,6 +58,12 @@ function prismaStore(prisma: PrismaDb): DeliveryStore {
                 break
               case 'pull_request_review':
                 records = await writeReview(tx, plan.pullRequest, plan.review, ctx)
+                break
+              case 'deployment_status':
+                records = await writeDeploymentStatus(tx, plan.deployment, plan.status, ctx)
+                break
+              case 'workflow_run':
+                records = await writeWorkflowRun(tx, plan.run, ctx)
                 break
             }
             await markEventProcessed(tx, eventId, now)

@@ -1,7 +1,7 @@
 // pull_request → pull_requests with Prisma: lock the entity, read it, decide with the addon's
 // rules (./converge.ts) which column groups this payload wins, and upsert only when something
 // changes. Groups: main fields by (merged, updatedAt, state OPEN < CLOSED < MERGED, mergedAt,
-// closedAt, title, refs, author); line counts as of countsUpdatedAt and the draft flag as of
+// closedAt, title, refs, author, merge commit, head commit); line counts as of countsUpdatedAt and the draft flag as of
 // draftUpdatedAt (absent never overwrites); firstReviewAt keeps the earliest; authorId fills.
 
 import type { WriteContext } from '../shared/pipeline'
@@ -36,6 +36,8 @@ export interface PullRequestData {
   updatedAt: Date
   firstReviewAt: Date | null
   cycleTimeSeconds: number | null
+  mergeCommitSha: string | null
+  headSha: string | null
 }
 
 const STATE_ORDER: Record<PrState, number> = { OPEN: 0, CLOSED: 1, MERGED: 2 }
@@ -55,8 +57,13 @@ const PULL_REQUEST: Convergence<PullRequestData> = {
         r.authorLogin ?? '',
         r.authorGithubId ?? -1n,
         r.authorIsBot,
+        r.mergeCommitSha ?? '',
+        r.headSha ?? '',
       ],
-      columns: ['title', 'state', 'authorGithubId', 'authorLogin', 'authorIsBot', 'headRef', 'baseRef', 'mergedAt', 'closedAt', 'createdAt', 'updatedAt', 'cycleTimeSeconds'],
+      columns: [
+        'title', 'state', 'authorGithubId', 'authorLogin', 'authorIsBot', 'headRef', 'baseRef', 'mergedAt', 'closedAt', 'createdAt', 'updatedAt',
+        'cycleTimeSeconds', 'mergeCommitSha', 'headSha',
+      ],
     },
     {
       asOf: 'countsUpdatedAt',
@@ -98,6 +105,8 @@ export function pullRequestData(pr: PlannedPullRequest, ctx: WriteContext): Pull
     updatedAt,
     firstReviewAt: date(pr.firstReviewAt),
     cycleTimeSeconds: pr.cycleTimeSeconds,
+    mergeCommitSha: pr.mergeCommitSha,
+    headSha: pr.headSha,
   }
 }
 

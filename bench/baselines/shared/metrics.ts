@@ -56,6 +56,13 @@ export function activitiesOf(plan: Plan, users: UserMap): { activities: Activity
       else named(plan.review.reviewer)
       named(plan.pullRequest.author)
       break
+    case 'deployment_status':
+      // The deployment's creator, at the status's time.
+      acted(plan.deployment.creator, plan.status.createdAt)
+      break
+    case 'workflow_run':
+      acted(plan.run.actor, plan.run.updatedAt)
+      break
   }
   return { activities, unmapped: [...unmapped].sort() }
 }

@@ -1,13 +1,15 @@
-// Typed views of the four tracked payloads, read from `JSON.parse`'s result the way the addon's
+// Typed views of the tracked payloads, read from `JSON.parse`'s result the way the addon's
 // serde structs read them (crates/core/src/payload/*.rs): only the fields a processor stores
 // are checked; a missing required field or a wrong type is INVALID_PAYLOAD naming its path;
 // `null` and absent are the same for optional fields.
 
 import { BaselineError } from './errors'
 
-export type TrackedEvent = 'push' | 'pull_request' | 'issues' | 'pull_request_review'
+export type TrackedEvent = 'push' | 'pull_request' | 'issues' | 'pull_request_review' | 'deployment_status' | 'workflow_run'
 
-const TRACKED: readonly string[] = ['push', 'pull_request', 'issues', 'pull_request_review']
+/** The addon also tracks deployment, workflow_job and release; the baselines implement the
+ * types the bench's workload mix sends. */
+const TRACKED: readonly string[] = ['push', 'pull_request', 'issues', 'pull_request_review', 'deployment_status', 'workflow_run']
 
 /** The kind of an `X-GitHub-Event` name, or null when no processor tracks it. */
 export function trackedEvent(event: string): TrackedEvent | null {
@@ -48,6 +50,9 @@ export interface PullRequestView {
   changedFiles: number | null
   headRef: string
   baseRef: string
+  /** GitHub's merge commit (the test merge while open); null until computed. */
+  mergeCommitSha: string | null
+  headSha: string | null
 }
 
 export interface IssueView {
@@ -70,6 +75,56 @@ export interface ReviewView {
   submittedAt: string | null
 }
 
+/** A deployment as a deployment_status delivery embeds it (crates/core/src/payload/deployment.rs). */
+export interface DeploymentView {
+  id: number
+  sha: string
+  ref: string
+  task: string
+  environment: string
+  originalEnvironment: string | null
+  productionEnvironment: boolean | null
+  transientEnvironment: boolean | null
+  description: string | null
+  creator: ActorView | null
+  createdAt: string
+  updatedAt: string
+}
+
+export interface DeploymentStatusView {
+  id: number
+  state: string
+  environment: string | null
+  environmentUrl: string | null
+  logUrl: string | null
+  /** Older payloads name the log `target_url` only. */
+  targetUrl: string | null
+  description: string | null
+  creator: ActorView | null
+  createdAt: string
+}
+
+/** A workflow run attempt (crates/core/src/payload/workflow.rs). */
+export interface WorkflowRunView {
+  id: number
+  runAttempt: number
+  workflowId: number
+  name: string | null
+  path: string | null
+  event: string
+  headSha: string
+  headBranch: string | null
+  status: string
+  conclusion: string | null
+  runNumber: number
+  actor: ActorView | null
+  createdAt: string
+  runStartedAt: string | null
+  updatedAt: string
+  /** The numbers of `pull_requests[]`. */
+  pullRequestNumbers: number[]
+}
+
 interface Common {
   repositoryId: number
   senderId: number | null
@@ -80,6 +135,15 @@ export type TrackedView =
   | (Common & { event: 'pull_request'; action: string; pullRequest: PullRequestView })
   | (Common & { event: 'issues'; action: string; issue: IssueView })
   | (Common & { event: 'pull_request_review'; action: string; review: ReviewView; pullRequest: PullRequestView })
+  | (Common & {
+      event: 'deployment_status'
+      action: string
+      status: DeploymentStatusView
+      deployment: DeploymentView
+      /** The id of the run that created the deployment, when a workflow did. */
+      workflowRunId: number | null
+    })
+  | (Common & { event: 'workflow_run'; action: string; run: WorkflowRunView })
 
 /** What every delivery may carry: read for untracked types and for failure rows. */
 export interface EnvelopeView {
@@ -160,9 +224,15 @@ function repositoryId(root: Obj): number {
   return int(repo, 'id', 'repository')
 }
 
-function branch(o: Obj, key: string, path: string): string {
+/** A `head` / `base` side: the branch name, and its commit. */
+function branch(o: Obj, key: string, path: string): { ref: string; sha: string | null } {
   const b = object(o[key], at(path, key))
-  return str(b, 'ref', at(path, key))
+  return { ref: str(b, 'ref', at(path, key)), sha: optStr(b, 'sha', at(path, key)) }
+}
+
+function heads(o: Obj, path: string): { headRef: string; headSha: string | null; baseRef: string } {
+  const head = branch(o, 'head', path)
+  return { headRef: head.ref, headSha: head.sha, baseRef: branch(o, 'base', path).ref }
 }
 
 function pullRequest(value: unknown, path: string): PullRequestView {
@@ -182,8 +252,8 @@ function pullRequest(value: unknown, path: string): PullRequestView {
     additions: optInt(o, 'additions', path),
     deletions: optInt(o, 'deletions', path),
     changedFiles: optInt(o, 'changed_files', path),
-    headRef: branch(o, 'head', path),
-    baseRef: branch(o, 'base', path),
+    mergeCommitSha: optStr(o, 'merge_commit_sha', path),
+    ...heads(o, path),
   }
 }
 
@@ -232,6 +302,67 @@ function review(value: unknown, path: string): ReviewView {
   }
 }
 
+function deployment(value: unknown, path: string): DeploymentView {
+  const o = object(value, path)
+  return {
+    id: int(o, 'id', path),
+    sha: str(o, 'sha', path),
+    ref: str(o, 'ref', path),
+    task: str(o, 'task', path),
+    environment: str(o, 'environment', path),
+    originalEnvironment: optStr(o, 'original_environment', path),
+    productionEnvironment: optBool(o, 'production_environment', path),
+    transientEnvironment: optBool(o, 'transient_environment', path),
+    description: optStr(o, 'description', path),
+    creator: actor(o.creator, at(path, 'creator')),
+    createdAt: str(o, 'created_at', path),
+    updatedAt: str(o, 'updated_at', path),
+  }
+}
+
+function deploymentStatus(value: unknown, path: string): DeploymentStatusView {
+  const o = object(value, path)
+  return {
+    id: int(o, 'id', path),
+    state: str(o, 'state', path),
+    environment: optStr(o, 'environment', path),
+    environmentUrl: optStr(o, 'environment_url', path),
+    logUrl: optStr(o, 'log_url', path),
+    targetUrl: optStr(o, 'target_url', path),
+    description: optStr(o, 'description', path),
+    creator: actor(o.creator, at(path, 'creator')),
+    createdAt: str(o, 'created_at', path),
+  }
+}
+
+function workflowRun(value: unknown, path: string): WorkflowRunView {
+  const o = object(value, path)
+  // serde's `#[serde(default)] Vec`: absent is empty, null is not a sequence.
+  const prs = o.pull_requests === undefined ? [] : o.pull_requests
+  if (!Array.isArray(prs)) fail(at(path, 'pull_requests'), 'expected a sequence')
+  return {
+    id: int(o, 'id', path),
+    runAttempt: int(o, 'run_attempt', path),
+    workflowId: int(o, 'workflow_id', path),
+    name: optStr(o, 'name', path),
+    path: optStr(o, 'path', path),
+    event: str(o, 'event', path),
+    headSha: str(o, 'head_sha', path),
+    headBranch: optStr(o, 'head_branch', path),
+    status: str(o, 'status', path),
+    conclusion: optStr(o, 'conclusion', path),
+    runNumber: int(o, 'run_number', path),
+    actor: actor(o.actor, at(path, 'actor')),
+    createdAt: str(o, 'created_at', path),
+    runStartedAt: optStr(o, 'run_started_at', path),
+    updatedAt: str(o, 'updated_at', path),
+    pullRequestNumbers: prs.map((p, i) => {
+      const itemPath = `${at(path, 'pull_requests')}[${i}]`
+      return int(object(p, itemPath), 'number', itemPath)
+    }),
+  }
+}
+
 /** Reads a tracked event's parsed payload; INVALID_PAYLOAD naming the path when it does not fit. */
 export function readTracked(event: TrackedEvent, parsed: unknown): TrackedView {
   const root = object(parsed, '')
@@ -256,6 +387,20 @@ export function readTracked(event: TrackedEvent, parsed: unknown): TrackedView {
         review: review(root.review, 'review'),
         pullRequest: pullRequest(root.pull_request, 'pull_request'),
       }
+    case 'deployment_status': {
+      // A status without its deployment cannot be stored: `deployment` is required.
+      const run = optObject(root, 'workflow_run', '')
+      return {
+        ...common,
+        event,
+        action: str(root, 'action', ''),
+        status: deploymentStatus(root.deployment_status, 'deployment_status'),
+        deployment: deployment(root.deployment, 'deployment'),
+        workflowRunId: run ? int(run, 'id', 'workflow_run') : null,
+      }
+    }
+    case 'workflow_run':
+      return { ...common, event, action: str(root, 'action', ''), run: workflowRun(root.workflow_run, 'workflow_run') }
   }
 }
 

@@ -3,7 +3,7 @@
 // write these plans, each with its own database layer.
 
 import { BaselineError } from './errors'
-import type { ActorView, PullRequestView, TrackedView } from './payload'
+import type { ActorView, DeploymentStatusView, DeploymentView, PullRequestView, TrackedView, WorkflowRunView } from './payload'
 import { stripNul } from './text'
 import { parseGithubTime, secondsBetween } from './time'
 import { emailKey, githubIdKey, IdentityKey, loginKey } from './users'
@@ -48,6 +48,8 @@ export interface PlannedPullRequest {
   author: Person
   headRef: string
   baseRef: string
+  mergeCommitSha: string | null
+  headSha: string | null
   /** null when the payload omits them (synchronize, labeled, the slim form in reviews). */
   counts: LineCounts | null
   mergedAt: number | null
@@ -83,11 +85,82 @@ export interface PlannedReview {
   turnaroundSeconds: number | null
 }
 
+/** A deployment as one payload describes it (its own fields; the state and the production
+ * decision are derived from the stored statuses when written). Times are epoch ms (UTC). */
+export interface PlannedDeployment {
+  githubId: number
+  sha: string
+  ref: string
+  task: string
+  /** The payload's `environment` (stored as `deploymentEnvironment`). */
+  environment: string
+  originalEnvironment: string
+  /** GitHub's flag as sent; null when the payload omits it. */
+  productionEnvironment: boolean | null
+  transientEnvironment: boolean | null
+  description: string | null
+  creator: Person
+  workflowRunId: number | null
+  createdAt: number
+  updatedAt: number
+}
+
+export type DeploymentState = (typeof DEPLOYMENT_STATUS_STATES)[number]
+
+export interface PlannedDeploymentStatus {
+  githubId: number
+  state: DeploymentState
+  environment: string | null
+  /** null when absent or empty. */
+  environmentUrl: string | null
+  /** `log_url`, else `target_url`; null when absent or empty. */
+  logUrl: string | null
+  description: string | null
+  creatorLogin: string | null
+  createdAt: number
+}
+
+export type RunStatus = (typeof RUN_STATUSES)[number]
+
+/** One attempt of a workflow run: a row per (githubId, runAttempt). */
+export interface PlannedWorkflowRun {
+  githubId: number
+  runAttempt: number
+  workflowId: number
+  /** '' when the payload has none. */
+  name: string
+  path: string | null
+  event: string
+  headSha: string
+  headBranch: string | null
+  status: RunStatus
+  conclusion: string | null
+  runNumber: number
+  actor: Person
+  createdAt: number
+  runStartedAt: number | null
+  updatedAt: number
+  /** updatedAt when the status is `completed` (runs carry no completion time). */
+  completedAt: number | null
+  pullRequestNumbers: number[]
+}
+
 export type Plan =
   | { event: 'push'; commits: PlannedCommit[] }
   | { event: 'pull_request'; pullRequest: PlannedPullRequest }
   | { event: 'issues'; issue: PlannedIssue }
   | { event: 'pull_request_review'; pullRequest: PlannedPullRequest; review: PlannedReview }
+  | { event: 'deployment_status'; deployment: PlannedDeployment; status: PlannedDeploymentStatus }
+  | { event: 'workflow_run'; run: PlannedWorkflowRun }
+
+/** The states GitHub gives a deployment status (the addon's STATUS_STATES). */
+export const DEPLOYMENT_STATUS_STATES = ['error', 'failure', 'inactive', 'in_progress', 'queued', 'pending', 'success'] as const
+/** Run and job statuses, `requested`/`queued`/`waiting`/`pending` < `in_progress` < `completed`. */
+export const RUN_STATUSES = ['requested', 'queued', 'waiting', 'pending', 'in_progress', 'completed'] as const
+
+/** The addon's default `productionEnvironments` (PostgreSQL regular expression, matched
+ * case-insensitively): prod, production or live, alone or followed by a separator and more. */
+export const DEFAULT_PRODUCTION_ENVIRONMENTS = '^(prod|production|live)([-_ ./].*)?$'
 
 const INT4_MAX = 2 ** 31 - 1
 const REMOVAL_ACTIONS = ['deleted', 'transferred']
@@ -129,6 +202,80 @@ function person(actor: ActorView | null): Person {
   return { githubId: actor.id, login: stripNul(actor.login), isBot: actor.type === 'Bot' || isBotLogin(actor.login) }
 }
 
+/** GitHub object ids: positive (the addon's `fields::github_id`). */
+function githubId(path: string, value: number): number {
+  return value > 0 ? value : invalid(path, 'is not a valid id')
+}
+
+/** One of the known values of an enumerated field, compared exactly. */
+function oneOf<T extends string>(path: string, value: string, known: readonly T[]): T {
+  return known.includes(value as T) ? (value as T) : invalid(path, `is not a known value: ${JSON.stringify(value)}`)
+}
+
+const nonEmpty = (s: string | null): string | null => (s === null || s === '' ? null : s)
+const optText = (s: string | null): string | null => (s === null ? null : stripNul(s))
+
+function planDeployment(d: DeploymentView, workflowRunId: number | null): PlannedDeployment {
+  const at = (field: string) => `deployment.${field}`
+  return {
+    githubId: githubId(at('id'), d.id),
+    sha: stripNul(d.sha),
+    ref: stripNul(d.ref),
+    task: stripNul(d.task),
+    environment: stripNul(d.environment),
+    originalEnvironment: stripNul(d.originalEnvironment ?? d.environment),
+    productionEnvironment: d.productionEnvironment,
+    transientEnvironment: d.transientEnvironment,
+    description: optText(d.description),
+    creator: person(d.creator),
+    workflowRunId: workflowRunId === null ? null : githubId('workflow_run.id', workflowRunId),
+    createdAt: time(at('created_at'), d.createdAt),
+    updatedAt: time(at('updated_at'), d.updatedAt),
+  }
+}
+
+function planDeploymentStatus(s: DeploymentStatusView): PlannedDeploymentStatus {
+  const at = (field: string) => `deployment_status.${field}`
+  return {
+    githubId: githubId(at('id'), s.id),
+    state: oneOf(at('state'), s.state, DEPLOYMENT_STATUS_STATES),
+    environment: optText(s.environment),
+    // Empty URLs are absent (checked before NUL stripping, as the addon does); an empty
+    // log_url does not fall back to target_url.
+    environmentUrl: optText(nonEmpty(s.environmentUrl)),
+    logUrl: optText(nonEmpty(s.logUrl ?? s.targetUrl)),
+    description: optText(s.description),
+    creatorLogin: s.creator === null ? null : stripNul(s.creator.login),
+    createdAt: time(at('created_at'), s.createdAt),
+  }
+}
+
+function planWorkflowRun(r: WorkflowRunView): PlannedWorkflowRun {
+  const at = (field: string) => `workflow_run.${field}`
+  const pullRequestNumbers = r.pullRequestNumbers.map((n, i) => number(at(`pull_requests[${i}].number`), n))
+  const status = oneOf(at('status'), r.status, RUN_STATUSES)
+  const updatedAt = time(at('updated_at'), r.updatedAt)
+  return {
+    githubId: githubId(at('id'), r.id),
+    runAttempt: number(at('run_attempt'), r.runAttempt),
+    workflowId: githubId(at('workflow_id'), r.workflowId),
+    name: stripNul(r.name ?? ''),
+    path: optText(r.path),
+    event: stripNul(r.event),
+    headSha: stripNul(r.headSha),
+    headBranch: optText(r.headBranch),
+    status,
+    conclusion: optText(r.conclusion),
+    runNumber: number(at('run_number'), r.runNumber),
+    actor: person(r.actor),
+    createdAt: time(at('created_at'), r.createdAt),
+    runStartedAt: optTime(at('run_started_at'), r.runStartedAt),
+    updatedAt,
+    completedAt: status === 'completed' ? updatedAt : null,
+    pullRequestNumbers,
+  }
+}
+
 function sameAccount(a: Person, b: Person): boolean {
   return a.githubId !== null && a.githubId === b.githubId
 }
@@ -162,6 +309,8 @@ function planPullRequest(pr: PullRequestView): PlannedPullRequest {
     author: person(pr.user),
     headRef: stripNul(pr.headRef),
     baseRef: stripNul(pr.baseRef),
+    mergeCommitSha: pr.mergeCommitSha === null ? null : stripNul(pr.mergeCommitSha),
+    headSha: pr.headSha === null ? null : stripNul(pr.headSha),
     counts,
     mergedAt,
     closedAt: optTime(at('closed_at'), pr.closedAt),
@@ -247,6 +396,10 @@ export function plan(view: TrackedView): Plan {
         },
       }
     }
+    case 'deployment_status':
+      return { event: 'deployment_status', deployment: planDeployment(view.deployment, view.workflowRunId), status: planDeploymentStatus(view.status) }
+    case 'workflow_run':
+      return { event: 'workflow_run', run: planWorkflowRun(view.run) }
   }
 }
 
@@ -280,6 +433,12 @@ export function planIdentities(p: Plan): IdentityKey[] {
     case 'pull_request_review':
       add(personIdentity(p.review.reviewer))
       add(personIdentity(p.pullRequest.author))
+      break
+    case 'deployment_status':
+      add(personIdentity(p.deployment.creator))
+      break
+    case 'workflow_run':
+      add(personIdentity(p.run.actor))
       break
   }
   return [...keys]
