@@ -105,6 +105,34 @@ test('deleted: kept with deletedAt (the received time), and terminal', async () 
   })
 })
 
+// A removal comes first in the labels' order too (terminal): one that lists no labels means none,
+// whatever arrived before it. Before, it left the stored labels, so [bug, incident] or [bug]
+// stayed depending on the order.
+test('labels: a deletion that lists none ends with none, in every order', async () => {
+  const label = (name: string) => ({ id: name.length, name, color: 'd73a4a', default: false })
+  const tagged = issueWith('labeled', (i) => Object.assign(i, { updated_at: '2024-03-05T10:00:00Z', labels: [label('bug')] }))
+  const incident = issueWith('labeled', (i) => Object.assign(i, { updated_at: '2024-03-06T10:00:00Z', labels: [label('bug'), label('incident')] }))
+  const deleted = issueWith('deleted', (i) => {
+    i.updated_at = '2024-03-05T12:00:00Z'
+    delete i.labels
+  })
+  const orders = [
+    [tagged, incident, deleted],
+    [tagged, deleted, incident],
+    [deleted, tagged, incident],
+    [incident, deleted, tagged],
+  ]
+  for (const order of orders) {
+    await env.db.pool.query('DELETE FROM issues')
+    for (const payload of order) await env.send('issues', payload)
+    expect(await rowOf(env, 'issues', ISSUE_ID)).toMatchObject({
+      labels: [],
+      labelsUpdatedAt: new Date('2024-03-05T12:00:00Z'),
+      deletedAt: expect.any(Date),
+    })
+  }
+})
+
 test('author mapping: unlinked authors are reported, bots are flagged and not reported', async () => {
   const stranger = await env.send('issues', issueWith('opened', (i) => (i.user = { ...i.user, login: 'stranger', id: 99 })))
   expect(stranger.unmappedUsers).toEqual(['stranger'])

@@ -44,7 +44,8 @@ const TABLES: TableSpec[] = [
     sql: `SELECT i."githubId"::text AS key, r."githubId"::text AS repo, i.number, i.title, i.state::text AS state, i."stateReason",
                  u.email AS author, i."authorGithubId"::text AS "authorGithubId", i."authorLogin", i."authorIsBot",
                  i."closedAt"::text AS "closedAt", i."createdAt"::text AS "createdAt", i."updatedAt"::text AS "updatedAt",
-                 i."resolutionTimeSeconds", i."deletedAt" IS NOT NULL AS deleted
+                 i."resolutionTimeSeconds", i."deletedAt" IS NOT NULL AS deleted, i.labels,
+                 i."labelsUpdatedAt"::text AS "labelsUpdatedAt"
           FROM issues i JOIN repositories r ON r.id = i."repoId" LEFT JOIN users u ON u.id = i."authorId"`,
   },
   {

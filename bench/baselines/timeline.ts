@@ -121,8 +121,14 @@ export function timelineDeliveries(seed = 1): BenchJob[] {
         updated_at: at(base, hours),
         closed_at: closed ? at(base, hours) : null,
       }
-      // Some published payloads (pinned) carry no state: it follows closed_at.
-      if (action === 'pinned') delete issue.state
+      // Labels come and go; U+FB00 and U+1F600 order differently in UTF-8 and UTF-16.
+      issue.labels = pick([[], [{ name: 'bug' }], [{ name: 'bug' }, { name: 'incident' }], [{ name: 'ﬀ' }], [{ name: '😀' }], [{ name: 'bug' }]])
+      // Some published payloads (pinned) carry no state (it follows closed_at), nor labels.
+      if (action === 'pinned') {
+        delete issue.state
+        delete issue.labels
+      }
+      if (rand() < 0.15) issue.labels = null
       add('issues', { ...issueTemplate, action, issue })
     }
   }

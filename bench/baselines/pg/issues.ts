@@ -1,7 +1,8 @@
 // issues → issues, for the pg baseline: the entity lock, then one convergent upsert. The fields
 // form one group ordered by (removed, updatedAt, state OPEN < CLOSED, closedAt, stateReason,
 // title, author): removal (deleted, transferred) is terminal, then GitHub's updated_at, then a
-// fixed tie-break. deletedAt keeps the earliest removal; authorId is filled once known.
+// fixed tie-break. Labels, from payloads that carry them (a removal always does), by (removal,
+// their payload's updated_at, the list): their own as-of column. deletedAt keeps the earliest removal; authorId is filled once known.
 
 import { randomUUID } from 'node:crypto'
 import type { PoolClient } from 'pg'
@@ -18,15 +19,16 @@ import { statement } from './statement'
 export const UPSERT_ISSUE = statement(
   [
     'id', 'repoId', 'githubId', 'number', 'title', 'state', 'stateReason', 'authorId', 'authorGithubId', 'authorLogin',
-    'authorIsBot', 'closedAt', 'createdAt', 'updatedAt', 'resolutionTimeSeconds', 'deletedAt',
+    'authorIsBot', 'closedAt', 'createdAt', 'updatedAt', 'resolutionTimeSeconds', 'deletedAt', 'labels', 'labelsUpdatedAt',
   ] as const,
   convergentUpsertSql({
     target: `issues AS t
       (id, "repoId", "githubId", number, title, state, "stateReason", "authorId", "authorGithubId", "authorLogin",
-       "authorIsBot", "closedAt", "createdAt", "updatedAt", "resolutionTimeSeconds", "deletedAt")`,
+       "authorIsBot", "closedAt", "createdAt", "updatedAt", "resolutionTimeSeconds", "deletedAt", labels, "labelsUpdatedAt")`,
     values: `@id, @repoId, @githubId, @number, @title, @state::"IssueState", @stateReason,
       COALESCE(@authorId, (SELECT u.id FROM users u WHERE u."githubId" = @authorGithubId)),
-      @authorGithubId, @authorLogin, @authorIsBot, @closedAt, @createdAt, @updatedAt, @resolutionTimeSeconds, @deletedAt`,
+      @authorGithubId, @authorLogin, @authorIsBot, @closedAt, @createdAt, @updatedAt, @resolutionTimeSeconds, @deletedAt,
+      @labels::text[], @labelsUpdatedAt`,
     conflict: '"githubId"',
     groups: [
       {
@@ -45,6 +47,11 @@ export const UPSERT_ISSUE = statement(
           'title', 'state', '"stateReason"', '"authorGithubId"', '"authorLogin"', '"authorIsBot"', '"closedAt"',
           '"createdAt"', '"updatedAt"', '"resolutionTimeSeconds"',
         ],
+      },
+      {
+        asOf: '"labelsUpdatedAt"',
+        key: ['{side}."deletedAt" IS NOT NULL', '{side}."labelsUpdatedAt"', '{side}.labels'],
+        columns: ['labels', '"labelsUpdatedAt"'],
       },
     ],
     merges: [{ earliest: '"deletedAt"' }, { fill: '"authorId"' }],
@@ -72,6 +79,9 @@ export function issueValues(repoId: string, issue: PlannedIssue, users: UserMap,
     resolutionTimeSeconds: issue.resolutionTimeSeconds,
     // Payloads carry no deletion time: the delivery's received time stands in.
     deletedAt: issue.removed ? sqlTimestamp(receivedAt) : null,
+    // A payload without labels stores none and says nothing (no as-of time).
+    labels: issue.labels ?? [],
+    labelsUpdatedAt: issue.labels === null ? null : sqlTimestamp(issue.updatedAt),
   }
 }
 

@@ -1,6 +1,7 @@
 // issues → issues with Prisma: lock, read, decide with the addon's rules (./converge.ts), upsert
 // when something changes. One group ordered by (removed, updatedAt, state OPEN < CLOSED,
-// closedAt, stateReason, title, author): removal is terminal; deletedAt keeps the earliest
+// closedAt, stateReason, title, author): removal is terminal; labels by (removal, their
+// payload's updatedAt), from payloads that carry them (a removal always does); deletedAt keeps the earliest
 // removal; authorId fills.
 
 import type { WriteContext } from '../shared/pipeline'
@@ -26,6 +27,8 @@ interface IssueData {
   updatedAt: Date
   resolutionTimeSeconds: number | null
   deletedAt: Date | null
+  labels: string[]
+  labelsUpdatedAt: Date | null
 }
 
 const ISSUE: Convergence<IssueData> = {
@@ -43,6 +46,13 @@ const ISSUE: Convergence<IssueData> = {
         r.authorIsBot,
       ],
       columns: ['title', 'state', 'stateReason', 'authorGithubId', 'authorLogin', 'authorIsBot', 'closedAt', 'createdAt', 'updatedAt', 'resolutionTimeSeconds'],
+    },
+    {
+      // Labels, from payloads that carry them (a removal always does): removal first, then
+      // their payload's updated_at (their own as-of column).
+      asOf: 'labelsUpdatedAt',
+      key: (r) => [r.deletedAt !== null, ms(r.labelsUpdatedAt), r.labels],
+      columns: ['labels', 'labelsUpdatedAt'],
     },
   ],
   earliest: ['deletedAt'],
@@ -69,6 +79,8 @@ export async function writeIssue(tx: PrismaDb, issue: PlannedIssue, ctx: WriteCo
     resolutionTimeSeconds: issue.resolutionTimeSeconds,
     // Payloads carry no deletion time: the delivery's received time stands in.
     deletedAt: issue.removed ? new Date(ctx.receivedAt) : null,
+    labels: issue.labels ?? [],
+    labelsUpdatedAt: issue.labels === null ? null : new Date(issue.updatedAt),
   }
   const stored: IssueData | null = await tx.issue.findUnique({ where: { githubId: incoming.githubId } })
   const update = stored ? convergeUpdate(ISSUE, stored, incoming) : incoming

@@ -65,6 +65,8 @@ export interface IssueView {
   createdAt: string
   updatedAt: string
   closedAt: string | null
+  /** Label names in GitHub's order; null when the payload carries no `labels` (pinned). */
+  labels: string[] | null
 }
 
 export interface ReviewView {
@@ -288,7 +290,18 @@ function issue(value: unknown, path: string): IssueView {
     createdAt: str(o, 'created_at', path),
     updatedAt: str(o, 'updated_at', path),
     closedAt: optStr(o, 'closed_at', path),
+    labels: labels(o, path),
   }
+}
+
+function labels(o: Obj, path: string): string[] | null {
+  const v = o.labels
+  if (v === undefined || v === null) return null
+  if (!Array.isArray(v)) fail(at(path, 'labels'), 'expected a sequence')
+  return v.map((l, i) => {
+    const itemPath = `${at(path, 'labels')}[${i}]`
+    return str(object(l, itemPath), 'name', itemPath)
+  })
 }
 
 function review(value: unknown, path: string): ReviewView {

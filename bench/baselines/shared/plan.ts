@@ -74,6 +74,9 @@ export interface PlannedIssue {
   resolutionTimeSeconds: number | null
   /** deleted or transferred: the issue left the repository (terminal). */
   removed: boolean
+  /** Label names in GitHub's order; null when the payload carries none (it says nothing), [] for
+   * a removal that carries none. */
+  labels: string[] | null
 }
 
 export interface PlannedReview {
@@ -358,6 +361,7 @@ export function plan(view: TrackedView): Plan {
       else if (i.state === null) state = closedAt !== null ? 'CLOSED' : 'OPEN'
       else invalid('issue.state', `is not an issue state: ${JSON.stringify(i.state)}`)
       const createdAt = time('issue.created_at', i.createdAt)
+      const removed = REMOVAL_ACTIONS.includes(view.action)
       return {
         event: 'issues',
         issue: {
@@ -371,7 +375,9 @@ export function plan(view: TrackedView): Plan {
           createdAt,
           updatedAt: time('issue.updated_at', i.updatedAt),
           resolutionTimeSeconds: state === 'CLOSED' && closedAt !== null ? secondsBetween(createdAt, closedAt) : null,
-          removed: REMOVAL_ACTIONS.includes(view.action),
+          removed,
+          // A removal always says what the labels are: none when it lists none.
+          labels: i.labels !== null ? i.labels.map(stripNul) : removed ? [] : null,
         },
       }
     }

@@ -114,10 +114,17 @@ impl IssuePlan<'_> {
             updated_at: self.updated_at,
             resolution_time_seconds: self.resolution_time_seconds(),
             deleted_at: self.removed.then_some(ctx.received_at),
-            labels: self.labels.as_ref().map(|ls| {
-                serde_json::to_string(&ls.iter().map(|l| l.as_ref()).collect::<Vec<&str>>())
-                    .unwrap_or_else(|_| "[]".to_owned())
-            }),
+            // A removal always says what the labels are (its own list, none if it lists
+            // none): removal comes first in the labels' order too, so a removal that left
+            // the stored labels would keep whichever it found, which depends on the order.
+            labels: match &self.labels {
+                Some(ls) => Some(
+                    serde_json::to_string(&ls.iter().map(|l| l.as_ref()).collect::<Vec<&str>>())
+                        .unwrap_or_else(|_| "[]".to_owned()),
+                ),
+                None if self.removed => Some("[]".to_owned()),
+                None => None,
+            },
         };
         vec![issues::upsert(&ctx.repo.id, row)]
     }
