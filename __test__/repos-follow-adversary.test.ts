@@ -1,0 +1,140 @@
+// Repositories follow GitHub, attacked from outside (docs/repositories.md, docs/reprocess.md):
+// each case is a way the feature lost, duplicated or corrupted data, found by trying what the
+// contract promises through the built addon, real PostgreSQL and the package's own functions.
+import { registerRepository, WebhookProcessor } from '../lib'
+import { Client, type Pool } from 'pg'
+import { createTestDatabase, type TestDatabase } from './helpers/db'
+import { eventually } from './helpers/eventually'
+import { pushPayload, shaOf } from './helpers/pushes'
+
+let db: TestDatabase
+let processor: WebhookProcessor
+let n = 0
+
+beforeAll(async () => {
+  db = await createTestDatabase()
+  processor = await WebhookProcessor.connect({ databaseUrl: db.url, maxConnections: 4, autoRegisterRepositories: true })
+})
+
+afterAll(async () => {
+  await processor?.close()
+  await db?.drop()
+})
+
+// Times of the history, all before the real clock (a `npm run register` fact is stamped now()).
+const at = (minute: number) => Date.UTC(2026, 11, 7, 9, minute)
+
+const send = (p: WebhookProcessor, event: string, payload: unknown, receivedAt: number, deliveryId = `adv-${++n}`) =>
+  p.process({ deliveryId, event, payload: typeof payload === 'string' ? payload : JSON.stringify(payload), receivedAt })
+
+const listed = (id: number, fullName: string) => ({ id, node_id: `R_${id}`, name: fullName.split('/')[1], full_name: fullName, private: false })
+const account = (login: string) => ({ login, id: 7_000_001, type: 'Organization' })
+
+const installationCreated = (installationId: number, repos: [number, string][]) => ({
+  action: 'created',
+  installation: { id: installationId, account: account(repos[0][1].split('/')[0]), repository_selection: 'selected' },
+  repositories: repos.map(([id, name]) => listed(id, name)),
+  sender: { login: 'octocat', id: 583231, type: 'User' },
+})
+
+const removed = (installationId: number, id: number, fullName: string) => ({
+  action: 'removed',
+  installation: { id: installationId, account: account(fullName.split('/')[0]) },
+  repository_selection: 'selected',
+  repositories_added: [],
+  repositories_removed: [listed(id, fullName)],
+  sender: { login: 'octocat', id: 583231, type: 'User' },
+})
+
+/** A push of commits `seed`:0..count-1 to the repository, under `installationId` when given. */
+const push = (githubId: number, fullName: string, seed: string, count: number, installationId?: number) => {
+  const body = JSON.parse(pushPayload({ repoGithubId: githubId, fullName, commits: Array.from({ length: count }, (_, i) => ({ sha: shaOf(seed, i) })) }))
+  if (installationId !== undefined) body.installation = { id: installationId, node_id: 'I' }
+  return body
+}
+
+const commitShas = async (githubId: number) =>
+  (
+    await db.pool.query(
+      `SELECT c.sha FROM commits c JOIN repositories r ON r.id = c."repoId" WHERE r."githubId" = $1 ORDER BY c.sha`,
+      [githubId],
+    )
+  ).rows.map((r) => r.sha)
+
+/**
+ * `pool` whose statements calling devmetrics_refresh_repository wait until `open` resolves
+ * (after calling `reached`): it holds `npm run register` between storing its fact and folding
+ * the row, the window a concurrent follow delivery can fall into.
+ */
+function heldBeforeRefresh(pool: Pool, reached: () => void, open: Promise<void>) {
+  const held = async <T>(run: () => Promise<T>, text: string): Promise<T> => {
+    if (text.includes('devmetrics_refresh_repository')) {
+      reached()
+      await open
+    }
+    return run()
+  }
+  return {
+    query: (text: string, values?: unknown[]) => held(() => pool.query(text, values), text),
+    connect: async () => {
+      const client = await pool.connect()
+      return { query: (text: string, values?: unknown[]) => held(() => client.query(text, values), text), release: () => client.release() }
+    },
+  }
+}
+
+test('npm run register racing a rename: the row ends with the rename (register folds the row under the same lock as the deliveries)', async () => {
+  const [githubId, installationId] = [90_005, 9_005]
+  await send(processor, 'installation', installationCreated(installationId, [[githubId, 'adv-five/old']]), at(40))
+  const lockWaiters = async () =>
+    (await db.pool.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1 AND wait_event_type = 'Lock'`, [db.name])).rows[0].n as number
+
+  // 1. Register (by hand, under the old name) stores its fact and is held before its refresh.
+  let reached!: () => void
+  const atRefresh = new Promise<void>((resolve) => (reached = resolve))
+  let open!: () => void
+  const opened = new Promise<void>((resolve) => (open = resolve))
+  let registerDone = false
+  const registering = registerRepository(
+    { fullName: 'adv-five/old', githubId },
+    { pool: heldBeforeRefresh(db.pool, reached, opened) as unknown as Pool },
+  ).finally(() => (registerDone = true))
+  await atRefresh
+
+  // 2. A rename is processed meanwhile; a transaction holding its delivery id keeps it from
+  //    committing (its claim of the events row waits), after its refresh has run.
+  const holder = new Client({ connectionString: db.url })
+  await holder.connect()
+  try {
+    await holder.query('BEGIN')
+    await holder.query(`INSERT INTO events (id, "deliveryId", type, payload) VALUES ('holder', 'adv-rename', 'repository', '{}')`)
+    const renamed = {
+      action: 'renamed',
+      changes: { repository: { name: { from: 'old' } } },
+      repository: { id: githubId, name: 'new', full_name: 'adv-five/new', owner: { login: 'adv-five', id: 7_000_001 }, private: false, archived: false, updated_at: '2026-12-07T09:41:00Z' },
+      installation: { id: installationId, node_id: 'I' },
+      sender: { login: 'octocat', id: 583231, type: 'User' },
+    }
+    const renaming = send(processor, 'repository', renamed, at(41), 'adv-rename')
+    await eventually(lockWaiters, (n) => n >= 1)
+
+    // 3. Register's refresh goes ahead while the rename's transaction is open: it waits (for
+    //    the row, or for the lock), or has finished.
+    open()
+    await eventually(async () => ({ registerDone, waiters: await lockWaiters() }), (s) => s.registerDone || s.waiters >= 2)
+
+    // 4. The rename commits.
+    await holder.query('ROLLBACK')
+    expect(await renaming).toMatchObject({ status: 'processed' })
+    await registering
+  } finally {
+    await holder.end()
+  }
+
+  const row = async () => (await db.pool.query(`SELECT "fullName", "trackingStoppedAt" FROM repositories WHERE "githubId" = $1`, [githubId])).rows[0]
+  const ended = await row()
+  // The row is the fold of every stored fact: folding again changes nothing.
+  await db.pool.query('SELECT devmetrics_refresh_repository($1)', [githubId])
+  expect(ended).toEqual(await row())
+  expect(ended).toEqual({ fullName: 'adv-five/new', trackingStoppedAt: null })
+})
