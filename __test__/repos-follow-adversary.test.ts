@@ -61,6 +61,23 @@ const commitShas = async (githubId: number) =>
     )
   ).rows.map((r) => r.sha)
 
+test('rebuild equals live: reprocessing does not apply the deliveries live processing ignored (received after the removal)', async () => {
+  const repo: [number, string] = [90_001, 'adv-one/one']
+  await send(processor, 'installation', installationCreated(9_001, [repo]), at(0))
+  expect(await send(processor, 'push', push(...repo, 'kept', 2), at(1))).toMatchObject({ status: 'processed', records: { commits: 2 } })
+  await send(processor, 'installation_repositories', removed(9_001, ...repo), at(2))
+  const late = await send(processor, 'push', push(...repo, 'late', 3), at(3))
+  expect(late).toMatchObject({ status: 'ignored', reason: expect.stringContaining('removed from tracking') })
+  const live = await commitShas(repo[0])
+  expect(live).toHaveLength(2)
+
+  // The operator rebuilds the commits from the stored deliveries.
+  await db.pool.query(`DELETE FROM commits WHERE "repoId" = (SELECT id FROM repositories WHERE "githubId" = $1)`, [repo[0]])
+  const report = await processor.reprocessEvents({ types: ['push'], repositoryGithubIds: [repo[0]] })
+  expect(report).toMatchObject({ complete: true, events: 1 })
+  expect(await commitShas(repo[0])).toEqual(live)
+})
+
 /**
  * `pool` whose statements calling devmetrics_refresh_repository wait until `open` resolves
  * (after calling `reached`): it holds `npm run register` between storing its fact and folding
