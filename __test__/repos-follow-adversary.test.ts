@@ -78,6 +78,26 @@ test('rebuild equals live: reprocessing does not apply the deliveries live proce
   expect(await commitShas(repo[0])).toEqual(live)
 })
 
+test('a delivery whose failed attempt is stored, redelivered after its repository was removed: ignored in the row too, not left failed', async () => {
+  const repo: [number, string] = [90_003, 'adv-three/three']
+  await send(processor, 'installation', installationCreated(9_003, [repo]), at(20))
+  // A first attempt that fails (a commit id that is not a SHA): a visible failed row.
+  const broken = push(...repo, 'broken', 1)
+  broken.commits[0].id = 'not-a-sha'
+  await expect(send(processor, 'push', broken, at(21), 'adv-failed-then-ignored')).rejects.toMatchObject({ code: 'INVALID_PAYLOAD' })
+  expect((await db.pool.query(`SELECT processed FROM events WHERE "deliveryId" = 'adv-failed-then-ignored'`)).rows).toEqual([{ processed: false }])
+
+  await send(processor, 'installation_repositories', removed(9_003, ...repo), at(22))
+  // The redelivery (reconcile, or by hand), received after the removal, is ignored.
+  const redelivered = await send(processor, 'push', broken, at(23), 'adv-failed-then-ignored')
+  expect(redelivered).toMatchObject({ status: 'ignored', reason: expect.stringContaining('removed from tracking') })
+  // So its row says so: processed (nothing more will happen to it), with the reason; a row
+  // left `processed = false` is a failed delivery to the monitoring and to reconcile, which
+  // would keep asking GitHub to redeliver it.
+  const { rows } = await db.pool.query(`SELECT processed, "ignoredReason", "lastError", attempts FROM events WHERE "deliveryId" = 'adv-failed-then-ignored'`)
+  expect(rows).toEqual([{ processed: true, ignoredReason: redelivered.reason, lastError: null, attempts: 2 }])
+})
+
 /**
  * `pool` whose statements calling devmetrics_refresh_repository wait until `open` resolves
  * (after calling `reached`): it holds `npm run register` between storing its fact and folding

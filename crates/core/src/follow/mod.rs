@@ -673,7 +673,8 @@ async fn refresh(
 
 /// Stores a delivery of a tracked type whose repository was removed from tracking (or
 /// deleted) before it was received: `processed`, with the reason, no entity rows. A
-/// redelivery only counts the attempt.
+/// redelivery of a processed delivery only counts the attempt; one whose earlier attempt
+/// failed (`processed = false`) settles the row as ignored.
 pub async fn record_ignored(
     db: &Connections,
     ev: &EventRecord<'_>,
@@ -687,7 +688,16 @@ pub async fn record_ignored(
             r#"INSERT INTO events (id, "repoId", "deliveryId", type, action, "senderGithubId", payload,
                                    processed, "processedAt", attempts, "receivedAt", "createdAt", "ignoredReason")
                VALUES ($1, $2, $3, $4, $5, $6, $7, true, $8, 1, $9, $8, $10)
-               ON CONFLICT ("deliveryId") DO UPDATE SET attempts = events.attempts + 1
+               ON CONFLICT ("deliveryId") DO UPDATE SET attempts = events.attempts + 1,
+                 -- A failed attempt's row becomes this outcome (else the monitoring and
+                 -- reconcile would count a delivery that is settled as failed).
+                 processed = true,
+                 "processedAt" = CASE WHEN events.processed THEN events."processedAt" ELSE EXCLUDED."processedAt" END,
+                 "ignoredReason" = CASE WHEN events.processed THEN events."ignoredReason" ELSE EXCLUDED."ignoredReason" END,
+                 "lastError" = CASE WHEN events.processed THEN events."lastError" END,
+                 "receivedAt" = CASE WHEN events.processed THEN events."receivedAt" ELSE EXCLUDED."receivedAt" END,
+                 payload = CASE WHEN events.processed THEN events.payload ELSE EXCLUDED.payload END,
+                 "repoId" = CASE WHEN events.processed THEN events."repoId" ELSE EXCLUDED."repoId" END
                RETURNING id"#,
         )
         .bind(crate::store::new_id())
