@@ -78,6 +78,24 @@ test('rebuild equals live: reprocessing does not apply the deliveries live proce
   expect(await commitShas(repo[0])).toEqual(live)
 })
 
+test('a repository row deleted and registered again while the processor caches its untracked old row: its deliveries are processed into the new row', async () => {
+  const repo: [number, string] = [90_002, 'adv-two/two']
+  await send(processor, 'installation', installationCreated(9_002, [repo]), at(10))
+  await send(processor, 'installation_repositories', removed(9_002, ...repo), at(11))
+  // Received after the removal: ignored, and the processor now caches the stopped row.
+  expect(await send(processor, 'push', push(...repo, 'stopped', 1), at(12))).toMatchObject({ status: 'ignored' })
+
+  // The backend deletes the row and registers the repository again by hand (another process,
+  // so this processor's cache is not told).
+  await db.pool.query(`DELETE FROM repositories WHERE "githubId" = $1`, [repo[0]])
+  const again = await registerRepository({ fullName: repo[1], githubId: repo[0] }, { pool: db.pool })
+  expect(again.created).toBe(true)
+
+  const result = await send(processor, 'push', push(...repo, 'back', 2), Date.now())
+  expect(result).toMatchObject({ status: 'processed', repoId: again.id, records: { commits: 2 } })
+  expect(await commitShas(repo[0])).toEqual([shaOf('back', 0), shaOf('back', 1)].sort())
+})
+
 test('a delivery whose failed attempt is stored, redelivered after its repository was removed: ignored in the row too, not left failed', async () => {
   const repo: [number, string] = [90_003, 'adv-three/three']
   await send(processor, 'installation', installationCreated(9_003, [repo]), at(20))

@@ -486,7 +486,16 @@ impl WebhookProcessor {
                 received_at,
             };
             if let Some(reason) = repo.untracked_reason(received_at) {
-                let event_id = follow::record_ignored(&self.db, &ev, &reason, now).await?;
+                let event_id = match follow::record_ignored(&self.db, &ev, &reason, now).await {
+                    Ok(id) => id,
+                    // A cached repository the backend has deleted since (and maybe registered
+                    // again, tracked, under a new id): look it up again, as below.
+                    Err(e) if e.is_stale_repository() && tries < CONCURRENT_INSERT_TRIES => {
+                        self.repos.forget(&repo);
+                        continue;
+                    }
+                    Err(e) => return Err(e),
+                };
                 let mut r = self.result(
                     &job,
                     Status::Ignored,
