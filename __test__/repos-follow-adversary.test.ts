@@ -116,6 +116,21 @@ test('a delivery whose failed attempt is stored, redelivered after its repositor
   expect(rows).toEqual([{ processed: true, ignoredReason: redelivered.reason, lastError: null, attempts: 2 }])
 })
 
+test('a delivery that registers its unknown repository but is bad input (INVALID_PAYLOAD) registers nothing', async () => {
+  const broken = push(90_004, 'adv-four/four', 'bad', 1, 9_004)
+  broken.commits[0].timestamp = 'yesterday'
+  await expect(send(processor, 'push', broken, at(30))).rejects.toMatchObject({ code: 'INVALID_PAYLOAD' })
+  const count = async (sql: string) => (await db.pool.query(sql)).rows[0].n
+  expect(await count(`SELECT count(*)::int AS n FROM repositories WHERE "githubId" = 90004`)).toBe(0)
+  expect(await count(`SELECT count(*)::int AS n FROM repository_changes WHERE "repoGithubId" = 90004`)).toBe(0)
+  expect(await count(`SELECT count(*)::int AS n FROM github_installations WHERE "githubId" = 9004`)).toBe(0)
+
+  // The first good delivery registers it, and carries its backfill.
+  const good = await send(processor, 'push', push(90_004, 'adv-four/four', 'good', 1, 9_004), at(31))
+  expect(good).toMatchObject({ status: 'processed', records: { commits: 1 } })
+  expect(good.followUps).toEqual(expect.arrayContaining([expect.objectContaining({ kind: 'backfill', jobId: `backfill:${good.repoId}:registered` })]))
+})
+
 /**
  * `pool` whose statements calling devmetrics_refresh_repository wait until `open` resolves
  * (after calling `reached`): it holds `npm run register` between storing its fact and folding
