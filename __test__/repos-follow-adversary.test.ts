@@ -208,3 +208,20 @@ test('npm run register racing a rename: the row ends with the rename (register f
   expect(ended).toEqual(await row())
   expect(ended).toEqual({ fullName: 'adv-five/new', trackingStoppedAt: null })
 })
+
+test('a NUL in a repository name or an account login is stripped, as everywhere, not a failure', async () => {
+  const created = installationCreated(9_008, [[90_008, 'adv-eight/ei\u0000ght']])
+  created.installation.account.login = 'adv-\u0000eight'
+  expect(await send(processor, 'installation', created, at(70))).toMatchObject({ status: 'processed' })
+  const renamed = {
+    action: 'renamed',
+    repository: { id: 90_008, name: 'nine', full_name: 'adv-eight/ni\u0000ne', owner: { login: 'adv-eight\u0000', id: 7_000_001 }, private: false, updated_at: '2026-12-07T10:11:00Z' },
+    installation: { id: 9_008 },
+    sender: { login: 'octocat', id: 583231, type: 'User' },
+  }
+  expect(await send(processor, 'repository', renamed, at(71))).toMatchObject({ status: 'processed' })
+  const { rows } = await db.pool.query(
+    `SELECT r."fullName", r.owner, i."accountLogin" FROM repositories r JOIN github_installations i ON i."githubId" = r."installationId" WHERE r."githubId" = 90008`,
+  )
+  expect(rows).toEqual([{ fullName: 'adv-eight/nine', owner: 'adv-eight', accountLogin: 'adv-eight' }])
+})
