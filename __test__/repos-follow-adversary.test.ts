@@ -209,6 +209,62 @@ test('npm run register racing a rename: the row ends with the rename (register f
   expect(ended).toEqual({ fullName: 'adv-five/new', trackingStoppedAt: null })
 })
 
+describe('the backfill of a repository a delivery registered is not lost when that delivery is attempted again', () => {
+  const backfillOf = (result: { followUps: { kind: string; jobId: string }[] }) => result.followUps.filter((f) => f.kind === 'backfill').map((f) => f.jobId)
+
+  test('a duplicate of the registering delivery (its first attempt committed, then queueing its jobs failed) carries the backfill again', async () => {
+    const body = push(90_006, 'adv-six/six', 'dup', 1, 9_006)
+    const first = await send(processor, 'push', body, at(50), 'adv-registers-dup')
+    expect(first).toMatchObject({ status: 'processed', records: { commits: 1 } })
+    expect(backfillOf(first)).toEqual([`backfill:${first.repoId}:registered`])
+    const again = await send(processor, 'push', body, at(50), 'adv-registers-dup')
+    expect(again.status).toBe('duplicate')
+    expect(backfillOf(again)).toEqual([`backfill:${first.repoId}:registered`])
+    // Another delivery of the repository carries none.
+    expect(backfillOf(await send(processor, 'push', push(90_006, 'adv-six/six', 'next', 1, 9_006), at(51)))).toEqual([])
+  })
+
+  test('an attempt that registered the repository and then failed (its connection killed): the retry carries the backfill', async () => {
+    const one = await WebhookProcessor.connect({ databaseUrl: db.url, maxConnections: 1, autoRegisterRepositories: true })
+    const holder = new Client({ connectionString: db.url })
+    await holder.connect()
+    try {
+      const body = push(90_007, 'adv-seven/seven', 'killed', 1, 9_007)
+      // The delivery's claim waits behind this transaction, after the registration committed.
+      await holder.query('BEGIN')
+      await holder.query(`INSERT INTO events (id, "deliveryId", type, payload) VALUES ('holder-7', 'adv-registers-killed', 'push', '{}')`)
+      let settled = false
+      const attempt = send(one, 'push', body, at(60), 'adv-registers-killed').then(
+        () => ({ failed: false }),
+        (err) => ({ failed: true, code: err.code }),
+      ).finally(() => (settled = true))
+      // Each connection of the attempt that waits is killed, until the attempt gives up.
+      await eventually(
+        async () => {
+          await db.pool.query(
+            `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+              WHERE datname = $1 AND wait_event_type = 'Lock' AND pid <> $2`,
+            [db.name, (holder as unknown as { processID: number }).processID],
+          )
+          return settled
+        },
+        (done) => done,
+        { timeoutMs: 30_000 },
+      )
+      expect(await attempt).toMatchObject({ failed: true })
+      await holder.query('ROLLBACK')
+      expect((await db.pool.query(`SELECT count(*)::int AS n FROM repositories WHERE "githubId" = 90007`)).rows[0].n).toBe(1)
+
+      const retry = await send(one, 'push', body, at(60), 'adv-registers-killed')
+      expect(retry).toMatchObject({ status: 'processed', records: { commits: 1 } })
+      expect(backfillOf(retry)).toEqual([`backfill:${retry.repoId}:registered`])
+    } finally {
+      await holder.end().catch(() => undefined)
+      await one.close()
+    }
+  })
+})
+
 test('a NUL in a repository name or an account login is stripped, as everywhere, not a failure', async () => {
   const created = installationCreated(9_008, [[90_008, 'adv-eight/ei\u0000ght']])
   created.installation.account.login = 'adv-\u0000eight'

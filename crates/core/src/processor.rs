@@ -567,6 +567,12 @@ impl WebhookProcessor {
             }
             (Written::Duplicate, _) => self.duplicate(&job, &repo, now).await?,
         };
+        if registered.is_empty() && repo.registered_by.as_deref() == Some(job.delivery_id.as_str())
+        {
+            // This delivery registered the repository in an earlier attempt that failed
+            // afterwards (its write, or queueing what it left): its backfill again.
+            registered.push(enrich::follow_ups::of_registered(&repo.id, &repo.full_name));
+        }
         result.follow_ups.extend(registered);
         result.timings = Timings::measured(parse_micros, db_started, started);
         Ok(result)
