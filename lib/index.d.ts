@@ -907,6 +907,14 @@ export declare function createGitHubBullMQWorker(options: GitHubBullMQWorkerOpti
 
 /** A pg-compatible pool (`query(text, values)`), or a URL from which one is made for the call. */
 export type DatabaseAccess = { pool: { query(text: string, values?: unknown[]): Promise<{ rows: any[] }> } } | { databaseUrl: string }
+/**
+ * A pool that also lends a client for a transaction (a pg `Pool`), or a URL: registering a
+ * repository writes its row, its fact and its refresh in one transaction under the
+ * repository's advisory lock, as the follow deliveries do (docs/repositories.md).
+ */
+export type TransactionalDatabaseAccess =
+  | { pool: { query(text: string, values?: unknown[]): Promise<{ rows: any[] }>; connect(): Promise<{ query(text: string, values?: unknown[]): Promise<{ rows: any[] }>; release(): void }> } }
+  | { databaseUrl: string }
 
 /** What `registerRepository` stored. */
 export interface RegisteredRepository {
@@ -929,7 +937,7 @@ export interface RegisteredRepository {
 export declare function registerRepository(
   /** `installationId`: the GitHub App installation whose token the repository's API calls use. */
   repository: { fullName: string; githubId?: number | string; teamName?: string; installationId?: number },
-  options: DatabaseAccess & { client?: { forOwner(owner: string, repo?: string): Promise<any> } },
+  options: TransactionalDatabaseAccess & { client?: { forOwner(owner: string, repo?: string): Promise<any> } },
 ): Promise<RegisteredRepository>
 
 /**
@@ -940,7 +948,7 @@ export declare function registerRepository(
  * (docs/repositories.md); `npm run register -- --all-installed` runs it.
  */
 export declare function registerInstalledRepositories(
-  options: DatabaseAccess & { client: any; ownerTeams?: Record<string, string> },
+  options: TransactionalDatabaseAccess & { client: any; ownerTeams?: Record<string, string> },
 ): Promise<RegisteredRepository[]>
 
 /** Queues a repository's backfill on the `github` queue, Bull or BullMQ (job id per repository and day). */

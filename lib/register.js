@@ -45,6 +45,10 @@ async function registerRepository(repository, options = {}) {
     fullName = data.full_name || fullName
   }
   const db = openDatabase(options)
+  if (typeof db.pool.connect !== 'function') {
+    await db.close()
+    throw new WebhookProcessingError('CONFIG_ERROR', 'registerRepository needs a pool with connect() (a pg Pool): it registers in one transaction')
+  }
   try {
     let teamId = null
     if (teamName) {
@@ -55,31 +59,55 @@ async function registerRepository(repository, options = {}) {
         await db.pool.query(`INSERT INTO teams (id, name, "updatedAt") VALUES ($1, $2, timezone('UTC', now()))`, [teamId, teamName.trim()])
       }
     }
-    const { rows } = await db.pool.query(
-      `INSERT INTO repositories (id, "githubId", "fullName", "teamId", "updatedAt")
-       VALUES ($1, $2::bigint, $3, $4, timezone('UTC', now()))
-       ON CONFLICT ("githubId") DO UPDATE
-         SET "fullName" = EXCLUDED."fullName",
-             "teamId" = COALESCE(EXCLUDED."teamId", repositories."teamId"),
-             "updatedAt" = EXCLUDED."updatedAt"
-       RETURNING id, "githubId"::text AS "githubId", "fullName", "teamId", (xmax = 0) AS created`,
-      [randomUUID(), githubId, fullName, teamId],
-    )
-    const row = rows[0]
-    // Registering by hand is the word on membership (as an installation event is): recorded as
-    // a fact, then the repository's row is folded from all its facts, so a rename or removal
-    // GitHub announced before the registration is applied now (docs/repositories.md).
-    await db.pool.query(
-      `INSERT INTO repository_changes (id, "repoGithubId", "deliveryId", event, "installationId", "fullName", owner, tracked, "receivedAt")
-       VALUES ($1, $2::bigint, $3, 'register', $5, $4, split_part($4, '/', 1), true, timezone('UTC', now()))
-       ON CONFLICT ("deliveryId", "repoGithubId") DO NOTHING`,
-      [randomUUID(), githubId, `register:${randomUUID()}`, fullName, installationId],
-    )
-    await db.pool.query('SELECT devmetrics_refresh_repository($1::bigint)', [githubId])
+    // One transaction under the repository's advisory lock, the one every follow delivery
+    // takes before it writes a fact (crates/core/src/follow): without it, this refresh could
+    // start while a rename's transaction held the row and, once that committed, write the row
+    // from a snapshot without the rename (the fact stored, the row not showing it).
+    const client = await db.pool.connect()
+    let row
+    try {
+      await client.query('BEGIN')
+      await client.query('SELECT pg_advisory_xact_lock($1, ($2::bigint % 2147483647)::int4)', [REPOSITORY_LOCK, githubId])
+      row = await registerRow(client, githubId, fullName, teamId, installationId)
+      await client.query('COMMIT')
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => undefined)
+      throw err
+    } finally {
+      client.release()
+    }
     return { id: row.id, githubId: Number(row.githubId), fullName: row.fullName, teamId: row.teamId, created: row.created }
   } finally {
     await db.close()
   }
+}
+
+/** The advisory lock space of repositories in crates/core/src/follow ("FOLR"). */
+const REPOSITORY_LOCK = 0x464f4c52
+
+async function registerRow(client, githubId, fullName, teamId, installationId) {
+  const { rows } = await client.query(
+    `INSERT INTO repositories (id, "githubId", "fullName", "teamId", "updatedAt")
+     VALUES ($1, $2::bigint, $3, $4, timezone('UTC', now()))
+     ON CONFLICT ("githubId") DO UPDATE
+       SET "fullName" = EXCLUDED."fullName",
+           "teamId" = COALESCE(EXCLUDED."teamId", repositories."teamId"),
+           "updatedAt" = EXCLUDED."updatedAt"
+     RETURNING id, "githubId"::text AS "githubId", "fullName", "teamId", (xmax = 0) AS created`,
+    [randomUUID(), githubId, fullName, teamId],
+  )
+  const row = rows[0]
+  // Registering by hand is the word on membership (as an installation event is): recorded as
+  // a fact, then the repository's row is folded from all its facts, so a rename or removal
+  // GitHub announced before the registration is applied now (docs/repositories.md).
+  await client.query(
+    `INSERT INTO repository_changes (id, "repoGithubId", "deliveryId", event, "installationId", "fullName", owner, tracked, "receivedAt")
+     VALUES ($1, $2::bigint, $3, 'register', $5, $4, split_part($4, '/', 1), true, timezone('UTC', now()))
+     ON CONFLICT ("deliveryId", "repoGithubId") DO NOTHING`,
+    [randomUUID(), githubId, `register:${randomUUID()}`, fullName, installationId],
+  )
+  await client.query('SELECT devmetrics_refresh_repository($1::bigint)', [githubId])
+  return row
 }
 
 /**

@@ -460,29 +460,54 @@ impl WebhookProcessor {
         };
         let parse_micros = started.elapsed().as_micros() as u64;
 
+        // Planned before the repository is looked up: a delivery that is bad input must not
+        // register its unknown repository (a row, and a backfill follow-up no retry brings
+        // back, for a delivery answered INVALID_PAYLOAD).
+        let planned = processors::plan(&parsed);
         let db_started = Instant::now();
         let mut tries = 0;
         // Backfills of the repositories auto-registration registers for this delivery.
         let mut registered = Vec::new();
         let (repo, written) = loop {
             tries += 1;
-            let repo = self
-                .tracked_repository(
-                    &job,
-                    parsed.repository().id,
-                    &stored,
-                    received_at,
-                    now,
-                    &mut registered,
-                )
-                .await?;
+            let repo = match &planned {
+                Ok(_) => {
+                    self.tracked_repository(
+                        &job,
+                        parsed.repository().id,
+                        &stored,
+                        received_at,
+                        now,
+                        &mut registered,
+                    )
+                    .await?
+                }
+                // Bad input: a known repository gets the visible failed row, below.
+                Err(_) => match self
+                    .repos
+                    .find(job.repo_id.as_deref(), Some(parsed.repository().id))
+                    .await?
+                {
+                    Some(repo) => repo,
+                    None => return Err(planned.map(drop).unwrap_err()),
+                },
+            };
             let ev = record(&job, &stored, received_at).in_repository(
                 &repo.id,
                 parsed.action(),
                 parsed.sender_id(),
             );
             if let Some(reason) = repo.untracked_reason(received_at) {
-                let event_id = follow::record_ignored(&self.db, &ev, &reason, now).await?;
+                let event_id = match follow::record_ignored(&self.db, &ev, &reason, now).await {
+                    Ok(id) => id,
+                    // A cached repository the backend has deleted since (and maybe registered
+                    // again, tracked, under a new id): look it up again, as below.
+                    Err(e) if e.is_stale_repository() && tries < CONCURRENT_INSERT_TRIES => {
+                        self.repos.forget(&repo);
+                        continue;
+                    }
+                    Err(e) => return Err(e),
+                };
                 let mut r = self.result(
                     &job,
                     Status::Ignored,
@@ -495,7 +520,14 @@ impl WebhookProcessor {
                 r.timings = Timings::measured(parse_micros, db_started, started);
                 return Ok(r);
             }
-            match self.plan_and_write(&parsed, &repo, &ev, now).await {
+            let plan = match &planned {
+                Ok(plan) => plan,
+                Err(e) => {
+                    self.record_failure(&ev, e, now).await;
+                    return Err(planned.map(drop).unwrap_err());
+                }
+            };
+            match self.plan_and_write(plan, &repo, &ev, now).await {
                 Ok(w) => break (repo, w),
                 // A cached repository the backend has deleted since (and maybe registered
                 // again under a new id): forget it, look it up again and write again, as
@@ -531,27 +563,32 @@ impl WebhookProcessor {
             }
             (Written::Duplicate, _) => self.duplicate(&job, &repo, now).await?,
         };
+        if registered.is_empty() && repo.registered_by.as_deref() == Some(job.delivery_id.as_str())
+        {
+            // This delivery registered the repository in an earlier attempt that failed
+            // afterwards (its write, or queueing what it left): its backfill again.
+            registered.push(enrich::follow_ups::of_registered(&repo.id, &repo.full_name));
+        }
         result.follow_ups.extend(registered);
         result.timings = Timings::measured(parse_micros, db_started, started);
         Ok(result)
     }
 
-    /// Plans, maps users, and writes in one transaction, retrying when a concurrent call
+    /// Maps users and writes the plan in one transaction, retrying when a concurrent call
     /// inserted the same entity first (that is not a constraint violation).
     async fn plan_and_write(
         &self,
-        parsed: &TrackedPayload<'_>,
+        plan: &Plan<'_>,
         repo: &RepoInfo,
         ev: &EventRecord<'_>,
         now: Timestamp,
     ) -> Result<(Written, processors::MappedActivity)> {
-        let plan = processors::plan(parsed)?;
         let identities = plan.identities();
         let mut users = self.users.resolve(&identities).await?;
         let mut tries = 0;
         let written = loop {
             tries += 1;
-            match self.write(&plan, repo, ev, &users, now).await {
+            match self.write(plan, repo, ev, &users, now).await {
                 Err(e) if e.is_concurrent_insert() && tries < CONCURRENT_INSERT_TRIES => continue,
                 // A cached user the backend has deleted since: forget the event's mappings
                 // in every tier and resolve them from the database again. The failed try

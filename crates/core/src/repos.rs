@@ -18,6 +18,12 @@ pub struct RepoInfo {
     pub tracking_stopped_at: Option<Timestamp>,
     /// When the repository was deleted on GitHub (terminal).
     pub deleted_at: Option<Timestamp>,
+    pub full_name: String,
+    /// The ordinary delivery whose auto-registration registered this repository, if one did
+    /// (its `repository_changes` fact): every attempt of that delivery carries the backfill
+    /// follow-up, so a retry after a failure, or a duplicate after the queueing failed, does
+    /// not lose it (the follow-up's job id makes the second add a no-op).
+    pub registered_by: Option<String>,
 }
 
 impl RepoInfo {
@@ -33,6 +39,15 @@ impl RepoInfo {
             .map(|at| format!("repository removed from tracking ({at} UTC)"))
     }
 }
+
+/// A repository's row, and the ordinary delivery that registered it (`RepoInfo::registered_by`:
+/// its fact, the latest such; `crate::follow` writes one only when it inserts the row).
+const SELECT_REPOSITORY: &str = r#"SELECT r.id, r."githubId", r."teamId", r."trackingStoppedAt", r."deletedAt", r."fullName",
+       (SELECT c."deliveryId" FROM repository_changes c
+         WHERE c."repoGithubId" = r."githubId" AND c.tracked
+           AND c.event NOT IN ('installation', 'installation_repositories', 'register')
+         ORDER BY c."createdAt" DESC, c.id DESC LIMIT 1)
+  FROM repositories r"#;
 
 #[derive(Clone, PartialEq, Eq, Hash)]
 enum RepoKey {
@@ -76,37 +91,47 @@ impl RepositoryDirectory {
             Option<String>,
             Option<Timestamp>,
             Option<Timestamp>,
+            String,
+            Option<String>,
         );
         let row: Option<Row> = loop {
             let mut conn = tries.lease().await?;
             let row = match &key {
                 RepoKey::Id(id) => {
-                    sqlx::query_as(
-                        r#"SELECT id, "githubId", "teamId", "trackingStoppedAt", "deletedAt" FROM repositories WHERE id = $1"#,
-                    )
-                    .bind(id)
-                    .fetch_optional(&mut *conn)
-                    .await
+                    sqlx::query_as(&format!("{SELECT_REPOSITORY} WHERE r.id = $1"))
+                        .bind(id)
+                        .fetch_optional(&mut *conn)
+                        .await
                 }
-                RepoKey::GithubId(g) => sqlx::query_as(
-                    r#"SELECT id, "githubId", "teamId", "trackingStoppedAt", "deletedAt" FROM repositories WHERE "githubId" = $1"#,
-                )
-                .bind(g)
-                .fetch_optional(&mut *conn)
-                .await,
+                RepoKey::GithubId(g) => {
+                    sqlx::query_as(&format!(r#"{SELECT_REPOSITORY} WHERE r."githubId" = $1"#))
+                        .bind(g)
+                        .fetch_optional(&mut *conn)
+                        .await
+                }
             };
             if let Some(row) = tries.finish(conn, row)? {
                 break row;
             }
         };
         Ok(row.map(
-            |(id, github_id, team_id, tracking_stopped_at, deleted_at)| {
+            |(
+                id,
+                github_id,
+                team_id,
+                tracking_stopped_at,
+                deleted_at,
+                full_name,
+                registered_by,
+            )| {
                 let info = Arc::new(RepoInfo {
                     id,
                     github_id,
                     team_id,
                     tracking_stopped_at,
                     deleted_at,
+                    full_name,
+                    registered_by,
                 });
                 self.cache.insert(key, info.clone());
                 info

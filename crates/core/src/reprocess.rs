@@ -184,8 +184,10 @@ impl RunFilters {
 }
 
 /// The events a run's filters select; `$1` since, `$2` until, `$3` types, `$4` repository
-/// GitHub ids (empty: all).
-const SELECTED: &str = r#"e.processed AND e.type = ANY($3::text[])
+/// GitHub ids (empty: all). A delivery live processing ignored (received after its repository
+/// was removed from tracking or deleted: `ignoredReason`) wrote no rows, so a rebuild applies
+/// none of it either.
+const SELECTED: &str = r#"e.processed AND e."ignoredReason" IS NULL AND e.type = ANY($3::text[])
       AND ($1::timestamp IS NULL OR e."receivedAt" >= $1)
       AND ($2::timestamp IS NULL OR e."receivedAt" < $2)
       AND e."repoId" IS NOT NULL

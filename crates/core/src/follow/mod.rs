@@ -25,6 +25,7 @@ use crate::payload::{parse_as, path_error, Original};
 use crate::store::connections::Connections;
 use crate::store::events::{self, EventRecord};
 use crate::store::statement::Args;
+use crate::text::clean;
 use crate::time::{parse_github_time, Timestamp};
 use payload::{
     DeliveryRefs, InstallationEvent, InstallationRepositoriesEvent, ListedRepository,
@@ -91,7 +92,7 @@ impl Fact {
         Fact {
             repo_github_id: repo.id,
             installation_id: Some(installation_id),
-            full_name: repo.full_name.map(str::to_owned),
+            full_name: repo.full_name.map(clean),
             owner: repo.full_name.and_then(owner_of),
             private: repo.private,
             tracked: Some(tracked),
@@ -101,7 +102,7 @@ impl Fact {
 }
 
 fn owner_of(full_name: &str) -> Option<String> {
-    full_name.split_once('/').map(|(o, _)| o.to_owned())
+    full_name.split_once('/').map(|(o, _)| clean(o))
 }
 
 /// What an installation delivery changes on the installation's row. `state`: the
@@ -160,7 +161,7 @@ fn parse(
                 parse_as(scratch, original, |b| path_error::<InstallationEvent>(b))?;
             let id = p.installation.id;
             let mut change = Change {
-                action: Some(p.action.to_owned()),
+                action: Some(clean(p.action)),
                 sender_github_id: p.sender.as_ref().map(|s| s.id),
                 installation: Some(installation_change(&p.installation)),
                 ..Change::default()
@@ -212,7 +213,7 @@ fn parse(
             let id = p.installation.id;
             let mut inst = installation_change(&p.installation);
             if inst.repository_selection.is_none() {
-                inst.repository_selection = p.repository_selection.map(str::to_owned);
+                inst.repository_selection = p.repository_selection.map(clean);
             }
             let mut facts: Vec<Fact> = p
                 .repositories_added
@@ -225,7 +226,7 @@ fn parse(
                     .map(|r| Fact::listed(r, id, false)),
             );
             Ok(Change {
-                action: Some(p.action.to_owned()),
+                action: Some(clean(p.action)),
                 sender_github_id: p.sender.as_ref().map(|s| s.id),
                 installation: Some(inst),
                 facts,
@@ -248,11 +249,11 @@ fn parse(
             let fact = Fact {
                 repo_github_id: r.id,
                 installation_id,
-                full_name: Some(r.full_name.to_owned()),
+                full_name: Some(clean(r.full_name)),
                 owner: r
                     .owner
                     .as_ref()
-                    .map(|o| o.login.to_owned())
+                    .map(|o| clean(o.login))
                     .or_else(|| owner_of(r.full_name)),
                 private: r.private,
                 archived: r.archived,
@@ -262,7 +263,7 @@ fn parse(
                 github_updated_at,
             };
             Ok(Change {
-                action: Some(p.action.to_owned()),
+                action: Some(clean(p.action)),
                 sender_github_id: p.sender.as_ref().map(|s| s.id),
                 installation: installation_id.map(|id| InstallationChange {
                     github_id: id,
@@ -301,10 +302,10 @@ fn check_ids(change: &Change) -> Result<()> {
 fn installation_change(i: &payload::Installation<'_>) -> InstallationChange {
     InstallationChange {
         github_id: i.id,
-        account_login: i.account.as_ref().and_then(|a| a.login.map(str::to_owned)),
+        account_login: i.account.as_ref().and_then(|a| a.login.map(clean)),
         account_id: i.account.as_ref().map(|a| a.id),
-        account_type: i.account.as_ref().and_then(|a| a.kind.map(str::to_owned)),
-        repository_selection: i.repository_selection.map(str::to_owned),
+        account_type: i.account.as_ref().and_then(|a| a.kind.map(clean)),
+        repository_selection: i.repository_selection.map(clean),
         state: None,
         deleted: false,
     }
@@ -469,11 +470,11 @@ pub async fn register_from_delivery(
     let fact = Fact {
         repo_github_id: repo.id,
         installation_id: Some(installation.id),
-        full_name: Some(repo.full_name.to_owned()),
+        full_name: Some(clean(repo.full_name)),
         owner: repo
             .owner
             .as_ref()
-            .map(|o| o.login.to_owned())
+            .map(|o| clean(o.login))
             .or_else(|| owner_of(repo.full_name)),
         private: repo.private,
         tracked: Some(true),
@@ -673,7 +674,8 @@ async fn refresh(
 
 /// Stores a delivery of a tracked type whose repository was removed from tracking (or
 /// deleted) before it was received: `processed`, with the reason, no entity rows. A
-/// redelivery only counts the attempt.
+/// redelivery of a processed delivery only counts the attempt; one whose earlier attempt
+/// failed (`processed = false`) settles the row as ignored.
 pub async fn record_ignored(
     db: &Connections,
     ev: &EventRecord<'_>,
@@ -687,7 +689,16 @@ pub async fn record_ignored(
             r#"INSERT INTO events (id, "repoId", "deliveryId", type, action, "senderGithubId", payload,
                                    processed, "processedAt", attempts, "receivedAt", "createdAt", "ignoredReason")
                VALUES ($1, $2, $3, $4, $5, $6, $7, true, $8, 1, $9, $8, $10)
-               ON CONFLICT ("deliveryId") DO UPDATE SET attempts = events.attempts + 1
+               ON CONFLICT ("deliveryId") DO UPDATE SET attempts = events.attempts + 1,
+                 -- A failed attempt's row becomes this outcome (else the monitoring and
+                 -- reconcile would count a delivery that is settled as failed).
+                 processed = true,
+                 "processedAt" = CASE WHEN events.processed THEN events."processedAt" ELSE EXCLUDED."processedAt" END,
+                 "ignoredReason" = CASE WHEN events.processed THEN events."ignoredReason" ELSE EXCLUDED."ignoredReason" END,
+                 "lastError" = CASE WHEN events.processed THEN events."lastError" END,
+                 "receivedAt" = CASE WHEN events.processed THEN events."receivedAt" ELSE EXCLUDED."receivedAt" END,
+                 payload = CASE WHEN events.processed THEN events.payload ELSE EXCLUDED.payload END,
+                 "repoId" = CASE WHEN events.processed THEN events."repoId" ELSE EXCLUDED."repoId" END
                RETURNING id"#,
         )
         .bind(crate::store::new_id())
