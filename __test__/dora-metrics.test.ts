@@ -84,6 +84,24 @@ test('a window without deployments: zeros, and null (not undefined) rates and pe
   })
 })
 
+test('an incident opened exactly failureWindowHours after a first success is blamed on it; one a second later is not', async () => {
+  const repoId = await insertRepository(db.pool, 4343, { fullName: 'octo/window' })
+  await deployment(repoId, 11, 'w1', '2026-11-02T10:00:00Z')
+  const issue = async (githubId: number, createdAt: string) =>
+    db.pool.query(
+      `INSERT INTO issues (id, "repoId", "githubId", number, title, "createdAt", "updatedAt", labels, "labelsUpdatedAt")
+       VALUES ($1, $2, $3, $4, 'down', $5, $5, ARRAY['Incident'], $5)`,
+      [randomUUID(), repoId, githubId, githubId, createdAt],
+    )
+  const measure = () => processor.doraMetrics({ since: SINCE, until: UNTIL, repositoryGithubIds: [4343], failureWindowHours: 24 })
+  // One second past the window: not blamed.
+  await issue(91, '2026-11-03T10:00:01Z')
+  expect((await measure()).changeFailRate).toEqual({ failed: 0, total: 1, rate: 0, deploymentIds: [] })
+  // Exactly 24 hours after the first success: within the window (docs/dora.md, lib/index.d.ts).
+  await issue(92, '2026-11-03T10:00:00Z')
+  expect((await measure()).changeFailRate).toEqual({ failed: 1, total: 1, rate: 1, deploymentIds: ['11'] })
+})
+
 test.each<[string, unknown]>([
   ['no options', undefined],
   ['options that are no object', 'last 30 days'],
