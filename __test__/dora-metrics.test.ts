@@ -102,6 +102,19 @@ test('an incident opened exactly failureWindowHours after a first success is bla
   expect((await measure()).changeFailRate).toEqual({ failed: 1, total: 1, rate: 1, deploymentIds: ['11'] })
 })
 
+test('a fractional since or until bounds the window at that instant: a first success in the millisecond before a fractional since is out, one in the millisecond before a fractional until is in', async () => {
+  await insertRepository(db.pool, 4444, { fullName: 'octo/millis' })
+  const { rows } = await db.pool.query('SELECT id FROM repositories WHERE "githubId" = 4444')
+  const at = Date.UTC(2026, 10, 4, 10, 0, 0, 123)
+  await deployment(rows[0].id, 21, 'm1', new Date(at).toISOString())
+  const ids = async (since: number, until: number) =>
+    (await processor.doraMetrics({ since, until, repositoryGithubIds: [4444] })).deploymentFrequency.deploymentIds
+  // [at + 0.5, …): the deployment at `at` is before the window.
+  expect(await ids(at + 0.5, at + 3_600_000)).toEqual([])
+  // […, at + 0.5): the deployment at `at` is inside it.
+  expect(await ids(at - 3_600_000, at + 0.5)).toEqual(['21'])
+})
+
 test.each<[string, unknown]>([
   ['no options', undefined],
   ['options that are no object', 'last 30 days'],
