@@ -229,7 +229,7 @@ export interface DeploymentChangesPage {
 export interface DeploymentChangesFinish {
   /** False when the deployment's base changed meanwhile (another run owns it). */
   marked: boolean
-  /** Later deployments of the environment whose stored base is now stale: compute them again. */
+  /** Deployments of the environment whose stored base is now stale: the later ones, and this one when a predecessor stored while its job ran has become its previous deployment. Compute them again. */
   stale: { githubId: number; baseSha: string | null }[]
 }
 

@@ -17,7 +17,8 @@
 // commitStats jobs (ids from their content), as completePush queues them. The next page and
 // the remainder of counts are saved in the job's data after each page, so a job resumed after
 // a rate limit or retried after a failure asks for no page twice. When the job is done, the
-// later deployments whose stored base it made stale (D arrived after them) are queued again.
+// later deployments whose stored base it made stale (D arrived after them) are queued again,
+// and so is D itself when a predecessor stored while it ran has changed D's base.
 
 const { WebhookProcessingError } = require('../../errors')
 const { githubJobOptions } = require('../job-options')

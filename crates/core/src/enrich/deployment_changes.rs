@@ -19,7 +19,8 @@
 //!   commit in one statement, guarded by the base so a run overtaken by another base writes
 //!   nothing.
 //! - [`finish`] marks the rows complete and the rollback, and names the later deployments
-//!   whose own base is now stale (D arrived after them): their jobs run again.
+//!   whose own base is now stale (D arrived after them), and D itself when a predecessor
+//!   stored while D's job ran has become D's previous deployment: their jobs run again.
 
 use super::complete_push::{self, CompletePushOutcome};
 use crate::error::{ProcessingError, Result};
@@ -297,8 +298,10 @@ async fn write_changes(
 }
 
 /// Marks the deployment's changes complete for `base_sha` (`rollback`: compare said
-/// `behind`, and the deployment keeps no rows) and returns the later deployments whose
-/// stored base is stale. Nothing is marked when the base changed meanwhile (`false`).
+/// `behind`, and the deployment keeps no rows) and returns the deployments whose stored base
+/// is stale: the later ones, and this one when a predecessor stored while its job ran has
+/// changed its previous deployment. Nothing is marked when the base changed meanwhile
+/// (`false`).
 pub async fn finish(
     db: &Connections,
     repo_id: &str,
@@ -357,14 +360,21 @@ async fn finish_once(
             .execute(&mut *tx)
             .await?;
     }
+    // The later deployments, and this one: a deployment stored while this job compared
+    // (its predecessor, arrived late) may have finished its own job before this one was
+    // complete, so no one else names this deployment stale.
     let stale: Vec<(i64, Option<String>)> = sqlx::query_as(
         r#"WITH later AS (
-               SELECT n."githubId", n.sha, n."firstSuccessAt", n."changesBaseSha",
-                      n."changesCompletedAt"
-               FROM deployments n
-               WHERE n."repoId" = $1 AND n.environment = $2 AND n."isProduction"
-                 AND n."firstSuccessAt" > $3
-               ORDER BY n."firstSuccessAt", n."githubId" LIMIT $4
+               (SELECT n."githubId", n.sha, n."firstSuccessAt", n."changesBaseSha",
+                       n."changesCompletedAt"
+                FROM deployments n
+                WHERE n."repoId" = $1 AND n.environment = $2 AND n."isProduction"
+                  AND n."firstSuccessAt" > $3
+                ORDER BY n."firstSuccessAt", n."githubId" LIMIT $4)
+               UNION ALL
+               SELECT d."githubId", d.sha, d."firstSuccessAt", d."changesBaseSha",
+                      d."changesCompletedAt"
+               FROM deployments d WHERE d.id = $5
            )
            SELECT later."githubId", prev.sha FROM later
            LEFT JOIN LATERAL (
@@ -381,6 +391,7 @@ async fn finish_once(
     .bind(&environment)
     .bind(first_success_at)
     .bind(SUCCESSOR_WINDOW)
+    .bind(&id)
     .fetch_all(&mut *tx)
     .await?;
     tx.commit().await?;
