@@ -33,8 +33,9 @@ export declare class NativeProcessor {
   /** Writes one compare page (`baseSha...deployment`) of a deployment's changes. */
   applyDeploymentChanges(repoId: string, deploymentGithubId: number, baseSha: string, page: string): Promise<DeploymentChangesPage>
   /**
-   * Marks a deployment's changes complete for `baseSha` and names the later deployments
-   * whose base is now stale.
+   * Marks a deployment's changes complete for `baseSha` and names the deployments whose
+   * base is now stale (the later ones, and this one when a predecessor stored while its
+   * job ran has become its previous deployment).
    */
   finishDeploymentChanges(repoId: string, deploymentGithubId: number, baseSha: string | undefined | null, rollback: boolean): Promise<DeploymentChangesFinish>
   /**
@@ -126,7 +127,10 @@ export interface DeploymentChangesFinish {
    * previous deployment did while it ran (`stale` then names it with the base to use).
    */
   marked: boolean
-  /** Later deployments of the environment whose stored base is now stale. */
+  /**
+   * Deployments of the environment whose stored base is now stale (see
+   * `finishDeploymentChanges`).
+   */
   stale: Array<StaleDeployment>
 }
 

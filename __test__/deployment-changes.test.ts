@@ -274,6 +274,28 @@ test('a late predecessor\'s job that marked itself complete and then failed (the
   expect(lost).toBe(2)
 })
 
+test('out of order, concurrently: a deployment whose predecessor is stored and finished while its own job runs is named stale when that job finishes, so it is computed again', async () => {
+  const { world, repoId } = await repository()
+  const [a] = gh.world.commitChain(world, 1, 'main', 'a')
+  const [b] = gh.world.commitChain(world, 1, 'main', 'b')
+  const [c] = gh.world.commitChain(world, 1, 'main', 'c')
+  const d1 = await deployment(repoId, a.sha, '2026-03-01T10:00:00Z')
+  const d3 = await deployment(repoId, c.sha, '2026-03-03T10:00:00Z')
+  expect(await processor.deploymentChangesStart(repoId, d1)).toMatchObject({ baseSha: null })
+  expect(await processor.finishDeploymentChanges(repoId, d1, null, false)).toEqual({ marked: true, stale: [] })
+  // d3's job starts: its previous deployment is d1.
+  expect(await processor.deploymentChangesStart(repoId, d3)).toMatchObject({ baseSha: a.sha })
+  // While it compares, d2 (live between them) is stored and its whole job runs: d3 is not
+  // complete yet, so d2's finish cannot name it.
+  const d2 = await deployment(repoId, b.sha, '2026-03-02T10:00:00Z')
+  expect(await processor.deploymentChangesStart(repoId, d2)).toMatchObject({ baseSha: a.sha })
+  const f2 = await processor.finishDeploymentChanges(repoId, d2, a.sha, false)
+  // d3's job ends against the base it started with, which is no longer its previous one.
+  const f3 = await processor.finishDeploymentChanges(repoId, d3, a.sha, false)
+  // Some finish must name d3 again, against d2, or it keeps d1...d3 for good.
+  expect([...f2.stale, ...f3.stale]).toContainEqual({ githubId: Number(d3), baseSha: b.sha })
+})
+
 test('a deployment of 250 commits throttled mid-range resumes at its saved page: each compare page fetched once, every commit recorded', async () => {
   const { world, repoId, fullName } = await repository()
   const [base] = gh.world.commitChain(world, 1, 'main', 'base')

@@ -88,6 +88,37 @@ test('a window without deployments: zeros, and null (not undefined) rates and pe
   })
 })
 
+test('an incident opened exactly failureWindowHours after a first success is blamed on it; one a second later is not', async () => {
+  const repoId = await insertRepository(db.pool, 4343, { fullName: 'octo/window' })
+  await deployment(repoId, 11, 'w1', '2026-11-02T10:00:00Z')
+  const issue = async (githubId: number, createdAt: string) =>
+    db.pool.query(
+      `INSERT INTO issues (id, "repoId", "githubId", number, title, "createdAt", "updatedAt", labels, "labelsUpdatedAt")
+       VALUES ($1, $2, $3, $4, 'down', $5, $5, ARRAY['Incident'], $5)`,
+      [randomUUID(), repoId, githubId, githubId, createdAt],
+    )
+  const measure = () => processor.doraMetrics({ since: SINCE, until: UNTIL, repositoryGithubIds: [4343], failureWindowHours: 24 })
+  // One second past the window: not blamed.
+  await issue(91, '2026-11-03T10:00:01Z')
+  expect((await measure()).changeFailRate).toEqual({ failed: 0, total: 1, rate: 0, deploymentIds: [] })
+  // Exactly 24 hours after the first success: within the window (docs/dora.md, lib/index.d.ts).
+  await issue(92, '2026-11-03T10:00:00Z')
+  expect((await measure()).changeFailRate).toEqual({ failed: 1, total: 1, rate: 1, deploymentIds: ['11'] })
+})
+
+test('a fractional since or until bounds the window at that instant: a first success in the millisecond before a fractional since is out, one in the millisecond before a fractional until is in', async () => {
+  await insertRepository(db.pool, 4444, { fullName: 'octo/millis' })
+  const { rows } = await db.pool.query('SELECT id FROM repositories WHERE "githubId" = 4444')
+  const at = Date.UTC(2026, 10, 4, 10, 0, 0, 123)
+  await deployment(rows[0].id, 21, 'm1', new Date(at).toISOString())
+  const ids = async (since: number, until: number) =>
+    (await processor.doraMetrics({ since, until, repositoryGithubIds: [4444] })).deploymentFrequency.deploymentIds
+  // [at + 0.5, …): the deployment at `at` is before the window.
+  expect(await ids(at + 0.5, at + 3_600_000)).toEqual([])
+  // […, at + 0.5): the deployment at `at` is inside it.
+  expect(await ids(at - 3_600_000, at + 0.5)).toEqual(['21'])
+})
+
 test.each<[string, unknown]>([
   ['no options', undefined],
   ['options that are no object', 'last 30 days'],

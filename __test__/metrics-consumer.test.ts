@@ -6,6 +6,10 @@ import { createTestDatabase, insertRepository, insertTeam, insertUser, TestDatab
 import { eventually } from './helpers/eventually'
 import { testPrefix } from './helpers/redis'
 import { backendEnv, deliver, drained, pushWithFreshCommits, RunningBackend, settled, startBackend } from './support/backend'
+import { loadConfig } from '../examples/backend/src/config'
+import { createQueues } from '../examples/backend/src/queues'
+import { startMetricsConsumer } from '../examples/backend/src/metrics-consumer'
+import { suiteDriver } from './support/driver'
 
 let db: TestDatabase
 let running: RunningBackend
@@ -57,4 +61,30 @@ test('a later push of the same day recomputes the day from every row (5 commits,
     (d) => d.some((x) => x.commits === 5),
   )
   expect(developer.map((d) => d.commits)).not.toContain(2)
+})
+
+// Bull only: its queue.process() rejects when the queue closes before processing has started
+// (BullMQ's Worker has no such promise).
+if (suiteDriver.current === 'bull') test('a consumer whose queue closes while it starts does not crash the process (no unhandled rejection)', async () => {
+  const config = loadConfig(backendEnv(db.url, `${redis.prefix}early:`, { METRICS_CONSUMER: 'true' }), ['--role=worker'])
+  const queues = createQueues(config)
+  const unhandled: unknown[] = []
+  const onUnhandled = (reason: unknown) => unhandled.push(reason ?? 'undefined')
+  process.on('unhandledRejection', onUnhandled)
+  try {
+    const consumer = startMetricsConsumer(config, queues, db.pool, { logger: running.logger })
+    // The backend stopped at once (a SIGTERM right after start), as backend.close() does it:
+    // the consumer, then the queues, while the consumer's processing is still starting.
+    await consumer.close()
+    await queues.close()
+    // Let Node dispatch any rejection left unhandled by the microtasks above.
+    await new Promise((resolve) => setImmediate(resolve))
+    await new Promise((resolve) => setImmediate(resolve))
+  } finally {
+    process.off('unhandledRejection', onUnhandled)
+    // Bull, closed while process() starts, leaves its blocking client connected (the backend's
+    // main exits the process after close; a test must end it itself).
+    ;(queues.metricsNative as { bclient?: { disconnect(): void } }).bclient?.disconnect()
+  }
+  expect(unhandled).toEqual([])
 })

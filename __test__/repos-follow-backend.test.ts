@@ -108,3 +108,18 @@ test('meta (hook deleted) is an alert in the log and in health', async () => {
   const health = await (await fetch(`${running.url}/api/webhooks/health`)).json()
   expect(health.alerts.hooksDeleted).toEqual([expect.objectContaining({ hookId: meta.hook_id, hookType: 'Repository' })])
 })
+
+test('stats count every repository by state, though the list stops at 1000', async () => {
+  // 1000 tracked repositories named before the others: the list's first 1000 by name.
+  await db.pool.query(
+    `INSERT INTO repositories (id, "githubId", "fullName", "createdAt", "updatedAt")
+     SELECT 'bulk-' || n, 95000 + n, 'aaa/r' || lpad(n::text, 4, '0'), now(), now() FROM generate_series(1, 1000) AS n`,
+  )
+  const { rows } = await db.pool.query(
+    `SELECT count(*) FILTER (WHERE "trackingStoppedAt" IS NOT NULL AND "deletedAt" IS NULL)::int AS untracked, count(*)::int AS total FROM repositories`,
+  )
+  const stats = await (await fetch(`${running.url}/api/webhooks/stats`)).json()
+  expect(stats.repositories.items).toHaveLength(1000)
+  expect(stats.repositories.byState.untracked).toBe(rows[0].untracked)
+  expect(Object.values(stats.repositories.byState as Record<string, number>).reduce((a, b) => a + b, 0)).toBe(rows[0].total)
+})

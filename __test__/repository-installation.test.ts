@@ -1,9 +1,9 @@
-// The commitStats and completePush jobs call GitHub with the installation stored on the
-// repository's row (repositories.installationId), as backfill does, not the one GitHub names
-// for its owner (docs/github-api.md): after a transfer, or when the owner lookup does not
-// answer, the repository still gets its counts and its commits. Real addon on PostgreSQL, a
-// real Bull github queue, an App client against the contract server (__test__/github), whose
-// installation lookups are made to answer 404 here.
+// The commitStats, completePush and deploymentChanges jobs call GitHub with the installation
+// stored on the repository's row (repositories.installationId), as backfill does, not the one
+// GitHub names for its owner (docs/github-api.md): after a transfer, or when the owner lookup
+// does not answer, the repository still gets its counts, its commits and what its deployments
+// shipped. Real addon on PostgreSQL, a real Bull github queue, an App client against the
+// contract server (__test__/github), whose installation lookups are made to answer 404 here.
 import { randomUUID } from 'node:crypto'
 import Bull from 'bull'
 import { createGitHubClient, WebhookProcessor } from '../lib'
@@ -107,6 +107,39 @@ test('completePush inserts the range with the installation stored on the row whe
   }
   expect(await JOBS.completePush.run(job, { processor, client: client(), metricsQueue: null, githubQueue })).toMatchObject({ inserted: 2 })
   expect((await stats(repoId)).map((r) => r.sha)).toEqual(range.map((c) => c.sha).sort())
+  const compare = gh.requests.slice(from).filter((r) => r.path.includes('/compare/'))
+  expect(compare.map((r) => r.installationId)).toEqual([installation.id])
+})
+
+test('deploymentChanges compares with the installation stored on the row when the owner lookup has no answer', async () => {
+  const { world, fullName, repoId, installation } = await installedRepository()
+  const [base, ...shipped] = gh.world.commitChain(world, 3)
+  const deployment = async (sha: string, at: string) => {
+    const githubId = 8_800_000 + n * 10 + (sha === base.sha ? 1 : 2)
+    await db.pool.query(
+      `INSERT INTO deployments (id, "repoId", "githubId", sha, ref, task, environment, "originalEnvironment", "isProduction",
+                                "productionReason", "createdAt", "updatedAt", state, "firstSuccessAt", "finishedAt")
+       VALUES ($1, $2, $3, $4, 'main', 'deploy', 'production', 'production', true, 'environment_pattern', $5, $5, 'success', $5, $5)`,
+      [randomUUID(), repoId, githubId, sha, at],
+    )
+    return String(githubId)
+  }
+  await deployment(base.sha, '2026-03-01T10:00:00Z')
+  const shippedId = await deployment(shipped[1].sha, '2026-03-02T10:00:00Z')
+  const from = gh.requests.length
+
+  const job = {
+    data: { kind: 'deploymentChanges', repoId, repository: fullName, deploymentId: shippedId, deliveryId: null },
+    attemptsMade: 0,
+    opts: { attempts: 8 },
+    update: async () => undefined,
+  }
+  expect(await JOBS.deploymentChanges.run(job, { processor, client: client(), metricsQueue: null, githubQueue })).toMatchObject({ changes: 2, base: base.sha })
+  const { rows } = await db.pool.query(
+    `SELECT c."commitSha" FROM deployment_changes c JOIN deployments d ON d.id = c."deploymentId" WHERE d."githubId" = $1 ORDER BY 1`,
+    [shippedId],
+  )
+  expect(rows.map((r) => r.commitSha)).toEqual(shipped.map((c) => c.sha).sort())
   const compare = gh.requests.slice(from).filter((r) => r.path.includes('/compare/'))
   expect(compare.map((r) => r.installationId)).toEqual([installation.id])
 })

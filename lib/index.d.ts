@@ -229,7 +229,7 @@ export interface DeploymentChangesPage {
 export interface DeploymentChangesFinish {
   /** False when the deployment's base changed meanwhile (another run owns it). */
   marked: boolean
-  /** Later deployments of the environment whose stored base is now stale: compute them again. */
+  /** Deployments of the environment whose stored base is now stale: the later ones, and this one when a predecessor stored while its job ran has become its previous deployment. Compute them again. */
   stale: { githubId: number; baseSha: string | null }[]
 }
 
@@ -451,7 +451,7 @@ export interface DoraOptions {
   environment?: string
   /** Labels that make an issue of the deployment's repository an incident, compared case-insensitively. Default `['incident']`; `[]` turns incidents off. */
   incidentLabels?: string[]
-  /** An incident opened this many hours or more after a deployment's first success is not blamed on it. Default 168 (a week); at most 87600. */
+  /** An incident opened more than this many hours after a deployment's first success is not blamed on it (one opened exactly this long after is). Default 168 (a week); at most 87600. */
   failureWindowHours?: number
 }
 

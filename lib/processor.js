@@ -114,8 +114,9 @@ class WebhookProcessor {
 
   /**
    * Marks a deployment's changes complete for `baseSha` (null: it had no previous one) and
-   * whether it is a rollback; resolves `{ marked, stale }`, `stale` naming the later
-   * deployments whose changes must be computed again.
+   * whether it is a rollback; resolves `{ marked, stale }`, `stale` naming the deployments
+   * whose changes must be computed again (the later ones, and this one when a predecessor
+   * stored while its job ran has become its previous deployment).
    */
   async finishDeploymentChanges(repoId, deploymentId, baseSha, rollback) {
     const args = normalizeDeploymentCall('finishDeploymentChanges', repoId, deploymentId)

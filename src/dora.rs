@@ -83,8 +83,12 @@ pub struct NativeDoraMetrics {
 }
 
 pub fn options(o: NativeDoraOptions) -> napi::Result<core::DoraOptions> {
+    // A fraction rounds up to the next whole millisecond (the stored precision), as
+    // reprocessEvents' bounds do: `firstSuccessAt >= ceil(since)` and `< ceil(until)` are
+    // exactly `>= since` and `< until`, where truncating would count the millisecond before a
+    // fractional `since` and leave out the one before a fractional `until`.
     let at = |ms: f64, name: &str| {
-        core::time::from_epoch_millis(ms).ok_or_else(|| {
+        core::time::from_epoch_millis_up(ms).ok_or_else(|| {
             crate::error::to_napi(core::ProcessingError::Config(format!(
                 "doraMetrics: {name} is out of range"
             )))

@@ -130,7 +130,8 @@ pub struct DeploymentChangesFinish {
     /// False when the deployment's base changed meanwhile (another run owns it), or its
     /// previous deployment did while it ran (`stale` then names it with the base to use).
     pub marked: bool,
-    /// Later deployments of the environment whose stored base is now stale.
+    /// Deployments of the environment whose stored base is now stale (see
+    /// `finishDeploymentChanges`).
     pub stale: Vec<StaleDeployment>,
 }
 
@@ -223,8 +224,9 @@ impl NativeProcessor {
         })
     }
 
-    /// Marks a deployment's changes complete for `baseSha` and names the later deployments
-    /// whose base is now stale.
+    /// Marks a deployment's changes complete for `baseSha` and names the deployments whose
+    /// base is now stale (the later ones, and this one when a predecessor stored while its
+    /// job ran has become its previous deployment).
     #[napi]
     pub async fn finish_deployment_changes(
         &self,

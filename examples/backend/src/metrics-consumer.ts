@@ -107,7 +107,11 @@ export function startMetricsConsumer(
   }
   if (queues.driver === 'bull') {
     const queue = queues.metricsNative as Bull.Queue<MetricJobData>
-    void queue.process(concurrency, (job) => handle(job.data))
+    // Bull's process() rejects when the queue closes before processing has started (the backend
+    // stopped right after starting): a rejection nobody handled would end the process.
+    queue.process(concurrency, (job) => handle(job.data)).catch((err: unknown) => {
+      options.logger.warn('metrics consumer stopped processing', { error: err instanceof Error ? err.message : String(err) })
+    })
     // A local pause stops this process taking jobs and waits for its active ones; the queue
     // itself is closed with the others.
     return { close: () => queue.pause(true) }

@@ -58,7 +58,7 @@ const REPOSITORY_STATE = `CASE WHEN "deletedAt" IS NOT NULL THEN 'deleted'
 const num = (v: unknown): number | null => (v === null || v === undefined ? null : Math.round(Number(v) * 10) / 10)
 
 export async function collectStats(queues: Queues, pool: Pool, worker: WebhookWorker | null): Promise<WebhookStats> {
-  const [webhookCounts, metricCounts, byCode, throughput, latency, unprocessed, byType, repositories] = await Promise.all([
+  const [webhookCounts, metricCounts, byCode, throughput, latency, unprocessed, byType, repositories, repositoryStates] = await Promise.all([
     queues.webhooks.getJobCounts(),
     queues.metrics.getJobCounts(),
     queues.webhooks.client.hgetall(failuresKey(queues.webhooks)),
@@ -92,9 +92,11 @@ export async function collectStats(queues: Queues, pool: Pool, worker: WebhookWo
       `SELECT "fullName", "githubId"::text AS "githubId", "installationId"::text AS "installationId", ${REPOSITORY_STATE} AS state
          FROM repositories ORDER BY "fullName", "githubId" LIMIT 1000`,
     ),
+    // Counted over every repository, not over the (capped) list.
+    pool.query<{ state: RepositoryState; n: number }>(`SELECT ${REPOSITORY_STATE} AS state, count(*)::int AS n FROM repositories GROUP BY 1`),
   ])
   const byState: Record<RepositoryState, number> = { tracked: 0, suspended: 0, archived: 0, untracked: 0, deleted: 0 }
-  for (const r of repositories.rows) byState[r.state]++
+  for (const r of repositoryStates.rows) byState[r.state] = r.n
   const l = latency.rows[0]
   const health = worker?.health() ?? null
   return {

@@ -26,6 +26,7 @@ const { WebhookProcessingError } = require('../../errors')
 const { githubJobOptions } = require('../job-options')
 const { queueMetricJobs, addRetryably, COMMITS_PER_REQUEST } = require('./commit-stats')
 const { commitStatsJobs } = require('../job-options')
+const { octokitForRepoId } = require('../repository-target')
 
 /** Commits per compare page (GitHub's maximum). */
 const PER_PAGE = 100
@@ -97,7 +98,9 @@ async function run(job, { processor, client, metricsQueue, githubQueue }) {
     done.statsJobs += jobs.length
   }
 
-  const octokit = await client.forOwner(owner, repo)
+  // With an App client, the installation stored on the repository's row (as commitStats,
+  // completePush and backfill do); by owner when none is stored or the client is a token's.
+  const octokit = await octokitForRepoId(client, processor, repoId, owner, repo)
   let page = fromPage - 1
   try {
     const pages = octokit.paginate.iterator('GET /repos/{owner}/{repo}/compare/{basehead}', {
