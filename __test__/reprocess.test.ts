@@ -39,11 +39,20 @@ async function snapshot(pool: Pool): Promise<Snapshot> {
        FROM pull_request_reviews t JOIN pull_requests p ON p.id = t."pullRequestId" ORDER BY t."githubId"`,
     ),
     commits: await rows(`SELECT to_jsonb(t) - 'id' - 'createdAt' AS row FROM commits t ORDER BY "repoId", sha`),
+    // The delivery tables' createdAt is GitHub's, so it stays in.
+    deployments: await rows(`SELECT to_jsonb(t) - 'id' AS row FROM deployments t ORDER BY "githubId"`),
+    deployment_statuses: await rows(
+      `SELECT to_jsonb(t) - 'id' - 'deploymentId' || jsonb_build_object('deployment', d."githubId") AS row
+       FROM deployment_statuses t JOIN deployments d ON d.id = t."deploymentId" ORDER BY t."githubId"`,
+    ),
+    workflow_runs: await rows(`SELECT to_jsonb(t) - 'id' AS row FROM workflow_runs t ORDER BY "githubId", "runAttempt"`),
   }
 }
 
 async function deleteEntityRows(pool: Pool) {
-  await pool.query('DELETE FROM pull_request_reviews; DELETE FROM pull_requests; DELETE FROM issues; DELETE FROM commits')
+  await pool.query(
+    'DELETE FROM pull_request_reviews; DELETE FROM pull_requests; DELETE FROM issues; DELETE FROM commits; DELETE FROM deployment_statuses; DELETE FROM deployments; DELETE FROM workflow_runs',
+  )
 }
 
 async function countEvents(pool: Pool): Promise<number> {
@@ -58,7 +67,7 @@ async function processAll(p: WebhookProcessor, from: number, to: number) {
 async function eventsByType(pool: Pool, where = 'true', params: unknown[] = []): Promise<Record<string, number>> {
   const { rows } = await pool.query(
     `SELECT type, count(*)::int AS n FROM events e WHERE processed
-       AND type IN ('push', 'pull_request', 'issues', 'pull_request_review') AND ${where} GROUP BY type`,
+       AND type IN ('push', 'pull_request', 'issues', 'pull_request_review', 'deployment_status', 'workflow_run') AND ${where} GROUP BY type`,
     params,
   )
   return Object.fromEntries(rows.map((r) => [r.type, r.n]))
@@ -74,6 +83,8 @@ beforeAll(async () => {
   expect(reference.reviews.length).toBeGreaterThan(10)
   expect(reference.issues.length).toBeGreaterThan(10)
   expect(reference.commits.length).toBeGreaterThan(10)
+  expect(reference.deployment_statuses.length).toBeGreaterThan(10)
+  expect(reference.workflow_runs.length).toBeGreaterThan(10)
 }, 120_000)
 
 afterAll(async () => {
@@ -105,7 +116,7 @@ test('a reprocess over rows that are already right changes nothing', async () =>
 test('stopped after some batches and started again: same rows, finished batches not redone', async () => {
   await deleteEntityRows(db.pool)
   const first = await processor.reprocessEvents({
-    types: ['pull_request', 'pull_request_review', 'issues'],
+    types: ['pull_request', 'pull_request_review', 'issues', 'deployment_status', 'workflow_run'],
     batchSize: 20,
     concurrency: 2,
     maxBatches: 3,
@@ -131,7 +142,7 @@ test('stopped after some batches and started again: same rows, finished batches 
   // ignored: the run keeps the batches it was planned with.
   const progress: number[] = []
   const second = await processor.reprocessEvents({
-    types: ['issues', 'pull_request_review', 'pull_request'],
+    types: ['workflow_run', 'issues', 'deployment_status', 'pull_request_review', 'pull_request'],
     batchSize: 7,
     onProgress: (p) => {
       progress.push(p.batchesDone)
@@ -150,7 +161,7 @@ test('stopped after some batches and started again: same rows, finished batches 
   expect(Math.max(...progress)).toBe(afterSecond.length)
 
   // Finished: the same filters now plan a new run.
-  const third = await processor.reprocessEvents({ types: ['pull_request', 'issues', 'pull_request_review'], maxBatches: 1 })
+  const third = await processor.reprocessEvents({ types: ['deployment_status', 'pull_request', 'workflow_run', 'issues', 'pull_request_review'], maxBatches: 1 })
   expect(third.runId).not.toBe(first.runId)
   expect(third.resumed).toBe(false)
 })
@@ -238,7 +249,10 @@ test('connections the server kills while the run goes are replaced: the run fini
 
 test('a batch held by a session that dies mid-transaction is written before the call returns: complete, same rows', async () => {
   await deleteEntityRows(db.pool)
-  const filters = { types: ['pull_request', 'pull_request_review', 'issues', 'push'] as ('pull_request' | 'pull_request_review' | 'issues' | 'push')[], batchSize: 40 }
+  const filters = {
+    types: ['pull_request', 'pull_request_review', 'issues', 'push', 'deployment_status', 'workflow_run'] as ('pull_request' | 'pull_request_review' | 'issues' | 'push' | 'deployment_status' | 'workflow_run')[],
+    batchSize: 40,
+  }
   const first = await processor.reprocessEvents({ ...filters, maxBatches: 1 })
   expect(first.complete).toBe(false)
   // Another session holds the run's batch 1 (as a writer would), then dies without committing.
