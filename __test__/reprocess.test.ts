@@ -353,6 +353,8 @@ test('bad options are CONFIG_ERROR and plan nothing', async () => {
     { types: ['star'] },
     { types: 'push' },
     { since: 'yesterday' },
+    // A day the calendar lacks (Date.parse rolls it into December).
+    { since: '2026-11-31' },
     { since: 2000, until: 1000 },
     { repositoryGithubIds: [0] },
     { batchSize: 0 },
@@ -375,6 +377,15 @@ test('bad options are CONFIG_ERROR and plan nothing', async () => {
     })
   }
   expect(await runs()).toBe(before)
+})
+
+test('on a server in New York, a since without an offset is UTC, as doraMetrics reads it', async () => {
+  // The options reprocessEvents hands the addon, computed in a process whose local time is not UTC.
+  const script = `const { normalizeReprocessOptions } = require(${JSON.stringify(join(__dirname, '../lib/reprocess'))})
+    const { native } = normalizeReprocessOptions({ since: '2026-01-05T09:30:00', until: '2026-01-05T10:30' })
+    console.log(JSON.stringify([native.sinceMs, native.untilMs]))`
+  const { stdout } = await promisify(execFile)(process.execPath, ['-e', script], { env: { ...process.env, TZ: 'America/New_York' } })
+  expect(JSON.parse(stdout)).toEqual([Date.UTC(2026, 0, 5, 9, 30), Date.UTC(2026, 0, 5, 10, 30)])
 })
 
 test('a fractional since selects no event of the whole millisecond before it', async () => {

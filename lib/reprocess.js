@@ -5,6 +5,7 @@
 // exception from a threadsafe function call, which ends the process.
 
 const { WebhookProcessingError } = require('./errors')
+const { instant: instantOr } = require('./instant')
 
 const TRACKED_TYPES = Object.freeze(['push', 'pull_request', 'issues', 'pull_request_review', 'deployment', 'deployment_status', 'workflow_run', 'workflow_job', 'release'])
 
@@ -12,17 +13,9 @@ const fail = (message) => {
   throw new WebhookProcessingError('CONFIG_ERROR', message)
 }
 
-/** A Date, an ISO string or epoch milliseconds to epoch milliseconds. */
+/** An optional instant option (see ./instant); undefined when not given. */
 function instant(name, value) {
-  if (value === undefined || value === null) return undefined
-  let ms
-  if (value instanceof Date) ms = value.getTime()
-  else if (typeof value === 'number') ms = value
-  else if (typeof value === 'string' && value.trim() !== '') ms = Date.parse(value)
-  if (typeof ms !== 'number' || !Number.isFinite(ms) || Math.abs(ms) > 8.64e15) {
-    fail(`${name} must be a Date, an ISO date string or epoch milliseconds`)
-  }
-  return ms
+  return value === undefined || value === null ? undefined : instantOr(name, value, fail)
 }
 
 function positiveInt(name, value, max) {
