@@ -435,13 +435,13 @@ test('a closed processor rejects PROCESSOR_CLOSED', async () => {
 })
 
 /** `npm run reprocess` as the backend runs it, from source (see support/run-backend.js). */
-async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+async function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
   const root = join(__dirname, '..')
   try {
     const { stdout, stderr } = await promisify(execFile)(
       process.execPath,
       [join(__dirname, 'support', 'run-backend.js'), join(root, 'examples/backend/src/cli/reprocess.ts'), ...args],
-      { env: { ...process.env, DATABASE_URL: db.url, NODE_ENV: 'development' }, cwd: root },
+      { env: { ...process.env, DATABASE_URL: db.url, NODE_ENV: 'development', ...env }, cwd: root },
     )
     return { code: 0, stdout, stderr }
   } catch (err: any) {
@@ -471,4 +471,13 @@ test('npm run reprocess: filters by repository name and type, prints counts per 
     expect(r.code).toBe(bad[1] === 'star' ? 1 : 2)
   }
   expect((await cli(['--repo', 'nobody/nothing'])).code).toBe(2)
+}, 180_000)
+
+test('npm run reprocess on a server in New York reads --since without an offset as UTC', async () => {
+  await deleteEntityRows(db.pool)
+  const expected = await eventsByType(db.pool, `e.type = 'issues' AND e."receivedAt" >= $1`, ['2026-01-05 12:00:00'])
+  expect(Object.keys(expected)).toEqual(['issues'])
+  const run = await cli(['--types', 'issues', '--since', '2026-01-05T12:00:00'], { TZ: 'America/New_York' })
+  expect(run.code).toBe(0)
+  expect(run.stdout).toMatch(new RegExp(`^issues\\s+${expected.issues}$`, 'm'))
 }, 180_000)

@@ -28,8 +28,12 @@ const USAGE = `usage: npm run reprocess -- [--since 30d|<ISO date>] [--until …
 
 const UNITS: Record<string, number> = { m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 }
 
-/** `30d`, `12h`, `90m`, `2w` back from the start of the current UTC hour; or an ISO date. */
-function parseInstant(value: string, now = Date.now()): Date {
+/**
+ * `30d`, `12h`, `90m`, `2w` back from the start of the current UTC hour; or an ISO date, passed
+ * on as written for the package to read (UTC unless it has an offset, as the package reads
+ * every instant; Date.parse here would read `2026-11-02T09:30` in the server's time zone).
+ */
+function parseInstant(value: string, now = Date.now()): Date | string {
   const relative = /^(\d+)([mhdw])$/.exec(value)
   if (relative) {
     const hour = Math.floor(now / UNITS.h) * UNITS.h
@@ -37,12 +41,12 @@ function parseInstant(value: string, now = Date.now()): Date {
   }
   const ms = Date.parse(value)
   if (!Number.isFinite(ms)) throw new UsageError(`not a date or a duration: ${value}\n${USAGE}`)
-  return new Date(ms)
+  return value
 }
 
 interface Args {
-  since?: Date
-  until?: Date
+  since?: Date | string
+  until?: Date | string
   types?: ReprocessOptions['types']
   repos: string[]
   batchSize?: number
